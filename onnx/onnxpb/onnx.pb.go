@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: onnx.proto
+// source: onnx/onnxpb/onnx.proto
 
 package onnxpb
 
@@ -123,11 +123,11 @@ func (x Version) String() string {
 }
 
 func (Version) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto_enumTypes[0].Descriptor()
+	return file_onnx_onnxpb_onnx_proto_enumTypes[0].Descriptor()
 }
 
 func (Version) Type() protoreflect.EnumType {
-	return &file_onnx_proto_enumTypes[0]
+	return &file_onnx_onnxpb_onnx_proto_enumTypes[0]
 }
 
 func (x Version) Number() protoreflect.EnumNumber {
@@ -146,7 +146,7 @@ func (x *Version) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Version.Descriptor instead.
 func (Version) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{0}
 }
 
 // Operator/function status.
@@ -180,11 +180,11 @@ func (x OperatorStatus) String() string {
 }
 
 func (OperatorStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto_enumTypes[1].Descriptor()
+	return file_onnx_onnxpb_onnx_proto_enumTypes[1].Descriptor()
 }
 
 func (OperatorStatus) Type() protoreflect.EnumType {
-	return &file_onnx_proto_enumTypes[1]
+	return &file_onnx_onnxpb_onnx_proto_enumTypes[1]
 }
 
 func (x OperatorStatus) Number() protoreflect.EnumNumber {
@@ -203,7 +203,7 @@ func (x *OperatorStatus) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use OperatorStatus.Descriptor instead.
 func (OperatorStatus) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{1}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{1}
 }
 
 // Note: this enum is structurally identical to the OpSchema::AttrType
@@ -277,11 +277,11 @@ func (x AttributeProto_AttributeType) String() string {
 }
 
 func (AttributeProto_AttributeType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto_enumTypes[2].Descriptor()
+	return file_onnx_onnxpb_onnx_proto_enumTypes[2].Descriptor()
 }
 
 func (AttributeProto_AttributeType) Type() protoreflect.EnumType {
-	return &file_onnx_proto_enumTypes[2]
+	return &file_onnx_onnxpb_onnx_proto_enumTypes[2]
 }
 
 func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
@@ -300,7 +300,7 @@ func (x *AttributeProto_AttributeType) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use AttributeProto_AttributeType.Descriptor instead.
 func (AttributeProto_AttributeType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{0, 0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{0, 0}
 }
 
 type TensorProto_DataType int32
@@ -384,11 +384,11 @@ func (x TensorProto_DataType) String() string {
 }
 
 func (TensorProto_DataType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto_enumTypes[3].Descriptor()
+	return file_onnx_onnxpb_onnx_proto_enumTypes[3].Descriptor()
 }
 
 func (TensorProto_DataType) Type() protoreflect.EnumType {
-	return &file_onnx_proto_enumTypes[3]
+	return &file_onnx_onnxpb_onnx_proto_enumTypes[3]
 }
 
 func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
@@ -407,7 +407,7 @@ func (x *TensorProto_DataType) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TensorProto_DataType.Descriptor instead.
 func (TensorProto_DataType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{8, 0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // Location of the data for this tensor. MUST be one of:
@@ -443,11 +443,11 @@ func (x TensorProto_DataLocation) String() string {
 }
 
 func (TensorProto_DataLocation) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto_enumTypes[4].Descriptor()
+	return file_onnx_onnxpb_onnx_proto_enumTypes[4].Descriptor()
 }
 
 func (TensorProto_DataLocation) Type() protoreflect.EnumType {
-	return &file_onnx_proto_enumTypes[4]
+	return &file_onnx_onnxpb_onnx_proto_enumTypes[4]
 }
 
 func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
@@ -466,7 +466,7 @@ func (x *TensorProto_DataLocation) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TensorProto_DataLocation.Descriptor instead.
 func (TensorProto_DataLocation) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{8, 1}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8, 1}
 }
 
 // Attributes
@@ -492,7 +492,7 @@ type AttributeProto struct {
 	// which value field was in use.  For IR_VERSION 0.0.2 or later, this
 	// field MUST be set and match the f|i|s|t|... field in use.  This
 	// change was made to accommodate proto3 implementations.
-	Type *AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,enum=onnx.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
+	Type *AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,enum=bsnnctl.onnx.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
 	// Exactly ONE of the following fields must be present for this version of the IR
 	F            *float32           `protobuf:"fixed32,2,opt,name=f" json:"f,omitempty"`                                          // float
 	I            *int64             `protobuf:"varint,3,opt,name=i" json:"i,omitempty"`                                           // int
@@ -516,7 +516,7 @@ type AttributeProto struct {
 
 func (x *AttributeProto) Reset() {
 	*x = AttributeProto{}
-	mi := &file_onnx_proto_msgTypes[0]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +528,7 @@ func (x *AttributeProto) String() string {
 func (*AttributeProto) ProtoMessage() {}
 
 func (x *AttributeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[0]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +541,7 @@ func (x *AttributeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeProto.ProtoReflect.Descriptor instead.
 func (*AttributeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *AttributeProto) GetName() string {
@@ -687,7 +687,7 @@ type ValueInfoProto struct {
 
 func (x *ValueInfoProto) Reset() {
 	*x = ValueInfoProto{}
-	mi := &file_onnx_proto_msgTypes[1]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +699,7 @@ func (x *ValueInfoProto) String() string {
 func (*ValueInfoProto) ProtoMessage() {}
 
 func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[1]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +712,7 @@ func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueInfoProto.ProtoReflect.Descriptor instead.
 func (*ValueInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{1}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ValueInfoProto) GetName() string {
@@ -764,7 +764,7 @@ type NodeProto struct {
 
 func (x *NodeProto) Reset() {
 	*x = NodeProto{}
-	mi := &file_onnx_proto_msgTypes[2]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +776,7 @@ func (x *NodeProto) String() string {
 func (*NodeProto) ProtoMessage() {}
 
 func (x *NodeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[2]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +789,7 @@ func (x *NodeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeProto.ProtoReflect.Descriptor instead.
 func (*NodeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{2}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeProto) GetInput() []string {
@@ -966,7 +966,7 @@ type TrainingInfoProto struct {
 
 func (x *TrainingInfoProto) Reset() {
 	*x = TrainingInfoProto{}
-	mi := &file_onnx_proto_msgTypes[3]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +978,7 @@ func (x *TrainingInfoProto) String() string {
 func (*TrainingInfoProto) ProtoMessage() {}
 
 func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[3]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +991,7 @@ func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainingInfoProto.ProtoReflect.Descriptor instead.
 func (*TrainingInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{3}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TrainingInfoProto) GetInitialization() *GraphProto {
@@ -1098,7 +1098,7 @@ type ModelProto struct {
 
 func (x *ModelProto) Reset() {
 	*x = ModelProto{}
-	mi := &file_onnx_proto_msgTypes[4]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1110,7 @@ func (x *ModelProto) String() string {
 func (*ModelProto) ProtoMessage() {}
 
 func (x *ModelProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[4]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1123,7 @@ func (x *ModelProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelProto.ProtoReflect.Descriptor instead.
 func (*ModelProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{4}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelProto) GetIrVersion() int64 {
@@ -1215,7 +1215,7 @@ type StringStringEntryProto struct {
 
 func (x *StringStringEntryProto) Reset() {
 	*x = StringStringEntryProto{}
-	mi := &file_onnx_proto_msgTypes[5]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1227,7 @@ func (x *StringStringEntryProto) String() string {
 func (*StringStringEntryProto) ProtoMessage() {}
 
 func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[5]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1240,7 @@ func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringStringEntryProto.ProtoReflect.Descriptor instead.
 func (*StringStringEntryProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{5}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StringStringEntryProto) GetKey() string {
@@ -1271,7 +1271,7 @@ type TensorAnnotation struct {
 
 func (x *TensorAnnotation) Reset() {
 	*x = TensorAnnotation{}
-	mi := &file_onnx_proto_msgTypes[6]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1283,7 @@ func (x *TensorAnnotation) String() string {
 func (*TensorAnnotation) ProtoMessage() {}
 
 func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[6]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1296,7 @@ func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorAnnotation.ProtoReflect.Descriptor instead.
 func (*TensorAnnotation) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{6}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TensorAnnotation) GetTensorName() string {
@@ -1351,7 +1351,7 @@ type GraphProto struct {
 
 func (x *GraphProto) Reset() {
 	*x = GraphProto{}
-	mi := &file_onnx_proto_msgTypes[7]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1363,7 @@ func (x *GraphProto) String() string {
 func (*GraphProto) ProtoMessage() {}
 
 func (x *GraphProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[7]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1376,7 @@ func (x *GraphProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GraphProto.ProtoReflect.Descriptor instead.
 func (*GraphProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{7}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GraphProto) GetNode() []*NodeProto {
@@ -1507,7 +1507,7 @@ type TensorProto struct {
 	//   - "checksum" (optional) - SHA1 digest of file specified in under 'location' key.
 	ExternalData []*StringStringEntryProto `protobuf:"bytes,13,rep,name=external_data,json=externalData" json:"external_data,omitempty"`
 	// If value not set, data is stored in raw_data (if set) otherwise in type-specified field.
-	DataLocation *TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,enum=onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
+	DataLocation *TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,enum=bsnnctl.onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
 	// For double
 	// Complex128 tensors are encoded as a single array of doubles,
 	// with the real components appearing in odd numbered positions,
@@ -1526,7 +1526,7 @@ type TensorProto struct {
 
 func (x *TensorProto) Reset() {
 	*x = TensorProto{}
-	mi := &file_onnx_proto_msgTypes[8]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1538,7 @@ func (x *TensorProto) String() string {
 func (*TensorProto) ProtoMessage() {}
 
 func (x *TensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[8]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1551,7 @@ func (x *TensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto.ProtoReflect.Descriptor instead.
 func (*TensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{8}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TensorProto) GetDims() []int64 {
@@ -1679,7 +1679,7 @@ type SparseTensorProto struct {
 
 func (x *SparseTensorProto) Reset() {
 	*x = SparseTensorProto{}
-	mi := &file_onnx_proto_msgTypes[9]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1691,7 @@ func (x *SparseTensorProto) String() string {
 func (*SparseTensorProto) ProtoMessage() {}
 
 func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[9]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1704,7 @@ func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SparseTensorProto.ProtoReflect.Descriptor instead.
 func (*SparseTensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{9}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SparseTensorProto) GetValues() *TensorProto {
@@ -1740,7 +1740,7 @@ type TensorShapeProto struct {
 
 func (x *TensorShapeProto) Reset() {
 	*x = TensorShapeProto{}
-	mi := &file_onnx_proto_msgTypes[10]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1752,7 @@ func (x *TensorShapeProto) String() string {
 func (*TensorShapeProto) ProtoMessage() {}
 
 func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[10]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1765,7 @@ func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{10}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TensorShapeProto) GetDim() []*TensorShapeProto_Dimension {
@@ -1799,7 +1799,7 @@ type TypeProto struct {
 
 func (x *TypeProto) Reset() {
 	*x = TypeProto{}
-	mi := &file_onnx_proto_msgTypes[11]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1811,7 @@ func (x *TypeProto) String() string {
 func (*TypeProto) ProtoMessage() {}
 
 func (x *TypeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[11]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1824,7 @@ func (x *TypeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto.ProtoReflect.Descriptor instead.
 func (*TypeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TypeProto) GetValue() isTypeProto_Value {
@@ -1944,7 +1944,7 @@ type OperatorSetIdProto struct {
 
 func (x *OperatorSetIdProto) Reset() {
 	*x = OperatorSetIdProto{}
-	mi := &file_onnx_proto_msgTypes[12]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +1956,7 @@ func (x *OperatorSetIdProto) String() string {
 func (*OperatorSetIdProto) ProtoMessage() {}
 
 func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[12]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +1969,7 @@ func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorSetIdProto.ProtoReflect.Descriptor instead.
 func (*OperatorSetIdProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{12}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OperatorSetIdProto) GetDomain() string {
@@ -2011,7 +2011,7 @@ type FunctionProto struct {
 
 func (x *FunctionProto) Reset() {
 	*x = FunctionProto{}
-	mi := &file_onnx_proto_msgTypes[13]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2023,7 @@ func (x *FunctionProto) String() string {
 func (*FunctionProto) ProtoMessage() {}
 
 func (x *FunctionProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[13]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2036,7 @@ func (x *FunctionProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunctionProto.ProtoReflect.Descriptor instead.
 func (*FunctionProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{13}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FunctionProto) GetName() string {
@@ -2108,7 +2108,7 @@ type TensorProto_Segment struct {
 
 func (x *TensorProto_Segment) Reset() {
 	*x = TensorProto_Segment{}
-	mi := &file_onnx_proto_msgTypes[14]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2120,7 @@ func (x *TensorProto_Segment) String() string {
 func (*TensorProto_Segment) ProtoMessage() {}
 
 func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[14]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +2133,7 @@ func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto_Segment.ProtoReflect.Descriptor instead.
 func (*TensorProto_Segment) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{8, 0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *TensorProto_Segment) GetBegin() int64 {
@@ -2169,7 +2169,7 @@ type TensorShapeProto_Dimension struct {
 
 func (x *TensorShapeProto_Dimension) Reset() {
 	*x = TensorShapeProto_Dimension{}
-	mi := &file_onnx_proto_msgTypes[15]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2181,7 @@ func (x *TensorShapeProto_Dimension) String() string {
 func (*TensorShapeProto_Dimension) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[15]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2194,7 @@ func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto_Dimension.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto_Dimension) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{10, 0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *TensorShapeProto_Dimension) GetValue() isTensorShapeProto_Dimension_Value {
@@ -2258,7 +2258,7 @@ type TypeProto_Tensor struct {
 
 func (x *TypeProto_Tensor) Reset() {
 	*x = TypeProto_Tensor{}
-	mi := &file_onnx_proto_msgTypes[16]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2270,7 @@ func (x *TypeProto_Tensor) String() string {
 func (*TypeProto_Tensor) ProtoMessage() {}
 
 func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[16]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2283,7 @@ func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Tensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_Tensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11, 0}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11, 0}
 }
 
 func (x *TypeProto_Tensor) GetElemType() int32 {
@@ -2312,7 +2312,7 @@ type TypeProto_Sequence struct {
 
 func (x *TypeProto_Sequence) Reset() {
 	*x = TypeProto_Sequence{}
-	mi := &file_onnx_proto_msgTypes[17]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2324,7 @@ func (x *TypeProto_Sequence) String() string {
 func (*TypeProto_Sequence) ProtoMessage() {}
 
 func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[17]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2337,7 @@ func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Sequence.ProtoReflect.Descriptor instead.
 func (*TypeProto_Sequence) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11, 1}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11, 1}
 }
 
 func (x *TypeProto_Sequence) GetElemType() *TypeProto {
@@ -2362,7 +2362,7 @@ type TypeProto_Map struct {
 
 func (x *TypeProto_Map) Reset() {
 	*x = TypeProto_Map{}
-	mi := &file_onnx_proto_msgTypes[18]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2374,7 @@ func (x *TypeProto_Map) String() string {
 func (*TypeProto_Map) ProtoMessage() {}
 
 func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[18]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2387,7 @@ func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Map.ProtoReflect.Descriptor instead.
 func (*TypeProto_Map) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11, 2}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11, 2}
 }
 
 func (x *TypeProto_Map) GetKeyType() int32 {
@@ -2417,7 +2417,7 @@ type TypeProto_Optional struct {
 
 func (x *TypeProto_Optional) Reset() {
 	*x = TypeProto_Optional{}
-	mi := &file_onnx_proto_msgTypes[19]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2429,7 @@ func (x *TypeProto_Optional) String() string {
 func (*TypeProto_Optional) ProtoMessage() {}
 
 func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[19]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2442,7 @@ func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Optional.ProtoReflect.Descriptor instead.
 func (*TypeProto_Optional) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11, 3}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11, 3}
 }
 
 func (x *TypeProto_Optional) GetElemType() *TypeProto {
@@ -2465,7 +2465,7 @@ type TypeProto_SparseTensor struct {
 
 func (x *TypeProto_SparseTensor) Reset() {
 	*x = TypeProto_SparseTensor{}
-	mi := &file_onnx_proto_msgTypes[20]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2477,7 @@ func (x *TypeProto_SparseTensor) String() string {
 func (*TypeProto_SparseTensor) ProtoMessage() {}
 
 func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[20]
+	mi := &file_onnx_onnxpb_onnx_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2490,7 @@ func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_SparseTensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_SparseTensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto_rawDescGZIP(), []int{11, 4}
+	return file_onnx_onnxpb_onnx_proto_rawDescGZIP(), []int{11, 4}
 }
 
 func (x *TypeProto_SparseTensor) GetElemType() int32 {
@@ -2507,33 +2507,32 @@ func (x *TypeProto_SparseTensor) GetShape() *TensorShapeProto {
 	return nil
 }
 
-var File_onnx_proto protoreflect.FileDescriptor
+var File_onnx_onnxpb_onnx_proto protoreflect.FileDescriptor
 
-const file_onnx_proto_rawDesc = "" +
+const file_onnx_onnxpb_onnx_proto_rawDesc = "" +
 	"\n" +
-	"\n" +
-	"onnx.proto\x12\x04onnx\"\xd4\x06\n" +
+	"\x16onnx/onnxpb/onnx.proto\x12\fbsnnctl.onnx\"\x9c\a\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\r \x01(\tR\tdocString\x126\n" +
-	"\x04type\x18\x14 \x01(\x0e2\".onnx.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
+	"doc_string\x18\r \x01(\tR\tdocString\x12>\n" +
+	"\x04type\x18\x14 \x01(\x0e2*.bsnnctl.onnx.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
 	"\x01f\x18\x02 \x01(\x02R\x01f\x12\f\n" +
 	"\x01i\x18\x03 \x01(\x03R\x01i\x12\f\n" +
-	"\x01s\x18\x04 \x01(\fR\x01s\x12\x1f\n" +
-	"\x01t\x18\x05 \x01(\v2\x11.onnx.TensorProtoR\x01t\x12\x1e\n" +
-	"\x01g\x18\x06 \x01(\v2\x10.onnx.GraphProtoR\x01g\x12<\n" +
-	"\rsparse_tensor\x18\x16 \x01(\v2\x17.onnx.SparseTensorProtoR\fsparseTensor\x12\x1f\n" +
-	"\x02tp\x18\x0e \x01(\v2\x0f.onnx.TypeProtoR\x02tp\x12\x16\n" +
+	"\x01s\x18\x04 \x01(\fR\x01s\x12'\n" +
+	"\x01t\x18\x05 \x01(\v2\x19.bsnnctl.onnx.TensorProtoR\x01t\x12&\n" +
+	"\x01g\x18\x06 \x01(\v2\x18.bsnnctl.onnx.GraphProtoR\x01g\x12D\n" +
+	"\rsparse_tensor\x18\x16 \x01(\v2\x1f.bsnnctl.onnx.SparseTensorProtoR\fsparseTensor\x12'\n" +
+	"\x02tp\x18\x0e \x01(\v2\x17.bsnnctl.onnx.TypeProtoR\x02tp\x12\x16\n" +
 	"\x06floats\x18\a \x03(\x02R\x06floats\x12\x12\n" +
 	"\x04ints\x18\b \x03(\x03R\x04ints\x12\x18\n" +
-	"\astrings\x18\t \x03(\fR\astrings\x12+\n" +
+	"\astrings\x18\t \x03(\fR\astrings\x123\n" +
 	"\atensors\x18\n" +
-	" \x03(\v2\x11.onnx.TensorProtoR\atensors\x12(\n" +
-	"\x06graphs\x18\v \x03(\v2\x10.onnx.GraphProtoR\x06graphs\x12>\n" +
-	"\x0esparse_tensors\x18\x17 \x03(\v2\x17.onnx.SparseTensorProtoR\rsparseTensors\x120\n" +
-	"\vtype_protos\x18\x0f \x03(\v2\x0f.onnx.TypeProtoR\n" +
+	" \x03(\v2\x19.bsnnctl.onnx.TensorProtoR\atensors\x120\n" +
+	"\x06graphs\x18\v \x03(\v2\x18.bsnnctl.onnx.GraphProtoR\x06graphs\x12F\n" +
+	"\x0esparse_tensors\x18\x17 \x03(\v2\x1f.bsnnctl.onnx.SparseTensorProtoR\rsparseTensors\x128\n" +
+	"\vtype_protos\x18\x0f \x03(\v2\x17.bsnnctl.onnx.TypeProtoR\n" +
 	"typeProtos\"\xd9\x01\n" +
 	"\rAttributeType\x12\r\n" +
 	"\tUNDEFINED\x10\x00\x12\t\n" +
@@ -2556,68 +2555,68 @@ const file_onnx_proto_rawDesc = "" +
 	"\x06GRAPHS\x10\n" +
 	"\x12\x12\n" +
 	"\x0eSPARSE_TENSORS\x10\f\x12\x0f\n" +
-	"\vTYPE_PROTOS\x10\x0e\"h\n" +
+	"\vTYPE_PROTOS\x10\x0e\"p\n" +
 	"\x0eValueInfoProto\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
-	"\x04type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\x04type\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"\x04type\x18\x02 \x01(\v2\x17.bsnnctl.onnx.TypeProtoR\x04type\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x03 \x01(\tR\tdocString\"\xd1\x01\n" +
+	"doc_string\x18\x03 \x01(\tR\tdocString\"\xd9\x01\n" +
 	"\tNodeProto\x12\x14\n" +
 	"\x05input\x18\x01 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x02 \x03(\tR\x06output\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x17\n" +
 	"\aop_type\x18\x04 \x01(\tR\x06opType\x12\x16\n" +
-	"\x06domain\x18\a \x01(\tR\x06domain\x122\n" +
-	"\tattribute\x18\x05 \x03(\v2\x14.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
+	"\x06domain\x18\a \x01(\tR\x06domain\x12:\n" +
+	"\tattribute\x18\x05 \x03(\v2\x1c.bsnnctl.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\"\x97\x02\n" +
-	"\x11TrainingInfoProto\x128\n" +
-	"\x0einitialization\x18\x01 \x01(\v2\x10.onnx.GraphProtoR\x0einitialization\x12.\n" +
-	"\talgorithm\x18\x02 \x01(\v2\x10.onnx.GraphProtoR\talgorithm\x12S\n" +
-	"\x16initialization_binding\x18\x03 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x15initializationBinding\x12C\n" +
-	"\x0eupdate_binding\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rupdateBinding\"\xf2\x03\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\"\xb7\x02\n" +
+	"\x11TrainingInfoProto\x12@\n" +
+	"\x0einitialization\x18\x01 \x01(\v2\x18.bsnnctl.onnx.GraphProtoR\x0einitialization\x126\n" +
+	"\talgorithm\x18\x02 \x01(\v2\x18.bsnnctl.onnx.GraphProtoR\talgorithm\x12[\n" +
+	"\x16initialization_binding\x18\x03 \x03(\v2$.bsnnctl.onnx.StringStringEntryProtoR\x15initializationBinding\x12K\n" +
+	"\x0eupdate_binding\x18\x04 \x03(\v2$.bsnnctl.onnx.StringStringEntryProtoR\rupdateBinding\"\x9a\x04\n" +
 	"\n" +
 	"ModelProto\x12\x1d\n" +
 	"\n" +
-	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12;\n" +
-	"\fopset_import\x18\b \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12#\n" +
+	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12C\n" +
+	"\fopset_import\x18\b \x03(\v2 .bsnnctl.onnx.OperatorSetIdProtoR\vopsetImport\x12#\n" +
 	"\rproducer_name\x18\x02 \x01(\tR\fproducerName\x12)\n" +
 	"\x10producer_version\x18\x03 \x01(\tR\x0fproducerVersion\x12\x16\n" +
 	"\x06domain\x18\x04 \x01(\tR\x06domain\x12#\n" +
 	"\rmodel_version\x18\x05 \x01(\x03R\fmodelVersion\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\x12&\n" +
-	"\x05graph\x18\a \x01(\v2\x10.onnx.GraphProtoR\x05graph\x12C\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x12<\n" +
-	"\rtraining_info\x18\x14 \x03(\v2\x17.onnx.TrainingInfoProtoR\ftrainingInfo\x121\n" +
-	"\tfunctions\x18\x19 \x03(\v2\x13.onnx.FunctionProtoR\tfunctions\"@\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12.\n" +
+	"\x05graph\x18\a \x01(\v2\x18.bsnnctl.onnx.GraphProtoR\x05graph\x12K\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2$.bsnnctl.onnx.StringStringEntryProtoR\rmetadataProps\x12D\n" +
+	"\rtraining_info\x18\x14 \x03(\v2\x1f.bsnnctl.onnx.TrainingInfoProtoR\ftrainingInfo\x129\n" +
+	"\tfunctions\x18\x19 \x03(\v2\x1b.bsnnctl.onnx.FunctionProtoR\tfunctions\"@\n" +
 	"\x16StringStringEntryProto\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x92\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x9a\x01\n" +
 	"\x10TensorAnnotation\x12\x1f\n" +
 	"\vtensor_name\x18\x01 \x01(\tR\n" +
-	"tensorName\x12]\n" +
-	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\x87\x04\n" +
+	"tensorName\x12e\n" +
+	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2$.bsnnctl.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\xbf\x04\n" +
 	"\n" +
-	"GraphProto\x12#\n" +
-	"\x04node\x18\x01 \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x123\n" +
-	"\vinitializer\x18\x05 \x03(\v2\x11.onnx.TensorProtoR\vinitializer\x12F\n" +
-	"\x12sparse_initializer\x18\x0f \x03(\v2\x17.onnx.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
+	"GraphProto\x12+\n" +
+	"\x04node\x18\x01 \x03(\v2\x17.bsnnctl.onnx.NodeProtoR\x04node\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
+	"\vinitializer\x18\x05 \x03(\v2\x19.bsnnctl.onnx.TensorProtoR\vinitializer\x12N\n" +
+	"\x12sparse_initializer\x18\x0f \x03(\v2\x1f.bsnnctl.onnx.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\n" +
-	" \x01(\tR\tdocString\x12*\n" +
-	"\x05input\x18\v \x03(\v2\x14.onnx.ValueInfoProtoR\x05input\x12,\n" +
-	"\x06output\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\x06output\x123\n" +
+	" \x01(\tR\tdocString\x122\n" +
+	"\x05input\x18\v \x03(\v2\x1c.bsnnctl.onnx.ValueInfoProtoR\x05input\x124\n" +
+	"\x06output\x18\f \x03(\v2\x1c.bsnnctl.onnx.ValueInfoProtoR\x06output\x12;\n" +
 	"\n" +
-	"value_info\x18\r \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12O\n" +
-	"\x17quantization_annotation\x18\x0e \x03(\v2\x16.onnx.TensorAnnotationR\x16quantizationAnnotationJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
+	"value_info\x18\r \x03(\v2\x1c.bsnnctl.onnx.ValueInfoProtoR\tvalueInfo\x12W\n" +
+	"\x17quantization_annotation\x18\x0e \x03(\v2\x1e.bsnnctl.onnx.TensorAnnotationR\x16quantizationAnnotationJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
 	"R\n" +
-	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xd8\x06\n" +
+	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xf0\x06\n" +
 	"\vTensorProto\x12\x12\n" +
 	"\x04dims\x18\x01 \x03(\x03R\x04dims\x12\x1b\n" +
-	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x123\n" +
-	"\asegment\x18\x03 \x01(\v2\x19.onnx.TensorProto.SegmentR\asegment\x12!\n" +
+	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x12;\n" +
+	"\asegment\x18\x03 \x01(\v2!.bsnnctl.onnx.TensorProto.SegmentR\asegment\x12!\n" +
 	"\n" +
 	"float_data\x18\x04 \x03(\x02B\x02\x10\x01R\tfloatData\x12!\n" +
 	"\n" +
@@ -2629,9 +2628,9 @@ const file_onnx_proto_rawDesc = "" +
 	"\x04name\x18\b \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\f \x01(\tR\tdocString\x12\x19\n" +
-	"\braw_data\x18\t \x01(\fR\arawData\x12A\n" +
-	"\rexternal_data\x18\r \x03(\v2\x1c.onnx.StringStringEntryProtoR\fexternalData\x12C\n" +
-	"\rdata_location\x18\x0e \x01(\x0e2\x1e.onnx.TensorProto.DataLocationR\fdataLocation\x12#\n" +
+	"\braw_data\x18\t \x01(\fR\arawData\x12I\n" +
+	"\rexternal_data\x18\r \x03(\v2$.bsnnctl.onnx.StringStringEntryProtoR\fexternalData\x12K\n" +
+	"\rdata_location\x18\x0e \x01(\x0e2&.bsnnctl.onnx.TensorProto.DataLocationR\fdataLocation\x12#\n" +
 	"\vdouble_data\x18\n" +
 	" \x03(\x01B\x02\x10\x01R\n" +
 	"doubleData\x12#\n" +
@@ -2667,57 +2666,57 @@ const file_onnx_proto_rawDesc = "" +
 	"\bBFLOAT16\x10\x10\")\n" +
 	"\fDataLocation\x12\v\n" +
 	"\aDEFAULT\x10\x00\x12\f\n" +
-	"\bEXTERNAL\x10\x01\"\x7f\n" +
-	"\x11SparseTensorProto\x12)\n" +
-	"\x06values\x18\x01 \x01(\v2\x11.onnx.TensorProtoR\x06values\x12+\n" +
-	"\aindices\x18\x02 \x01(\v2\x11.onnx.TensorProtoR\aindices\x12\x12\n" +
-	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xba\x01\n" +
-	"\x10TensorShapeProto\x122\n" +
-	"\x03dim\x18\x01 \x03(\v2 .onnx.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
+	"\bEXTERNAL\x10\x01\"\x8f\x01\n" +
+	"\x11SparseTensorProto\x121\n" +
+	"\x06values\x18\x01 \x01(\v2\x19.bsnnctl.onnx.TensorProtoR\x06values\x123\n" +
+	"\aindices\x18\x02 \x01(\v2\x19.bsnnctl.onnx.TensorProtoR\aindices\x12\x12\n" +
+	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xc2\x01\n" +
+	"\x10TensorShapeProto\x12:\n" +
+	"\x03dim\x18\x01 \x03(\v2(.bsnnctl.onnx.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
 	"\tDimension\x12\x1d\n" +
 	"\tdim_value\x18\x01 \x01(\x03H\x00R\bdimValue\x12\x1d\n" +
 	"\tdim_param\x18\x02 \x01(\tH\x00R\bdimParam\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x03 \x01(\tR\n" +
 	"denotationB\a\n" +
-	"\x05value\"\xe7\x05\n" +
-	"\tTypeProto\x129\n" +
-	"\vtensor_type\x18\x01 \x01(\v2\x16.onnx.TypeProto.TensorH\x00R\n" +
-	"tensorType\x12?\n" +
-	"\rsequence_type\x18\x04 \x01(\v2\x18.onnx.TypeProto.SequenceH\x00R\fsequenceType\x120\n" +
-	"\bmap_type\x18\x05 \x01(\v2\x13.onnx.TypeProto.MapH\x00R\amapType\x12?\n" +
-	"\roptional_type\x18\t \x01(\v2\x18.onnx.TypeProto.OptionalH\x00R\foptionalType\x12L\n" +
-	"\x12sparse_tensor_type\x18\b \x01(\v2\x1c.onnx.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x12\x1e\n" +
+	"\x05value\"\xb7\x06\n" +
+	"\tTypeProto\x12A\n" +
+	"\vtensor_type\x18\x01 \x01(\v2\x1e.bsnnctl.onnx.TypeProto.TensorH\x00R\n" +
+	"tensorType\x12G\n" +
+	"\rsequence_type\x18\x04 \x01(\v2 .bsnnctl.onnx.TypeProto.SequenceH\x00R\fsequenceType\x128\n" +
+	"\bmap_type\x18\x05 \x01(\v2\x1b.bsnnctl.onnx.TypeProto.MapH\x00R\amapType\x12G\n" +
+	"\roptional_type\x18\t \x01(\v2 .bsnnctl.onnx.TypeProto.OptionalH\x00R\foptionalType\x12T\n" +
+	"\x12sparse_tensor_type\x18\b \x01(\v2$.bsnnctl.onnx.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x06 \x01(\tR\n" +
-	"denotation\x1aS\n" +
+	"denotation\x1a[\n" +
 	"\x06Tensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shape\x1a8\n" +
-	"\bSequence\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aP\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x124\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1e.bsnnctl.onnx.TensorShapeProtoR\x05shape\x1a@\n" +
+	"\bSequence\x124\n" +
+	"\telem_type\x18\x01 \x01(\v2\x17.bsnnctl.onnx.TypeProtoR\belemType\x1aX\n" +
 	"\x03Map\x12\x19\n" +
-	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x12.\n" +
+	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x126\n" +
 	"\n" +
-	"value_type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\tvalueType\x1a8\n" +
-	"\bOptional\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aY\n" +
+	"value_type\x18\x02 \x01(\v2\x17.bsnnctl.onnx.TypeProtoR\tvalueType\x1a@\n" +
+	"\bOptional\x124\n" +
+	"\telem_type\x18\x01 \x01(\v2\x17.bsnnctl.onnx.TypeProtoR\belemType\x1aa\n" +
 	"\fSparseTensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shapeB\a\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x124\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1e.bsnnctl.onnx.TensorShapeProtoR\x05shapeB\a\n" +
 	"\x05value\"F\n" +
 	"\x12OperatorSetIdProto\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\xab\x02\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\xbb\x02\n" +
 	"\rFunctionProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05input\x18\x04 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x05 \x03(\tR\x06output\x12\x1c\n" +
-	"\tattribute\x18\x06 \x03(\tR\tattribute\x12#\n" +
-	"\x04node\x18\a \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x1d\n" +
+	"\tattribute\x18\x06 \x03(\tR\tattribute\x12+\n" +
+	"\x04node\x18\a \x03(\v2\x17.bsnnctl.onnx.NodeProtoR\x04node\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\b \x01(\tR\tdocString\x12;\n" +
-	"\fopset_import\x18\t \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
+	"doc_string\x18\b \x01(\tR\tdocString\x12C\n" +
+	"\fopset_import\x18\t \x03(\v2 .bsnnctl.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
 	"\x06domain\x18\n" +
 	" \x01(\tR\x06domainJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\rsince_versionR\x06status*\xe4\x01\n" +
 	"\aVersion\x12\x12\n" +
@@ -2737,94 +2736,94 @@ const file_onnx_proto_rawDesc = "" +
 	"\x06STABLE\x10\x01B\x02H\x03"
 
 var (
-	file_onnx_proto_rawDescOnce sync.Once
-	file_onnx_proto_rawDescData []byte
+	file_onnx_onnxpb_onnx_proto_rawDescOnce sync.Once
+	file_onnx_onnxpb_onnx_proto_rawDescData []byte
 )
 
-func file_onnx_proto_rawDescGZIP() []byte {
-	file_onnx_proto_rawDescOnce.Do(func() {
-		file_onnx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_onnx_proto_rawDesc), len(file_onnx_proto_rawDesc)))
+func file_onnx_onnxpb_onnx_proto_rawDescGZIP() []byte {
+	file_onnx_onnxpb_onnx_proto_rawDescOnce.Do(func() {
+		file_onnx_onnxpb_onnx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_onnx_onnxpb_onnx_proto_rawDesc), len(file_onnx_onnxpb_onnx_proto_rawDesc)))
 	})
-	return file_onnx_proto_rawDescData
+	return file_onnx_onnxpb_onnx_proto_rawDescData
 }
 
-var file_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
-var file_onnx_proto_goTypes = []any{
-	(Version)(0),                       // 0: onnx.Version
-	(OperatorStatus)(0),                // 1: onnx.OperatorStatus
-	(AttributeProto_AttributeType)(0),  // 2: onnx.AttributeProto.AttributeType
-	(TensorProto_DataType)(0),          // 3: onnx.TensorProto.DataType
-	(TensorProto_DataLocation)(0),      // 4: onnx.TensorProto.DataLocation
-	(*AttributeProto)(nil),             // 5: onnx.AttributeProto
-	(*ValueInfoProto)(nil),             // 6: onnx.ValueInfoProto
-	(*NodeProto)(nil),                  // 7: onnx.NodeProto
-	(*TrainingInfoProto)(nil),          // 8: onnx.TrainingInfoProto
-	(*ModelProto)(nil),                 // 9: onnx.ModelProto
-	(*StringStringEntryProto)(nil),     // 10: onnx.StringStringEntryProto
-	(*TensorAnnotation)(nil),           // 11: onnx.TensorAnnotation
-	(*GraphProto)(nil),                 // 12: onnx.GraphProto
-	(*TensorProto)(nil),                // 13: onnx.TensorProto
-	(*SparseTensorProto)(nil),          // 14: onnx.SparseTensorProto
-	(*TensorShapeProto)(nil),           // 15: onnx.TensorShapeProto
-	(*TypeProto)(nil),                  // 16: onnx.TypeProto
-	(*OperatorSetIdProto)(nil),         // 17: onnx.OperatorSetIdProto
-	(*FunctionProto)(nil),              // 18: onnx.FunctionProto
-	(*TensorProto_Segment)(nil),        // 19: onnx.TensorProto.Segment
-	(*TensorShapeProto_Dimension)(nil), // 20: onnx.TensorShapeProto.Dimension
-	(*TypeProto_Tensor)(nil),           // 21: onnx.TypeProto.Tensor
-	(*TypeProto_Sequence)(nil),         // 22: onnx.TypeProto.Sequence
-	(*TypeProto_Map)(nil),              // 23: onnx.TypeProto.Map
-	(*TypeProto_Optional)(nil),         // 24: onnx.TypeProto.Optional
-	(*TypeProto_SparseTensor)(nil),     // 25: onnx.TypeProto.SparseTensor
+var file_onnx_onnxpb_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_onnx_onnxpb_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_onnx_onnxpb_onnx_proto_goTypes = []any{
+	(Version)(0),                       // 0: bsnnctl.onnx.Version
+	(OperatorStatus)(0),                // 1: bsnnctl.onnx.OperatorStatus
+	(AttributeProto_AttributeType)(0),  // 2: bsnnctl.onnx.AttributeProto.AttributeType
+	(TensorProto_DataType)(0),          // 3: bsnnctl.onnx.TensorProto.DataType
+	(TensorProto_DataLocation)(0),      // 4: bsnnctl.onnx.TensorProto.DataLocation
+	(*AttributeProto)(nil),             // 5: bsnnctl.onnx.AttributeProto
+	(*ValueInfoProto)(nil),             // 6: bsnnctl.onnx.ValueInfoProto
+	(*NodeProto)(nil),                  // 7: bsnnctl.onnx.NodeProto
+	(*TrainingInfoProto)(nil),          // 8: bsnnctl.onnx.TrainingInfoProto
+	(*ModelProto)(nil),                 // 9: bsnnctl.onnx.ModelProto
+	(*StringStringEntryProto)(nil),     // 10: bsnnctl.onnx.StringStringEntryProto
+	(*TensorAnnotation)(nil),           // 11: bsnnctl.onnx.TensorAnnotation
+	(*GraphProto)(nil),                 // 12: bsnnctl.onnx.GraphProto
+	(*TensorProto)(nil),                // 13: bsnnctl.onnx.TensorProto
+	(*SparseTensorProto)(nil),          // 14: bsnnctl.onnx.SparseTensorProto
+	(*TensorShapeProto)(nil),           // 15: bsnnctl.onnx.TensorShapeProto
+	(*TypeProto)(nil),                  // 16: bsnnctl.onnx.TypeProto
+	(*OperatorSetIdProto)(nil),         // 17: bsnnctl.onnx.OperatorSetIdProto
+	(*FunctionProto)(nil),              // 18: bsnnctl.onnx.FunctionProto
+	(*TensorProto_Segment)(nil),        // 19: bsnnctl.onnx.TensorProto.Segment
+	(*TensorShapeProto_Dimension)(nil), // 20: bsnnctl.onnx.TensorShapeProto.Dimension
+	(*TypeProto_Tensor)(nil),           // 21: bsnnctl.onnx.TypeProto.Tensor
+	(*TypeProto_Sequence)(nil),         // 22: bsnnctl.onnx.TypeProto.Sequence
+	(*TypeProto_Map)(nil),              // 23: bsnnctl.onnx.TypeProto.Map
+	(*TypeProto_Optional)(nil),         // 24: bsnnctl.onnx.TypeProto.Optional
+	(*TypeProto_SparseTensor)(nil),     // 25: bsnnctl.onnx.TypeProto.SparseTensor
 }
-var file_onnx_proto_depIdxs = []int32{
-	2,  // 0: onnx.AttributeProto.type:type_name -> onnx.AttributeProto.AttributeType
-	13, // 1: onnx.AttributeProto.t:type_name -> onnx.TensorProto
-	12, // 2: onnx.AttributeProto.g:type_name -> onnx.GraphProto
-	14, // 3: onnx.AttributeProto.sparse_tensor:type_name -> onnx.SparseTensorProto
-	16, // 4: onnx.AttributeProto.tp:type_name -> onnx.TypeProto
-	13, // 5: onnx.AttributeProto.tensors:type_name -> onnx.TensorProto
-	12, // 6: onnx.AttributeProto.graphs:type_name -> onnx.GraphProto
-	14, // 7: onnx.AttributeProto.sparse_tensors:type_name -> onnx.SparseTensorProto
-	16, // 8: onnx.AttributeProto.type_protos:type_name -> onnx.TypeProto
-	16, // 9: onnx.ValueInfoProto.type:type_name -> onnx.TypeProto
-	5,  // 10: onnx.NodeProto.attribute:type_name -> onnx.AttributeProto
-	12, // 11: onnx.TrainingInfoProto.initialization:type_name -> onnx.GraphProto
-	12, // 12: onnx.TrainingInfoProto.algorithm:type_name -> onnx.GraphProto
-	10, // 13: onnx.TrainingInfoProto.initialization_binding:type_name -> onnx.StringStringEntryProto
-	10, // 14: onnx.TrainingInfoProto.update_binding:type_name -> onnx.StringStringEntryProto
-	17, // 15: onnx.ModelProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	12, // 16: onnx.ModelProto.graph:type_name -> onnx.GraphProto
-	10, // 17: onnx.ModelProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	8,  // 18: onnx.ModelProto.training_info:type_name -> onnx.TrainingInfoProto
-	18, // 19: onnx.ModelProto.functions:type_name -> onnx.FunctionProto
-	10, // 20: onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> onnx.StringStringEntryProto
-	7,  // 21: onnx.GraphProto.node:type_name -> onnx.NodeProto
-	13, // 22: onnx.GraphProto.initializer:type_name -> onnx.TensorProto
-	14, // 23: onnx.GraphProto.sparse_initializer:type_name -> onnx.SparseTensorProto
-	6,  // 24: onnx.GraphProto.input:type_name -> onnx.ValueInfoProto
-	6,  // 25: onnx.GraphProto.output:type_name -> onnx.ValueInfoProto
-	6,  // 26: onnx.GraphProto.value_info:type_name -> onnx.ValueInfoProto
-	11, // 27: onnx.GraphProto.quantization_annotation:type_name -> onnx.TensorAnnotation
-	19, // 28: onnx.TensorProto.segment:type_name -> onnx.TensorProto.Segment
-	10, // 29: onnx.TensorProto.external_data:type_name -> onnx.StringStringEntryProto
-	4,  // 30: onnx.TensorProto.data_location:type_name -> onnx.TensorProto.DataLocation
-	13, // 31: onnx.SparseTensorProto.values:type_name -> onnx.TensorProto
-	13, // 32: onnx.SparseTensorProto.indices:type_name -> onnx.TensorProto
-	20, // 33: onnx.TensorShapeProto.dim:type_name -> onnx.TensorShapeProto.Dimension
-	21, // 34: onnx.TypeProto.tensor_type:type_name -> onnx.TypeProto.Tensor
-	22, // 35: onnx.TypeProto.sequence_type:type_name -> onnx.TypeProto.Sequence
-	23, // 36: onnx.TypeProto.map_type:type_name -> onnx.TypeProto.Map
-	24, // 37: onnx.TypeProto.optional_type:type_name -> onnx.TypeProto.Optional
-	25, // 38: onnx.TypeProto.sparse_tensor_type:type_name -> onnx.TypeProto.SparseTensor
-	7,  // 39: onnx.FunctionProto.node:type_name -> onnx.NodeProto
-	17, // 40: onnx.FunctionProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	15, // 41: onnx.TypeProto.Tensor.shape:type_name -> onnx.TensorShapeProto
-	16, // 42: onnx.TypeProto.Sequence.elem_type:type_name -> onnx.TypeProto
-	16, // 43: onnx.TypeProto.Map.value_type:type_name -> onnx.TypeProto
-	16, // 44: onnx.TypeProto.Optional.elem_type:type_name -> onnx.TypeProto
-	15, // 45: onnx.TypeProto.SparseTensor.shape:type_name -> onnx.TensorShapeProto
+var file_onnx_onnxpb_onnx_proto_depIdxs = []int32{
+	2,  // 0: bsnnctl.onnx.AttributeProto.type:type_name -> bsnnctl.onnx.AttributeProto.AttributeType
+	13, // 1: bsnnctl.onnx.AttributeProto.t:type_name -> bsnnctl.onnx.TensorProto
+	12, // 2: bsnnctl.onnx.AttributeProto.g:type_name -> bsnnctl.onnx.GraphProto
+	14, // 3: bsnnctl.onnx.AttributeProto.sparse_tensor:type_name -> bsnnctl.onnx.SparseTensorProto
+	16, // 4: bsnnctl.onnx.AttributeProto.tp:type_name -> bsnnctl.onnx.TypeProto
+	13, // 5: bsnnctl.onnx.AttributeProto.tensors:type_name -> bsnnctl.onnx.TensorProto
+	12, // 6: bsnnctl.onnx.AttributeProto.graphs:type_name -> bsnnctl.onnx.GraphProto
+	14, // 7: bsnnctl.onnx.AttributeProto.sparse_tensors:type_name -> bsnnctl.onnx.SparseTensorProto
+	16, // 8: bsnnctl.onnx.AttributeProto.type_protos:type_name -> bsnnctl.onnx.TypeProto
+	16, // 9: bsnnctl.onnx.ValueInfoProto.type:type_name -> bsnnctl.onnx.TypeProto
+	5,  // 10: bsnnctl.onnx.NodeProto.attribute:type_name -> bsnnctl.onnx.AttributeProto
+	12, // 11: bsnnctl.onnx.TrainingInfoProto.initialization:type_name -> bsnnctl.onnx.GraphProto
+	12, // 12: bsnnctl.onnx.TrainingInfoProto.algorithm:type_name -> bsnnctl.onnx.GraphProto
+	10, // 13: bsnnctl.onnx.TrainingInfoProto.initialization_binding:type_name -> bsnnctl.onnx.StringStringEntryProto
+	10, // 14: bsnnctl.onnx.TrainingInfoProto.update_binding:type_name -> bsnnctl.onnx.StringStringEntryProto
+	17, // 15: bsnnctl.onnx.ModelProto.opset_import:type_name -> bsnnctl.onnx.OperatorSetIdProto
+	12, // 16: bsnnctl.onnx.ModelProto.graph:type_name -> bsnnctl.onnx.GraphProto
+	10, // 17: bsnnctl.onnx.ModelProto.metadata_props:type_name -> bsnnctl.onnx.StringStringEntryProto
+	8,  // 18: bsnnctl.onnx.ModelProto.training_info:type_name -> bsnnctl.onnx.TrainingInfoProto
+	18, // 19: bsnnctl.onnx.ModelProto.functions:type_name -> bsnnctl.onnx.FunctionProto
+	10, // 20: bsnnctl.onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> bsnnctl.onnx.StringStringEntryProto
+	7,  // 21: bsnnctl.onnx.GraphProto.node:type_name -> bsnnctl.onnx.NodeProto
+	13, // 22: bsnnctl.onnx.GraphProto.initializer:type_name -> bsnnctl.onnx.TensorProto
+	14, // 23: bsnnctl.onnx.GraphProto.sparse_initializer:type_name -> bsnnctl.onnx.SparseTensorProto
+	6,  // 24: bsnnctl.onnx.GraphProto.input:type_name -> bsnnctl.onnx.ValueInfoProto
+	6,  // 25: bsnnctl.onnx.GraphProto.output:type_name -> bsnnctl.onnx.ValueInfoProto
+	6,  // 26: bsnnctl.onnx.GraphProto.value_info:type_name -> bsnnctl.onnx.ValueInfoProto
+	11, // 27: bsnnctl.onnx.GraphProto.quantization_annotation:type_name -> bsnnctl.onnx.TensorAnnotation
+	19, // 28: bsnnctl.onnx.TensorProto.segment:type_name -> bsnnctl.onnx.TensorProto.Segment
+	10, // 29: bsnnctl.onnx.TensorProto.external_data:type_name -> bsnnctl.onnx.StringStringEntryProto
+	4,  // 30: bsnnctl.onnx.TensorProto.data_location:type_name -> bsnnctl.onnx.TensorProto.DataLocation
+	13, // 31: bsnnctl.onnx.SparseTensorProto.values:type_name -> bsnnctl.onnx.TensorProto
+	13, // 32: bsnnctl.onnx.SparseTensorProto.indices:type_name -> bsnnctl.onnx.TensorProto
+	20, // 33: bsnnctl.onnx.TensorShapeProto.dim:type_name -> bsnnctl.onnx.TensorShapeProto.Dimension
+	21, // 34: bsnnctl.onnx.TypeProto.tensor_type:type_name -> bsnnctl.onnx.TypeProto.Tensor
+	22, // 35: bsnnctl.onnx.TypeProto.sequence_type:type_name -> bsnnctl.onnx.TypeProto.Sequence
+	23, // 36: bsnnctl.onnx.TypeProto.map_type:type_name -> bsnnctl.onnx.TypeProto.Map
+	24, // 37: bsnnctl.onnx.TypeProto.optional_type:type_name -> bsnnctl.onnx.TypeProto.Optional
+	25, // 38: bsnnctl.onnx.TypeProto.sparse_tensor_type:type_name -> bsnnctl.onnx.TypeProto.SparseTensor
+	7,  // 39: bsnnctl.onnx.FunctionProto.node:type_name -> bsnnctl.onnx.NodeProto
+	17, // 40: bsnnctl.onnx.FunctionProto.opset_import:type_name -> bsnnctl.onnx.OperatorSetIdProto
+	15, // 41: bsnnctl.onnx.TypeProto.Tensor.shape:type_name -> bsnnctl.onnx.TensorShapeProto
+	16, // 42: bsnnctl.onnx.TypeProto.Sequence.elem_type:type_name -> bsnnctl.onnx.TypeProto
+	16, // 43: bsnnctl.onnx.TypeProto.Map.value_type:type_name -> bsnnctl.onnx.TypeProto
+	16, // 44: bsnnctl.onnx.TypeProto.Optional.elem_type:type_name -> bsnnctl.onnx.TypeProto
+	15, // 45: bsnnctl.onnx.TypeProto.SparseTensor.shape:type_name -> bsnnctl.onnx.TensorShapeProto
 	46, // [46:46] is the sub-list for method output_type
 	46, // [46:46] is the sub-list for method input_type
 	46, // [46:46] is the sub-list for extension type_name
@@ -2832,19 +2831,19 @@ var file_onnx_proto_depIdxs = []int32{
 	0,  // [0:46] is the sub-list for field type_name
 }
 
-func init() { file_onnx_proto_init() }
-func file_onnx_proto_init() {
-	if File_onnx_proto != nil {
+func init() { file_onnx_onnxpb_onnx_proto_init() }
+func file_onnx_onnxpb_onnx_proto_init() {
+	if File_onnx_onnxpb_onnx_proto != nil {
 		return
 	}
-	file_onnx_proto_msgTypes[11].OneofWrappers = []any{
+	file_onnx_onnxpb_onnx_proto_msgTypes[11].OneofWrappers = []any{
 		(*TypeProto_TensorType)(nil),
 		(*TypeProto_SequenceType)(nil),
 		(*TypeProto_MapType)(nil),
 		(*TypeProto_OptionalType)(nil),
 		(*TypeProto_SparseTensorType)(nil),
 	}
-	file_onnx_proto_msgTypes[15].OneofWrappers = []any{
+	file_onnx_onnxpb_onnx_proto_msgTypes[15].OneofWrappers = []any{
 		(*TensorShapeProto_Dimension_DimValue)(nil),
 		(*TensorShapeProto_Dimension_DimParam)(nil),
 	}
@@ -2852,18 +2851,18 @@ func file_onnx_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_proto_rawDesc), len(file_onnx_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_onnxpb_onnx_proto_rawDesc), len(file_onnx_onnxpb_onnx_proto_rawDesc)),
 			NumEnums:      5,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_onnx_proto_goTypes,
-		DependencyIndexes: file_onnx_proto_depIdxs,
-		EnumInfos:         file_onnx_proto_enumTypes,
-		MessageInfos:      file_onnx_proto_msgTypes,
+		GoTypes:           file_onnx_onnxpb_onnx_proto_goTypes,
+		DependencyIndexes: file_onnx_onnxpb_onnx_proto_depIdxs,
+		EnumInfos:         file_onnx_onnxpb_onnx_proto_enumTypes,
+		MessageInfos:      file_onnx_onnxpb_onnx_proto_msgTypes,
 	}.Build()
-	File_onnx_proto = out.File
-	file_onnx_proto_goTypes = nil
-	file_onnx_proto_depIdxs = nil
+	File_onnx_onnxpb_onnx_proto = out.File
+	file_onnx_onnxpb_onnx_proto_goTypes = nil
+	file_onnx_onnxpb_onnx_proto_depIdxs = nil
 }

@@ -1,0 +1,175 @@
+// Package crosscheck runs a float ONNX model in two independent engines —
+// ours (package ops) and onnx-go's gorgonnx backend — and compares their
+// outputs. Tests use it to cross-check the engine, and `bsnnctl import`
+// uses it to verify a model before converting it.
+//
+// onnx-go (v0.5.0, archived) supports fewer ops and features than ours: no
+// dynamic dimensions, no opset-13 Squeeze/Unsqueeze, no Clip, Pad or
+// AveragePool, and it panics on some inputs. Check hands it a copy of the
+// model with concrete input shapes, recovers its panics, and reports a
+// model it cannot run as Report.ReferenceErr instead of failing.
+package crosscheck
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+
+	onnxgo "github.com/owulveryck/onnx-go"
+	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
+	"gorgonia.org/tensor"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops"
+)
+
+// A Report compares the engine with the reference on one input.
+type Report struct {
+	// Ours holds our engine's outputs.
+	Ours []*onnx.Tensor
+	// ReferenceErr is why onnx-go could not run the model (nil if it did).
+	ReferenceErr error
+	// MaxRelDiff is max|ours - ref| / max|ref| over all outputs (when the
+	// reference ran).
+	MaxRelDiff float64
+}
+
+// Agrees reports whether the reference ran and agreed within tol.
+func (r *Report) Agrees(tol float64) bool { return r.ReferenceErr == nil && r.MaxRelDiff <= tol }
+
+// Run runs m (a float model with one input) on input in our engine only.
+func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
+	g, err := m.Graph()
+	if err != nil {
+		return nil, err
+	}
+	if len(g.Inputs) != 1 {
+		return nil, fmt.Errorf("model has %d inputs; crosscheck handles one", len(g.Inputs))
+	}
+	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{g.Inputs[0].Name: input.Shape()}})
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.Compile(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if err := p.SetInput(g.Inputs[0].Name, input.Floats()); err != nil {
+		return nil, err
+	}
+	if err := p.Run(); err != nil {
+		return nil, err
+	}
+	out := make([]*onnx.Tensor, len(b.Outputs))
+	for i := range out {
+		out[i] = p.Output(i)
+	}
+	return out, nil
+}
+
+// Check runs m on input in our engine and in onnx-go and compares them. An
+// error means our engine failed; onnx-go's failures go to ReferenceErr.
+func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
+	ours, err := Run(m, input)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Ours: ours}
+	ref, err := Reference(m, input)
+	if err != nil {
+		r.ReferenceErr = err
+		return r, nil
+	}
+	if len(ref) != len(ours) {
+		r.ReferenceErr = fmt.Errorf("onnx-go returned %d outputs, the model has %d", len(ref), len(ours))
+		return r, nil
+	}
+	for i := range ours {
+		a, b := ours[i].Float32, ref[i]
+		if len(a) != len(b) {
+			r.ReferenceErr = fmt.Errorf("onnx-go output %d has %d values, ours %d", i, len(b), len(a))
+			return r, nil
+		}
+		var num, den float64
+		for j := range a {
+			num = math.Max(num, math.Abs(float64(a[j])-float64(b[j])))
+			den = math.Max(den, math.Abs(float64(b[j])))
+		}
+		r.MaxRelDiff = math.Max(r.MaxRelDiff, num/math.Max(den, 1e-12))
+	}
+	return r, nil
+}
+
+// Reference runs m on input in onnx-go's gorgonnx backend and returns its
+// outputs as float32 slices.
+func Reference(m *onnx.Model, input *onnx.Tensor) (out [][]float32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("onnx-go panicked: %v", r)
+		}
+	}()
+	data, err := staticCopy(m, input.Dims)
+	if err != nil {
+		return nil, err
+	}
+	backend := gorgonnx.NewGraph()
+	model := onnxgo.NewModel(backend)
+	if err := model.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("onnx-go cannot decode the model: %w", err)
+	}
+	in := tensor.New(tensor.WithShape(input.Shape()...), tensor.WithBacking(append([]float32(nil), input.Floats()...)))
+	if err := model.SetInput(0, in); err != nil {
+		return nil, fmt.Errorf("onnx-go: %w", err)
+	}
+	if err := backend.Run(); err != nil {
+		return nil, fmt.Errorf("onnx-go cannot run the model: %w", err)
+	}
+	ts, err := model.GetOutputTensors()
+	if err != nil {
+		return nil, fmt.Errorf("onnx-go: %w", err)
+	}
+	for _, t := range ts {
+		d, ok := t.Data().([]float32)
+		if !ok {
+			if f, ok := t.Data().(float32); ok {
+				d = []float32{f}
+			} else {
+				return nil, fmt.Errorf("onnx-go output of type %T", t.Data())
+			}
+		}
+		out = append(out, append([]float32(nil), d...))
+	}
+	return out, nil
+}
+
+// staticCopy returns m's serialization with the graph input's symbolic
+// dimensions replaced by the concrete ones (onnx-go drops symbolic dims).
+func staticCopy(m *onnx.Model, dims []int64) ([]byte, error) {
+	c := m.Clone()
+	g := c.Proto.Graph
+	inits := map[string]bool{}
+	for _, t := range g.Initializer {
+		inits[t.GetName()] = true
+	}
+	for _, in := range g.Input {
+		if inits[in.GetName()] {
+			continue
+		}
+		tt := in.GetType().GetTensorType()
+		if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) != len(dims) {
+			return nil, fmt.Errorf("graph input %q does not have rank %d", in.GetName(), len(dims))
+		}
+		for i, d := range tt.Shape.Dim {
+			d.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: dims[i]}
+		}
+		break
+	}
+	// Output shapes: drop symbolic dims (onnx-go ignores output shapes).
+	var buf bytes.Buffer
+	if err := onnx.Encode(&buf, c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

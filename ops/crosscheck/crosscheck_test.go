@@ -1,0 +1,96 @@
+package crosscheck
+
+import (
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/bsnnctl/bsnnctl/internal/npy"
+	"github.com/bsnnctl/bsnnctl/onnx"
+)
+
+// TestFixturesAgreeWithOnnxGo runs every float fixture in both engines.
+// Every fixture our engine runs must match PyTorch's output (1e-4); where
+// onnx-go runs it too, the two engines must agree within 1e-4 relative.
+// Fixtures onnx-go cannot run are listed with its reason.
+func TestFixturesAgreeWithOnnxGo(t *testing.T) {
+	var dirs []string
+	for _, p := range []string{"../../testmodels/fixtures/*/model.onnx", "../../testmodels/generated/*/model.onnx"} {
+		m, _ := filepath.Glob(p)
+		for _, f := range m {
+			dirs = append(dirs, filepath.Dir(f))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Skip("no fixtures")
+	}
+	sort.Strings(dirs)
+	agreed, refused := 0, map[string]string{}
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		if testing.Short() && filepath.Base(filepath.Dir(dir)) == "generated" {
+			continue
+		}
+		m, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := npy.ReadFile(filepath.Join(dir, "output.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Check(m, in)
+		if err != nil {
+			t.Errorf("%s: our engine: %v", name, err)
+			continue
+		}
+		var num, den float64
+		for i, v := range want.Floats() {
+			d := float64(r.Ours[0].Float32[i] - v)
+			if d < 0 {
+				d = -d
+			}
+			num = max(num, d)
+			den = max(den, abs(float64(v)))
+		}
+		if num/den > 1e-4 {
+			t.Errorf("%s: our output differs from PyTorch's by %.3g relative", name, num/den)
+		}
+		if r.ReferenceErr != nil {
+			refused[name] = r.ReferenceErr.Error()
+			continue
+		}
+		if r.MaxRelDiff > 1e-4 {
+			t.Errorf("%s: our engine and onnx-go differ by %.3g relative", name, r.MaxRelDiff)
+			continue
+		}
+		agreed++
+	}
+	t.Logf("%d fixtures agree with onnx-go; %d are beyond onnx-go:", agreed, len(refused))
+	for _, n := range sortedKeys(refused) {
+		t.Logf("  %s: %s", n, refused[n])
+	}
+	if agreed == 0 {
+		t.Error("onnx-go ran no fixture: the cross-check checked nothing")
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func sortedKeys(m map[string]string) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}
