@@ -37,7 +37,7 @@ const MaxModelBytes = 2<<30 - 1
 // External-data initializers are kept as references; use DecodeFile to be
 // able to read them.
 func Decode(r io.Reader) (*Model, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxModelBytes+1))
+	data, err := readAll(r)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +74,34 @@ func DecodeFile(path string) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// readAll reads r whole. When r knows its length (bytes.Reader,
+// strings.Reader, os.File) the buffer is allocated once at the right size,
+// so decoding holds the file once plus the decoded tensors, never the
+// doubling garbage of a growing buffer.
+func readAll(r io.Reader) ([]byte, error) {
+	size := int64(-1)
+	switch x := r.(type) {
+	case interface{ Len() int }:
+		size = int64(x.Len())
+	case *os.File:
+		if st, err := x.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+	}
+	if size > MaxModelBytes {
+		return nil, formatErrorf("", "larger than the 2 GiB protobuf limit")
+	}
+	if size >= 0 {
+		data := make([]byte, size)
+		n, err := io.ReadFull(r, data)
+		if err != nil && err != io.ErrUnexpectedEOF {
+			return nil, err
+		}
+		return data[:n], nil
+	}
+	return io.ReadAll(io.LimitReader(r, MaxModelBytes+1))
 }
 
 func decodeBytes(data []byte, dir string) (*Model, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -198,9 +199,20 @@ func BenchmarkDecodeResNet18(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	var live float64
 	for i := 0; i < b.N; i++ {
-		if _, err := Decode(bytes.NewReader(data)); err != nil {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m, err := Decode(bytes.NewReader(data))
+		if err != nil {
 			b.Fatal(err)
 		}
+		runtime.ReadMemStats(&after)
+		// Heap in use right after decoding, relative to the file size:
+		// the read buffer plus the decoded model.
+		live = max(live, float64(after.HeapInuse-before.HeapInuse)/float64(len(data)))
+		runtime.KeepAlive(m)
 	}
+	b.ReportMetric(live, "heap/filesize")
 }
