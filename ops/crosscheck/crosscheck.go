@@ -144,8 +144,12 @@ func Reference(m *onnx.Model, input *onnx.Tensor) (out [][]float32, err error) {
 	return out, nil
 }
 
-// staticCopy returns m's serialization with the graph input's symbolic
-// dimensions replaced by the concrete ones (onnx-go drops symbolic dims).
+// staticCopy returns m's serialization for onnx-go: the graph input's
+// symbolic dimensions replaced by the concrete ones (onnx-go drops symbolic
+// dims), and every shape computation (Shape -> Gather -> Unsqueeze ->
+// Concat -> Reshape, as PyTorch exports x.view(x.size(0), -1)) replaced by
+// its value, which our builder knows at compile time: onnx-go has no Shape
+// op.
 func staticCopy(m *onnx.Model, dims []int64) ([]byte, error) {
 	c := m.Clone()
 	g := c.Proto.Graph
@@ -153,6 +157,7 @@ func staticCopy(m *onnx.Model, dims []int64) ([]byte, error) {
 	for _, t := range g.Initializer {
 		inits[t.GetName()] = true
 	}
+	var inName string
 	for _, in := range g.Input {
 		if inits[in.GetName()] {
 			continue
@@ -164,12 +169,65 @@ func staticCopy(m *onnx.Model, dims []int64) ([]byte, error) {
 		for i, d := range tt.Shape.Dim {
 			d.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: dims[i]}
 		}
+		inName = in.GetName()
 		break
 	}
-	// Output shapes: drop symbolic dims (onnx-go ignores output shapes).
+	shape := make([]int, len(dims))
+	for i, d := range dims {
+		shape[i] = int(d)
+	}
+	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{inName: shape}})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range g.Node {
+		if n.GetOpType() != "Reshape" || len(n.Input) < 2 || inits[n.Input[1]] {
+			continue
+		}
+		v := b.Value(n.Input[1])
+		if v == nil || v.Const == nil {
+			continue
+		}
+		name := n.Input[1] + "_static"
+		g.Initializer = append(g.Initializer, onnx.Int64Tensor(name, []int64{int64(len(v.Const.Ints()))}, v.Const.Ints()))
+		inits[name] = true
+		n.Input[1] = name
+	}
+	removeDeadNodes(g)
 	var buf bytes.Buffer
 	if err := onnx.Encode(&buf, c); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// removeDeadNodes drops nodes none of whose outputs is read.
+func removeDeadNodes(g *onnxpb.GraphProto) {
+	for {
+		used := map[string]bool{}
+		for _, o := range g.Output {
+			used[o.GetName()] = true
+		}
+		for _, n := range g.Node {
+			for _, in := range n.Input {
+				used[in] = true
+			}
+		}
+		kept := g.Node[:0]
+		for _, n := range g.Node {
+			live := false
+			for _, o := range n.Output {
+				if used[o] {
+					live = true
+				}
+			}
+			if live {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) == len(g.Node) {
+			return
+		}
+		g.Node = kept
+	}
 }
