@@ -41,15 +41,18 @@ func (s Shape) String() string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// JSON returns the shape as a list of ints (known) and strings (symbolic or
-// "?"), the form `inspect --json` prints.
+// JSON returns the shape as a list of ints (known), strings (symbolic) and
+// nulls (unknown), the form `inspect --json` prints (and onnx's Python API).
 func (s Shape) JSON() []any {
 	out := make([]any, len(s))
 	for i, d := range s {
-		if d.Known() {
+		switch {
+		case d.Known():
 			out[i] = d.Value
-		} else {
-			out[i] = d.String()
+		case d.Param != "":
+			out[i] = d.Param
+		default:
+			out[i] = nil
 		}
 	}
 	return out

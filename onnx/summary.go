@@ -44,6 +44,8 @@ func Summarize(m *Model) (*Summary, error) {
 		Params:       g.ParamCount(),
 		BinaryLayers: m.BinaryLayers(),
 		Metadata:     m.Metadata(),
+		Inputs:       []ValueSummary{},
+		Outputs:      []ValueSummary{},
 	}
 	if s.BinaryLayers == nil {
 		s.BinaryLayers = []string{}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// testCLI exercises Main's error handling with commands that misbehave.
+type testCLI struct {
+	Globals
+
+	Boom      boomCmd      `cmd:""`
+	Multiline multilineCmd `cmd:""`
+	Coded     codedCmd     `cmd:""`
+	Ctx       ctxCmd       `cmd:""`
+}
+
+type boomCmd struct{}
+
+func (boomCmd) Run(*Globals) error {
+	var m map[string]int
+	m["x"]++ // a nil map write: a runtime panic
+	return nil
+}
+
+type multilineCmd struct{}
+
+func (multilineCmd) Run(*Globals) error {
+	return errors.New("first line\nsecond line\r\n  third line\n")
+}
+
+type codedErr struct{}
+
+func (codedErr) Error() string { return "a coded error" }
+func (codedErr) ExitCode() int { return 3 }
+
+type codedCmd struct{}
+
+func (codedCmd) Run(*Globals) error { return fmt.Errorf("wrapped: %w", codedErr{}) }
+
+type ctxKey struct{}
+
+type ctxCmd struct{}
+
+func (ctxCmd) Run(ctx context.Context, g *Globals) error {
+	fmt.Fprintln(g.Stdout, ctx.Value(ctxKey{}))
+	return nil
+}
+
+func runTest(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	ctx := context.WithValue(context.Background(), ctxKey{}, "bound")
+	code := mainWith(ctx, &testCLI{}, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPanicBecomesOneLine(t *testing.T) {
+	code, _, stderr := runTest("boom")
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d", code, ExitError)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "bsnnctl: internal error: ") {
+		t.Fatalf("stderr is not one \"bsnnctl: internal error: ...\" line:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "goroutine") {
+		t.Fatalf("stack trace at the default log level:\n%s", stderr)
+	}
+
+	code, _, stderr = runTest("--log-level", "debug", "boom")
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d", code, ExitError)
+	}
+	if !strings.HasPrefix(stderr, "bsnnctl: internal error: ") || !strings.Contains(stderr, "goroutine") {
+		t.Fatalf("at debug level, want the error line then the stack:\n%s", stderr)
+	}
+}
+
+func TestErrorIsOneLine(t *testing.T) {
+	code, _, stderr := runTest("multiline")
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d", code, ExitError)
+	}
+	if want := "bsnnctl: first line second line third line\n"; stderr != want {
+		t.Fatalf("stderr = %q, want %q", stderr, want)
+	}
+}
+
+func TestExitCoderError(t *testing.T) {
+	code, _, stderr := runTest("coded")
+	if code != 3 || stderr != "bsnnctl: wrapped: a coded error\n" {
+		t.Fatalf("exit %d, stderr %q; want 3 and one line", code, stderr)
+	}
+}
+
+func TestContextIsBound(t *testing.T) {
+	code, stdout, _ := runTest("ctx")
+	if code != 0 || stdout != "bound\n" {
+		t.Fatalf("exit %d, stdout %q; want the context Main was given", code, stdout)
+	}
+}
+
+func TestOutputFileNames(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want []string
+	}{
+		{[]string{"output"}, []string{"output.npy"}},
+		{[]string{"/fc3/Gemm_output_0"}, []string{"_fc3_Gemm_output_0.npy"}},
+		{[]string{"a/b", "a_b", "a:b"}, []string{"a_b.npy", "a_b_2.npy", "a_b_3.npy"}},
+		{[]string{"Out", "out"}, []string{"Out.npy", "out_2.npy"}},
+		{[]string{"..", ".", ".hidden"}, []string{"_..npy", "_.npy", "_hidden.npy"}},
+		{[]string{"", `..\..\x`, "ü y"}, []string{"output.npy", "_._.._x.npy", "___y.npy"}},
+		{[]string{strings.Repeat("x", 300)}, []string{strings.Repeat("x", 200) + ".npy"}},
+	}
+	for _, c := range cases {
+		got := outputFileNames(c.in)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("outputFileNames(%q) = %q, want %q", c.in, got, c.want)
+		}
+		for _, f := range got {
+			if filepath.Base(f) != f || strings.ContainsAny(f, `/\`) || strings.HasPrefix(f, ".") {
+				t.Errorf("file name %q leaves the output folder or is hidden", f)
+			}
+		}
+	}
+}
+
+func TestFileErrorNamesPathOnce(t *testing.T) {
+	_, err := readTensorFile(filepath.Join(t.TempDir(), "missing.npy"))
+	if err == nil {
+		t.Fatal("no error for a missing file")
+	}
+	if n := strings.Count(err.Error(), "missing.npy"); n != 1 {
+		t.Errorf("%q names the file %d times, want once", err, n)
+	}
+}
