@@ -47,6 +47,9 @@ type Options struct {
 	// parameters, no gradient). All other float initializers read by a
 	// runtime op become parameters.
 	Frozen map[string]bool
+	// STE selects BipolarQuant's straight-through estimator: "clipped"
+	// (default, dY/dX = 1[|X| <= 1]) or "identity".
+	STE string
 	// InputGrads also differentiates the loss with respect to the graph
 	// inputs (Program.InputGrad).
 	InputGrads bool
@@ -82,6 +85,11 @@ type Builder struct {
 	Outputs []*Value
 	Params  []*Param
 	States  []*State
+
+	// Taps of the BSNN ops, for training metrics (bsnn.go).
+	Binary []*BinaryTap
+	LIF    []*LIFTap
+	AGMM   []*AGMMTap
 
 	values map[string]*Value
 	params map[string]*Param

@@ -1,0 +1,481 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
+)
+
+// The BSNN custom ops of shared/spec/bsnn-onnx.md §2: BipolarQuant (sign
+// binarization, QONNX's domain), LIF and LIFStep (leaky integrate-and-fire
+// neurons) and AGMMGate (adaptive gradient modulation). Each has Gorgonia
+// kernels wrapping ops/spiking and a FunctionProto body (functions.go) so
+// that stock onnxruntime runs files holding them.
+
+// Training-only settings of the BSNN ops live in Options (they are not
+// stored in files): STE selects BipolarQuant's straight-through estimator.
+
+// BinaryTap describes a binary layer's weight for training metrics: the
+// latent parameter that BipolarQuant binarizes.
+type BinaryTap struct {
+	Node   string // the BipolarQuant node
+	Latent *Param // nil when the latent weight is not a parameter (frozen)
+	Output string // the binarized tensor (weight_bin)
+}
+
+// LIFTap exposes a LIF node's firing statistics after each forward run.
+type LIFTap struct {
+	Node string
+	T, M int
+	// Rate[t] is the fraction of neurons that fired at step t in the last
+	// forward run.
+	Rate []float64
+}
+
+// MeanRate returns the firing rate over all steps.
+func (t *LIFTap) MeanRate() float64 {
+	var s float64
+	for _, r := range t.Rate {
+		s += r
+	}
+	return s / float64(max(len(t.Rate), 1))
+}
+
+// AGMMTap exposes an AGMMGate's alpha and its gates after each forward run.
+type AGMMTap struct {
+	Node  string
+	T, N  int
+	Alpha *Param    // nil when alpha is frozen
+	Gates []float32 // [T*N] gates g[t,n] of the last forward run
+	// InputLen is D, the per-sample size of the gated tensor (for SOPs).
+	InputLen int
+}
+
+// MeanGate returns the mean gate at each step.
+func (t *AGMMTap) MeanGate() []float64 {
+	out := make([]float64, t.T)
+	for i := 0; i < t.T; i++ {
+		var s float64
+		for n := 0; n < t.N; n++ {
+			s += float64(t.Gates[i*t.N+n])
+		}
+		out[i] = s / float64(max(t.N, 1))
+	}
+	return out
+}
+
+// ---- BipolarQuant ----
+
+type bipolarKernel struct {
+	shape       []int
+	scale       []float32
+	channelSize int
+	ste         spiking.STE
+}
+
+func (k *bipolarKernel) Name() string    { return fmt.Sprintf("BipolarQuant%v", k.shape) }
+func (k *bipolarKernel) OutShape() []int { return k.shape }
+func (k *bipolarKernel) Forward(out []float32, in ...[]float32) error {
+	return spiking.BipolarForward(in[0], out, k.scale, k.channelSize)
+}
+func (k *bipolarKernel) DiffWRT(int) []bool { return []bool{true} }
+func (k *bipolarKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := Apply(&bipolarGradKernel{f: k}, in[0], grad)
+	return G.Nodes{g}, err
+}
+
+type bipolarGradKernel struct{ f *bipolarKernel }
+
+func (k *bipolarGradKernel) Name() string    { return "d" + k.f.Name() }
+func (k *bipolarGradKernel) OutShape() []int { return k.f.shape }
+func (k *bipolarGradKernel) Forward(out []float32, in ...[]float32) error {
+	return spiking.BipolarBackward(in[0], in[1], out, k.f.scale, k.f.channelSize, k.f.ste)
+}
+
+func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	x, s := in[0], in[1]
+	sc, err := needConst(s, "BipolarQuant scale")
+	if err != nil {
+		return nil, err
+	}
+	scale := sc.Floats()
+	k := &bipolarKernel{shape: x.Shape, scale: scale, channelSize: x.Len()}
+	switch {
+	case len(scale) == 1:
+	case len(x.Shape) > 0 && len(scale) == x.Shape[0] && prod(s.Shape) == len(scale) && (len(s.Shape) <= 1 || s.Shape[0] == x.Shape[0]):
+		// One value per leading (Conv output) channel.
+		k.channelSize = x.Len() / x.Shape[0]
+	default:
+		// Any other broadcastable scale (a MatMul weight [in, out] scaled per
+		// output column): expand it to one value per element.
+		full, err := broadcastShape(x.Shape, s.Shape)
+		if err != nil || !equalInts(full, x.Shape) {
+			return nil, fmt.Errorf("scale of shape %v does not broadcast to the weight's shape %v", s.Shape, x.Shape)
+		}
+		expanded := make([]float32, x.Len())
+		bc := newBcast(x.Shape, s.Shape, x.Shape)
+		bc.each(func(o, _, ib int) {
+			for i := 0; i < bc.innerLen; i++ {
+				expanded[o+i] = scale[ib+i*bc.ib]
+			}
+		})
+		k.scale, k.channelSize = expanded, 1
+		scale = expanded
+	}
+	steName := b.Opts.STE
+	if steName == "" {
+		steName = "clipped"
+	}
+	ste, err := spiking.ParseSTE(steName)
+	if err != nil {
+		return nil, err
+	}
+	k.ste = ste
+	if x.Node == nil && (b.Opts.Frozen[x.Name] || b.Graph.Initializers[x.Name] == nil) {
+		// Constant weights: binarize at compile time.
+		y := make([]float32, x.Len())
+		if err := spiking.BipolarForward(x.Const.Floats(), y, scale, k.channelSize); err != nil {
+			return nil, err
+		}
+		b.Binary = append(b.Binary, &BinaryTap{Node: n.Label(), Output: n.Outputs[0]})
+		return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: dims64(x.Shape), Float32: y})}, nil
+	}
+	v, err := b.Apply(k, x)
+	if err != nil {
+		return nil, err
+	}
+	b.Binary = append(b.Binary, &BinaryTap{Node: n.Label(), Latent: b.Param(x.Name), Output: n.Outputs[0]})
+	return []*Value{v}, nil
+}
+
+// ---- LIF ----
+
+// LIFParamsOf reads a LIF/LIFStep node's attributes (spec §2.2 defaults).
+func LIFParamsOf(n *onnx.Node) (spiking.LIFParams, error) {
+	p := spiking.DefaultLIF()
+	p.Tau = n.Float("tau", p.Tau)
+	p.VThreshold = n.Float("v_threshold", p.VThreshold)
+	p.VReset = n.Float("v_reset", p.VReset)
+	p.DecayInput = n.Int("decay_input", 0) != 0
+	p.SoftReset = n.Int("soft_reset", 0) != 0
+	p.DetachReset = n.Int("detach_reset", 0) != 0
+	p.SurrogateAlpha = n.Float("surrogate_alpha", p.SurrogateAlpha)
+	s, err := spiking.ParseSurrogate(n.String("surrogate", p.Surrogate.String()))
+	if err != nil {
+		return p, err
+	}
+	p.Surrogate = s
+	return p, p.Validate()
+}
+
+type lifKernel struct {
+	p     spiking.LIFParams
+	shape []int
+	T, M  int
+	tap   *LIFTap
+}
+
+func (k *lifKernel) Name() string    { return fmt.Sprintf("LIF(%+v)%v", k.p, k.shape) }
+func (k *lifKernel) OutShape() []int { return k.shape }
+func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
+	if err := spiking.LIFForward(k.p, k.T, k.M, in[0], out, nil); err != nil {
+		return err
+	}
+	if k.tap != nil {
+		for t := 0; t < k.T; t++ {
+			var c float64
+			for _, s := range out[t*k.M : (t+1)*k.M] {
+				c += float64(s)
+			}
+			k.tap.Rate[t] = c / float64(max(k.M, 1))
+		}
+	}
+	return nil
+}
+func (k *lifKernel) DiffWRT(int) []bool { return []bool{true} }
+func (k *lifKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := Apply(&lifGradKernel{f: k}, in[0], grad)
+	return G.Nodes{g}, err
+}
+
+type lifGradKernel struct{ f *lifKernel }
+
+func (k *lifGradKernel) Name() string    { return "d" + k.f.Name() }
+func (k *lifGradKernel) OutShape() []int { return k.f.shape }
+func (k *lifGradKernel) Forward(out []float32, in ...[]float32) error {
+	return spiking.LIFBackward(k.f.p, k.f.T, k.f.M, in[0], in[1], nil, out)
+}
+
+// lifFinalKernel computes LIF's optional V_T output; its gradient is BPTT
+// from dV_T alone (the spikes' gradient flows through lifKernel, and
+// gorgonia sums the two).
+type lifFinalKernel struct {
+	p     spiking.LIFParams
+	T, M  int
+	shape []int
+	s     []float32
+}
+
+func (k *lifFinalKernel) Name() string    { return fmt.Sprintf("LIF.V_T(%+v)%v", k.p, k.shape) }
+func (k *lifFinalKernel) OutShape() []int { return k.shape }
+func (k *lifFinalKernel) Forward(out []float32, in ...[]float32) error {
+	if k.s == nil {
+		k.s = make([]float32, k.T*k.M)
+	}
+	return spiking.LIFForward(k.p, k.T, k.M, in[0], k.s, out)
+}
+func (k *lifFinalKernel) DiffWRT(int) []bool { return []bool{true} }
+func (k *lifFinalKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := Apply(&lifFinalGradKernel{f: k}, in[0], grad)
+	return G.Nodes{g}, err
+}
+
+type lifFinalGradKernel struct {
+	f    *lifFinalKernel
+	zero []float32
+}
+
+func (k *lifFinalGradKernel) Name() string    { return "d" + k.f.Name() }
+func (k *lifFinalGradKernel) OutShape() []int { return append([]int{k.f.T}, k.f.shape...) }
+func (k *lifFinalGradKernel) Forward(out []float32, in ...[]float32) error {
+	if k.zero == nil {
+		k.zero = make([]float32, len(out))
+	}
+	return spiking.LIFBackward(k.f.p, k.f.T, k.f.M, in[0], k.zero, in[1], out)
+}
+
+func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	p, err := LIFParamsOf(n)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if len(x.Shape) < 2 {
+		return nil, fmt.Errorf("LIF input must be time-major [T, N, ...], got shape %v", x.Shape)
+	}
+	T, M := x.Shape[0], prod(x.Shape[1:])
+	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
+	s, err := b.Apply(&lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}, x)
+	if err != nil {
+		return nil, err
+	}
+	b.LIF = append(b.LIF, tap)
+	out := []*Value{s}
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+		v, err := b.Apply(&lifFinalKernel{p: p, T: T, M: M, shape: x.Shape[1:]}, x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ---- LIFStep ----
+
+// lifStepKernel computes one of LIFStep's outputs (which: 0 spikes, 1 the
+// next membrane) from (X_t, V).
+type lifStepKernel struct {
+	p     spiking.LIFParams
+	shape []int
+	which int
+	other []float32
+}
+
+func (k *lifStepKernel) Name() string    { return fmt.Sprintf("LIFStep[%d](%+v)%v", k.which, k.p, k.shape) }
+func (k *lifStepKernel) OutShape() []int { return k.shape }
+func (k *lifStepKernel) Forward(out []float32, in ...[]float32) error {
+	if k.other == nil {
+		k.other = make([]float32, len(out))
+	}
+	if k.which == 0 {
+		return spiking.LIFStep(k.p, in[0], in[1], out, k.other)
+	}
+	return spiking.LIFStep(k.p, in[0], in[1], k.other, out)
+}
+func (k *lifStepKernel) DiffWRT(int) []bool { return []bool{true, true} }
+func (k *lifStepKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	gx, err := Apply(&lifStepGradKernel{f: k, wrt: 0}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	gv, err := Apply(&lifStepGradKernel{f: k, wrt: 1}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{gx, gv}, nil
+}
+
+// lifStepGradKernel: inputs X_t, V, d(output which); output dX_t or dV.
+type lifStepGradKernel struct {
+	f         *lifStepKernel
+	wrt       int
+	zero, tmp []float32
+}
+
+func (k *lifStepGradKernel) Name() string    { return fmt.Sprintf("d%s/d%d", k.f.Name(), k.wrt) }
+func (k *lifStepGradKernel) OutShape() []int { return k.f.shape }
+func (k *lifStepGradKernel) Forward(out []float32, in ...[]float32) error {
+	if k.zero == nil {
+		k.zero = make([]float32, len(out))
+		k.tmp = make([]float32, len(out))
+	}
+	gs, gv := in[2], k.zero
+	if k.f.which == 1 {
+		gs, gv = k.zero, in[2]
+	}
+	if k.wrt == 0 {
+		return spiking.LIFStepBackward(k.f.p, in[0], in[1], gs, gv, out, k.tmp)
+	}
+	return spiking.LIFStepBackward(k.f.p, in[0], in[1], gs, gv, k.tmp, out)
+}
+
+func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	p, err := LIFParamsOf(n)
+	if err != nil {
+		return nil, err
+	}
+	x, v := in[0], in[1]
+	if !equalInts(x.Shape, v.Shape) {
+		return nil, fmt.Errorf("LIFStep input %v and membrane %v shapes differ", x.Shape, v.Shape)
+	}
+	var out []*Value
+	for which := range n.Outputs {
+		if which > 1 || n.Outputs[which] == "" {
+			out = append(out, nil)
+			continue
+		}
+		o, err := b.Apply(&lifStepKernel{p: p, shape: x.Shape, which: which}, x, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ---- AGMMGate ----
+
+// AGMMParamsOf reads an AGMMGate node's attributes.
+func AGMMParamsOf(n *onnx.Node) (spiking.AGMMParams, error) {
+	mode, err := spiking.ParseAGMMMode(n.String("mode", "forward"))
+	if err != nil {
+		return spiking.AGMMParams{}, err
+	}
+	p := spiking.AGMMParams{Mode: mode, DetachStat: n.Int("detach_stat", 0) != 0}
+	return p, p.Validate()
+}
+
+type agmmKernel struct {
+	p       spiking.AGMMParams
+	shape   []int
+	T, N, D int
+	tap     *AGMMTap
+}
+
+func (k *agmmKernel) Name() string    { return fmt.Sprintf("AGMMGate(%+v)%v", k.p, k.shape) }
+func (k *agmmKernel) OutShape() []int { return k.shape }
+func (k *agmmKernel) Forward(out []float32, in ...[]float32) error {
+	return spiking.AGMMForward(k.p, k.T, k.N, k.D, in[0], in[1], out, k.tap.Gates)
+}
+func (k *agmmKernel) DiffWRT(int) []bool { return []bool{true, true} }
+func (k *agmmKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	gx, err := Apply(&agmmGradKernel{f: k, wrt: 0}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	ga, err := Apply(&agmmGradKernel{f: k, wrt: 1}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{gx, ga}, nil
+}
+
+// agmmGradKernel: inputs X, alpha, dY; output dX (wrt 0) or dalpha (wrt 1).
+type agmmGradKernel struct {
+	f       *agmmKernel
+	wrt     int
+	scratch []float32
+}
+
+func (k *agmmGradKernel) Name() string { return fmt.Sprintf("d%s/d%d", k.f.Name(), k.wrt) }
+func (k *agmmGradKernel) OutShape() []int {
+	if k.wrt == 0 {
+		return k.f.shape
+	}
+	return []int{k.f.T}
+}
+func (k *agmmGradKernel) Forward(out []float32, in ...[]float32) error {
+	f := k.f
+	if k.wrt == 0 {
+		if k.scratch == nil {
+			k.scratch = make([]float32, f.T)
+		}
+		return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], out, k.scratch)
+	}
+	if k.scratch == nil {
+		k.scratch = make([]float32, len(in[0]))
+	}
+	return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], k.scratch, out)
+}
+
+func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	p, err := AGMMParamsOf(n)
+	if err != nil {
+		return nil, err
+	}
+	x, alpha := in[0], in[1]
+	if len(x.Shape) < 2 {
+		return nil, fmt.Errorf("AGMMGate input must be time-major [T, N, ...], got shape %v", x.Shape)
+	}
+	T, N := x.Shape[0], x.Shape[1]
+	if alpha.Len() != T {
+		return nil, fmt.Errorf("alpha has %d values, input has T=%d steps", alpha.Len(), T)
+	}
+	D := prod(x.Shape[2:])
+	tap := &AGMMTap{Node: n.Label(), T: T, N: N, Gates: make([]float32, T*N), InputLen: D}
+	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap}, x, alpha)
+	if err != nil {
+		return nil, err
+	}
+	tap.Alpha = b.Param(alpha.Name)
+	b.AGMM = append(b.AGMM, tap)
+	return []*Value{y}, nil
+}
+
+// LIFAttrs are the attributes every LIF/LIFStep node carries (IR 8 has no
+// attribute defaults in functions, so files always write all of them).
+var LIFAttrs = []AttrSpec{
+	{Name: "tau", Type: AttrFloat, Default: float32(2), Doc: "membrane time constant; k = 1/tau"},
+	{Name: "v_threshold", Type: AttrFloat, Default: float32(1), Doc: "spike when H >= v_threshold"},
+	{Name: "v_reset", Type: AttrFloat, Default: float32(0), Doc: "initial membrane and hard-reset value"},
+	{Name: "decay_input", Type: AttrInt, Default: int64(0), Doc: "1: input scaled by 1/tau"},
+	{Name: "soft_reset", Type: AttrInt, Default: int64(0), Doc: "1: subtract v_threshold on a spike"},
+	{Name: "surrogate", Type: AttrString, Default: "triangle", Doc: "training only: triangle|sigmoid|atan|rect"},
+	{Name: "surrogate_alpha", Type: AttrFloat, Default: float32(1), Doc: "training only: surrogate width"},
+	{Name: "detach_reset", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through the reset"},
+}
+
+// AGMMGateAttrs are the AGMMGate attributes.
+var AGMMGateAttrs = []AttrSpec{
+	{Name: "mode", Type: AttrString, Default: "forward", Doc: "forward: Y = g*X; grad_only: Y = X, backward as forward"},
+	{Name: "detach_stat", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through mean(X)"},
+}
+
+func init() {
+	Register(&Spec{Domain: onnx.DomainQONNX, OpType: "BipolarQuant", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
+		Build: buildBipolarQuant, Function: bipolarQuantFunction,
+		Doc: "sign binarization: where(X >= 0, +1, -1) * scale; STE gradient"})
+	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIF", Since: 1, MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 2,
+		Attrs: LIFAttrs, Build: buildLIF, Function: lifFunction,
+		Doc: "multi-step leaky integrate-and-fire on [T, N, ...]; BPTT with surrogate gradient"})
+	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIFStep", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 2,
+		Attrs: LIFAttrs, Build: buildLIFStep, Function: lifStepFunction,
+		Doc: "one LIF step (X_t, V) -> (S_t, V_next)"})
+	Register(&Spec{Domain: onnx.DomainSNN, OpType: "AGMMGate", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
+		Attrs: AGMMGateAttrs, Build: buildAGMMGate, Function: agmmGateFunction,
+		Doc: "AGMM gate: Y = alpha[t]*sigmoid(mean(X[t,n]))*X[t,n]"})
+}

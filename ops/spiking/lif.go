@@ -1,0 +1,395 @@
+package spiking
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// LIFParams are the attributes of bsnn.custom_op.snn::LIF and ::LIFStep (spec §2.2).
+// The zero value is not valid (Tau and SurrogateAlpha are 0); start from DefaultLIF.
+type LIFParams struct {
+	// Tau is the membrane time constant; the leak per step is k = 1/Tau. Tau must be in
+	// [1, +Inf]: Tau = 1 keeps no memory between steps, Tau = +Inf (k = 0) is a non-leaky
+	// integrate-and-fire neuron.
+	Tau float32
+	// VThreshold is the firing threshold: S = 1[H >= VThreshold].
+	VThreshold float32
+	// VReset is the initial membrane V_0, the value a hard reset sets, and the potential
+	// the leak decays towards.
+	VReset float32
+	// DecayInput scales the input by k as well: H = V - (V - VReset)*k + k*X.
+	DecayInput bool
+	// SoftReset subtracts VThreshold on a spike instead of setting VReset.
+	SoftReset bool
+	// DetachReset stops the gradient through S in the reset term (training only).
+	DetachReset bool
+	// Surrogate and SurrogateAlpha (> 0) choose dS/dH for the backward pass (training only).
+	Surrogate      Surrogate
+	SurrogateAlpha float32
+}
+
+// DefaultLIF returns the spec defaults: tau 2, v_threshold 1, v_reset 0, decay_input 0,
+// soft_reset 0, detach_reset 0, surrogate triangle, surrogate_alpha 1. With them
+// H_t = 0.5*V_{t-1} + X_t and a spike resets the membrane to 0.
+func DefaultLIF() LIFParams {
+	return LIFParams{Tau: 2, VThreshold: 1, VReset: 0, Surrogate: Triangle, SurrogateAlpha: 1}
+}
+
+// Validate reports (wrapping ErrParam) every attribute that is out of range: Tau not in
+// [1, +Inf], a non-finite VThreshold or VReset, SurrogateAlpha not finite and > 0, or an
+// unknown Surrogate.
+func (p LIFParams) Validate() error {
+	var bad []string
+	if !(p.Tau >= 1) { // also rejects NaN
+		bad = append(bad, fmt.Sprintf("tau = %g (want 1 <= tau <= +Inf)", p.Tau))
+	}
+	if !finite(p.VThreshold) {
+		bad = append(bad, fmt.Sprintf("v_threshold = %g (want finite)", p.VThreshold))
+	}
+	if !finite(p.VReset) {
+		bad = append(bad, fmt.Sprintf("v_reset = %g (want finite)", p.VReset))
+	}
+	if !(p.SurrogateAlpha > 0) || !finite(p.SurrogateAlpha) {
+		bad = append(bad, fmt.Sprintf("surrogate_alpha = %g (want finite and > 0)", p.SurrogateAlpha))
+	}
+	if !p.Surrogate.valid() {
+		bad = append(bad, fmt.Sprintf("surrogate = %v", p.Surrogate))
+	}
+	if bad != nil {
+		return fmt.Errorf("%w: LIF: %s", ErrParam, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+// lifConsts holds the per-call constants, computed once in float32.
+type lifConsts struct {
+	k      float32 // 1/tau
+	decay  float32 // 1 - k = dH_t/dV_{t-1}
+	a      float32 // input gain: k if decay_input, else 1
+	vth    float32
+	vr     float32
+	soft   bool
+	detach bool
+	sur    Surrogate
+	alpha  float32
+}
+
+func (p LIFParams) consts() lifConsts {
+	k := 1 / p.Tau
+	a := float32(1)
+	if p.DecayInput {
+		a = k
+	}
+	return lifConsts{
+		k: k, decay: 1 - k, a: a, vth: p.VThreshold, vr: p.VReset,
+		soft: p.SoftReset, detach: p.DetachReset, sur: p.Surrogate, alpha: p.SurrogateAlpha,
+	}
+}
+
+// charge returns H = V - (V - v_reset)*k + a*X in the documented float32 order. The explicit
+// float32 conversions forbid the compiler from fusing a product with the following add
+// (Go spec, "Arithmetic operators"), which would round differently from onnxruntime.
+func (c *lifConsts) charge(v, x float32) float32 {
+	return v - float32((v-c.vr)*c.k) + float32(c.a*x)
+}
+
+// fire returns S = 1[H >= v_threshold] and the membrane after the reset.
+func (c *lifConsts) fire(h float32) (s, v float32) {
+	s = b2f(h >= c.vth)
+	if c.soft {
+		return s, h - float32(s*c.vth)
+	}
+	return s, h - float32(s*(h-c.vr))
+}
+
+// backRow runs one reverse step of BPTT for a row of neurons. On entry h holds H_t, sg the
+// surrogate dS_t/dH_t, gs dL/dS_t and gv dL/dV_t (everything downstream of V_t); on return h
+// holds dL/dX_t and gv holds dL/dV_{t-1}. The reset mode is constant per call, so the switch
+// stays outside the loops.
+func (c *lifConsts) backRow(h, sg, gs, gv []float32) {
+	sg, gs, gv = sg[:len(h)], gs[:len(h)], gv[:len(h)]
+	switch {
+	case c.soft && c.detach: // dV/dH = 1
+		for i := range h {
+			h[i], gv[i] = c.grads(gs[i], sg[i], gv[i], 1)
+		}
+	case c.soft: // dV/dH = 1 - v_th*sg
+		for i := range h {
+			h[i], gv[i] = c.grads(gs[i], sg[i], gv[i], 1-float32(c.vth*sg[i]))
+		}
+	case c.detach: // dV/dH = 1 - S
+		for i, hi := range h {
+			h[i], gv[i] = c.grads(gs[i], sg[i], gv[i], 1-b2f(hi >= c.vth))
+		}
+	default: // dV/dH = 1 - S - (H - v_reset)*sg
+		for i, hi := range h {
+			h[i], gv[i] = c.grads(gs[i], sg[i], gv[i], 1-b2f(hi >= c.vth)-float32((hi-c.vr)*sg[i]))
+		}
+	}
+}
+
+// grads returns dL/dX_t = a*gH and dL/dV_{t-1} = (1-k)*gH for gH = gs*sg + gv*dvdh = dL/dH_t.
+func (c *lifConsts) grads(gs, sg, gv, dvdh float32) (gx, gvPrev float32) {
+	gh := float32(gs*sg) + float32(gv*dvdh)
+	return float32(c.a * gh), float32(c.decay * gh)
+}
+
+// lifChunk is the number of neurons (columns of the [T, M] layout) processed together: their
+// membrane and gradient state lives in stack arrays, and in the backward pass their T values
+// of H stay in L1 between the forward and the backward sweep.
+const lifChunk = 1024
+
+// LIFForward runs the multi-step LIF of spec §2.2 over a time-major input.
+//
+// x and s are [T*M] (index t*M + i: step t of neuron i, where M is the product of the non-time
+// dimensions); vT is [M] or nil and receives the final membrane V_T (V_0 = v_reset when T = 0).
+// Every spike is exactly 0 or 1. s may be the same slice as x (in place); no other overlap
+// between arguments is allowed. Each step evaluates, in float32 with one rounding per
+// operation (see the package documentation for the exact order):
+//
+//	H = V - (V - v_reset)*k + a*X;  S = 1[H >= v_threshold]
+//	hard reset: V = H - S*(H - v_reset);  soft reset: V = H - S*v_threshold
+//
+// so the spikes are bit-identical to an onnxruntime run of an ONNX function body that follows
+// the same order (each node an IEEE float32 operation, no contraction into FMA, no
+// flush-to-zero). Large inputs are split over M between two goroutines.
+func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
+	const op = "LIFForward"
+	n, err := lifCheck(op, p, T, M)
+	if err == nil {
+		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT}.run(numParts(M, n, partAlign))
+	return nil
+}
+
+// LIFBackward is the backward pass of LIFForward: full backpropagation through time, with the
+// spike derivative dS/dH replaced by p.Surrogate at u = H - v_threshold.
+//
+// x is the forward input [T*M]; gs = dL/dS [T*M]; gvT = dL/dV_T [M], or nil for zero; gx
+// [T*M] receives dL/dX (overwritten). gx may be the same slice as x; it must not overlap gs or
+// gvT. No workspace is needed: the kernel recomputes H from x with the forward formulas,
+// keeping H_t in gx until dL/dX_t replaces it, then sweeps backward in time:
+//
+//	gV_T = gvT (or 0)
+//	for t = T-1 .. 0 (per neuron), with S_t = 1[H_t >= v_th] and sg_t = surrogate(H_t - v_th):
+//	  dV_t/dH_t = 1 - S_t - (H_t - v_reset)*sg_t  hard reset
+//	            = 1 - S_t                         hard reset, detach_reset
+//	            = 1 - v_th*sg_t                   soft reset
+//	            = 1                               soft reset, detach_reset
+//	  gH_t      = gs_t*sg_t + gV_t*dV_t/dH_t
+//	  gx_t      = a*gH_t                          (dH_t/dX_t = a)
+//	  gV_{t-1}  = (1 - k)*gH_t                    (dH_t/dV_{t-1} = 1 - k)
+//
+// V_0 = v_reset is a constant, so gV_0 is dropped. Large inputs are split over M between two
+// goroutines; nothing is allocated per call.
+func LIFBackward(p LIFParams, T, M int, x, gs, gvT, gx []float32) error {
+	const op = "LIFBackward"
+	n, err := lifCheck(op, p, T, M)
+	if err == nil {
+		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
+			checkOptLen(op, "gvT", gvT, M), checkLen(op, "gx", gx, n))
+	}
+	if err == nil && n > 0 && &gx[0] == &gs[0] {
+		err = fmt.Errorf("%w: %s: gx must not alias gs", ErrShape, op)
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, gs: gs, gvIn: gvT, gx: gx}.run(numParts(M, n, partAlign))
+	return nil
+}
+
+// LIFStep is one step of LIFForward from an explicit state (bsnn.custom_op.snn::LIFStep):
+// from the membrane v before the step and the input x it computes the spikes s and the
+// membrane vNext after the step, with the same float32 operations as LIFForward, so T calls
+// starting from v = v_reset reproduce LIFForward bit for bit. All slices are [M]. vNext may be
+// the same slice as v and s the same slice as x (in place).
+func LIFStep(p LIFParams, x, v, s, vNext []float32) error {
+	const op = "LIFStep"
+	M := len(x)
+	err := p.Validate()
+	if err == nil {
+		err = firstErr(checkLen(op, "v", v, M), checkLen(op, "s", s, M), checkLen(op, "vNext", vNext, M))
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifStepFwd, c: p.consts(), M: M, x: x, v: v, s: s, vOut: vNext}.run(numParts(M, M, partAlign))
+	return nil
+}
+
+// LIFStepBackward is the backward pass of LIFStep (one step of LIFBackward's recurrence):
+// given the step's inputs x and v, gs = dL/dS and gvNext = dL/dV_next (nil for zero), it
+// writes gx = dL/dx and, unless gv is nil, gv = dL/dv. All slices are [M]. Outputs may be the
+// same slice as an input (in place). Chaining it backward over T steps reproduces LIFBackward
+// bit for bit.
+func LIFStepBackward(p LIFParams, x, v, gs, gvNext, gx, gv []float32) error {
+	const op = "LIFStepBackward"
+	M := len(x)
+	err := p.Validate()
+	if err == nil {
+		err = firstErr(checkLen(op, "v", v, M), checkLen(op, "gs", gs, M),
+			checkOptLen(op, "gvNext", gvNext, M), checkLen(op, "gx", gx, M), checkOptLen(op, "gv", gv, M))
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifStepBwd, c: p.consts(), M: M, x: x, v: v, gs: gs, gvIn: gvNext, gx: gx, gvOut: gv}.run(numParts(M, M, partAlign))
+	return nil
+}
+
+func lifCheck(op string, p LIFParams, T, M int) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	return checkDims(op, T, M)
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// lifForwardRange runs LIFForward for neurons [lo, hi).
+func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
+	var vb [lifChunk]float32
+	for c0 := lo; c0 < hi; c0 += lifChunk {
+		v := vb[:min(lifChunk, hi-c0)]
+		for i := range v {
+			v[i] = c.vr
+		}
+		for t := range T {
+			off := t*M + c0
+			xr := x[off : off+len(v)]
+			sr := s[off : off+len(v)]
+			for i, xi := range xr {
+				sr[i], v[i] = c.fire(c.charge(v[i], xi))
+			}
+		}
+		if vT != nil {
+			copy(vT[c0:], v)
+		}
+	}
+}
+
+// lifBackwardRange runs LIFBackward for neurons [lo, hi).
+func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi int) {
+	var vb, sgb [lifChunk]float32
+	for c0 := lo; c0 < hi; c0 += lifChunk {
+		n := min(lifChunk, hi-c0)
+		// Forward sweep: H_t into gx.
+		v := vb[:n]
+		for i := range v {
+			v[i] = c.vr
+		}
+		for t := range T {
+			off := t*M + c0
+			xr := x[off : off+n]
+			hr := gx[off : off+n]
+			for i, xi := range xr {
+				h := c.charge(v[i], xi)
+				hr[i] = h
+				_, v[i] = c.fire(h)
+			}
+		}
+		// Backward sweep: v now holds dL/dV_t.
+		gv := v
+		if gvT != nil {
+			copy(gv, gvT[c0:c0+n])
+		} else {
+			clear(gv)
+		}
+		sg := sgb[:n]
+		for t := T - 1; t >= 0; t-- {
+			off := t*M + c0
+			hr := gx[off : off+n]
+			gsr := gs[off : off+n]
+			c.sur.gradSlice(sg, hr, c.vth, c.alpha)
+			c.backRow(hr, sg, gsr, gv)
+		}
+	}
+}
+
+// lifStepRange runs LIFStep for neurons [lo, hi).
+func lifStepRange(c *lifConsts, x, v, s, vNext []float32, lo, hi int) {
+	x, v, s, vNext = x[lo:hi], v[lo:hi], s[lo:hi], vNext[lo:hi]
+	for i, xi := range x {
+		s[i], vNext[i] = c.fire(c.charge(v[i], xi))
+	}
+}
+
+// lifStepBackwardRange runs LIFStepBackward for neurons [lo, hi).
+func lifStepBackwardRange(c *lifConsts, x, v, gs, gvNext, gx, gv []float32, lo, hi int) {
+	var hb, sgb, gvb [lifChunk]float32
+	for c0 := lo; c0 < hi; c0 += lifChunk {
+		c1 := min(c0+lifChunk, hi)
+		h, sg, g := hb[:c1-c0], sgb[:c1-c0], gvb[:c1-c0]
+		xr, vr := x[c0:c1], v[c0:c1]
+		for i, xi := range xr {
+			h[i] = c.charge(vr[i], xi)
+		}
+		c.sur.gradSlice(sg, h, c.vth, c.alpha)
+		if gvNext != nil {
+			copy(g, gvNext[c0:c1])
+		} else {
+			clear(g)
+		}
+		c.backRow(h, sg, gs[c0:c1], g)
+		copy(gx[c0:c1], h)
+		if gv != nil {
+			copy(gv[c0:c1], g)
+		}
+	}
+}
+
+type lifKind uint8
+
+const (
+	lifFwd lifKind = iota
+	lifBwd
+	lifStepFwd
+	lifStepBwd
+)
+
+// lifJob is one LIF kernel call: its kind, constants, sizes and slices (vOut is V_T or vNext,
+// gvIn is gvT or gvNext, gvOut is the step backward's gv).
+type lifJob struct {
+	kind                               lifKind
+	c                                  lifConsts
+	T, M                               int
+	x, v, s, vOut, gs, gvIn, gx, gvOut []float32
+}
+
+var lifJobs jobPool[lifJob]
+
+// run executes the call described by j over its M neurons in parts pieces.
+func (j lifJob) run(parts int) {
+	pj := lifJobs.get()
+	*pj = j
+	runParts(pj, j.M, parts, partAlign)
+	lifJobs.put(pj)
+}
+
+func (j *lifJob) runRange(_, lo, hi int) {
+	switch j.kind {
+	case lifFwd:
+		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, lo, hi)
+	case lifBwd:
+		lifBackwardRange(&j.c, j.T, j.M, j.x, j.gs, j.gvIn, j.gx, lo, hi)
+	case lifStepFwd:
+		lifStepRange(&j.c, j.x, j.v, j.s, j.vOut, lo, hi)
+	case lifStepBwd:
+		lifStepBackwardRange(&j.c, j.x, j.v, j.gs, j.gvIn, j.gx, j.gvOut, lo, hi)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package spiking
+
+const raceEnabled = false
