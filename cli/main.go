@@ -37,6 +37,7 @@ type CLI struct {
 	Inspect InspectCmd `cmd:"" help:"Summarize an ONNX model: opsets, inputs, outputs, op counts, parameters."`
 	Ops     OpsCmd     `cmd:"" help:"List the ONNX ops the engine supports, with their opset ranges."`
 	Run     RunCmd     `cmd:"" help:"Run a model in the toolkit's engine on .npy / .pb input tensors."`
+	Bench   BenchCmd   `cmd:"" help:"Speed of the engine against PyTorch, measured in the same run on the same threads."`
 }
 
 // exitCode is what the kong.Exit hook panics with so that Main, not kong,
