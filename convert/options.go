@@ -1,0 +1,223 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
+)
+
+// Keep-float policies (Options.KeepFloat). Any other entry names one layer:
+// its layer name L (as in the report) or its source node name.
+const (
+	// PolicyFirst and PolicyLast are always in force (spec §3.1); naming
+	// them is allowed and changes nothing.
+	PolicyFirst = "first"
+	PolicyLast  = "last"
+	// PolicyShortcuts keeps 1x1 convolutions on residual branches float: a
+	// 1x1 Conv whose data input also feeds another node (the block input)
+	// and whose output, directly or through one BatchNormalization, feeds
+	// an Add.
+	PolicyShortcuts = "shortcuts"
+	// PolicyDepthwise keeps depthwise convolutions (group == input channels
+	// > 1) float. It is on by default; see the package documentation.
+	PolicyDepthwise = "depthwise"
+	// PolicyNoDepthwise turns the default PolicyDepthwise off (depthwise
+	// convolutions become binary too).
+	PolicyNoDepthwise = "no-depthwise"
+	// PolicyAll keeps every layer float: no binarization at all (used to
+	// check that the rewrite itself loses nothing).
+	PolicyAll = "all"
+)
+
+// DefaultTimeSteps is T when Options.TimeSteps is 0 (spec §3.7).
+const DefaultTimeSteps = 4
+
+// Options control a conversion. Start from DefaultOptions: in the zero value
+// AGMM is off (Go booleans default to false).
+type Options struct {
+	// TimeSteps is T, the number of time steps the input is repeated for
+	// (0 means DefaultTimeSteps).
+	TimeSteps int
+	// AGMM puts an AGMMGate in front of every binary layer (default true).
+	AGMM bool
+	// Gate holds the AGMMGate attributes; the zero value is the spec
+	// default (mode "forward", detach_stat 0).
+	Gate spiking.AGMMParams
+	// KeepFloat lists extra layers to keep float, by policy (PolicyShortcuts,
+	// PolicyDepthwise, PolicyNoDepthwise, PolicyAll) or by name. The first
+	// and last layers are always float and depthwise convolutions are float
+	// unless PolicyNoDepthwise is listed.
+	KeepFloat []string
+	// Neuron holds the LIF attributes written on every LIF node. The zero
+	// value means the spec defaults (spiking.DefaultLIF).
+	Neuron spiking.LIFParams
+	// ReLUAsReLU keeps Relu and Clip nodes instead of turning them into LIF
+	// neurons. For tests only: with T = 1 and KeepFloat "all" the converted
+	// graph then computes exactly the source network.
+	ReLUAsReLU bool
+	// SourcePath and SourceBytes identify the imported file for the
+	// bsnn.source_model sha256: the hash of SourceBytes when set, else of
+	// the file at SourcePath, else of the deterministic re-encoding of the
+	// source model.
+	SourcePath  string
+	SourceBytes []byte
+	// ProducerVersion is written as producer_version (the toolkit version;
+	// "dev" when empty).
+	ProducerVersion string
+	// Functions supplies the model-local FunctionProto of each custom op the
+	// converted graph uses; nil means DefaultFunctions.
+	Functions FunctionSource
+}
+
+// DefaultOptions returns the spec defaults: T = 4, AGMM on, default LIF
+// attributes, depthwise convolutions float.
+func DefaultOptions() Options {
+	return Options{TimeSteps: DefaultTimeSteps, AGMM: true, Neuron: spiking.DefaultLIF()}
+}
+
+// A FunctionSource returns the FunctionProto (body made of standard ops)
+// that defines a custom op in a written file (spec §2).
+type FunctionSource func(domain, op string) (*onnxpb.FunctionProto, error)
+
+// ErrNoFunction is wrapped by DefaultFunctions' error when the op registry
+// has no entry or no FunctionProto body for a custom op.
+var ErrNoFunction = errors.New("no FunctionProto for custom op")
+
+// DefaultFunctions takes the function body from the op registry:
+// ops.Lookup(domain, op, 1) and its Spec.Function.
+func DefaultFunctions(domain, op string) (*onnxpb.FunctionProto, error) {
+	spec, err := ops.Lookup(domain, op, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s::%s: ops registry: %v", ErrNoFunction, domain, op, err)
+	}
+	if spec.Function == nil {
+		return nil, fmt.Errorf("%w %s::%s: its ops registry entry has no Function", ErrNoFunction, domain, op)
+	}
+	f := spec.Function()
+	if f == nil {
+		return nil, fmt.Errorf("%w %s::%s: its ops registry Function returned nil", ErrNoFunction, domain, op)
+	}
+	return f, nil
+}
+
+// resolved is Options with defaults applied and policies parsed.
+type resolved struct {
+	Options
+	T          int64
+	keepAll    bool
+	shortcuts  bool
+	depthwise  bool
+	names      map[string]bool // explicit layer or node names
+	neuronAttr []*onnxpb.AttributeProto
+}
+
+func (o Options) resolve() (*resolved, error) {
+	r := &resolved{Options: o, depthwise: true, names: map[string]bool{}}
+	if r.TimeSteps == 0 {
+		r.TimeSteps = DefaultTimeSteps
+	}
+	if r.TimeSteps < 1 {
+		return nil, fmt.Errorf("convert: time steps must be >= 1, got %d", r.TimeSteps)
+	}
+	r.T = int64(r.TimeSteps)
+	if r.Neuron == (spiking.LIFParams{}) {
+		r.Neuron = spiking.DefaultLIF()
+	}
+	if err := r.Neuron.Validate(); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	if err := r.Gate.Validate(); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	if r.ProducerVersion == "" {
+		r.ProducerVersion = "dev"
+	}
+	if r.Functions == nil {
+		r.Functions = DefaultFunctions
+	}
+	for _, p := range o.KeepFloat {
+		p = strings.TrimSpace(p)
+		switch p {
+		case "", PolicyFirst, PolicyLast:
+		case PolicyShortcuts:
+			r.shortcuts = true
+		case PolicyDepthwise:
+			r.depthwise = true
+		case PolicyNoDepthwise:
+			r.depthwise = false
+		case PolicyAll:
+			r.keepAll = true
+		default:
+			r.names[p] = true
+		}
+	}
+	n := r.Neuron
+	r.neuronAttr = []*onnxpb.AttributeProto{
+		attrFloat("tau", n.Tau),
+		attrFloat("v_threshold", n.VThreshold),
+		attrFloat("v_reset", n.VReset),
+		attrInt("decay_input", b2i(n.DecayInput)),
+		attrInt("soft_reset", b2i(n.SoftReset)),
+		attrString("surrogate", n.Surrogate.String()),
+		attrFloat("surrogate_alpha", n.SurrogateAlpha),
+		attrInt("detach_reset", b2i(n.DetachReset)),
+	}
+	return r, nil
+}
+
+// neuronJSON is the bsnn.neurons entry of one LIF node.
+func (r *resolved) neuronJSON() map[string]any {
+	n := r.Neuron
+	tau := float64(n.Tau)
+	var tauV any = tau
+	if math.IsInf(tau, 1) {
+		tauV = "inf"
+	}
+	return map[string]any{
+		"model": "LIF", "tau": tauV, "v_threshold": n.VThreshold, "v_reset": n.VReset,
+		"decay_input": b2i(n.DecayInput), "soft_reset": b2i(n.SoftReset),
+		"surrogate": n.Surrogate.String(), "surrogate_alpha": n.SurrogateAlpha,
+		"detach_reset": b2i(n.DetachReset),
+	}
+}
+
+func (r *resolved) gateAttrs() []*onnxpb.AttributeProto {
+	return []*onnxpb.AttributeProto{
+		attrString("mode", r.Gate.Mode.String()),
+		attrInt("detach_stat", b2i(r.Gate.DetachStat)),
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func attrFloat(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_FLOAT.Enum(), F: &v}
+}
+
+func attrInt(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INT.Enum(), I: &v}
+}
+
+func attrInts(name string, v []int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INTS.Enum(), Ints: append([]int64{}, v...)}
+}
+
+func attrString(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
+}
+
+// unsupported builds an onnx.Unsupported naming a source node.
+func unsupported(n *onnx.Node, opset int, reason string) onnx.Unsupported {
+	return onnx.Unsupported{Node: n.Label(), OpType: n.OpType, Domain: n.Domain, Version: opset, Reason: reason}
+}
