@@ -37,6 +37,8 @@ type CLI struct {
 	Inspect InspectCmd `cmd:"" help:"Summarize an ONNX model: opsets, inputs, outputs, op counts, parameters."`
 	Ops     OpsCmd     `cmd:"" help:"List the ONNX ops the engine supports, with their opset ranges."`
 	Run     RunCmd     `cmd:"" help:"Run a model in the toolkit's engine on .npy / .pb input tensors."`
+	Export  ExportCmd  `cmd:"" help:"Write a BSNN in another profile: portable, plain (standard ops), packed (1-bit weights) or train."`
+	Import  ImportCmd  `cmd:"" help:"Convert a float ONNX network into a binary spiking network (BSNN), after verifying it runs."`
 	Bench   BenchCmd   `cmd:"" help:"Speed of the engine against PyTorch, measured in the same run on the same threads."`
 }
 
