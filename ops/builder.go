@@ -132,8 +132,12 @@ func NewBuilder(m *onnx.Model, opts Options) (*Builder, error) {
 		if in.Type != onnx.Float {
 			return nil, &onnx.UnsupportedError{Items: []onnx.Unsupported{{OpType: "graph input of type " + in.Type.String(), Reason: in.Name}}}
 		}
-		node := G.NewTensor(b.G, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(in.Name),
-			G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))))
+		if prod(shape) == 0 {
+			return nil, fmt.Errorf("input %q has shape %v: zero-sized tensors are not supported", in.Name, shape)
+		}
+		ns := nodeShape(shape)
+		node := G.NewTensor(b.G, tensor.Float32, len(ns), G.WithShape(ns...), G.WithName(in.Name),
+			G.WithValue(tensor.New(tensor.WithShape(ns...), tensor.Of(tensor.Float32))))
 		v := &Value{Name: in.Name, Shape: shape, Node: node}
 		b.values[in.Name] = v
 		b.Inputs = append(b.Inputs, v)
@@ -264,33 +268,28 @@ func (b *Builder) Node(v *Value) *G.Node {
 		return v.Node
 	}
 	data := v.Const.Floats()
+	ns := nodeShape(v.Shape)
+	d := append([]float32(nil), data...)
+	t := tensor.New(tensor.WithShape(ns...), tensor.WithBacking(d))
 	_, isInit := b.Graph.Initializers[v.Name]
 	if isInit && v.Const.Type == onnx.Float && !b.Opts.Frozen[v.Name] {
-		d := append([]float32(nil), data...)
-		t := tensor.New(tensor.WithShape(shapeOrScalar(v.Shape)...), tensor.WithBacking(d))
-		node := G.NewTensor(b.G, tensor.Float32, len(v.Shape), G.WithShape(shapeOrScalar(v.Shape)...),
-			G.WithName(v.Name), G.WithValue(t))
-		if len(v.Shape) == 0 {
-			node = G.NewScalar(b.G, tensor.Float32, G.WithName(v.Name), G.WithValue(G.NewF32(d[0])))
-		}
+		node := G.NewTensor(b.G, tensor.Float32, len(ns), G.WithShape(ns...), G.WithName(v.Name), G.WithValue(t))
 		p := &Param{Name: v.Name, Node: node, Value: t, Shape: v.Shape}
 		b.Params = append(b.Params, p)
 		b.params[v.Name] = p
 		v.Node = node
 		return node
 	}
-	if len(v.Shape) == 0 {
-		v.Node = G.NewConstant(data[0], G.WithName("const:"+v.Name))
-		return v.Node
-	}
-	d := append([]float32(nil), data...)
-	v.Node = G.NewConstant(tensor.New(tensor.WithShape(v.Shape...), tensor.WithBacking(d)), G.WithName("const:"+v.Name))
+	v.Node = G.NewConstant(t, G.WithName("const:"+v.Name))
 	return v.Node
 }
 
-func shapeOrScalar(s []int) []int {
+// nodeShape is the Gorgonia shape of a value: ONNX scalars (rank 0) are
+// held as one-element vectors, so every runtime value is a tensor whose data
+// is a []float32 (kernels see flat slices either way).
+func nodeShape(s []int) []int {
 	if len(s) == 0 {
-		return []int{}
+		return []int{1}
 	}
 	return s
 }
@@ -305,6 +304,9 @@ func (b *Builder) AddState(name string, data []float32) {
 
 // Apply applies a kernel to values, returning the runtime value.
 func (b *Builder) Apply(k Kernel, in ...*Value) (*Value, error) {
+	if s := k.OutShape(); len(s) > 0 && prod(s) == 0 {
+		return nil, fmt.Errorf("%s: zero-sized tensor of shape %v is not supported", k.Name(), s)
+	}
 	nodes := make([]*G.Node, len(in))
 	for i, v := range in {
 		nodes[i] = b.Node(v)

@@ -146,11 +146,22 @@ func TestFixturesMatchPyTorch(t *testing.T) {
 					continue
 				}
 				if e := relErr(gg, gw.Floats()); e > 1e-3 {
-					t.Errorf("gradient %q rel err %.3g > 1e-3", name, e)
+					t.Errorf("gradient %q rel err %.3g > 1e-3 (L2 %.3g)", name, e, relL2(gg, gw.Floats()))
 				}
 				checked++
 			}
 			t.Logf("output ok, %d gradients checked", checked)
 		})
 	}
+}
+
+// relL2 is ||a-b|| / ||b||.
+func relL2(a, b []float32) float64 {
+	var num, den float64
+	for i := range b {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / math.Max(den, 1e-300))
 }

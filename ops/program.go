@@ -62,6 +62,11 @@ func (b *Builder) Compile(loss *G.Node) (*Program, error) {
 			}
 		}
 	}
+	if b.G.Nodes().Len() == 0 {
+		// Everything was computed at compile time (a graph of constants):
+		// there is nothing to run.
+		return p, nil
+	}
 	p.vm = G.NewTapeMachine(b.G)
 	return p, nil
 }
@@ -162,12 +167,20 @@ func (p *Program) Run() (err error) {
 			err = fmt.Errorf("run failed: %v", r)
 		}
 	}()
+	if p.vm == nil {
+		return nil
+	}
 	defer p.vm.Reset()
 	return p.vm.RunAll()
 }
 
 // Close releases the machine.
-func (p *Program) Close() error { return p.vm.Close() }
+func (p *Program) Close() error {
+	if p.vm == nil {
+		return nil
+	}
+	return p.vm.Close()
+}
 
 // ValueData returns the current data of a value (after Run), whether it is a
 // runtime node or a constant.

@@ -248,12 +248,75 @@ func buildConstant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	return nil, fmt.Errorf("Constant has no supported value attribute")
 }
 
-// gatherConst implements Gather on a constant data tensor.
-func buildGather(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	data, err := needConst(in[0], "Gather data")
-	if err != nil {
-		return nil, err
+// gatherKernel gathers slices of a runtime tensor along an axis at
+// constant indices; its gradient scatters (adds) back.
+type gatherKernel struct {
+	in, out      []int
+	axis         int
+	ids          []int
+	outer, inner int
+}
+
+func newGatherKernel(shape []int, axis int, ids []int64, idShape []int) (*gatherKernel, error) {
+	k := &gatherKernel{in: shape, axis: axis, outer: prod(shape[:axis]), inner: prod(shape[axis+1:])}
+	for _, id := range ids {
+		if id < 0 {
+			id += int64(shape[axis])
+		}
+		if id < 0 || int(id) >= shape[axis] {
+			return nil, fmt.Errorf("index %d out of range for axis of size %d", id, shape[axis])
+		}
+		k.ids = append(k.ids, int(id))
 	}
+	k.out = append(append(append([]int{}, shape[:axis]...), idShape...), shape[axis+1:]...)
+	return k, nil
+}
+
+func (k *gatherKernel) Name() string    { return fmt.Sprintf("Gather(axis=%d,%v)%v", k.axis, k.ids, k.in) }
+func (k *gatherKernel) OutShape() []int { return k.out }
+func (k *gatherKernel) Forward(out []float32, in ...[]float32) error {
+	o := 0
+	for a := 0; a < k.outer; a++ {
+		for _, id := range k.ids {
+			base := (a*k.in[k.axis] + id) * k.inner
+			copy(out[o:o+k.inner], in[0][base:base+k.inner])
+			o += k.inner
+		}
+	}
+	return nil
+}
+func (k *gatherKernel) DiffWRT(int) []bool { return []bool{true} }
+func (k *gatherKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := Apply(&gatherGradKernel{f: k}, grad)
+	return G.Nodes{g}, err
+}
+
+// gatherGradKernel scatter-adds dY back into the gathered positions.
+type gatherGradKernel struct{ f *gatherKernel }
+
+func (k *gatherGradKernel) Name() string    { return "d" + k.f.Name() }
+func (k *gatherGradKernel) OutShape() []int { return k.f.in }
+func (k *gatherGradKernel) Forward(out []float32, in ...[]float32) error {
+	for i := range out {
+		out[i] = 0
+	}
+	f := k.f
+	o := 0
+	for a := 0; a < f.outer; a++ {
+		for _, id := range f.ids {
+			base := (a*f.in[f.axis] + id) * f.inner
+			for j, v := range in[0][o : o+f.inner] {
+				out[base+j] += v
+			}
+			o += f.inner
+		}
+	}
+	return nil
+}
+
+// buildGather implements Gather with constant indices, on constant data
+// (shape arithmetic, folded) or runtime data.
+func buildGather(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	idx, err := needConst(in[1], "Gather indices")
 	if err != nil {
 		return nil, err
@@ -263,6 +326,15 @@ func buildGather(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in[0].Node != nil {
+		k, err := newGatherKernel(shape, axis, idx.Ints(), in[1].Shape)
+		if err != nil {
+			return nil, err
+		}
+		v, err := b.Apply(k, in[0])
+		return []*Value{v}, err
+	}
+	data := in[0].Const
 	outer, inner := prod(shape[:axis]), prod(shape[axis+1:])
 	ids := idx.Ints()
 	outShape := append(append(append([]int{}, shape[:axis]...), in[1].Shape...), shape[axis+1:]...)
@@ -483,7 +555,7 @@ func init() {
 			}}},
 		Build: buildConstant, Doc: "compile-time constant"})
 	one(&Spec{OpType: "Gather", Since: 1, MinInputs: 2, MaxInputs: 2,
-		Attrs: []AttrSpec{{Name: "axis", Type: AttrInt, Default: int64(0)}}, Build: buildGather, Doc: "on constants (shape arithmetic)"})
+		Attrs: []AttrSpec{{Name: "axis", Type: AttrInt, Default: int64(0)}}, Build: buildGather, Doc: "constant indices; data constant (folded) or runtime"})
 	one(&Spec{OpType: "Concat", Since: 4, MinInputs: 1, MaxInputs: -1,
 		Attrs: []AttrSpec{{Name: "axis", Type: AttrInt, Required: true}}, Build: buildConcat, Doc: "join along an axis"})
 	one(&Spec{OpType: "Cast", Since: 6, MinInputs: 1, MaxInputs: 1,

@@ -1,0 +1,145 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Run with -cpu 1,2 for the single- and two-thread figures; -benchmem shows
+// the allocations per call (0 in steady state). The benchmarks loop over
+// b.N rather than b.Loop: b.Loop in sub-benchmarks ignores -cpu (Go 1.26
+// runs the whole loop once, at the GOMAXPROCS in effect before).
+
+func BenchmarkSgemm(b *testing.B) {
+	shapes := []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"256", false, false, 256, 256, 256},
+		{"512", false, false, 512, 512, 512},
+		{"1024", false, false, 1024, 1024, 1024},
+		{"1024tA", true, false, 1024, 1024, 1024},
+		{"1024tB", false, true, 1024, 1024, 1024},
+		// The 3x3 64-channel 32x32 convolution as GEMMs: forward
+		// (W * im2col), backward data (W^T * dy), backward filter
+		// (dy * im2col^T).
+		{"conv_fwd_64x1024x576", false, false, 64, 1024, 576},
+		{"conv_bwd_data_576x1024x64", true, false, 576, 1024, 64},
+		{"conv_bwd_filter_64x576x1024", false, true, 64, 576, 1024},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			benchKernels(b, func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 1))
+				a := randSlice(r, s.m*s.k)
+				bb := randSlice(r, s.k*s.n)
+				c := randSlice(r, s.m*s.n)
+				lda, ldb := s.k, s.n
+				if s.transA {
+					lda = s.m
+				}
+				if s.transB {
+					ldb = s.k
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+				}
+				reportGFLOPS(b, 2*float64(s.m)*float64(s.n)*float64(s.k))
+			})
+		})
+	}
+}
+
+// benchKernels runs f with the assembly kernel, and with the Go kernel when
+// the kernel=go sub-benchmark is selected.
+func benchKernels(b *testing.B, f func(b *testing.B)) {
+	if asmKernel != nil {
+		b.Run("kernel="+asmKernel.name, f)
+	}
+	b.Run("kernel="+goKernel.name, func(b *testing.B) {
+		old := forceGo
+		forceGo = true
+		defer func() { forceGo = old }()
+		f(b)
+	})
+}
+
+func reportGFLOPS(b *testing.B, flopsPerOp float64) {
+	b.ReportMetric(flopsPerOp*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// resBlockConv is the 3x3 convolution of a CIFAR ResNet basic block with 64
+// channels at 32x32, batch 32.
+var resBlockConv = ConvParams{N: 32, C: 64, H: 32, W: 32, M: 64, KH: 3, KW: 3,
+	StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}
+
+func convFlops(p ConvParams) float64 {
+	return 2 * float64(p.N*p.M*p.OutH()*p.OutW()) * float64(p.C/p.Groups*p.KH*p.KW)
+}
+
+// BenchmarkConvResBlock times the two convolutions of a ResNet basic block
+// (conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> +x -> ReLU) forward and
+// backward: conv1 and conv2 forward, then for conv2 and conv1 the data and
+// filter gradients (6 convolution passes). BN and ReLU are not included;
+// testdata/torch_conv_bench.py times the same passes in PyTorch.
+func BenchmarkConvResBlock(b *testing.B) {
+	p := resBlockConv
+	r := rand.New(rand.NewPCG(3, 3))
+	x, h, y := randSlice(r, p.xLen()), make([]float32, p.yLen()), make([]float32, p.yLen())
+	w1, w2 := randSlice(r, p.wLen()), randSlice(r, p.wLen())
+	dy, dh, dx := randSlice(r, p.yLen()), make([]float32, p.yLen()), make([]float32, p.xLen())
+	dw1, dw2 := make([]float32, p.wLen()), make([]float32, p.wLen())
+	benchKernels(b, func(b *testing.B) {
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			ConvForward(p, x, w1, nil, h)
+			ConvForward(p, h, w2, nil, y)
+			ConvBackwardData(p, dy, w2, dh)
+			ConvBackwardFilter(p, h, dy, dw2)
+			ConvBackwardData(p, dh, w1, dx)
+			ConvBackwardFilter(p, x, dh, dw1)
+		}
+		reportGFLOPS(b, 6*convFlops(p))
+	})
+}
+
+// BenchmarkConv times each convolution pass alone on several shapes.
+func BenchmarkConv(b *testing.B) {
+	shapes := []struct {
+		name string
+		p    ConvParams
+	}{
+		{"resblock_3x3_64c_32px", resBlockConv},
+		{"3x3_s2_64to128c_32px", ConvParams{N: 32, C: 64, H: 32, W: 32, M: 128, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+			DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+		{"1x1_64to256c_16px", ConvParams{N: 32, C: 64, H: 16, W: 16, M: 256, KH: 1, KW: 1, StrideH: 1, StrideW: 1,
+			DilH: 1, DilW: 1, Groups: 1}},
+		{"depthwise_3x3_128c_16px", ConvParams{N: 32, C: 128, H: 16, W: 16, M: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+			DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 128}},
+	}
+	for _, s := range shapes {
+		p := s.p
+		r := rand.New(rand.NewPCG(4, 4))
+		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
+		dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+		for _, pass := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward", func() { ConvForward(p, x, w, nil, y) }},
+			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
+			{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
+		} {
+			b.Run(s.name+"/"+pass.name, func(b *testing.B) {
+				benchKernels(b, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						pass.f()
+					}
+					reportGFLOPS(b, convFlops(p))
+				})
+			})
+		}
+	}
+}
