@@ -285,7 +285,9 @@ type lifStepKernel struct {
 	other []float32
 }
 
-func (k *lifStepKernel) Name() string    { return fmt.Sprintf("LIFStep[%d](%+v)%v", k.which, k.p, k.shape) }
+func (k *lifStepKernel) Name() string {
+	return fmt.Sprintf("LIFStep[%d](%+v)%v", k.which, k.p, k.shape)
+}
 func (k *lifStepKernel) OutShape() []int { return k.shape }
 func (k *lifStepKernel) Forward(out []float32, in ...[]float32) error {
 	if k.other == nil {

@@ -254,12 +254,10 @@ func (k *unaryKernel) Forward(out []float32, in ...[]float32) error {
 	x := in[0][:len(out)]
 	switch k.kind {
 	case unRelu:
+		// Branchless: the sign of an activation is unpredictable, and a
+		// mispredicted branch per element costs more than the max.
 		for i, v := range x {
-			if v > 0 {
-				out[i] = v
-			} else {
-				out[i] = 0
-			}
+			out[i] = max(v, 0)
 		}
 	case unSigmoid:
 		for i, v := range x {
@@ -310,12 +308,13 @@ func (k *unaryGradKernel) Forward(out []float32, in ...[]float32) error {
 	x, gy := in[0][:len(out)], in[1][:len(out)]
 	switch k.f.kind {
 	case unRelu:
+		// Branchless mask: all ones where x > 0 (a positive, non-NaN float
+		// is a positive int32 bit pattern), zero elsewhere.
+		gy = gy[:len(x)]
 		for i, v := range x {
-			if v > 0 {
-				out[i] = gy[i]
-			} else {
-				out[i] = 0
-			}
+			b := int32(math.Float32bits(v))
+			mask := uint32((-b & ^b) >> 31) // arithmetic shift: 0 or all ones
+			out[i] = math.Float32frombits(math.Float32bits(gy[i]) & mask)
 		}
 	case unSigmoid:
 		for i, v := range x {

@@ -1,0 +1,353 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
+)
+
+// This file holds Conv (1-D and 2-D, on ops/kernels) and the helpers that
+// Conv and the pooling ops share: the spatial attributes (kernel_shape,
+// strides, dilations, pads, auto_pad) and wantGrad.
+
+// wantGrad reports whether the loss may need the gradient with respect to
+// v: true for parameters and computed values, for graph inputs only when
+// Options.InputGrads is set, never for constants. Kernels use it for their
+// DiffWRT so that no gradient is computed (every node of the graph runs on
+// each step) for inputs nobody asks about, such as the image fed to the
+// first convolution.
+func wantGrad(b *Builder, v *Value) bool {
+	n := b.Node(v)
+	for _, in := range b.Inputs {
+		if in.Node == n {
+			return b.Opts.InputGrads
+		}
+	}
+	if n.Op() == nil {
+		return true // a parameter
+	}
+	_, isConst := n.Op().(interface{ Value() G.Value })
+	return !isConst
+}
+
+// diffFlags turns wanted-gradient flags into a DiffWRT answer of the given
+// arity (missing flags are false).
+func diffFlags(arity int, want ...bool) []bool {
+	d := make([]bool, arity)
+	copy(d, want)
+	return d
+}
+
+// autoPadCheck is the Supported check of auto_pad.
+func autoPadCheck(n *onnx.Node) string {
+	switch s := n.String("auto_pad", "NOTSET"); s {
+	case "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER":
+		return ""
+	default:
+		return fmt.Sprintf("auto_pad %q is not supported (NOTSET, VALID, SAME_UPPER or SAME_LOWER)", s)
+	}
+}
+
+// spatialRankCheck returns a Supported check rejecting kernel_shape,
+// strides, dilations or pads attributes of more than two spatial axes.
+func spatialRankCheck(op string) func(n *onnx.Node) string {
+	return func(n *onnx.Node) string {
+		for _, a := range []struct {
+			name string
+			per  int
+		}{{"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 2}} {
+			if v := n.Ints(a.name, nil); len(v) > 2*a.per {
+				return fmt.Sprintf("%s with %d spatial axes: only 1-D and 2-D %s are supported", op, len(v)/a.per, op)
+			}
+		}
+		return ""
+	}
+}
+
+// spatialGeom is the resolved geometry of a convolution or pooling over one or
+// two spatial axes.
+type spatialGeom struct {
+	k, stride, dil   []int
+	padBegin, padEnd []int
+}
+
+// spatialWindow reads strides, dilations, pads and auto_pad for a window of
+// kernel size k over spatial input sizes in. With auto_pad SAME_UPPER or
+// SAME_LOWER the output size is ceil(in/stride) and the total padding
+// (out-1)*stride + dilation*(k-1) + 1 - in, its odd unit at the end (UPPER)
+// or the beginning (LOWER); with VALID there is none; the pads attribute
+// counts only with NOTSET.
+func spatialWindow(n *onnx.Node, in, k []int) (*spatialGeom, error) {
+	ns := len(in)
+	w := &spatialGeom{k: k}
+	ones := func() []int {
+		s := make([]int, ns)
+		for i := range s {
+			s[i] = 1
+		}
+		return s
+	}
+	read := func(name string, want int, def []int, min int) ([]int, error) {
+		v := n.Ints(name, nil)
+		if v == nil {
+			return def, nil
+		}
+		if len(v) != want {
+			return nil, fmt.Errorf("%s has %d values, want %d for %d spatial axes", name, len(v), want, ns)
+		}
+		s := make([]int, len(v))
+		for i, x := range v {
+			if x < int64(min) {
+				return nil, fmt.Errorf("%s %v: values must be >= %d", name, v, min)
+			}
+			s[i] = int(x)
+		}
+		return s, nil
+	}
+	var err error
+	if w.stride, err = read("strides", ns, ones(), 1); err != nil {
+		return nil, err
+	}
+	if w.dil, err = read("dilations", ns, ones(), 1); err != nil {
+		return nil, err
+	}
+	w.padBegin, w.padEnd = make([]int, ns), make([]int, ns)
+	switch mode := n.String("auto_pad", "NOTSET"); mode {
+	case "NOTSET":
+		pads, err := read("pads", 2*ns, make([]int, 2*ns), 0)
+		if err != nil {
+			return nil, err
+		}
+		copy(w.padBegin, pads[:ns])
+		copy(w.padEnd, pads[ns:])
+	case "VALID":
+	case "SAME_UPPER", "SAME_LOWER":
+		for i := range in {
+			out := (in[i] + w.stride[i] - 1) / w.stride[i]
+			total := max(0, (out-1)*w.stride[i]+(k[i]-1)*w.dil[i]+1-in[i])
+			small := total / 2
+			if mode == "SAME_UPPER" {
+				w.padBegin[i], w.padEnd[i] = small, total-small
+			} else {
+				w.padBegin[i], w.padEnd[i] = total-small, small
+			}
+		}
+	default:
+		return nil, fmt.Errorf("auto_pad %q is not supported", mode)
+	}
+	return w, nil
+}
+
+// kernelShape reads kernel_shape and checks it against want (nil: the
+// attribute is required).
+func kernelShape(n *onnx.Node, ns int, want []int) ([]int, error) {
+	ks := n.Ints("kernel_shape", nil)
+	if ks == nil {
+		if want == nil {
+			return nil, fmt.Errorf("kernel_shape is required")
+		}
+		return want, nil
+	}
+	if len(ks) != ns {
+		return nil, fmt.Errorf("kernel_shape %v has %d values for %d spatial axes", ks, len(ks), ns)
+	}
+	k := make([]int, ns)
+	for i, v := range ks {
+		if v < 1 {
+			return nil, fmt.Errorf("kernel_shape %v: values must be >= 1", ks)
+		}
+		k[i] = int(v)
+		if want != nil && k[i] != want[i] {
+			return nil, fmt.Errorf("kernel_shape %v does not match the weight's spatial shape %v", ks, want)
+		}
+	}
+	return k, nil
+}
+
+// spatialRank checks that x is [N, C, L] or [N, C, H, W] and returns the
+// number of spatial axes.
+func spatialRank(op string, x *Value) (int, error) {
+	if r := len(x.Shape); r != 3 && r != 4 {
+		return 0, fmt.Errorf("%s on a rank-%d input %v: only 1-D ([N,C,L]) and 2-D ([N,C,H,W]) are supported", op, r, x.Shape)
+	}
+	return len(x.Shape) - 2, nil
+}
+
+// to2D returns the (H, W) form of per-axis values: 1-D windows run as 2-D
+// ones of height 1 (hv is the value used for the H axis then).
+func to2D(v []int, hv int) (int, int) {
+	if len(v) == 1 {
+		return hv, v[0]
+	}
+	return v[0], v[1]
+}
+
+// convKernel is Conv: inputs X, W and optionally B.
+type convKernel struct {
+	p                   kernels.ConvParams
+	out                 []int
+	bias                bool
+	wantX, wantW, wantB bool
+}
+
+func (k *convKernel) Name() string {
+	p := k.p
+	return fmt.Sprintf("Conv(N=%d,C=%d,%dx%d,M=%d,k=%dx%d,s=%d,%d,d=%d,%d,p=%d,%d,%d,%d,g=%d,bias=%v)",
+		p.N, p.C, p.H, p.W, p.M, p.KH, p.KW, p.StrideH, p.StrideW, p.DilH, p.DilW,
+		p.PadTop, p.PadLeft, p.PadBottom, p.PadRight, p.Groups, k.bias)
+}
+func (k *convKernel) OutShape() []int { return k.out }
+
+func (k *convKernel) Forward(out []float32, in ...[]float32) error {
+	var bias []float32
+	if k.bias {
+		bias = in[2]
+	}
+	kernels.ConvForward(k.p, in[0], in[1], bias, out)
+	return nil
+}
+
+func (k *convKernel) DiffWRT(arity int) []bool { return diffFlags(arity, k.wantX, k.wantW, k.wantB) }
+
+func (k *convKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	gs := make(G.Nodes, len(in))
+	var err error
+	if k.wantX {
+		if gs[0], err = Apply(&convDataGradKernel{f: k}, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	if k.wantW {
+		if gs[1], err = Apply(&convFilterGradKernel{f: k}, in[0], grad); err != nil {
+			return nil, err
+		}
+	}
+	if k.bias && k.wantB {
+		if gs[2], err = Apply(&convBiasGradKernel{f: k}, grad); err != nil {
+			return nil, err
+		}
+	}
+	return gs, nil
+}
+
+// convDataGradKernel: inputs W, dY; output dX.
+type convDataGradKernel struct{ f *convKernel }
+
+func (k *convDataGradKernel) Name() string    { return "dX/" + k.f.Name() }
+func (k *convDataGradKernel) OutShape() []int { return k.f.xShape() }
+func (k *convDataGradKernel) Forward(out []float32, in ...[]float32) error {
+	kernels.ConvBackwardData(k.f.p, in[1], in[0], out)
+	return nil
+}
+
+// convFilterGradKernel: inputs X, dY; output dW.
+type convFilterGradKernel struct{ f *convKernel }
+
+func (k *convFilterGradKernel) Name() string    { return "dW/" + k.f.Name() }
+func (k *convFilterGradKernel) OutShape() []int { return k.f.wShape() }
+func (k *convFilterGradKernel) Forward(out []float32, in ...[]float32) error {
+	kernels.ConvBackwardFilter(k.f.p, in[0], in[1], out)
+	return nil
+}
+
+// convBiasGradKernel: input dY; output dB.
+type convBiasGradKernel struct{ f *convKernel }
+
+func (k *convBiasGradKernel) Name() string    { return "dB/" + k.f.Name() }
+func (k *convBiasGradKernel) OutShape() []int { return []int{k.f.p.M} }
+func (k *convBiasGradKernel) Forward(out []float32, in ...[]float32) error {
+	kernels.ConvBackwardBias(k.f.p, in[0], out)
+	return nil
+}
+
+// xShape and wShape give the ONNX shapes (1-D convolutions keep rank 3).
+func (k *convKernel) xShape() []int {
+	p := k.p
+	if len(k.out) == 3 {
+		return []int{p.N, p.C, p.W}
+	}
+	return []int{p.N, p.C, p.H, p.W}
+}
+
+func (k *convKernel) wShape() []int {
+	p := k.p
+	if len(k.out) == 3 {
+		return []int{p.M, p.C / p.Groups, p.KW}
+	}
+	return []int{p.M, p.C / p.Groups, p.KH, p.KW}
+}
+
+func buildConv(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	x, w := in[0], in[1]
+	var bias *Value
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	ns, err := spatialRank("Conv", x)
+	if err != nil {
+		return nil, err
+	}
+	if len(w.Shape) != len(x.Shape) {
+		return nil, fmt.Errorf("weight shape %v does not match input shape %v", w.Shape, x.Shape)
+	}
+	group := n.Int("group", 1)
+	N, C := x.Shape[0], x.Shape[1]
+	M, Cg := w.Shape[0], w.Shape[1]
+	if group < 1 || int64(C) != int64(Cg)*group || int64(M)%group != 0 {
+		return nil, fmt.Errorf("group %d does not fit input channels %d, weight shape %v", group, C, w.Shape)
+	}
+	ks, err := kernelShape(n, ns, w.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	win, err := spatialWindow(n, x.Shape[2:], ks)
+	if err != nil {
+		return nil, err
+	}
+	p := kernels.ConvParams{N: N, C: C, M: M, Groups: int(group)}
+	p.H, p.W = to2D(x.Shape[2:], 1)
+	p.KH, p.KW = to2D(ks, 1)
+	p.StrideH, p.StrideW = to2D(win.stride, 1)
+	p.DilH, p.DilW = to2D(win.dil, 1)
+	p.PadTop, p.PadLeft = to2D(win.padBegin, 0)
+	p.PadBottom, p.PadRight = to2D(win.padEnd, 0)
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	k := &convKernel{p: p}
+	if ns == 1 {
+		k.out = []int{N, M, p.OutW()}
+	} else {
+		k.out = []int{N, M, p.OutH(), p.OutW()}
+	}
+	args := []*Value{x, w}
+	if bias != nil {
+		if bias.Len() != M || len(bias.Shape) != 1 {
+			return nil, fmt.Errorf("bias shape %v, want [%d]", bias.Shape, M)
+		}
+		k.bias = true
+		args = append(args, bias)
+	}
+	k.wantX, k.wantW = wantGrad(b, x), wantGrad(b, w) // in input order: parameters are made in order
+	if bias != nil {
+		k.wantB = wantGrad(b, bias)
+	}
+	v, err := b.Apply(k, args...)
+	return []*Value{v}, err
+}
+
+func init() {
+	Register(&Spec{OpType: "Conv", Since: 1, MinInputs: 2, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1,
+		Attrs: []AttrSpec{
+			{Name: "auto_pad", Type: AttrString, Default: "NOTSET", Supported: autoPadCheck},
+			{Name: "dilations", Type: AttrInts, Doc: "default 1 per spatial axis"},
+			{Name: "group", Type: AttrInt, Default: int64(1)},
+			{Name: "kernel_shape", Type: AttrInts, Doc: "default: the weight's spatial shape", Supported: spatialRankCheck("Conv")},
+			{Name: "pads", Type: AttrInts, Doc: "[begin..., end...], default 0"},
+			{Name: "strides", Type: AttrInts, Doc: "default 1 per spatial axis"},
+		},
+		Build: buildConv, Doc: "1-D/2-D convolution: groups (depthwise), dilations, strides, asymmetric pads, auto_pad, optional bias"})
+}

@@ -1,0 +1,545 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+)
+
+// BatchNormalization: inference semantics (running statistics) unless
+// Options.Training, then batch statistics over N and the spatial axes
+// (over T*N for a BSNN's [T*N, C, H, W] activations: tdBN) with the
+// running statistics updated as a side effect and registered as builder
+// state, so that WriteBack stores them.
+
+// --- a small pool of worker goroutines for the kernels of this package ---
+
+// A partTask is work split into parts: runPart(part, parts) is called once
+// for every part in [0, parts).
+type partTask interface {
+	runPart(part, parts int)
+}
+
+type partJob struct {
+	t           partTask
+	part, parts int
+	wg          *sync.WaitGroup
+}
+
+var partWorkers struct {
+	mu      sync.Mutex
+	started int
+	q       chan partJob
+}
+
+// runTaskParts runs t in parts (part 0 on the calling goroutine) and waits
+// for them. wg belongs to the task, so a call allocates nothing.
+func runTaskParts(t partTask, parts int, wg *sync.WaitGroup) {
+	if parts <= 1 {
+		t.runPart(0, 1)
+		return
+	}
+	partWorkers.mu.Lock()
+	if partWorkers.q == nil {
+		partWorkers.q = make(chan partJob, 64)
+	}
+	for ; partWorkers.started < parts-1; partWorkers.started++ {
+		go func(q <-chan partJob) {
+			for j := range q {
+				j.t.runPart(j.part, j.parts)
+				j.wg.Done()
+			}
+		}(partWorkers.q)
+	}
+	partWorkers.mu.Unlock()
+	wg.Add(parts - 1)
+	for p := 1; p < parts; p++ {
+		partWorkers.q <- partJob{t: t, part: p, parts: parts, wg: wg}
+	}
+	t.runPart(0, parts)
+	wg.Wait()
+}
+
+// partsFor returns how many parts to split items over, given the total
+// number of floats touched: one below 32K floats, else up to GOMAXPROCS.
+func partsFor(items, floats int) int {
+	if floats < 1<<15 {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), items))
+}
+
+// --- BatchNormalization ---
+
+// bnKernel is BatchNormalization's Y: inputs X, scale, B. The running
+// statistics are kernel data (not graph inputs, so they never become
+// parameters). X is viewed as [n, c, s]: c channels (per-activation
+// statistics, opset 7's spatial=0, make every non-batch element a channel)
+// of s elements per sample.
+type bnKernel struct {
+	n, c, s         int
+	shape, pshape   []int
+	eps, momentum   float32
+	training        bool
+	runMean, runVar []float32
+	// Statistics of the last Forward: batch mean and variance in training,
+	// the running ones otherwise; invStd = 1/sqrt(var + eps).
+	mean, variance, invStd []float32
+	// sums holds, per channel, sum(dY) then sum(dY * xhat) of the last
+	// backward pass.
+	sums                    []float32
+	wantX, wantScale, wantB bool
+	task                    bnTask
+}
+
+func (k *bnKernel) Name() string {
+	return fmt.Sprintf("BatchNormalization(eps=%g,momentum=%g,training=%v,c=%d)%v", k.eps, k.momentum, k.training, k.c, k.shape)
+}
+func (k *bnKernel) OutShape() []int { return k.shape }
+
+// count is the number of values per channel.
+func (k *bnKernel) count() int { return k.n * k.s }
+
+func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
+	if !k.training {
+		for c := range k.invStd {
+			k.mean[c] = k.runMean[c]
+			k.variance[c] = k.runVar[c]
+			// In float32 like PyTorch: 1 / sqrt(var + eps).
+			k.invStd[c] = 1 / float32(math.Sqrt(float64(k.runVar[c]+k.eps)))
+		}
+		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
+		return nil
+	}
+	k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
+	return nil
+}
+
+func (k *bnKernel) DiffWRT(arity int) []bool {
+	return diffFlags(arity, k.wantX, k.wantScale, k.wantB)
+}
+
+// Grad adds the gradient kernels. In training mode dX needs the per-channel
+// sums of dY and dY*xhat, which are also the gradients of B and scale: the
+// dX kernel computes them channel by channel just before using them (the
+// channel's data is then still in cache) and keeps them, and the B and
+// scale gradients copy them out (they take dX as input to run after it).
+// Otherwise (inference mode, or no gradient for X) a reduction kernel
+// computes the sums.
+func (k *bnKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	gs := make(G.Nodes, len(in))
+	var sums *G.Node // the node after which k.sums holds this step's sums
+	var err error
+	switch {
+	case k.wantX && k.training:
+		if gs[0], err = Apply(&bnDXKernel{f: k}, in[0], in[1], grad); err != nil {
+			return nil, err
+		}
+		sums = gs[0]
+	case k.wantX:
+		if gs[0], err = Apply(&bnDXKernel{f: k}, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	if sums == nil && (k.wantScale || k.wantB) {
+		if sums, err = Apply(&bnReduceKernel{f: k}, in[0], grad); err != nil {
+			return nil, err
+		}
+	}
+	if k.wantScale {
+		if gs[1], err = Apply(&bnPickKernel{f: k, row: 1}, sums); err != nil {
+			return nil, err
+		}
+	}
+	if k.wantB {
+		if gs[2], err = Apply(&bnPickKernel{f: k, row: 0}, sums); err != nil {
+			return nil, err
+		}
+	}
+	return gs, nil
+}
+
+// bnReduceKernel: inputs X, dY; output [2, c]: row 0 sum(dY), row 1
+// sum(dY * xhat) per channel, with the statistics of the last forward
+// (the gradients of B and scale), also kept in the forward kernel's sums.
+type bnReduceKernel struct {
+	f    *bnKernel
+	task bnTask
+}
+
+func (k *bnReduceKernel) Name() string    { return "sums/" + k.f.Name() }
+func (k *bnReduceKernel) OutShape() []int { return []int{2, k.f.c} }
+func (k *bnReduceKernel) Forward(out []float32, in ...[]float32) error {
+	k.task.f = k.f
+	k.task.start(bnReduce, in[0], nil, nil, in[1], out)
+	return nil
+}
+
+// bnDXKernel: inputs X, scale, dY (training) or scale, dY (inference);
+// output dX. In training mode it also leaves the per-channel sums in the
+// forward kernel's sums.
+type bnDXKernel struct {
+	f    *bnKernel
+	task bnTask
+}
+
+func (k *bnDXKernel) Name() string    { return "dX/" + k.f.Name() }
+func (k *bnDXKernel) OutShape() []int { return k.f.shape }
+func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
+	k.task.f = k.f
+	if k.f.training {
+		k.task.start(bnDXTrain, in[0], in[1], nil, in[2], out)
+	} else {
+		k.task.start(bnDXInfer, nil, in[0], nil, in[1], out)
+	}
+	return nil
+}
+
+// bnPickKernel: input the node after which the forward kernel's sums are
+// this step's (dX in training mode, else the reduction); output one row of
+// the sums (0: dB, 1: dScale) shaped like the parameter.
+type bnPickKernel struct {
+	f   *bnKernel
+	row int
+}
+
+func (k *bnPickKernel) Name() string {
+	return fmt.Sprintf("d%s/%s", [2]string{"B", "scale"}[k.row], k.f.Name())
+}
+func (k *bnPickKernel) OutShape() []int { return k.f.pshape }
+func (k *bnPickKernel) Forward(out []float32, in ...[]float32) error {
+	copy(out, k.f.sums[k.row*k.f.c:(k.row+1)*k.f.c])
+	return nil
+}
+
+// bnStatKernel exposes a statistic of a bnKernel as an extra output (the
+// running or saved mean and variance outputs). Its input is Y, only to run
+// after the forward pass.
+type bnStatKernel struct {
+	f     *bnKernel
+	which string
+	src   []float32
+}
+
+func (k *bnStatKernel) Name() string    { return k.which + "/" + k.f.Name() }
+func (k *bnStatKernel) OutShape() []int { return k.f.pshape }
+func (k *bnStatKernel) Forward(out []float32, in ...[]float32) error {
+	copy(out, k.src)
+	return nil
+}
+
+const (
+	bnFwdInfer = iota
+	bnFwdTrain
+	bnReduce
+	bnDXTrain
+	bnDXInfer
+)
+
+// bnTask runs one BatchNormalization computation split over channels.
+type bnTask struct {
+	f                  *bnKernel
+	mode               int
+	x, scale, bias, dy []float32
+	out                []float32
+	wg                 sync.WaitGroup
+}
+
+func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
+	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
+	f := t.f
+	runTaskParts(t, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
+}
+
+func (t *bnTask) runPart(part, parts int) {
+	f := t.f
+	for c := f.c * part / parts; c < f.c*(part+1)/parts; c++ {
+		switch t.mode {
+		case bnFwdInfer:
+			t.normalize(c)
+		case bnFwdTrain:
+			t.stats(c)
+			t.normalize(c)
+		case bnReduce:
+			t.reduce(c)
+			t.out[c], t.out[f.c+c] = f.sums[c], f.sums[f.c+c]
+		case bnDXTrain:
+			t.reduce(c)
+			t.dxTrain(c)
+		case bnDXInfer:
+			t.dxInfer(c)
+		}
+	}
+}
+
+// row returns sample n's values of channel c in v.
+func (t *bnTask) row(v []float32, n, c int) []float32 {
+	f := t.f
+	return v[(n*f.c+c)*f.s:][:f.s]
+}
+
+// stats computes channel c's batch mean and biased variance in one pass
+// over the data shifted by its first value (float32 within a row, float64
+// across rows), and updates the running statistics as ONNX defines them:
+// running = momentum*running + (1-momentum)*batch, with the biased batch
+// variance (ONNX's reference implementation; PyTorch uses the unbiased one,
+// a factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
+// channel averages over in practice).
+func (t *bnTask) stats(c int) {
+	f := t.f
+	k := t.row(t.x, 0, c)[0]
+	var s1, s2 float64
+	for n := 0; n < f.n; n++ {
+		a, b := sumShifted(t.row(t.x, n, c), k)
+		s1 += float64(a)
+		s2 += float64(b)
+	}
+	cnt := float64(f.count())
+	d := s1 / cnt
+	m := float64(k) + d
+	v := max(s2/cnt-d*d, 0)
+	f.mean[c] = float32(m)
+	f.variance[c] = float32(v)
+	f.invStd[c] = 1 / float32(math.Sqrt(float64(float32(v)+f.eps)))
+	mom := float64(f.momentum)
+	f.runMean[c] = float32(mom*float64(f.runMean[c]) + (1-mom)*m)
+	f.runVar[c] = float32(mom*float64(f.runVar[c]) + (1-mom)*v)
+}
+
+// sumShifted returns sum(x - k) and sum((x - k)^2).
+func sumShifted(x []float32, k float32) (float32, float32) {
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		d0, d1, d2, d3 := v[0]-k, v[1]-k, v[2]-k, v[3]-k
+		a0 += d0
+		a1 += d1
+		a2 += d2
+		a3 += d3
+		b0 += d0 * d0
+		b1 += d1 * d1
+		b2 += d2 * d2
+		b3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - k
+		a0 += d
+		b0 += d * d
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}
+
+// normalize writes y = x*alpha + beta for channel c, with alpha = invStd *
+// scale and beta = B - mean*alpha, rounded as PyTorch's CPU kernel does
+// (an element near zero then falls on the same side of a following ReLU).
+func (t *bnTask) normalize(c int) {
+	f := t.f
+	a := f.invStd[c] * t.scale[c]
+	b := t.bias[c] - float32(f.mean[c]*a)
+	for n := 0; n < f.n; n++ {
+		x, y := t.row(t.x, n, c), t.row(t.out, n, c)
+		x = x[:len(y)]
+		for i, v := range x {
+			y[i] = float32(v*a) + b
+		}
+	}
+}
+
+// reduce computes sum(dy) and sum(dy * xhat) of channel c into f.sums.
+func (t *bnTask) reduce(c int) {
+	f := t.f
+	m := f.mean[c]
+	var sdy, sdyx float64
+	for n := 0; n < f.n; n++ {
+		a, b := sumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
+		sdy += float64(a)
+		sdyx += float64(b)
+	}
+	f.sums[c] = float32(sdy)
+	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+}
+
+// sumDyDx returns sum(dy) and sum(dy * (x - m)).
+func sumDyDx(dy, x []float32, m float32) (float32, float32) {
+	x = x[:len(dy)]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	i := 0
+	for ; i+4 <= len(dy); i += 4 {
+		g := dy[i : i+4 : i+4]
+		v := x[i : i+4 : i+4]
+		a0 += g[0]
+		a1 += g[1]
+		a2 += g[2]
+		a3 += g[3]
+		b0 += g[0] * (v[0] - m)
+		b1 += g[1] * (v[1] - m)
+		b2 += g[2] * (v[2] - m)
+		b3 += g[3] * (v[3] - m)
+	}
+	for ; i < len(dy); i++ {
+		a0 += dy[i]
+		b0 += dy[i] * (x[i] - m)
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}
+
+// dxTrain writes channel c of the training-mode input gradient
+// dx = scale*invStd * (dy - mean(dy) - xhat*mean(dy*xhat)), as
+// dx = k*dy + p*x + q.
+func (t *bnTask) dxTrain(c int) {
+	f := t.f
+	cnt := float32(f.count())
+	m, is := f.mean[c], f.invStd[c]
+	k := t.scale[c] * is
+	mdy := f.sums[c] / cnt
+	mdyx := f.sums[f.c+c] / cnt * is // per unit of (x - m)
+	p := -k * mdyx
+	q := k * (mdyx*m - mdy)
+	for n := 0; n < f.n; n++ {
+		x, dy, dx := t.row(t.x, n, c), t.row(t.dy, n, c), t.row(t.out, n, c)
+		x, dy = x[:len(dx)], dy[:len(dx)]
+		for i, g := range dy {
+			dx[i] = k*g + p*x[i] + q
+		}
+	}
+}
+
+// dxInfer writes channel c of the inference-mode input gradient
+// dx = dy * scale * invStd.
+func (t *bnTask) dxInfer(c int) {
+	f := t.f
+	k := t.scale[c] * f.invStd[c]
+	for n := 0; n < f.n; n++ {
+		dy, dx := t.row(t.dy, n, c), t.row(t.out, n, c)
+		dy = dy[:len(dx)]
+		for i, g := range dy {
+			dx[i] = g * k
+		}
+	}
+}
+
+// used reports whether a value name is read by a node or is a graph output.
+func used(b *Builder, name string) bool {
+	if name == "" {
+		return false
+	}
+	if len(b.Graph.Consumers(name)) > 0 {
+		return true
+	}
+	for _, o := range b.Graph.Outputs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	x, scale, bias, mean, vr := in[0], in[1], in[2], in[3], in[4]
+	if len(x.Shape) < 2 {
+		return nil, fmt.Errorf("input %v needs at least 2 dimensions [N, C, ...]", x.Shape)
+	}
+	N, C, S := x.Shape[0], x.Shape[1], prod(x.Shape[2:])
+	opset := b.Opset(n)
+	cp, sp := C, S
+	if opset < 9 && n.Int("spatial", 1) == 0 {
+		cp, sp = C*S, 1
+	}
+	for i, v := range in[1:] {
+		if v.Len() != cp {
+			return nil, fmt.Errorf("%s has shape %v, want %d values for input %v",
+				[4]string{"scale", "B", "input_mean", "input_var"}[i], v.Shape, cp, x.Shape)
+		}
+	}
+	mt, err := needConst(mean, "input_mean")
+	if err != nil {
+		return nil, err
+	}
+	vt, err := needConst(vr, "input_var")
+	if err != nil {
+		return nil, err
+	}
+	k := &bnKernel{
+		n: N, c: cp, s: sp, shape: x.Shape, pshape: scale.Shape,
+		eps: n.Float("epsilon", 1e-5), momentum: n.Float("momentum", 0.9),
+		training: b.Opts.Training,
+		runMean:  append([]float32(nil), mt.Floats()...),
+		runVar:   append([]float32(nil), vt.Floats()...),
+		mean:     make([]float32, cp), variance: make([]float32, cp), invStd: make([]float32, cp),
+		sums: make([]float32, 2*cp),
+	}
+	k.task.f = k
+	if k.training {
+		if N*sp < 2 {
+			return nil, fmt.Errorf("training-mode batch statistics need more than one value per channel (input %v)", x.Shape)
+		}
+		b.AddState(mean.Name, k.runMean)
+		b.AddState(vr.Name, k.runVar)
+	}
+	k.wantX, k.wantScale, k.wantB = wantGrad(b, x), wantGrad(b, scale), wantGrad(b, bias)
+	y, err := b.Apply(k, x, scale, bias)
+	if err != nil {
+		return nil, err
+	}
+	outs := []*Value{y}
+	// Optional outputs: running mean and variance (after this step's
+	// update), and before opset 14 the saved (batch) mean and variance.
+	for i := 1; i < len(n.Outputs); i++ {
+		if !used(b, n.Outputs[i]) {
+			outs = append(outs, nil)
+			continue
+		}
+		var sk *bnStatKernel
+		switch i {
+		case 1:
+			sk = &bnStatKernel{f: k, which: "running_mean", src: k.runMean}
+		case 2:
+			sk = &bnStatKernel{f: k, which: "running_var", src: k.runVar}
+		case 3, 4:
+			if !k.training {
+				return nil, fmt.Errorf("output %d (%s) exists only in training mode", i, n.Outputs[i])
+			}
+			sk = &bnStatKernel{f: k, which: "saved_mean", src: k.mean}
+			if i == 4 {
+				sk = &bnStatKernel{f: k, which: "saved_var", src: k.variance}
+			}
+		}
+		v, err := b.Apply(sk, y)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, v)
+	}
+	return outs, nil
+}
+
+func trainingModeCheck(n *onnx.Node) string {
+	if m := n.Int("training_mode", 0); m != 0 && m != 1 {
+		return fmt.Sprintf("training_mode %d is invalid (0 or 1)", m)
+	}
+	return ""
+}
+
+func init() {
+	eps := AttrSpec{Name: "epsilon", Type: AttrFloat, Default: float32(1e-5)}
+	mom := AttrSpec{Name: "momentum", Type: AttrFloat, Default: float32(0.9),
+		Doc: "running = momentum*running + (1-momentum)*batch (PyTorch momentum m is 1-m here)"}
+	doc := "batch normalization: running statistics, or batch statistics (updating the running ones) when compiled for training"
+	Register(&Spec{OpType: "BatchNormalization", Since: 7, Until: 8, MinInputs: 5, MaxInputs: 5, MinOutputs: 1, MaxOutputs: 5,
+		Attrs: []AttrSpec{eps, mom, {Name: "spatial", Type: AttrInt, Default: int64(1),
+			Doc: "0: per-activation statistics and parameters shaped [C, D1, ...]"}},
+		Build: buildBatchNorm, Doc: doc})
+	Register(&Spec{OpType: "BatchNormalization", Since: 9, Until: 13, MinInputs: 5, MaxInputs: 5, MinOutputs: 1, MaxOutputs: 5,
+		Attrs: []AttrSpec{eps, mom}, Build: buildBatchNorm, Doc: doc})
+	Register(&Spec{OpType: "BatchNormalization", Since: 14, MinInputs: 5, MaxInputs: 5, MinOutputs: 1, MaxOutputs: 3,
+		Attrs: []AttrSpec{eps, mom, {Name: "training_mode", Type: AttrInt, Default: int64(0), Supported: trainingModeCheck,
+			Doc: "accepted; the mode is Options.Training (the engine compiles a model for training or for inference)"}},
+		Build: buildBatchNorm, Doc: doc})
+}
