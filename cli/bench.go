@@ -12,7 +12,8 @@ import (
 // BenchCmd is `bsnnctl bench conv`: speed ratios against PyTorch measured in
 // the same run, on the same number of threads.
 type BenchCmd struct {
-	Conv BenchConvCmd `cmd:"" help:"One ResNet basic block (conv3x3-BN-ReLU-conv3x3-BN-add-ReLU), forward + backward: our engine vs PyTorch."`
+	Conv  BenchConvCmd  `cmd:"" help:"One ResNet basic block (conv3x3-BN-ReLU-conv3x3-BN-add-ReLU), forward + backward: our engine vs PyTorch."`
+	Train BenchTrainCmd `cmd:"" help:"One BSNN training step (forward, backward, optimizer): our engine vs the same network in PyTorch."`
 }
 
 // BenchConvCmd times the ResNet basic block of the float-engine targets.

@@ -34,12 +34,16 @@ progress go to stderr.`
 type CLI struct {
 	Globals
 
-	Inspect InspectCmd `cmd:"" help:"Summarize an ONNX model: opsets, inputs, outputs, op counts, parameters."`
-	Ops     OpsCmd     `cmd:"" help:"List the ONNX ops the engine supports, with their opset ranges."`
-	Run     RunCmd     `cmd:"" help:"Run a model in the toolkit's engine on .npy / .pb input tensors."`
-	Export  ExportCmd  `cmd:"" help:"Write a BSNN in another profile: portable, plain (standard ops), packed (1-bit weights) or train."`
-	Import  ImportCmd  `cmd:"" help:"Convert a float ONNX network into a binary spiking network (BSNN), after verifying it runs."`
-	Bench   BenchCmd   `cmd:"" help:"Speed of the engine against PyTorch, measured in the same run on the same threads."`
+	Quickstart QuickstartCmd `cmd:"" help:"The whole pipeline (import, finetune, eval, export) on the embedded model and data, in a few minutes."`
+	Inspect    InspectCmd    `cmd:"" help:"Summarize an ONNX model: opsets, inputs, outputs, op counts, parameters."`
+	Import     ImportCmd     `cmd:"" help:"Convert a float ONNX network into a binary spiking network (BSNN), after verifying it runs."`
+	Finetune   FinetuneCmd   `cmd:"" help:"Fine-tune a BSNN with AGMM: metrics, checkpoints, resume."`
+	Eval       EvalCmd       `cmd:"" help:"Evaluate a model on a data set: accuracy, loss, firing rates, SOPs and energy."`
+	Export     ExportCmd     `cmd:"" help:"Write a BSNN in another profile: portable, plain (standard ops), packed (1-bit weights) or train."`
+	Run        RunCmd        `cmd:"" help:"Run a model in the toolkit's engine on .npy / .pb input tensors."`
+	Plot       PlotCmd       `cmd:"" help:"Render a run's curves (loss, accuracy, flip rate, firing rate, AGMM alpha) to PNG."`
+	Ops        OpsCmd        `cmd:"" help:"List the ONNX ops the engine supports, with their opset ranges."`
+	Bench      BenchCmd      `cmd:"" help:"Speed of the engine against PyTorch, measured in the same run on the same threads."`
 }
 
 // exitCode is what the kong.Exit hook panics with so that Main, not kong,

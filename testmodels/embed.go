@@ -12,8 +12,15 @@ import (
 	"io/fs"
 )
 
-//go:embed lenet_fmnist.onnx lenet_fmnist.json fmnist_slice
+//go:embed lenet_fmnist.onnx lenet_fmnist.json fmnist_slice torch_bench_train.py
 var files embed.FS
+
+// TorchBenchTrainScript returns torch_bench_train.py, the PyTorch side of
+// `bsnnctl bench train`.
+func TorchBenchTrainScript() []byte {
+	b, _ := files.ReadFile("torch_bench_train.py")
+	return b
+}
 
 // DefaultModelName is the embedded model's file name.
 const DefaultModelName = "lenet_fmnist.onnx"

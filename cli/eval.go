@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/train"
+	"github.com/bsnnctl/bsnnctl/train/data"
+)
+
+// EvalCmd is `bsnnctl eval MODEL.onnx --data SPEC`.
+type EvalCmd struct {
+	Model   string `arg:"" name:"model.onnx" help:"BSNN (any profile our engine runs) or float network."`
+	Data    string `required:"" placeholder:"SPEC" help:"Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (its test split is used)."`
+	Batch   int    `default:"256" help:"Evaluation batch size."`
+	Limit   int    `help:"Evaluate the first N test images only (0: all)."`
+	AGMM    string `name:"agmm" default:"on" enum:"on,off" help:"off: bypass the AGMMGate nodes (for models fine-tuned with --agmm off)."`
+	Threads int    `help:"Threads (0: all)."`
+	JSON    bool   `name:"json" help:"Print JSON."`
+}
+
+// Run evaluates the model on the test split.
+func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
+	m, err := onnx.DecodeFile(c.Model)
+	if err != nil {
+		return fileErr(c.Model, err)
+	}
+	spec, err := data.ParseSpec(c.Data)
+	if err != nil {
+		return err
+	}
+	ds, err := data.Open(spec, data.Test)
+	if err != nil {
+		return err
+	}
+	res, err := train.Evaluate(m, ds, train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM, Threads: c.Threads})
+	if err != nil {
+		return fileErr(c.Model, err)
+	}
+	if c.JSON {
+		return g.PrintJSON(res)
+	}
+	return writeEval(g, &res)
+}
+
+func writeEval(g *Globals, r *train.EvalResult) error {
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "samples\t%d\n", r.Samples)
+	fmt.Fprintf(tw, "accuracy\t%.4f\n", r.Accuracy)
+	fmt.Fprintf(tw, "loss\t%.4f\n", r.Loss)
+	fmt.Fprintf(tw, "time steps\t%d\n", r.T)
+	fmt.Fprintf(tw, "firing rate\t%.4f\n", r.FiringRate)
+	for _, l := range r.LIF {
+		fmt.Fprintf(tw, "  %s\t%.4f (%d neurons)\n", l.Node, l.Rate, l.Neurons)
+	}
+	fmt.Fprintf(tw, "SOPs per sample\t%.0f\n", r.SOPs)
+	fmt.Fprintf(tw, "float MACs per sample\t%.0f\n", r.FloatMACs)
+	fmt.Fprintf(tw, "energy per sample\t%.3f uJ (4.6 pJ/MAC, 0.9 pJ/SOP)\n", r.EnergyUJ)
+	return tw.Flush()
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/export"
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/testmodels"
+	"github.com/bsnnctl/bsnnctl/train"
+	"github.com/bsnnctl/bsnnctl/train/data"
+)
+
+// QuickstartCmd is `bsnnctl quickstart [--out DIR]`: the whole pipeline on
+// the embedded default model (a LeNet-style CNN trained on Fashion-MNIST in
+// PyTorch) and an embedded slice of Fashion-MNIST (4000 training and 1000
+// test images): import -> finetune -> eval -> export.
+type QuickstartCmd struct {
+	Out        string  `default:"bsnnctl-quickstart" placeholder:"DIR" help:"Folder for the files (created; an existing run there is replaced)."`
+	Epochs     int     `default:"3" help:"Fine-tuning epochs."`
+	TimeSteps  int     `name:"timesteps" default:"4" help:"Time steps T."`
+	Batch      int     `default:"64" help:"Training batch size."`
+	LR         float64 `name:"lr" default:"0.001" help:"Peak learning rate (Adam)."`
+	TrainLimit int     `name:"train-limit" help:"Use only the first N of the 4000 training images (0: all)."`
+	TestLimit  int     `name:"test-limit" help:"Use only the first N of the 1000 test images (0: all)."`
+	Threads    int     `help:"Threads (0: all)."`
+}
+
+// Run executes the pipeline and prints what it did.
+func (c *QuickstartCmd) Run(ctx context.Context, g *Globals) error {
+	start := time.Now()
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return err
+	}
+	// 1. import: the embedded float ANN becomes a BSNN.
+	src := testmodels.DefaultModel()
+	ann, err := onnx.Decode(bytes.NewReader(src))
+	if err != nil {
+		return fmt.Errorf("embedded model: %w", err)
+	}
+	annPath := filepath.Join(c.Out, "ann.onnx")
+	if err := onnx.WriteFileAtomic(annPath, src); err != nil {
+		return err
+	}
+	opts := convert.DefaultOptions()
+	opts.TimeSteps = c.TimeSteps
+	opts.SourcePath = annPath
+	opts.SourceBytes = src
+	opts.ProducerVersion = Version
+	conv, err := convert.Convert(ann, opts)
+	if err != nil {
+		return err
+	}
+	bsnnPath := filepath.Join(c.Out, "bsnn.onnx")
+	if err := onnx.EncodeFile(bsnnPath, conv.Model); err != nil {
+		return err
+	}
+	g.Log.Info("imported the default model", "file", bsnnPath, "binary_layers", len(conv.Model.BinaryLayers()), "T", c.TimeSteps)
+
+	// 2. finetune on the embedded Fashion-MNIST slice.
+	spec := data.Spec{Kind: data.FashionMNIST}
+	trainSet, err := data.OpenFS(testmodels.FashionMNISTSlice(), spec, data.Train)
+	if err != nil {
+		return fmt.Errorf("embedded data: %w", err)
+	}
+	testSet, err := data.OpenFS(testmodels.FashionMNISTSlice(), spec, data.Test)
+	if err != nil {
+		return fmt.Errorf("embedded data: %w", err)
+	}
+	runDir := filepath.Join(c.Out, "run")
+	if err := os.RemoveAll(runDir); err != nil {
+		return err
+	}
+	sum, err := train.Run(ctx, train.Config{
+		ModelProto: conv.Model, TrainSet: trainSet, TestSet: testSet, Out: runDir,
+		Epochs: c.Epochs, Batch: c.Batch, Optimizer: train.Adam, LR: c.LR,
+		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Threads: c.Threads, Seed: 1,
+		NoProgress: !g.ShowProgress(),
+	}, g.Log)
+	if err != nil {
+		return err
+	}
+
+	// 3. eval is the final evaluation of the run (sum.Final); 4. export.
+	final, err := onnx.DecodeFile(sum.FinalModel)
+	if err != nil {
+		return err
+	}
+	files := map[export.Profile]string{}
+	for _, p := range []export.Profile{export.ProfilePortable, export.ProfilePacked} {
+		out, err := export.Export(final, p, export.Options{ProducerVersion: Version})
+		if err != nil {
+			return fmt.Errorf("export %s: %w", p, err)
+		}
+		path := filepath.Join(c.Out, "bsnn_"+string(p)+".onnx")
+		if err := onnx.EncodeFile(path, out); err != nil {
+			return err
+		}
+		files[p] = path
+	}
+	packed, err := onnx.DecodeFile(files[export.ProfilePacked])
+	if err != nil {
+		return err
+	}
+	rep, err := export.Describe(packed)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(files[export.ProfilePacked]); err == nil {
+		rep.FileBytes = st.Size()
+	}
+
+	// What was done.
+	w := g.Stdout
+	info := testmodels.DefaultModelInfo()
+	fmt.Fprintln(w, "bsnnctl quickstart: import -> finetune -> eval -> export on the embedded LeNet and Fashion-MNIST slice")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "1. import\t%s -> %s (T=%d, AGMM on, %d binary layers)\n", annPath, bsnnPath, c.TimeSteps, len(conv.Model.BinaryLayers()))
+	used := trainSet.Len()
+	if c.TrainLimit > 0 && c.TrainLimit < used {
+		used = c.TrainLimit
+	}
+	fmt.Fprintf(tw, "2. finetune\t%d epochs, %d steps, %d training images, Adam lr %g -> %s\n", sum.Epochs, sum.Steps, used, c.LR, runDir)
+	for i, a := range sum.TestAcc {
+		fmt.Fprintf(tw, "\ttest accuracy after epoch %d: %.4f\n", i+1, a)
+	}
+	if sum.Final != nil {
+		fmt.Fprintf(tw, "3. eval\ttest accuracy %.4f on %d images (float ANN in PyTorch: %.4f on the full test set); firing rate %.3f; %.3f uJ per sample\n",
+			sum.Final.Accuracy, sum.Final.Samples, info.TestAccuracy, sum.Final.FiringRate, sum.Final.EnergyUJ)
+	}
+	fmt.Fprintf(tw, "4. export\t%s (portable: custom ops with ONNX function bodies)\n", files[export.ProfilePortable])
+	fmt.Fprintf(tw, "\t%s (packed: 1 bit per binary weight)\n", files[export.ProfilePacked])
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "size report (packed file):")
+	if err := rep.WriteText(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nmetrics: %s; plots: %s\n", filepath.Join(runDir, train.MetricsFile), filepath.Join(runDir, train.PlotsDir))
+	fmt.Fprintf(w, "done in %s\n", time.Since(start).Round(time.Second))
+	if sum.Final != nil {
+		fmt.Fprintf(w, "test accuracy: %.4f\n", sum.Final.Accuracy)
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+// Package train fine-tunes binary spiking neural networks (BSNNs) compiled by
+// the ops engine, with Gorgonia autodiff and the AGMM gates of the model.
+//
+// Run is the whole `bsnnctl finetune` command: it compiles the BSNN in
+// training mode (ops.Options{Training: true}) with the loss of Config.Loss
+// (TET: the mean over t of the cross-entropy of the per-step logits, the
+// input of the model's final ReduceMean over time; or CE on the mean output;
+// label smoothing either way), runs the optimizer (SGD with momentum, Adam,
+// AdamW; weight decay on weights only) under a warm-up + cosine schedule
+// with optional global-norm clipping, evaluates every epoch on the test set
+// with a separate inference-mode program compiled after ops.Builder.WriteBack
+// (the last partial batch gets its own program), and writes RUNDIR:
+//
+//   - metrics.jsonl: a StepLine every log_every steps and an EpochLine per
+//     epoch (spec §6: flip rates, latent-gradient statistics, firing rates,
+//     AGMM alpha and gates, energy);
+//   - ckpt-<step>.onnx (train profile, EncodeTrainState) with a
+//     ckpt-<step>.json sidecar (loop state), every epoch and every
+//     checkpoint_every steps, the last keep_checkpoints kept;
+//   - best.onnx and final.onnx (train profile);
+//   - plots/*.png (Plot).
+//
+// Every file is written atomically (temporary file + rename), so a killed
+// run leaves only complete files; Config.Resume continues from the newest
+// checkpoint and reproduces the uninterrupted run's metrics exactly (at one
+// thread bitwise; see the package tests).
+//
+// Evaluate is `bsnnctl eval`; BenchTrainStep times one training step (the
+// CLI's `bench train`).
+package train

@@ -1,0 +1,296 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/train/data"
+)
+
+// EvalOptions configure Evaluate. The zero value evaluates the whole data
+// set in batches of 256 with the data set's default normalization.
+type EvalOptions struct {
+	Context context.Context
+	Batch   int // default 256; the last partial batch gets its own program
+	Threads int // GOMAXPROCS during the evaluation (0: unchanged)
+	Workers int // data-loading goroutines (0: GOMAXPROCS)
+	Limit   int // evaluate the first Limit images only (0: all)
+	// AGMM "off" bypasses the model's AGMMGate nodes (as finetune --agmm
+	// off trains them); "" or "on" evaluates the model as it is.
+	AGMM string
+	// Norm overrides the data set's default normalization.
+	Norm *data.Norm
+	// Fit brings images to the model's input size (default: resize).
+	Fit data.Fit
+}
+
+// EvalResult is what `bsnnctl eval` reports; it marshals to JSON as is.
+type EvalResult struct {
+	Samples  int     `json:"samples"`
+	Accuracy float64 `json:"accuracy"`
+	// Loss is the cross-entropy of the time-averaged output; LossTET the
+	// mean over t of the per-step cross-entropy (models decoding the mean
+	// over time only).
+	Loss    float64  `json:"loss"`
+	LossTET *float64 `json:"loss_tet,omitempty"`
+	T       int      `json:"time_steps"`
+	// FiringRate is the network-wide firing rate (spikes per neuron and
+	// step, over every LIF layer).
+	FiringRate float64     `json:"firing_rate"`
+	LIF        []LIFRate   `json:"lif"`
+	AGMM       []AGMMLine  `json:"agmm,omitempty"`
+	Layers     []LayerCost `json:"layers"`
+	// Per sample: synaptic operations of the binary layers, MACs of the
+	// float layers and the energy estimate of spec §6 in picojoules.
+	SOPs      float64 `json:"sops"`
+	FloatMACs float64 `json:"float_macs"`
+	EnergyPJ  float64 `json:"energy_pj"`
+	EnergyUJ  float64 `json:"energy_uj"`
+	// Batch is the batch size, Remainder the size of the last partial
+	// batch (0: none), both evaluated.
+	Batch     int     `json:"batch"`
+	Remainder int     `json:"remainder"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// LIFRate is one LIF layer's firing rate.
+type LIFRate struct {
+	Node    string    `json:"node"`
+	Neurons int       `json:"neurons"` // per sample
+	Rate    float64   `json:"rate"`
+	RateT   []float64 `json:"rate_t"`
+}
+
+// Evaluate runs model in inference mode (BatchNormalization on running
+// statistics) over every image of ds and reports accuracy, loss, firing
+// rates and energy per sample.
+func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult, error) {
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 256
+	}
+	if opts.Threads > 0 {
+		prev := runtime.GOMAXPROCS(opts.Threads)
+		defer runtime.GOMAXPROCS(prev)
+	}
+	if ds == nil || ds.N == 0 {
+		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
+	}
+	if opts.Limit > 0 && opts.Limit < ds.N {
+		var err error
+		if ds, err = ds.Slice(0, opts.Limit); err != nil {
+			return EvalResult{}, err
+		}
+	}
+	m := model.Clone()
+	if opts.AGMM == "off" {
+		if _, err := bypassAGMM(m); err != nil {
+			return EvalResult{}, err
+		}
+	} else if opts.AGMM != "" && opts.AGMM != "on" {
+		return EvalResult{}, fmt.Errorf("evaluate: agmm %q, want on or off", opts.AGMM)
+	}
+	ni, err := analyze(m)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	tf, err := makeTransform(ds, ni, opts.Norm, opts.Fit)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	r, err := evaluate(ctx, m, ni, ds, tf, opts.Batch, opts.Workers)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	return *r, nil
+}
+
+// makeTransform maps ds's images to the model's input shape.
+func makeTransform(ds *data.Dataset, ni *netInfo, norm *data.Norm, fit data.Fit) (*data.Transform, error) {
+	out := ni.InputShape
+	if ni.InputRank == 2 {
+		// A flat [N, D] input takes the image as is (C*H*W = D).
+		if ds.Shape().Size() != out.C {
+			return nil, fmt.Errorf("the model's input %q has %d values per sample, the %s images have %v = %d",
+				ni.Input, out.C, ds.Kind, ds.Shape(), ds.Shape().Size())
+		}
+		out = ds.Shape()
+	}
+	return data.NewTransform(ds, data.TransformConfig{Out: out, Fit: fit, Norm: norm})
+}
+
+// evaluate runs m over ds in batches of batch (a second program for the
+// last partial batch).
+func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, batch, workers int) (*EvalResult, error) {
+	start := time.Now()
+	if batch > ds.N {
+		batch = ds.N
+	}
+	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: workers})
+	if err != nil {
+		return nil, err
+	}
+	main, err := compileEval(m, ni, batch)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the evaluation program: %w", err)
+	}
+	defer main.prog.Close()
+	var rest *evalProgram
+	remainder := ds.N % batch
+	if remainder > 0 {
+		if rest, err = compileEval(m, ni, remainder); err != nil {
+			return nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
+		}
+		defer rest.prog.Close()
+	}
+	it, err := ld.Start(ctx, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+
+	var (
+		correct        int
+		ceSum, tetSum  float64
+		lifSum         = make([][]float64, len(main.b.LIF))
+		gateSum        = make([][]float64, len(main.b.AGMM))
+		nzSum, nzTotal = make([]float64, len(main.layers)), make([]float64, len(main.layers))
+		meanLogit      []float64
+	)
+	for {
+		bt, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		p := main
+		if bt.N != main.N {
+			p = rest
+		}
+		if p == nil || bt.N != p.N {
+			bt.Release()
+			return nil, fmt.Errorf("internal error: batch of %d images", bt.N)
+		}
+		if err := p.prog.SetInput(ni.Input, bt.X); err != nil {
+			bt.Release()
+			return nil, err
+		}
+		if err := p.prog.Run(); err != nil {
+			bt.Release()
+			return nil, err
+		}
+		z := p.logits.data
+		if len(meanLogit) != p.C {
+			meanLogit = make([]float64, p.C)
+		}
+		for n := 0; n < p.N; n++ {
+			y := bt.Y[n]
+			if y >= p.C {
+				bt.Release()
+				return nil, fmt.Errorf("label %d of image %d is outside the model's %d classes", y, bt.Indices[n], p.C)
+			}
+			for c := range meanLogit {
+				meanLogit[c] = 0
+			}
+			for t := 0; t < p.T; t++ {
+				row := z[(t*p.N+n)*p.C : (t*p.N+n+1)*p.C]
+				for c, v := range row {
+					meanLogit[c] += float64(v) / float64(p.T)
+				}
+				if p.T > 1 {
+					tetSum += ceRow(row, y, 0) / float64(p.T)
+				}
+			}
+			if argmax64(meanLogit) == y {
+				correct++
+			}
+			ceSum += ce64(meanLogit, y)
+		}
+		for i, tap := range p.b.LIF {
+			if lifSum[i] == nil {
+				lifSum[i] = make([]float64, tap.T)
+			}
+			for t, r := range tap.Rate {
+				lifSum[i][t] += r * float64(p.N)
+			}
+		}
+		for i, tap := range p.b.AGMM {
+			if gateSum[i] == nil {
+				gateSum[i] = make([]float64, tap.T)
+			}
+			for t, g := range tap.MeanGate() {
+				gateSum[i][t] += g * float64(p.N)
+			}
+		}
+		for i, l := range p.layers {
+			if l.probe != nil {
+				nzSum[i] += float64(l.probe.nonzero)
+				nzTotal[i] += float64(l.probe.total)
+			}
+		}
+		bt.Release()
+	}
+	N := float64(ds.N)
+	r := &EvalResult{Samples: ds.N, Accuracy: float64(correct) / N, Loss: ceSum / N, T: ni.T,
+		Batch: batch, Remainder: remainder}
+	if main.T > 1 {
+		v := tetSum / N
+		r.LossTET = &v
+	}
+	var spikes, neurons float64
+	for i, tap := range main.b.LIF {
+		lr := LIFRate{Node: tap.Node, Neurons: tap.M / batch, RateT: scaled(lifSum[i], 1/N)}
+		for _, x := range lr.RateT {
+			lr.Rate += x / float64(len(lr.RateT))
+			spikes += x * float64(lr.Neurons)
+			neurons += float64(lr.Neurons)
+		}
+		r.LIF = append(r.LIF, lr)
+	}
+	if neurons > 0 {
+		r.FiringRate = spikes / neurons
+	}
+	for i, tap := range main.b.AGMM {
+		r.AGMM = append(r.AGMM, AGMMLine{Node: tap.Node, Alpha: alphaOf(tap), Gate: scaled(gateSum[i], 1/N)})
+	}
+	fr := make([]float64, len(main.layers))
+	for i := range fr {
+		if nzTotal[i] > 0 {
+			fr[i] = nzSum[i] / nzTotal[i]
+		} else {
+			fr[i] = 1
+		}
+	}
+	r.Layers = costs(main.layers, fr)
+	r.EnergyPJ, r.SOPs, r.FloatMACs = EnergyOf(r.Layers)
+	r.EnergyUJ = r.EnergyPJ * 1e-6
+	r.Seconds = time.Since(start).Seconds()
+	if math.IsNaN(r.Loss) {
+		return r, fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
+	}
+	return r, nil
+}
+
+// ce64 is the cross-entropy of float64 logits.
+func ce64(z []float64, y int) float64 {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = math.Max(m, v)
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(v - m)
+	}
+	return m + math.Log(s) - z[y]
+}
