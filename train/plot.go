@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -72,7 +73,7 @@ func runLabel(dir string) string {
 		b, err := os.ReadFile(filepath.Join(dir, cks[len(cks)-1]+".json"))
 		if err == nil {
 			var ls loopState
-			if json.Unmarshal(b, &ls) == nil && ls.Config.AGMM != "" {
+			if json.Unmarshal(b, &ls) == nil && ls.Config.AGMM != "" && !strings.Contains(strings.ToLower(label), "agmm") {
 				label += " (agmm " + ls.Config.AGMM + ")"
 			}
 		}
@@ -81,10 +82,11 @@ func runLabel(dir string) string {
 }
 
 // Plot renders the curves of RUNDIR/metrics.jsonl as PNG files under
-// RUNDIR/plots: loss.png, accuracy.png, flip_rate.png, firing_rate.png and
-// (when the network has AGMM gates) agmm_alpha.png. Further run folders
-// (for example the same network trained with --agmm off) are overlaid on
-// the loss, accuracy, flip-rate and firing-rate plots for comparison.
+// RUNDIR/plots: loss.png, accuracy.png, flip_rate.png,
+// flip_rate_layers.png, firing_rate.png and (when the network has AGMM
+// gates) agmm_alpha.png. Further run folders (for example the same network
+// trained with --agmm off) are overlaid on the loss, accuracy, flip-rate
+// and firing-rate plots, which then go to RUNDIR/plots/compare.
 func Plot(rundir string, compare ...string) error {
 	var runs []*runMetrics
 	for _, d := range append([]string{rundir}, compare...) {
@@ -98,6 +100,9 @@ func Plot(rundir string, compare ...string) error {
 		runs[0].label = ""
 	}
 	out := filepath.Join(rundir, PlotsDir)
+	if len(compare) > 0 {
+		out = filepath.Join(out, "compare")
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -121,6 +126,7 @@ func Plot(rundir string, compare ...string) error {
 
 	// Accuracy per epoch.
 	p = newPlot("Accuracy", "epoch", "accuracy")
+	p.Legend.Top = false // the curves rise
 	vs = nil
 	for _, r := range runs {
 		vs = append(vs, name(r, "train"), epochNumXY(r.epochs, func(e EpochLine) float64 { return e.TrainAcc }))

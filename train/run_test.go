@@ -489,7 +489,7 @@ func TestPlotCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"loss.png", "accuracy.png", "flip_rate.png", "flip_rate_layers.png", "firing_rate.png", "agmm_alpha.png"} {
-		b, err := os.ReadFile(filepath.Join(dirs[0], PlotsDir, f))
+		b, err := os.ReadFile(filepath.Join(dirs[0], PlotsDir, "compare", f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -501,7 +501,7 @@ func TestPlotCompare(t *testing.T) {
 			t.Errorf("%s is %v", f, img.Bounds())
 		}
 	}
-	checkRunDir(t, filepath.Join(dirs[0], PlotsDir))
+	checkRunDir(t, filepath.Join(dirs[0], PlotsDir, "compare"))
 }
 
 // TestInitialTrainState: a portable model exported to the train profile
@@ -531,6 +531,14 @@ func TestInitialTrainState(t *testing.T) {
 		}
 		if p.Decay != want.decay {
 			t.Errorf("%s decay %v, want %v", want.name, p.Decay, want.decay)
+		}
+	}
+	if p, ok := names["conv1.weight"]; !ok || !p.Decay {
+		t.Errorf("float first-layer weight conv1.weight: state %v, decay %v (want decay)", ok, p.Decay)
+	}
+	for n, p := range names {
+		if strings.HasSuffix(n, ".bias") && p.Decay {
+			t.Errorf("bias %s is decayed", n)
 		}
 	}
 	for n := range names {

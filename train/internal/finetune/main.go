@@ -30,12 +30,14 @@ func main() {
 		evalOnly bool
 		bench    string
 		steps    int
+		compare  string
 	)
 	flag.StringVar(&cfg.Model, "model", "", "BSNN .onnx (or a float ANN with -import)")
 	flag.BoolVar(&imp, "import", false, "convert the float ANN first (convert.Convert, AGMM gates on)")
 	flag.BoolVar(&evalOnly, "eval", false, "only evaluate the model on the test split")
 	flag.StringVar(&bench, "bench-torch", "", "time training steps (BenchTrainStep) and PyTorch's on the network of that name (resnet20, lenet_fmnist) instead of training")
 	flag.IntVar(&steps, "bench-steps", 5, "timed steps for -bench-torch")
+	flag.StringVar(&compare, "plot-compare", "", "only plot: the run in -out overlaid with this run folder (to -out/plots/compare)")
 	flag.StringVar(&cfg.Data, "data", "fashion-mnist", "data SPEC")
 	flag.StringVar(&cfg.Out, "out", "", "RUNDIR")
 	flag.IntVar(&cfg.Epochs, "epochs", 5, "epochs")
@@ -70,6 +72,13 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if compare != "" {
+		if err := train.Plot(cfg.Out, compare); err != nil {
+			fmt.Fprintln(os.Stderr, "finetune:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if bench != "" {
 		if err := runBench(ctx, cfg, imp, bench, steps); err != nil {
 			fmt.Fprintln(os.Stderr, "finetune:", err)
