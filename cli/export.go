@@ -7,7 +7,6 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train"
 )
 
@@ -103,25 +102,9 @@ func (c *ExportCmd) Run(ctx context.Context, g *Globals) error {
 // initializers runtime ops read), weight decay on the compute layers'
 // weights, and stores it with train.EncodeTrainState.
 func freshTrainState(m *onnx.Model) error {
-	b, err := ops.NewBuilder(m, ops.Options{Training: true})
+	st, err := train.InitialTrainState(m, train.Config{})
 	if err != nil {
 		return fmt.Errorf("listing the trainable parameters: %w", err)
 	}
-	weights := map[string]bool{}
-	for _, n := range b.Graph.Nodes {
-		switch {
-		case n.Domain == "" && (n.OpType == "Conv" || n.OpType == "ConvTranspose" || n.OpType == "Gemm"):
-			weights[n.Input(1)] = true
-		case n.Domain == "" && n.OpType == "MatMul":
-			for _, x := range n.Inputs {
-				if b.Graph.IsInitializer(x) {
-					weights[x] = true
-				}
-			}
-		case n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant":
-			weights[n.Input(0)] = true
-		}
-	}
-	opt := train.NewOptimizer(train.Config{}.Defaults(), b.Params, func(name string) bool { return weights[name] })
-	return train.EncodeTrainState(m, opt.State())
+	return train.EncodeTrainState(m, st)
 }

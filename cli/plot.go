@@ -19,6 +19,10 @@ func (c *PlotCmd) Run(ctx context.Context, g *Globals) error {
 	if err := train.Plot(c.RunDir, c.Compare...); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.Stdout, "wrote %s\n", filepath.Join(c.RunDir, train.PlotsDir))
+	dir := filepath.Join(c.RunDir, train.PlotsDir)
+	if len(c.Compare) > 0 {
+		dir = filepath.Join(dir, "compare")
+	}
+	fmt.Fprintf(g.Stdout, "wrote %s\n", dir)
 	return nil
 }
