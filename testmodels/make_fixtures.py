@@ -10,7 +10,9 @@ Needs Debian's python3-torch (1.13), python3-torchvision (0.14), python3-onnx (1
 
 Every fixture is a folder <arch>_op<opset>_<folded|keepbn>_<static|dynamic>/ with
   model.onnx          torch.onnx.export of the eval-mode model (input "input", output "output")
-  input.npy           float32 input (batch 2; batch 1 for the 224x224 models)
+  input.npy           float32 input (batch 2; batch 1 for the 224x224 models), chosen among seeded
+                      candidates and refined to keep every ReLU/ReLU6 kink and MaxPool tie far
+                      from float32 noise (choose_input; manifest keys kink_margin*, kink_search)
   output.npy          PyTorch eval-mode output for input.npy
   dloss_doutput.npy   fixed random float32 R shaped like the output
   grads.npz           gradients of L = sum(output * R) in eval mode (BN uses running stats):
@@ -23,6 +25,7 @@ All variants of one architecture share the same weights, input, output, R and gr
 compute the same function.
 """
 import argparse
+import copy
 import fnmatch
 import io
 import json
@@ -49,6 +52,17 @@ BASE_SEED = 20240917
 # (resnet18/resnet50: their gradient files would be 47/100 MB); the input gradient is always written.
 PARAM_GRAD_LIMIT = 4_000_000
 OPSETS = (9, 11, 13, 17)
+# kink-margin search (choose_input, refine_input): arch -> (seeded candidates, input scales tried
+# for each candidate, refine target (relative margin), refine steps at most, candidates
+# refined). Every layer's refine target is also at least NOISE_FACTOR times its float32
+# rounding noise (layer_noise).
+KINK_SEARCH_DEFAULT = (16, (1.0,), 1.5e-3, 40, 1)
+KINK_SEARCH = {
+    "resnet18": (2, (1.0, 0.5), 0.0, 12, 1),
+    "resnet50": (1, (1.0,), 0.0, 12, 1),
+    "mobilenet_v2": (1, (1.0, 0.5, 2.0), 0.0, 16, 3),
+}
+NOISE_FACTOR = 20
 
 
 # ----------------------------------------------------------------------------- architectures
@@ -254,23 +268,280 @@ def build_model(arch, variant):
     return model.eval()
 
 
-def reference_tensors(arch, model):
-    """input, output, R and gradients (input + every named parameter), all float32 numpy."""
+# ----------------------------------------------------------------------------- kink margin
+#
+# A ReLU / ReLU6 mask element whose pre-activation lies within float32 rounding noise of the
+# kink (0, or 0 and 6), or a MaxPool window whose two largest elements lie that close, can be
+# decided differently by another engine (different summation order in the convolutions). One
+# flipped element changes its backward signal, and with it every gradient upstream of it, by
+# about 1/sqrt(elements of that layer) in L2 (~1% in ResNet-20). So each fixture's input is
+# chosen to keep every kink far away: seeded candidates, the best one(s) refined by small
+# gradient steps (refine_input). The recorded margin (kink_margin) is the distance RELATIVE to
+# the layer's scale: distance / std(that layer's input tensor, whole batch). See README.md.
+
+class KinkRecorder:
+    """Context manager that wraps torch.nn.functional.relu / relu6 / hardtanh / max_pool2d
+    (nn.ReLU, nn.ReLU6 = hardtanh(0, 6), nn.MaxPool2d and the F. calls of the architectures
+    here all go through them) and records, for every call, the distance of each element of its
+    input to the nearest kink, divided by the std of that input tensor (whole batch):
+      relu        |x|
+      relu6       min(|x|, |x - 6|)
+      hardtanh    min(|x - min_val|, |x - max_val|)  (ReLU6 / ONNX Clip)
+      max_pool2d  top1 - top2 of every pooling window (-inf padding), skipping windows whose
+                  two largest elements are both exactly 0 (distance inf: ReLU zeros, their
+                  gradient is masked by that ReLU, whose own margin is recorded)
+    The wrapped ops run out of place (same values; the recorded tensors stay valid).
+    With grad=True the relative distances stay differentiable (std detached) for refine_input."""
+
+    FUNCS = ("relu", "relu6", "hardtanh", "max_pool2d")
+
+    def __init__(self, grad=False):
+        self.grad = grad
+        self.layers = []  # (kind, min absolute distance, std of the layer input)
+        self.rel = []     # relative distances per layer (tensors)
+
+    def _add(self, kind, x, dist_fn):
+        x = x if self.grad else x.detach()
+        dist = dist_fn(x)
+        sd = x.detach().std()
+        self.layers.append((kind, float(dist.detach().min()), float(sd)))
+        self.rel.append(dist / sd.clamp(min=1e-30))
+
+    def __enter__(self):
+        self._orig = {n: getattr(F, n) for n in self.FUNCS}
+        orig = self._orig
+
+        def relu(x, inplace=False):
+            self._add("Relu", x, torch.abs)
+            return orig["relu"](x)
+
+        def relu6(x, inplace=False):
+            self._add("Relu6", x, lambda t: torch.minimum(t.abs(), (t - 6).abs()))
+            return orig["relu6"](x)
+
+        def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+            self._add("Clip", x, lambda t: torch.minimum((t - min_val).abs(), (t - max_val).abs()))
+            return orig["hardtanh"](x, min_val, max_val)
+
+        def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                       return_indices=False):
+            self._add("MaxPool", x, lambda t: _pool_gaps(t, kernel_size, stride, padding,
+                                                          dilation, ceil_mode))
+            return orig["max_pool2d"](x, kernel_size, stride, padding, dilation,
+                                      ceil_mode=ceil_mode, return_indices=return_indices)
+
+        for n, f in (("relu", relu), ("relu6", relu6), ("hardtanh", hardtanh),
+                     ("max_pool2d", max_pool2d)):
+            setattr(F, n, f)
+        return self
+
+    def __exit__(self, *exc):
+        for n, f in self._orig.items():
+            setattr(F, n, f)
+        return False
+
+    def margin(self):
+        """(relative margin, absolute margin, index of the layer with the relative minimum).
+        relative = min over layers of (min distance / std of the layer input);
+        absolute = min over layers of the min distance (in the layers' own units)."""
+        rel = [d / max(s, 1e-30) for _, d, s in self.layers]
+        i = int(np.argmin(rel))
+        return rel[i], min(d for _, d, _ in self.layers), i
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _pool_gaps(x, kernel_size, stride, padding, dilation, ceil_mode):
+    """top1 - top2 of every max-pooling window of x (N, C, H, W)."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride if stride not in (None, []) else kernel_size)
+    ph, pw = _pair(padding)
+    assert _pair(dilation) == (1, 1) and not ceil_mode, "only dilation 1, floor mode"
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph), value=float("-inf"))
+    win = x.unfold(2, kh, sh).unfold(3, kw, sw).reshape(x.shape[0], x.shape[1], -1, kh * kw)
+    top = win.topk(2, dim=-1).values
+    gap = top[..., 0] - top[..., 1]
+    both_zero = (top[..., 0] == 0) & (top[..., 1] == 0)
+    return torch.where(both_zero, torch.full_like(gap, float("inf")), gap)
+
+
+def kink_margin(model, x):
+    """Eval-mode forward of x under a KinkRecorder: (relative margin, absolute margin,
+    "<kind>#<layer index>" of the relative minimum, number of kink layers)."""
+    with torch.no_grad(), KinkRecorder() as rec:
+        model(x)
+    rel, ab, i = rec.margin()
+    return rel, ab, f"{rec.layers[i][0]}#{i}", len(rec.layers)
+
+
+def layer_noise(model, x):
+    """Per kink layer, the float32 rounding noise of its input: rms(x32 - x64) / std(x64), where
+    x32 is the layer input of the float32 eval forward and x64 that of a float64 copy of the
+    model. (Measured against our engine: the engine-vs-PyTorch deviation of the pre-activations
+    has the same size, see README.md.)"""
+    class Capture(KinkRecorder):
+        def _add(self, kind, x, dist_fn):
+            self.layers.append(x.detach().clone())
+
+    m64 = copy.deepcopy(model).double()
+    with torch.no_grad(), Capture() as r32:
+        model(x)
+    with torch.no_grad(), Capture() as r64:
+        m64(x.double())
+    assert len(r32.layers) == len(r64.layers)
+    return [float((a.double() - b).pow(2).mean().sqrt() / b.std().clamp(min=1e-300))
+            for a, b in zip(r32.layers, r64.layers)]
+
+
+def movable_masks(model, x, seed):
+    """Per kink layer, the elements whose kink distance depends on the input near x: those that
+    change when x is perturbed by 1e-3 N(0, 1) (seeded). The others are input-independent
+    (e.g. a depthwise window entirely saturated by ReLU6 gives the same BN value at every such
+    position of its channel; such a value is computed from exact constants, so engines agree
+    on it to an ulp) and refine_input cannot move them."""
+    g = torch.Generator().manual_seed(seed)
+    xp = x + 1e-5 * torch.randn(x.shape, generator=g)
+    with torch.no_grad(), KinkRecorder() as r0:
+        model(x)
+    with torch.no_grad(), KinkRecorder() as r1:
+        model(xp)
+    return [a != b for a, b in zip(r0.rel, r1.rel)]
+
+
+def _hinge(model, x, targets, masks, grad):
+    """sum over the movable kink elements of max(0, 1 - (distance/std) / target of its
+    layer), and the margin in units of the targets: min over all elements of
+    (distance/std) / target of its layer."""
+    with torch.set_grad_enabled(grad), KinkRecorder(grad=grad) as rec:
+        model(x)
+    assert len(rec.rel) == len(targets) == len(masks)
+    loss = sum(((1 - u / t).clamp(min=0) * m).sum() for u, t, m in zip(rec.rel, targets, masks))
+    return loss, min(float(u.detach().min()) / t for u, t in zip(rec.rel, targets))
+
+
+def refine_input(model, x, targets, masks, max_steps):
+    """Push every kink element of x to at least its layer's target relative distance by small
+    input changes. Deterministic descent on the hinge H(x) = sum over all ReLU/ReLU6/MaxPool
+    elements of max(0, 1 - (distance/std)/target) (movable_masks elements only): gradient step with the Polyak step size
+    2 H / |grad H|^2, capped at a relative input change of 3e-4, halved (at most 6 times,
+    one forward each) until H decreases. Stops when H = 0 (no element left inside its band),
+    after max_steps steps, or when no step decreases H.
+    Returns the iterate with the largest margin in units of the targets (x itself if none is
+    larger) and the number of steps taken. Typical total input change: |dx|/|x| ~ 1e-4..1e-3."""
+    params = [p for p in model.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        loss, margin = _hinge(model, x, targets, masks, False)
+        best_x, best_m = x, margin
+        steps = 0
+        while steps < max_steps and float(loss) > 0:
+            xv = x.clone().requires_grad_(True)
+            loss_v, _ = _hinge(model, xv, targets, masks, True)
+            (g,) = torch.autograd.grad(loss_v, xv)
+            g2 = float((g * g).sum())
+            if g2 == 0.0:
+                break
+            rho = min(2 * float(loss) / g2, 3e-4 * float(x.norm()) / g2 ** 0.5)
+            for _ in range(7):
+                xn = (x - rho * g).detach()
+                ln, mn = _hinge(model, xn, targets, masks, False)
+                if float(ln) < float(loss):
+                    break
+                rho /= 2
+            else:
+                break
+            x, loss, steps = xn, ln, steps + 1
+            if mn > best_m:
+                best_x, best_m = x, mn
+        if float(loss) == 0.0:  # the last iterate clears every band: prefer it
+            best_x = x
+        return best_x, steps
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+
+
+def choose_input(arch, model):
+    """The fixture input of arch. Candidate k draws N(0, 1) from
+    torch.Generator(arch_seed + 2 + 1000*k) (candidate 0 is the input that earlier versions of
+    this script saved), times each input scale of the arch. The `refined` candidates with the
+    largest relative kink margin (first ones on ties) go through refine_input towards per-layer
+    targets max(target, NOISE_FACTOR * float32 noise of the layer) (layer_noise, at that
+    candidate); the result with the largest margin in units of the targets (first on ties) is
+    the input. Returns the input and the manifest's kink keys."""
     _, input_shape, batch = ARCHS[arch]
     seed = arch_seed(arch)
-    g = torch.Generator().manual_seed(seed + 2)
-    x = torch.randn((batch,) + tuple(input_shape), generator=g)
+    count, scales, target, max_steps, refined = KINK_SEARCH.get(arch, KINK_SEARCH_DEFAULT)
+    cands = []
+    for k in range(count):
+        cseed = seed + 2 + 1000 * k
+        base = torch.randn((batch,) + tuple(input_shape),
+                           generator=torch.Generator().manual_seed(cseed))
+        for sc in scales:
+            x = base * sc if sc != 1.0 else base
+            cands.append((kink_margin(model, x)[0], cseed, sc, x))
+    order = sorted(range(len(cands)), key=lambda i: (-cands[i][0], i))
+    best = None
+    for i in order[:refined]:
+        cand_margin, cseed, sc, x0 = cands[i]
+        noise = layer_noise(model, x0)
+        targets = [max(target, NOISE_FACTOR * n) for n in noise]
+        masks = movable_masks(model, x0, cseed + 1)
+        x, steps = refine_input(model, x0, targets, masks, max_steps)
+        with torch.no_grad(), KinkRecorder() as rec:
+            model(x)
+        in_targets = min(float(u.min()) / t for u, t in zip(rec.rel, targets))
+        if best is None or in_targets > best[0]:
+            best = (in_targets, cand_margin, cseed, sc, x0, x, steps, noise, rec)
+    _, cand_margin, cseed, sc, x0, x, steps, noise, rec = best
+    rel, ab, i = rec.margin()
+    in_noise = [float(u.min()) / max(n, 1e-30) for u, n in zip(rec.rel, noise)]
+    j = int(np.argmin(in_noise))
+    info = {
+        "kink_margin": rel,
+        "kink_margin_abs": ab,
+        "kink_margin_layer": f"{rec.layers[i][0]}#{i}",
+        "kink_margin_noise": in_noise[j],
+        "kink_margin_noise_layer": f"{rec.layers[j][0]}#{j}",
+        "kink_layers": len(rec.layers),
+        "kink_scale": "std of the layer input (whole batch)",
+        "kink_search": {
+            "candidates": count * len(scales),
+            "refined": min(refined, len(cands)),
+            "input_seed": cseed,
+            "input_scale": sc,
+            "candidate_margin": cand_margin,
+            "refine_target": target,
+            "refine_noise_factor": NOISE_FACTOR,
+            "refine_steps": steps,
+            "refine_rel_change": float((x - x0).norm() / x0.norm()),
+            "layer_noise_max": max(noise),
+        },
+    }
+    return x, info
+
+
+def reference_tensors(arch, model):
+    """input (the candidate with the largest kink margin), output, R and gradients (input +
+    every named parameter), all float32 numpy; and the kink-margin info for the manifest."""
+    seed = arch_seed(arch)
+    x, info = choose_input(arch, model)
     model.eval()
     model.zero_grad(set_to_none=True)
     xg = x.clone().requires_grad_(True)
     out = model(xg)
-    r = torch.randn(out.shape, generator=g)
+    r = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 3))
     (out * r).sum().backward()
     grads = {"input": xg.grad.detach().numpy().astype(np.float32)}
     params = {n: p.grad.detach().numpy().astype(np.float32)
               for n, p in model.named_parameters() if p.grad is not None}
     return (x.numpy().astype(np.float32), out.detach().numpy().astype(np.float32),
-            r.numpy().astype(np.float32), grads, params)
+            r.numpy().astype(np.float32), grads, params, info)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -329,7 +600,7 @@ def write_fixture(out_dir, arch, opset, bn, batch, cache):
     if key not in cache:
         model = build_model(arch, variant)
         cache[key] = (model, reference_tensors(arch, model))
-    model, (x, y, r, grads, params) = cache[key]
+    model, (x, y, r, grads, params, kink) = cache[key]
 
     data = export_onnx(model, x, opset, bn, batch)
     proto = onnx.load_from_string(data)
@@ -354,6 +625,9 @@ def write_fixture(out_dir, arch, opset, bn, batch, cache):
     in_shape = summary["inputs"][0]["shape"]
     assert len(in_shape) == x.ndim and in_shape[1:] == list(x.shape[1:]), (name, in_shape)
     assert in_shape[0] == ("N" if batch == "dynamic" else x.shape[0]), (name, in_shape)
+    # the kink margin saw every kink of the exported graph
+    n_kinks = sum(summary["op_counts"].get(op, 0) for op in ("Relu", "Clip", "MaxPool"))
+    assert n_kinks == kink["kink_layers"], (name, n_kinks, kink["kink_layers"])
 
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
@@ -384,6 +658,8 @@ def write_fixture(out_dir, arch, opset, bn, batch, cache):
         "torch_params": int(n_params),
         "checker": "onnx.checker.check_model(full_check=True) passed",
     }
+    # kink margin of the saved input (choose_input): kink_margin, kink_margin_abs, ...
+    entry.update(kink)
     # the summary keys (ir_version, producer, opsets, inputs, outputs, nodes, op_counts, params, ...)
     entry.update(summary)
     return entry
