@@ -63,19 +63,7 @@ func reduceInto[T float32 | float64](p *copyPlan, small, full []T) {
 				small[doff+j*ds] += run[j*fs]
 			}
 		}
-		a := k - 1
-		for ; a >= 0; a-- {
-			idx[a]++
-			doff += p.ds[a]
-			soff += p.ss[a]
-			if idx[a] < p.dims[a] {
-				break
-			}
-			doff -= p.ds[a] * p.dims[a]
-			soff -= p.ss[a] * p.dims[a]
-			idx[a] = 0
-		}
-		if a < 0 {
+		if !p.next(idx, &doff, &soff) {
 			return
 		}
 	}
@@ -111,19 +99,7 @@ func expand[T float32 | float64](p *copyPlan, full, small []T, scale T, comb int
 				}
 			}
 		}
-		a := k - 1
-		for ; a >= 0; a-- {
-			idx[a]++
-			doff += p.ds[a]
-			soff += p.ss[a]
-			if idx[a] < p.dims[a] {
-				break
-			}
-			doff -= p.ds[a] * p.dims[a]
-			soff -= p.ss[a] * p.dims[a]
-			idx[a] = 0
-		}
-		if a < 0 {
+		if !p.next(idx, &doff, &soff) {
 			return
 		}
 	}

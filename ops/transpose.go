@@ -54,6 +54,24 @@ func (p *copyPlan) swapped() *copyPlan {
 	return &copyPlan{dims: p.dims, ds: p.ss, ss: p.ds, dbase: p.sbase, sbase: p.dbase, empty: p.empty, idx: make([]int, len(p.idx))}
 }
 
+// next advances the odometer idx over the outer axes of p (every axis but
+// the innermost, which the callers run themselves), moving the destination
+// and source offsets with it; it reports false once every run was visited.
+func (p *copyPlan) next(idx []int, doff, soff *int) bool {
+	for a := len(idx) - 1; a >= 0; a-- {
+		idx[a]++
+		*doff += p.ds[a]
+		*soff += p.ss[a]
+		if idx[a] < p.dims[a] {
+			return true
+		}
+		*doff -= p.ds[a] * p.dims[a]
+		*soff -= p.ss[a] * p.dims[a]
+		idx[a] = 0
+	}
+	return false
+}
+
 // copyStrided runs plan p from src to dst.
 func copyStrided[T any](p *copyPlan, dst, src []T) {
 	if p.empty {
@@ -72,19 +90,7 @@ func copyStrided[T any](p *copyPlan, dst, src []T) {
 				dst[doff+j*dst1] = src[soff+j*src1]
 			}
 		}
-		a := k - 1
-		for ; a >= 0; a-- {
-			idx[a]++
-			doff += p.ds[a]
-			soff += p.ss[a]
-			if idx[a] < p.dims[a] {
-				break
-			}
-			doff -= p.ds[a] * p.dims[a]
-			soff -= p.ss[a] * p.dims[a]
-			idx[a] = 0
-		}
-		if a < 0 {
+		if !p.next(idx, &doff, &soff) {
 			return
 		}
 	}
