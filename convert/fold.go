@@ -485,46 +485,39 @@ func binaryConst(op string, a, b *ctensor) (*ctensor, string) {
 	if a.isFloat() {
 		out.f = make([]float32, 0, numel(dims))
 		forEachIndex(dims, func(idx []int64) {
-			x, y := a.f[ia(idx)], b.f[ib(idx)]
-			var v float32
-			switch op {
-			case "Add":
-				v = x + y
-			case "Sub":
-				v = x - y
-			case "Mul":
-				v = x * y
-			case "Div":
-				v = x / y
-			}
-			out.f = append(out.f, v)
+			out.f = append(out.f, arith(op, a.f[ia(idx)], b.f[ib(idx)]))
 		})
 	} else {
 		out.i = make([]int64, 0, numel(dims))
 		forEachIndex(dims, func(idx []int64) {
 			x, y := a.i[ia(idx)], b.i[ib(idx)]
-			var v int64
-			switch op {
-			case "Add":
-				v = x + y
-			case "Sub":
-				v = x - y
-			case "Mul":
-				v = x * y
-			case "Div":
-				if y == 0 {
-					why = "integer division by zero"
-					return
-				}
-				v = x / y
+			if op == "Div" && y == 0 {
+				why = "integer division by zero"
+				return
 			}
-			out.i = append(out.i, v)
+			out.i = append(out.i, arith(op, x, y))
 		})
 	}
 	if why != "" {
 		return nil, why
 	}
 	return out, ""
+}
+
+// arith applies Add, Sub, Mul or Div (integer division truncates; the
+// caller rules out a zero divisor).
+func arith[T float32 | int64](op string, x, y T) T {
+	switch op {
+	case "Add":
+		return x + y
+	case "Sub":
+		return x - y
+	case "Mul":
+		return x * y
+	case "Div":
+		return x / y
+	}
+	return 0
 }
 
 func unaryConst(op string, x *ctensor) (*ctensor, string) {
