@@ -73,7 +73,7 @@ func encode(root *Group) ([]byte, error) {
 	}
 	w := &writer{refs: map[Object]int{}, addrs: map[Object]uint64{}, groups: map[*Group]groupAddrs{},
 		strings: map[stringKey][]heapID{}}
-	if err := w.plan("/", root, map[*Group]bool{}); err != nil {
+	if err := w.plan("/", root, map[*Group]bool{}, 0); err != nil {
 		return nil, err
 	}
 	w.refs[root] = 1
@@ -101,9 +101,12 @@ func (w *writer) put(addr uint64, p []byte) { copy(w.buf[addr:], p) }
 
 // plan validates the tree below g, counts hard links, refuses cycles, and
 // queues every string for the global heap, in a fixed (sorted) order.
-func (w *writer) plan(path string, g *Group, onPath map[*Group]bool) error {
+func (w *writer) plan(path string, g *Group, onPath map[*Group]bool, depth int) error {
 	if onPath[g] {
 		return fmt.Errorf("hdf5: %s: group cycle (a group contains itself)", path)
+	}
+	if depth > maxDepth {
+		return fmt.Errorf("hdf5: %s: groups nested deeper than %d (Decode's limit)", path, maxDepth)
 	}
 	if _, done := w.refs[g]; done {
 		return nil // a group linked twice is planned once
@@ -132,7 +135,7 @@ func (w *writer) plan(path string, g *Group, onPath map[*Group]bool) error {
 			if o == nil {
 				return fmt.Errorf("hdf5: %s: nil group", p)
 			}
-			if err := w.plan(p, o, onPath); err != nil {
+			if err := w.plan(p, o, onPath, depth+1); err != nil {
 				return err
 			}
 			w.refs[o]++

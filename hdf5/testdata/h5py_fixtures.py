@@ -3,6 +3,8 @@
     python3 h5py_fixtures.py make OUTDIR    writes every fixture FILE.h5 into
                                            OUTDIR, each with FILE.json, its
                                            description as h5py reads it back
+    python3 h5py_fixtures.py goldens OUTDIR the small files committed under
+                                           testdata/ (h5py_*.h5, h5py_*.json)
     python3 h5py_fixtures.py describe FILE...
                                            prints {FILE: description, ...}
                                            (JSON)
@@ -288,8 +290,35 @@ def make_unsupported(outdir):
             out.write(feature)
 
 
+def make_latest_small(path):
+    """libver='latest' structures in a small file: dense links and
+    attributes, single-chunk, fixed-array and implicit chunk indexes."""
+    with h5py.File(path, "w", libver="latest") as f:
+        many = f.create_group("many_links")
+        for i in range(10):
+            many.create_dataset("d%d" % i, data=np.int8(i))
+        ds = f.create_dataset("many_attrs", data=np.float32([1, 2]))
+        for i in range(10):
+            ds.attrs["a%d" % i] = np.float64(i) / 4
+        ds.attrs["s"] = "string attribute"
+        f.create_dataset("single", data=values("<f4", (3, 4), 1), compression="gzip")
+        f.create_dataset("fixed_array", data=values("<i2", (6, 4), 2), chunks=(2, 3), compression="gzip",
+                         shuffle=True)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((2,))
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        data = values("<u4", (5,), 3)
+        dsid = h5py.h5d.create(f.id, b"implicit", h5py.h5t.py_create(data.dtype),
+                               h5py.h5s.create_simple(data.shape), dcpl=dcpl)
+        dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+        f.create_dataset("edges", data=[["in", "out"]], dtype=STR)
+        f["link_again"] = f["single"]
+        f["soft"] = h5py.SoftLink("/single")
+
+
 MAKERS = {"default": make_default, "gzip": make_gzip, "compact": make_compact,
-          "latest": make_latest, "types": make_types, "fill": make_fill, "nir": make_nir}
+          "latest": make_latest, "latest_small": make_latest_small, "types": make_types,
+          "fill": make_fill, "nir": make_nir}
 
 
 def make(outdir):
@@ -301,10 +330,24 @@ def make(outdir):
     make_unsupported(outdir)
 
 
+GOLDENS = {"default": make_default, "compact": make_compact, "fill": make_fill, "types": make_types,
+           "latest_small": make_latest_small}
+
+
+def goldens(outdir):
+    for name, maker in GOLDENS.items():
+        path = os.path.join(outdir, "h5py_" + name + ".h5")
+        maker(path)
+        with open(path[:-3] + ".json", "w") as out:
+            json.dump(describe(path), out, ensure_ascii=False)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "goldens":
+        goldens(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "describe":
         json.dump({p: describe(p) for p in sys.argv[2:]}, sys.stdout, ensure_ascii=False)
     else:
-        sys.exit("usage: h5py_fixtures.py make OUTDIR | describe FILE...")
+        sys.exit("usage: h5py_fixtures.py make OUTDIR | goldens OUTDIR | describe FILE...")
