@@ -181,8 +181,8 @@ func (d *decoder) group(oh *objectHeader, path string, depth int) (*Group, error
 	}
 	seen := make(map[string]bool, len(links))
 	for _, l := range links {
-		if l.name == "" || seen[l.name] {
-			return nil, formatErr(l.off, "empty or repeated link name %q", l.name)
+		if l.name == "" || l.name == "." || containsByte(l.name, '/') || seen[l.name] {
+			return nil, formatErr(l.off, "link name %q is empty, \".\", contains \"/\" or is repeated", l.name)
 		}
 		seen[l.name] = true
 		link := Link{Name: l.name, Target: l.soft}

@@ -64,6 +64,9 @@ func decodeDatatype(c *cursor, depth int) datatype {
 		}
 	case 8:
 		dt = decodeEnum(c, at, version, bf, depth)
+		if c.err == nil && size != 1 {
+			c.fail(formatErr(at, "bool enum of element size %d", size))
+		}
 	case 9:
 		dt = decodeVlen(c, at, bf, size, depth)
 	default:

@@ -289,7 +289,10 @@ func decodeLinkInfo(m *message, sz sizes) (linkInfo, error) {
 	var ok1, ok2 bool
 	li.heap, ok1 = c.addr()
 	li.nameIndex, ok2 = c.addr()
-	li.dense = ok1 && ok2
+	if c.err == nil && ok1 != ok2 {
+		return li, formatErr(m.off, "link info message with only one of heap and name index")
+	}
+	li.dense = ok1
 	return li, c.err
 }
 

@@ -321,6 +321,9 @@ const maxMessage = 0xfff8
 // encodeObjectHeaderV1 returns a version-1 object header holding msgs in
 // one chunk. refCount is the number of hard links to the object.
 func encodeObjectHeaderV1(msgs []encMessage, refCount int) ([]byte, error) {
+	if len(msgs) > 0xffff {
+		return nil, fmt.Errorf("%d header messages (at most 65535: too many attributes)", len(msgs))
+	}
 	var body encbuf
 	for _, m := range msgs {
 		if len(m.data) > maxMessage || len(m.data)%8 != 0 {
@@ -331,6 +334,9 @@ func encodeObjectHeaderV1(msgs []encMessage, refCount int) ([]byte, error) {
 		body.u8(m.flags)
 		body.zeros(3)
 		body.raw(m.data)
+	}
+	if len(body.b) > 0xffffffff {
+		return nil, fmt.Errorf("object header of %d bytes", len(body.b))
 	}
 	var e encbuf
 	e.u8(1) // version
