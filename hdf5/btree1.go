@@ -30,11 +30,10 @@ func (d *decoder) walkBtree1(addr uint64, typ uint8, keySize int, visit func(btr
 		}
 		seen[addr] = true
 		head := 8 + 2*d.sb.sz.offset
-		c, err := d.cursorAt(addr, uint64(head), "B-tree node")
+		c, err := d.block(addr, uint64(head), "TREE", -1, false, "B-tree node")
 		if err != nil {
 			return err
 		}
-		c.signature("TREE")
 		nodeType, nodeLevel, n := c.u8(), int(c.u8()), int(c.u16())
 		if c.err != nil {
 			return c.err

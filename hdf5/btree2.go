@@ -37,21 +37,16 @@ func limitEncSize(v uint64) int {
 func (d *decoder) btree2Header(addr uint64, typ uint8) (*btree2, error) {
 	o, l := d.sb.sz.offset, d.sb.sz.length
 	size := 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + o + 2 + l
-	c, err := d.cursorAt(addr, uint64(size+4), "v2 B-tree header")
+	c, err := d.block(addr, uint64(size+4), "BTHD", 0, true, "v2 B-tree header")
 	if err != nil {
 		return nil, err
 	}
-	c.signature("BTHD")
-	c.skip(1)
 	t := &btree2{typ: c.u8(), nodeSize: uint64(c.u32()), recSize: int(c.u16()), depth: int(c.u16())}
 	c.skip(2) // split and merge percent
 	t.root, t.ok = c.addr()
 	t.rootN = int(c.u16())
 	if c.err != nil {
 		return nil, c.err
-	}
-	if err := verifyChecksum(c.b, size, c.base, "v2 B-tree header"); err != nil {
-		return nil, err
 	}
 	if t.typ != typ || t.depth > maxBtree2Depth || t.recSize < 1 || t.nodeSize < 16 || t.nodeSize > uint64(d.size) {
 		return nil, formatErr(c.base, "v2 B-tree header: type %d (want %d), depth %d, record size %d, node size %d",
@@ -109,18 +104,13 @@ func (d *decoder) btree2Records(addr uint64, typ uint8) ([][]byte, []int64, erro
 		if depth > 0 {
 			sig, ptr = "BTIN", d.sb.sz.offset+t.nrecSize+t.cumSize[depth-1]
 		}
-		used := 6 + n*t.recSize + (n+1)*ptr*min(depth, 1)
-		c, err := d.cursorAt(addr, uint64(used+4), "v2 B-tree node")
+		used := 6 + n*t.recSize + (n+1)*ptr // ptr is 0 in leaves
+		c, err := d.block(addr, uint64(used+4), sig, 0, true, "v2 B-tree node")
 		if err != nil {
 			return err
 		}
-		c.signature(sig)
-		c.skip(1)
-		if got := c.u8(); got != t.typ && c.err == nil {
+		if got := c.u8(); got != t.typ {
 			return formatErr(c.base+5, "v2 B-tree node of type %d in a type-%d tree", got, t.typ)
-		}
-		if err := verifyChecksum(c.b, used, c.base, "v2 B-tree node"); err != nil {
-			return err
 		}
 		for range n {
 			offs = append(offs, c.off())

@@ -122,6 +122,32 @@ func (d *decoder) cursorAt(addr, n uint64, what string) (*cursor, error) {
 	return newCursor(b, d.sb.base+int64(addr), what, d.sb.sz), nil
 }
 
+// block reads n bytes at addr holding a structure that starts with the
+// 4-byte signature sig and a version byte (checked unless version < 0) and,
+// if checksummed, ends with the lookup3 checksum of everything before it.
+// The cursor is left after the version byte (or the signature).
+func (d *decoder) block(addr, n uint64, sig string, version int, checksummed bool, what string) (*cursor, error) {
+	c, err := d.cursorAt(addr, n, what)
+	if err != nil {
+		return nil, err
+	}
+	c.signature(sig)
+	if version >= 0 {
+		if v := c.u8(); c.err == nil && int(v) != version {
+			return nil, formatErr(c.base+4, "%s version %d (want %d)", what, v, version)
+		}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	if checksummed {
+		if err := verifyChecksum(c.b, len(c.b)-4, c.base, what); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 // spend takes n bytes of decoded data from the budget.
 func (d *decoder) spend(n uint64, off int64) error {
 	if n > uint64(d.budget) {

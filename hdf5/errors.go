@@ -14,15 +14,18 @@ type FormatError struct {
 	Msg    string
 }
 
-func (e *FormatError) Error() string {
-	s := "hdf5: malformed file"
-	if e.Offset >= 0 {
-		s += fmt.Sprintf(" at byte %d", e.Offset)
+func (e *FormatError) Error() string { return errorText("malformed file", e.Offset, e.Path, e.Msg) }
+
+// errorText is "hdf5: what at byte N (path): msg".
+func errorText(what string, off int64, path, msg string) string {
+	s := "hdf5: " + what
+	if off >= 0 {
+		s += fmt.Sprintf(" at byte %d", off)
 	}
-	if e.Path != "" {
-		s += " (" + e.Path + ")"
+	if path != "" {
+		s += " (" + path + ")"
 	}
-	return s + ": " + e.Msg
+	return s + ": " + msg
 }
 
 // An UnsupportedError reports a valid HDF5 feature that this package does not
@@ -34,14 +37,7 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
-	s := "hdf5: unsupported"
-	if e.Offset >= 0 {
-		s += fmt.Sprintf(" at byte %d", e.Offset)
-	}
-	if e.Path != "" {
-		s += " (" + e.Path + ")"
-	}
-	return s + ": " + e.Feature
+	return errorText("unsupported", e.Offset, e.Path, e.Feature)
 }
 
 func formatErr(off int64, format string, args ...any) error {

@@ -33,13 +33,9 @@ func log2(v uint64) int { return bits.Len64(v) - 1 }
 func (d *decoder) fractalHeap(addr uint64) (*fractalHeap, error) {
 	o, l := d.sb.sz.offset, d.sb.sz.length
 	size := 4 + 1 + 2 + 2 + 1 + 4 + l + o + l + o + 8*l + 2 + l + l + 2 + 2 + o + 2
-	c, err := d.cursorAt(addr, uint64(size), "fractal heap header")
+	c, err := d.block(addr, uint64(size+4), "FRHP", 0, true, "fractal heap header")
 	if err != nil {
 		return nil, err
-	}
-	c.signature("FRHP")
-	if v := c.u8(); v != 0 && c.err == nil {
-		return nil, formatErr(c.base+4, "fractal heap version %d", v)
 	}
 	h := &fractalHeap{addr: addr, idLen: int(c.u16())}
 	filterLen := c.u16()
@@ -58,13 +54,6 @@ func (d *decoder) fractalHeap(addr uint64) (*fractalHeap, error) {
 	if filterLen != 0 {
 		return nil, unsupported(c.base, "filtered fractal heap")
 	}
-	rest, err := d.cursorAt(addr, uint64(size+4), "fractal heap header")
-	if err != nil {
-		return nil, err
-	}
-	if err := verifyChecksum(rest.b, size, rest.base, "fractal heap header"); err != nil {
-		return nil, err
-	}
 	if !isPow2(uint64(h.width)) || !isPow2(h.startSize) || !isPow2(h.maxDirect) || h.maxDirect < h.startSize ||
 		h.maxHeapBits < 1 || h.maxHeapBits > 64 || h.rootRows > h.maxHeapBits {
 		return nil, formatErr(c.base, "fractal heap doubling table: width %d, block sizes %d–%d, %d bits, %d root rows",
@@ -77,7 +66,10 @@ func (d *decoder) fractalHeap(addr uint64) (*fractalHeap, error) {
 
 // heapObject returns the object a heap ID names.
 func (d *decoder) heapObject(h *fractalHeap, id []byte, at int64) ([]byte, error) {
-	if len(id) == 0 || id[0]>>6 != 0 {
+	if len(id) == 0 {
+		return nil, formatErr(at, "empty fractal heap ID")
+	}
+	if id[0]>>6 != 0 {
 		return nil, formatErr(at, "fractal heap ID version %d", id[0]>>6)
 	}
 	switch (id[0] >> 4) & 3 {
@@ -135,13 +127,9 @@ func (d *decoder) managedObject(h *fractalHeap, off, n uint64, at int64) ([]byte
 	if off < blockOff+prefix || n > size || off-blockOff > size-n {
 		return nil, formatErr(at, "fractal heap object (%d bytes at heap offset %d) outside its direct block", n, off)
 	}
-	c, err := d.cursorAt(block, size, "fractal heap direct block")
+	c, err := d.block(block, size, "FHDB", 0, false, "fractal heap direct block")
 	if err != nil {
 		return nil, err
-	}
-	c.signature("FHDB")
-	if c.err != nil {
-		return nil, c.err
 	}
 	if h.flags&2 != 0 {
 		if err := checkDirectBlock(c.b, int(prefix)-4, c.base); err != nil {
@@ -175,18 +163,11 @@ func (d *decoder) findDirectBlock(h *fractalHeap, addr, start uint64, nrows int,
 	indirect := max(nrows-maxDirectRows, 0) * h.width
 	o := d.sb.sz.offset
 	size := 5 + o + h.offBytes + (direct+indirect)*o + 4
-	c, err := d.cursorAt(addr, uint64(size), "fractal heap indirect block")
+	c, err := d.block(addr, uint64(size), "FHIB", 0, true, "fractal heap indirect block")
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	c.signature("FHIB")
-	if c.err != nil {
-		return 0, 0, 0, c.err
-	}
-	if err := verifyChecksum(c.b, size-4, c.base, "fractal heap indirect block"); err != nil {
-		return 0, 0, 0, err
-	}
-	c.skip(1 + o + h.offBytes)
+	c.skip(o + h.offBytes)
 	pos := start
 	for r := range nrows {
 		bsize := h.rowSize(r)

@@ -18,13 +18,9 @@ func (d *decoder) globalHeap(addr uint64) (*globalHeap, error) {
 	if h, ok := d.gheaps[addr]; ok {
 		return h, nil
 	}
-	c, err := d.cursorAt(addr, uint64(8+d.sb.sz.length), "global heap collection")
+	c, err := d.block(addr, uint64(8+d.sb.sz.length), "GCOL", 1, false, "global heap collection")
 	if err != nil {
 		return nil, err
-	}
-	c.signature("GCOL")
-	if v := c.u8(); v != 1 && c.err == nil {
-		return nil, formatErr(c.base+4, "global heap collection version %d", v)
 	}
 	c.skip(3)
 	size := c.length()

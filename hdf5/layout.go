@@ -244,20 +244,15 @@ func (d *decoder) btreeChunks(l *layout, rank int) ([]chunkRec, error) {
 // checksummed pages when there are more entries than one page holds.
 func (d *decoder) fixedArrayChunks(l *layout, grid []uint64, nchunks, chunkBytes uint64) ([]chunkRec, error) {
 	o := d.sb.sz.offset
-	c, err := d.cursorAt(l.addr, uint64(12+d.sb.sz.length+o), "fixed array header")
+	c, err := d.block(l.addr, uint64(12+d.sb.sz.length+o), "FAHD", 0, true, "fixed array header")
 	if err != nil {
 		return nil, err
 	}
-	c.signature("FAHD")
-	c.skip(1)
 	client, entrySize, pageBits := c.u8(), int(c.u8()), c.u8()
 	n := c.length()
 	dblock, ok := c.addr()
 	if c.err != nil {
 		return nil, c.err
-	}
-	if err := verifyChecksum(c.b, len(c.b)-4, c.base, "fixed array header"); err != nil {
-		return nil, err
 	}
 	filtered := client == 1
 	minEntry := o
@@ -301,30 +296,16 @@ func (d *decoder) fixedArrayEntries(addr, n uint64, entrySize int, pageLen uint6
 	}
 	prefix := 4 + 1 + 1 + uint64(o)
 	if n <= pageLen {
-		c, err := d.cursorAt(addr, prefix+n*uint64(entrySize)+4, "fixed array data block")
+		c, err := d.block(addr, prefix+n*uint64(entrySize)+4, "FADB", 0, true, "fixed array data block")
 		if err != nil {
-			return nil, err
-		}
-		c.signature("FADB")
-		if c.err != nil {
-			return nil, c.err
-		}
-		if err := verifyChecksum(c.b, len(c.b)-4, c.base, "fixed array data block"); err != nil {
 			return nil, err
 		}
 		return c.b[prefix : len(c.b)-4], nil
 	}
 	pages := (n + pageLen - 1) / pageLen
 	bitmap := (pages + 7) / 8
-	c, err := d.cursorAt(addr, prefix+bitmap+4, "fixed array data block")
+	c, err := d.block(addr, prefix+bitmap+4, "FADB", 0, true, "fixed array data block")
 	if err != nil {
-		return nil, err
-	}
-	c.signature("FADB")
-	if c.err != nil {
-		return nil, c.err
-	}
-	if err := verifyChecksum(c.b, len(c.b)-4, c.base, "fixed array data block"); err != nil {
 		return nil, err
 	}
 	init := c.b[prefix : prefix+bitmap]

@@ -162,31 +162,39 @@ func (d *decoder) headerV1(oh *objectHeader) ([]chunkRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseMessagesV1(oh, cc)
+	return parseMessages(oh, cc, false)
 }
 
-// parseMessagesV1 splits a version-1 chunk into messages: type (2), size
-// (2), flags (1), reserved (3), data.
-func parseMessagesV1(oh *objectHeader, c *cursor) ([]chunkRef, error) {
-	var conts []chunkRef
-	for c.left() >= 8 {
-		typ, size, flags := c.u16(), int(c.u16()), c.u8()
-		c.skip(3)
-		off := c.off()
-		data := c.take(size)
+// parseMessages splits a chunk into messages. Version 1: type (2), size
+// (2), flags (1), reserved (3), data. Version 2: type (1), size (2), flags
+// (1), creation order (2, if tracked), data; a tail shorter than a message
+// prefix is a gap.
+func parseMessages(oh *objectHeader, c *cursor, v2 bool) (conts []chunkRef, err error) {
+	head := 8
+	if v2 {
+		head = 4
+		if oh.crtOrder {
+			head = 6
+		}
+	}
+	for c.left() >= head {
+		var m message
+		var size uint16
+		if v2 {
+			m.typ, size, m.flags = uint16(c.u8()), c.u16(), c.u8()
+			c.skip(head - 4)
+		} else {
+			m.typ, size, m.flags = c.u16(), c.u16(), c.u8()
+			c.skip(3)
+		}
+		m.off = c.off()
+		m.data = c.take(int(size))
 		if c.err != nil {
 			return nil, c.err
 		}
-		m := message{typ: typ, flags: flags, data: data, off: off}
-		if typ == msgContinuation {
-			ref, err := decodeContinuation(m, c.sz)
-			if err != nil {
-				return nil, err
-			}
-			conts = append(conts, ref)
-			continue
+		if conts, err = oh.add(m, c.sz, conts); err != nil {
+			return nil, err
 		}
-		oh.msgs = append(oh.msgs, m)
 	}
 	return conts, nil
 }
@@ -230,41 +238,21 @@ func (d *decoder) headerV2(oh *objectHeader) ([]chunkRef, error) {
 	}
 	body := newCursor(all.b[prefix:prefix+int(size)], all.base+int64(prefix), "object header chunk", d.sb.sz)
 	oh.crtOrder = flags&0x04 != 0
-	return parseMessagesV2(oh, body)
+	return parseMessages(oh, body, true)
 }
 
-// parseMessagesV2 splits a version-2 chunk into messages: type (1), size
-// (2), flags (1), creation order (2, if tracked), data. A tail shorter than
-// a message prefix is a gap.
-func parseMessagesV2(oh *objectHeader, c *cursor) ([]chunkRef, error) {
-	creationOrder := oh.crtOrder
-	head := 4
-	if creationOrder {
-		head = 6
-	}
-	var conts []chunkRef
-	for c.left() >= head {
-		typ, size, flags := uint16(c.u8()), int(c.u16()), c.u8()
-		if creationOrder {
-			c.skip(2)
-		}
-		off := c.off()
-		data := c.take(size)
-		if c.err != nil {
-			return nil, c.err
-		}
-		m := message{typ: typ, flags: flags, data: data, off: off}
-		if typ == msgContinuation {
-			ref, err := decodeContinuation(m, c.sz)
-			if err != nil {
-				return nil, err
-			}
-			conts = append(conts, ref)
-			continue
-		}
+// add keeps a parsed message, or for a continuation message the chunk it
+// points to.
+func (oh *objectHeader) add(m message, sz sizes, conts []chunkRef) ([]chunkRef, error) {
+	if m.typ != msgContinuation {
 		oh.msgs = append(oh.msgs, m)
+		return conts, nil
 	}
-	return conts, nil
+	ref, err := decodeContinuation(m, sz)
+	if err != nil {
+		return nil, err
+	}
+	return append(conts, ref), nil
 }
 
 // decodeContinuation reads a continuation message: address and length of
@@ -285,25 +273,22 @@ func decodeContinuation(m message, sz sizes) (chunkRef, error) {
 // continuation reads one continuation chunk. Version-2 chunks carry the
 // "OCHK" signature and a checksum; version-1 chunks are bare messages.
 func (d *decoder) continuation(oh *objectHeader, ch chunkRef, v2 bool) ([]chunkRef, error) {
-	c, err := d.cursorAt(ch.addr, ch.size, "object header continuation")
+	if !v2 {
+		c, err := d.cursorAt(ch.addr, ch.size, "object header continuation")
+		if err != nil {
+			return nil, err
+		}
+		return parseMessages(oh, c, false)
+	}
+	if ch.size < 8 {
+		return nil, formatErr(d.abs(ch.addr), "continuation chunk of %d bytes", ch.size)
+	}
+	c, err := d.block(ch.addr, ch.size, "OCHK", -1, true, "object header continuation")
 	if err != nil {
 		return nil, err
 	}
-	if !v2 {
-		return parseMessagesV1(oh, c)
-	}
-	if ch.size < 8 {
-		return nil, formatErr(c.base, "continuation chunk of %d bytes", ch.size)
-	}
-	c.signature("OCHK")
-	if c.err != nil {
-		return nil, c.err
-	}
-	if err := verifyChecksum(c.b, len(c.b)-4, c.base, "object header continuation"); err != nil {
-		return nil, err
-	}
 	body := newCursor(c.b[4:len(c.b)-4], c.base+4, "object header continuation", d.sb.sz)
-	return parseMessagesV2(oh, body)
+	return parseMessages(oh, body, true)
 }
 
 // encMessage is a message for the version-1 writer; data must already be

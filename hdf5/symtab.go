@@ -38,13 +38,9 @@ func (d *decoder) symbolTableLinks(m *message) ([]rawLink, error) {
 
 // localHeap returns the data segment of the local heap at addr.
 func (d *decoder) localHeap(addr uint64) (*cursor, error) {
-	c, err := d.cursorAt(addr, uint64(8+2*d.sb.sz.length+d.sb.sz.offset), "local heap")
+	c, err := d.block(addr, uint64(8+2*d.sb.sz.length+d.sb.sz.offset), "HEAP", 0, false, "local heap")
 	if err != nil {
 		return nil, err
-	}
-	c.signature("HEAP")
-	if v := c.u8(); v != 0 && c.err == nil {
-		return nil, formatErr(c.base+4, "local heap version %d", v)
 	}
 	c.skip(3)
 	size := c.length()
@@ -76,13 +72,9 @@ func heapString(heap *cursor, off uint64) (string, error) {
 // object header address, cache type, reserved, scratch pad (which holds
 // the value offset of a soft link, cache type 2).
 func (d *decoder) symbolNode(addr uint64, heap *cursor) ([]rawLink, error) {
-	c, err := d.cursorAt(addr, 8, "symbol table node")
+	c, err := d.block(addr, 8, "SNOD", 1, false, "symbol table node")
 	if err != nil {
 		return nil, err
-	}
-	c.signature("SNOD")
-	if v := c.u8(); v != 1 && c.err == nil {
-		return nil, formatErr(c.base+4, "symbol table node version %d", v)
 	}
 	c.skip(1)
 	n := int(c.u16())
