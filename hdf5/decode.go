@@ -17,6 +17,12 @@ const (
 	// to one string, and is refused.
 	expansionLimit = 1100
 	budgetSlack    = 1 << 20
+	// Reading is bounded too: a valid file's structures are read once or
+	// twice (headers first, then bodies), so reading more than rereadLimit
+	// times the file size means references that overlap or repeat, which
+	// would otherwise make decoding quadratic.
+	rereadLimit = 32
+	rereadSlack = 64 << 20
 )
 
 // Decode reads the HDF5 file held in r, which has size bytes, and returns
@@ -30,14 +36,22 @@ func Decode(r io.ReaderAt, size int64) (*Group, error) {
 	if size < 0 {
 		return nil, errors.New("hdf5: negative size")
 	}
-	d := &decoder{
+	return newDecoder(r, size).decode()
+}
+
+func newDecoder(r io.ReaderAt, size int64) *decoder {
+	return &decoder{
 		r:       r,
 		size:    size,
 		budget:  expansionLimit*size + budgetSlack,
+		reads:   rereadLimit*size + rereadSlack,
 		objects: map[uint64]Object{},
 		active:  map[uint64]string{},
 		gheaps:  map[uint64]*globalHeap{},
 	}
+}
+
+func (d *decoder) decode() (*Group, error) {
 	sb, err := d.readSuperblock()
 	if err != nil {
 		return nil, err
@@ -78,6 +92,7 @@ type decoder struct {
 	size   int64
 	sb     *superblock
 	budget int64 // bytes of decoded data still allowed
+	reads  int64 // bytes the decoder may still read
 
 	objects map[uint64]Object      // decoded objects by object header address
 	active  map[uint64]string      // groups being decoded, by address → path
@@ -96,6 +111,10 @@ func (d *decoder) abs(addr uint64) int64 {
 func (d *decoder) readAbs(off, n int64, what string) ([]byte, error) {
 	if off < 0 || n < 0 || off > d.size || n > d.size-off {
 		return nil, formatErr(off, "%s (%d bytes at %d) lies outside the %d-byte file", what, n, off, d.size)
+	}
+	if d.reads -= n; d.reads < 0 {
+		return nil, formatErr(off, "%s: the file's structures refer to the same bytes over and over "+
+			"(more than %d times the file size read)", what, rereadLimit)
 	}
 	b := make([]byte, n)
 	if _, err := d.r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && n == 0) {

@@ -24,6 +24,10 @@ type fractalHeap struct {
 	rootRows    int
 	offBytes    int // heap offsets in IDs and block headers
 	lenBytes    int // object lengths in managed IDs
+	// Direct blocks already read and checked, by address: a group's links
+	// share a few blocks. At most the file size is cached.
+	blocks      map[uint64][]byte
+	cachedBytes uint64
 }
 
 func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
@@ -37,7 +41,7 @@ func (d *decoder) fractalHeap(addr uint64) (*fractalHeap, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &fractalHeap{addr: addr, idLen: int(c.u16())}
+	h := &fractalHeap{addr: addr, idLen: int(c.u16()), blocks: map[uint64][]byte{}}
 	filterLen := c.u16()
 	h.flags = c.u8()
 	h.maxManaged = uint64(c.u32())
@@ -127,16 +131,33 @@ func (d *decoder) managedObject(h *fractalHeap, off, n uint64, at int64) ([]byte
 	if off < blockOff+prefix || n > size || off-blockOff > size-n {
 		return nil, formatErr(at, "fractal heap object (%d bytes at heap offset %d) outside its direct block", n, off)
 	}
-	c, err := d.block(block, size, "FHDB", 0, false, "fractal heap direct block")
+	b, err := d.directBlock(h, block, size, int(prefix))
+	if err != nil {
+		return nil, err
+	}
+	return b[off-blockOff : off-blockOff+n], nil
+}
+
+// directBlock returns the direct block at addr, checked, from the cache
+// when possible.
+func (d *decoder) directBlock(h *fractalHeap, addr, size uint64, prefix int) ([]byte, error) {
+	if b, ok := h.blocks[addr]; ok && uint64(len(b)) == size {
+		return b, nil
+	}
+	c, err := d.block(addr, size, "FHDB", 0, false, "fractal heap direct block")
 	if err != nil {
 		return nil, err
 	}
 	if h.flags&2 != 0 {
-		if err := checkDirectBlock(c.b, int(prefix)-4, c.base); err != nil {
+		if err := checkDirectBlock(c.b, prefix-4, c.base); err != nil {
 			return nil, err
 		}
 	}
-	return c.b[off-blockOff : off-blockOff+n], nil
+	if h.cachedBytes+size <= uint64(d.size) {
+		h.blocks[addr] = c.b
+		h.cachedBytes += size
+	}
+	return c.b, nil
 }
 
 // checkDirectBlock verifies a direct block's checksum, computed over the

@@ -136,3 +136,28 @@ func TestEncodeDepthLimit(t *testing.T) {
 		t.Fatalf("Encode: %v, want a nesting error", err)
 	}
 }
+
+// TestDecodeLimits: the decoded-data and reread budgets stop a decode with
+// a FormatError (their slack makes them unreachable with small files, so
+// the test lowers them).
+func TestDecodeLimits(t *testing.T) {
+	b := readTestdata(t, "h5py_default.h5")
+	for _, c := range []struct {
+		name  string
+		lower func(d *decoder)
+		want  string
+	}{
+		{"decoded data", func(d *decoder) { d.budget = 100 }, "decoded data would exceed"},
+		{"rereading", func(d *decoder) { d.reads = 1000 }, "refer to the same bytes over and over"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := newDecoder(bytes.NewReader(b), int64(len(b)))
+			c.lower(d)
+			_, err := d.decode()
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("decode: %v, want a FormatError naming %q", err, c.want)
+			}
+		})
+	}
+}
