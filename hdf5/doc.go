@@ -96,9 +96,11 @@
 // checked against the file size before anything is allocated or read; a
 // violation is a *FormatError carrying the byte offset, and the HDF5 path
 // of the object being read when known. Groups may nest 64 deep, B-tree
-// nodes and object header chunks are never visited twice, and decoded data
-// may not exceed 1100 times the file size plus 1 MiB (deflate expands at
-// most 1032 times, so only unwritten fill-valued storage or one string
-// referenced over and over could exceed it). The fuzz test FuzzDecode
-// checks these properties.
+// nodes and object header chunks are never visited twice, decoded data may
+// not exceed 1100 times the file size plus 1 MiB (deflate expands at most
+// 1032 times, so only unwritten fill-valued storage or one string
+// referenced over and over could exceed it), and the decoder reads at most
+// 32 times the file size plus 64 MiB (a valid file needs about one pass),
+// which keeps decoding time linear in the file size. The fuzz test
+// FuzzDecode checks these properties.
 package hdf5

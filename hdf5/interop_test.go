@@ -157,3 +157,42 @@ func TestH5dumpReadsOurFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestH5pyModifiesOurFiles lets h5py (the HDF5 library) change a file we
+// wrote — new groups that split the group B-tree and grow its local heap,
+// attributes that grow object headers, a deleted link — and reads the
+// result back, with this package and with h5dump.
+func TestH5pyModifiesOurFiles(t *testing.T) {
+	interop.NeedH5py(t)
+	path := filepath.Join(t.TempDir(), "nir.h5")
+	if err := WriteFile(path, nirTree()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := interop.RunPython(fixtureScript(t), "modify", path); err != nil {
+		t.Fatalf("h5py cannot modify our file: %v", err)
+	}
+	root, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := root.Group("node/nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(nodes.Links); n != 3+40 || nodes.Get("lif") != nil {
+		t.Errorf("node/nodes has %d members %v, want fc, input, output and extra00…extra39", n, nodes.Names())
+	}
+	if x, err := root.Dataset("node/nodes/extra39/x"); err != nil || x.Len() != 40 {
+		t.Errorf("extra39/x: %v", err)
+	}
+	if w, err := root.Dataset("node/nodes/fc/weight"); err != nil {
+		t.Error(err)
+	} else if a, ok := w.Attrs.Get("added"); !ok || a.Kind() != String || a.Data.([]string)[0] != "by h5py" {
+		t.Errorf("weight attributes %v", w.Attrs)
+	}
+	if err := interop.H5dumpAvailable(); err == nil {
+		if _, stderr, err := interop.RunH5dump(path); err != nil || len(stderr) > 0 {
+			t.Errorf("h5dump: %v %s", err, stderr)
+		}
+	}
+}

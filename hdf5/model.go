@@ -163,8 +163,8 @@ func kindOf(data any) (Kind, int) {
 }
 
 // Scalar wraps one Go value (int8 … uint64, float32, float64, bool or
-// string) as a scalar Array. It panics on any other type, like a bad
-// argument to a constructor in the standard library.
+// string) as a scalar Array. A value of any other type is kept as it is,
+// and Encode refuses it naming its type.
 func Scalar(v any) Array {
 	var data any
 	switch v := v.(type) {
@@ -193,7 +193,7 @@ func Scalar(v any) Array {
 	case string:
 		data = []string{v}
 	default:
-		panic(fmt.Sprintf("hdf5.Scalar: unsupported type %T", v))
+		data = v
 	}
 	return Array{Data: data}
 }

@@ -367,3 +367,13 @@ func attrGroup(name string, a Array) *Group {
 	g.Attrs = append(g.Attrs, Attribute{Name: name, Array: a})
 	return g
 }
+
+// TestScalarUnsupported: Scalar never panics; Encode names the bad type.
+func TestScalarUnsupported(t *testing.T) {
+	root := NewGroup()
+	root.Set("x", &Dataset{Array: Scalar(42)}) // int: no HDF5 width
+	err := Encode(&bytes.Buffer{}, root)
+	if err == nil || !strings.Contains(err.Error(), "/x: unsupported data type int") {
+		t.Fatalf("Encode: %v", err)
+	}
+}

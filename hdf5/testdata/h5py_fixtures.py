@@ -5,6 +5,10 @@
                                            description as h5py reads it back
     python3 h5py_fixtures.py goldens OUTDIR the small files committed under
                                            testdata/ (h5py_*.h5, h5py_*.json)
+    python3 h5py_fixtures.py modify FILE    changes FILE the way a user might:
+                                           40 new groups under /node/nodes (B-tree
+                                           splits, a larger local heap), an
+                                           attribute, a deleted link
     python3 h5py_fixtures.py describe FILE...
                                            prints {FILE: description, ...}
                                            (JSON)
@@ -342,12 +346,24 @@ def goldens(outdir):
             json.dump(describe(path), out, ensure_ascii=False)
 
 
+def modify(path):
+    with h5py.File(path, "a") as f:
+        nodes = f["node/nodes"]
+        for i in range(40):
+            nodes.create_group("extra%02d" % i).create_dataset("x", data=np.arange(i + 1, dtype="<i4"))
+        f["node/nodes/fc/weight"].attrs["added"] = "by h5py"
+        f["version"].attrs["number"] = 1.5
+        del f["node/nodes/lif"]
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "goldens":
         goldens(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "modify":
+        modify(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "describe":
         json.dump({p: describe(p) for p in sys.argv[2:]}, sys.stdout, ensure_ascii=False)
     else:
-        sys.exit("usage: h5py_fixtures.py make OUTDIR | goldens OUTDIR | describe FILE...")
+        sys.exit("usage: h5py_fixtures.py make OUTDIR | goldens OUTDIR | modify FILE | describe FILE...")
