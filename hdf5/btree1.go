@@ -80,11 +80,11 @@ func btreeNodeSize(keySize, k int) int {
 	return 8 + 2*8 + (2*k+1)*keySize + 2*k*8
 }
 
-// buildBtree1 lays out a B-tree over children (in key order) whose keys
-// (len(children)+1 of them, keys[i] and keys[i+1] bracketing child i) are
-// already encoded, and returns the root address. Nodes hold up to 2K
-// children and are allocated at full size; alloc reserves space and put
-// writes it.
+// buildBtree1 writes a B-tree over children (in key order) and returns the
+// root address. keys holds len(children)+1 encoded keys, keys[i] and
+// keys[i+1] bracketing child i. Nodes hold up to 2K children, siblings are
+// linked, and every node is allocated at full size, as the library reads
+// them.
 func buildBtree1(w *writer, typ uint8, k int, keys [][]byte, children []uint64) uint64 {
 	keySize := len(keys[0])
 	level := 0
