@@ -7,7 +7,7 @@
 # What it ensures:
 #   - Debian packages (apt-get update runs only if one is missing):
 #       python3-torch python3-torchvision python3-onnx libonnx-testdata
-#       dataset-fashion-mnist protobuf-compiler
+#       dataset-fashion-mnist protobuf-compiler python3-h5py hdf5-tools
 #     plus nodejs/npm when npm itself is missing.
 #   - npm onnxruntime-node@1.30.0 in a cache folder outside the repository,
 #       ${BSNNCTL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bsnnctl}/ort
@@ -26,7 +26,7 @@ set -euo pipefail
 
 ORT_VERSION=1.30.0
 APT_PACKAGES=(python3-torch python3-torchvision python3-onnx libonnx-testdata
-	dataset-fashion-mnist protobuf-compiler)
+	dataset-fashion-mnist protobuf-compiler python3-h5py hdf5-tools)
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 die() {
