@@ -87,4 +87,3 @@ func broadcastFile(c dist.Comm, dir string, root int) error {
 	}
 	return os.WriteFile(out, data, 0o644)
 }
-
