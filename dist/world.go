@@ -51,7 +51,7 @@ type world struct {
 	mu      sync.Mutex // collectives run one at a time; guards the fields below
 	stats   Stats
 	scratch []float64 // reduce-scatter receive buffer; float64 for alignment
-	counts  [4][]int  // per-rank counts and displacements, reused
+	counts  [5][]int  // per-rank counts and displacements, reused
 }
 
 var _ Comm = (*world)(nil)
@@ -128,28 +128,33 @@ func gatherSum[T float32 | float64](w *world, buf []T) error {
 	if err := w.t.allgatherv(bytesOf(all), counts, displs); err != nil {
 		return err
 	}
-	sumBlocks(buf, all, n, p)
+	sumInto(buf, all, n, p, -1)
 	return nil
 }
 
 // scatterSum all-reduces one segment: rank r receives chunk r of every
-// rank's seg (alltoallv), adds the chunks in rank order into its own chunk
-// of seg, and the summed chunks are gathered back to everyone (allgatherv).
+// other rank's seg (alltoallv), adds all ranks' chunks in rank order into
+// its own chunk of seg, and the summed chunks are gathered back to everyone
+// (allgatherv). A rank sends nothing to itself: its own chunk is added
+// where it lies.
 func scatterSum[T float32 | float64](w *world, seg []T) error {
 	p, me, elem := w.Size(), w.Rank(), sizeOf[T]()
 	counts, displs := w.counts[0], w.counts[1] // chunk j of seg, in bytes
 	partition(len(seg), counts, displs)
 	lo, mine := displs[me], counts[me] // this rank's chunk, in elements
-	recv := scratchOf[T](w, mine*p)
-	rcounts, rdispls := w.counts[2], w.counts[3] // chunk me of rank i's seg
+	recv := scratchOf[T](w, mine*p)    // block i from rank i; block me unused
+	rcounts, rdispls := w.counts[2], w.counts[3]
 	for i := range p {
 		rcounts[i], rdispls[i] = mine*elem, i*mine*elem
 		counts[i], displs[i] = counts[i]*elem, displs[i]*elem
 	}
-	if err := w.t.alltoallv(bytesOf(seg), counts, displs, bytesOf(recv), rcounts, rdispls); err != nil {
+	scounts := w.counts[4]
+	copy(scounts, counts)
+	scounts[me], rcounts[me] = 0, 0
+	if err := w.t.alltoallv(bytesOf(seg), scounts, displs, bytesOf(recv), rcounts, rdispls); err != nil {
 		return err
 	}
-	sumBlocks(seg[lo:lo+mine], recv, mine, p)
+	sumInto(seg[lo:lo+mine], recv, mine, p, me)
 	return w.t.allgatherv(bytesOf(seg), counts, displs)
 }
 
@@ -168,17 +173,39 @@ func partition(n int, counts, displs []int) {
 	}
 }
 
-// sumBlocks sets dst to the sum of the p consecutive blocks of length n in
-// blocks, added in block order: ((b₀ + b₁) + b₂) + …. This order is the
-// package's determinism contract.
-func sumBlocks[T float32 | float64](dst, blocks []T, n, p int) {
-	dst = dst[:n]
-	copy(dst, blocks[:n])
-	for r := 1; r < p; r++ {
-		b := blocks[r*n:][:n]
-		for k := range dst {
-			dst[k] += b[k]
+// sumInto sets dst to the sum over i of block i, added in block order:
+// ((b₀ + b₁) + b₂) + …, which is the package's determinism contract. Block
+// i is blocks[i·n:][:n], except block self (when ≥ 0), which is dst itself.
+// It adds tile by tile into a small buffer, so every block is read once and
+// dst written once, and dst may be one of the blocks.
+func sumInto[T float32 | float64](dst, blocks []T, n, p, self int) {
+	const tile = 1024
+	var acc [tile]T
+	block := func(i, lo, hi int) []T {
+		if i == self {
+			return dst[lo:hi]
 		}
+		return blocks[i*n+lo : i*n+hi]
+	}
+	for lo := 0; lo < n; lo += tile {
+		hi := min(lo+tile, n)
+		a := acc[:hi-lo]
+		if p == 1 {
+			copy(a, block(0, lo, hi))
+		} else {
+			b0, b1 := block(0, lo, hi), block(1, lo, hi)
+			b0, b1 = b0[:len(a)], b1[:len(a)]
+			for k := range a {
+				a[k] = b0[k] + b1[k]
+			}
+		}
+		for i := 2; i < p; i++ {
+			b := block(i, lo, hi)[:len(a)]
+			for k := range a {
+				a[k] += b[k]
+			}
+		}
+		copy(dst[lo:hi], a)
 	}
 }
 
