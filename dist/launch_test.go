@@ -96,3 +96,21 @@ func TestOpenAlone(t *testing.T) {
 		t.Errorf("Open without a launcher = %T, want Local", c)
 	}
 }
+
+func TestQuietLaunchError(t *testing.T) {
+	for _, tc := range []struct {
+		l     Launch
+		quiet bool
+	}{
+		{Launch{Launcher: "mpirun", Rank: 0, Size: 2}, false},
+		{Launch{Launcher: "mpirun", Rank: 1, Size: 2}, true},
+		{Launch{Launcher: "PMIx", Rank: 1}, false}, // size unknown: rank 0 may not fail
+	} {
+		if got := Quiet(&LaunchError{Launch: tc.l}); got != tc.quiet {
+			t.Errorf("Quiet(LaunchError %+v) = %v, want %v", tc.l, got, tc.quiet)
+		}
+	}
+	if Quiet(errors.New("other")) {
+		t.Error("Quiet(other error) = true")
+	}
+}

@@ -244,6 +244,9 @@ func TestAgree(t *testing.T) {
 				if err.Error() != want {
 					t.Errorf("rank %d: Agree = %q, want %q", r, err, want)
 				}
+				if Quiet(err) != (r != 0) {
+					t.Errorf("rank %d: Quiet(err) = %v", r, Quiet(err))
+				}
 				if errors.Is(err, errNaN) != (r == re.Rank) {
 					t.Errorf("rank %d: errors.Is(err, the NaN error) = %v", r, errors.Is(err, errNaN))
 				}

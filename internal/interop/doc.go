@@ -4,10 +4,12 @@
 //   - onnxruntime, through the Go binding github.com/yalue/onnxruntime_go on the
 //     CPU library libonnxruntime.so.1 shipped in npm onnxruntime-node@1.30.0
 //     (InitORT, RunORT, ModelIO);
-//   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable).
+//   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable);
+//   - Open MPI's mpirun, for package dist's builds with the mpi tag
+//     (MPIAvailable, MPIRun, MPICommand, GoBuild).
 //
-// Neither tool is needed to build or test the rest of the project. A test
-// asks for a tool with Need (or NeedORT, NeedPythonONNX): when the tool is
+// No tool is needed to build or test the rest of the project. A test
+// asks for a tool with Need (or NeedORT, NeedPythonONNX, NeedMPI): when the tool is
 // missing the test is skipped, unless BSNNCTL_INTEROP=1 is set (as
 // scripts/test.sh and .ci/run do), in which case it fails.
 //
@@ -23,8 +25,8 @@
 //
 // # cgo
 //
-// This is the only package of the module that uses cgo (through
-// onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
+// Apart from package dist in builds with the mpi tag, this is the only
+// package of the module that uses cgo (through onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
 // and CGO_ENABLED=1, which is Go's default when gcc is present. Built with
 // CGO_ENABLED=0 the package still compiles: InitORT and RunORT then report
 // onnxruntime as unavailable (ErrUnavailable). Only test code may import this
