@@ -33,7 +33,8 @@ type Comm interface {
 	Broadcast(buf []byte, root int) error
 	// Gather64 concatenates every rank's send, in rank order, into recv on
 	// root, which needs len(recv) ≥ Size()·len(send); recv is not used on
-	// the other ranks (it may be nil). For small per-rank values (metrics).
+	// the other ranks (it may be nil). For small per-rank values (metrics):
+	// at most 2²⁰ per rank.
 	Gather64(send, recv []float64, root int) error
 	// Barrier returns once every rank has called it.
 	Barrier() error

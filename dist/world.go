@@ -37,6 +37,9 @@ const (
 	// segmentBytes bounds one reduce-scatter round: MPI counts stay far
 	// below 2³¹ and the scratch buffer stays at this size for any vector.
 	segmentBytes = 16 << 20
+	// maxGather bounds Gather64's values per rank, so byte counts fit MPI's
+	// int at the root.
+	maxGather = 1 << 20
 )
 
 // world is a Comm over a transport: the fixed-order all-reduce, argument
@@ -48,10 +51,12 @@ type world struct {
 
 	closed atomic.Bool // Abort reads it without waiting for a running collective
 
-	mu      sync.Mutex // collectives run one at a time; guards the fields below
+	statsMu sync.Mutex // guards stats, apart from mu so Stats never waits for MPI
 	stats   Stats
-	scratch []float64 // reduce-scatter receive buffer; float64 for alignment
-	counts  [5][]int  // per-rank counts and displacements, reused
+
+	mu      sync.Mutex // collectives run one at a time; guards the fields below
+	scratch []float64  // reduce-scatter receive buffer; float64 for alignment
+	counts  [5][]int   // per-rank counts and displacements, reused
 }
 
 var _ Comm = (*world)(nil)
@@ -68,8 +73,8 @@ func (w *world) Rank() int { return w.t.rank() }
 func (w *world) Size() int { return w.t.size() }
 
 func (w *world) Stats() Stats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
 	return w.stats
 }
 
@@ -82,9 +87,11 @@ func (w *world) collective(bytes int64, op func() error) error {
 	}
 	start := time.Now()
 	err := op()
+	w.statsMu.Lock()
 	w.stats.Calls++
 	w.stats.Bytes += bytes
 	w.stats.Time += time.Since(start)
+	w.statsMu.Unlock()
 	return err
 }
 
@@ -246,6 +253,10 @@ func (w *world) Broadcast(buf []byte, root int) error {
 func (w *world) Gather64(send, recv []float64, root int) error {
 	if err := checkRoot("Gather64", root, w.Size()); err != nil {
 		return err
+	}
+	if len(send) > maxGather {
+		return fmt.Errorf("dist: Gather64 of %d values per rank: it is meant for at most %d (metrics)",
+			len(send), maxGather)
 	}
 	var r []byte
 	if w.Rank() == root {

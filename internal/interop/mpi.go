@@ -75,13 +75,16 @@ func MPIRun(t testing.TB, np int) []string {
 }
 
 // MPICommand is the *exec.Cmd for MPIRun(t, np) followed by prog and args.
-// When ctx ends, mpirun gets SIGTERM, on which it ends every rank, and
-// SIGKILL MPIRunWaitDelay later; killing mpirun at once would leave its
-// ranks running.
+// Waiting ranks yield the CPU (OMPI_MCA_mpi_yield_when_idle=1) instead of
+// spinning, so that oversubscribed ranks on a busy test machine make
+// progress. When ctx ends, mpirun gets SIGTERM, on which it ends every
+// rank, and SIGKILL MPIRunWaitDelay later; killing mpirun at once would
+// leave its ranks running.
 func MPICommand(ctx context.Context, t testing.TB, np int, prog string, args ...string) *exec.Cmd {
 	t.Helper()
 	argv := append(MPIRun(t, np), prog)
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], args...)...)
+	cmd.Env = append(os.Environ(), "OMPI_MCA_mpi_yield_when_idle=1")
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = MPIRunWaitDelay
 	return cmd
