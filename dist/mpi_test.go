@@ -151,26 +151,10 @@ func TestMPIAllreduceDeterministic(t *testing.T) {
 	interop.NeedMPI(t)
 	for _, np := range []int{2, 3} {
 		t.Run(fmt.Sprintf("np%d", np), func(t *testing.T) {
-			lens32 := []int{1, 1000, 100_003}
-			lens64 := []int{3, 300_007}
 			dir := t.TempDir()
 			want := map[string][]byte{}
-			for _, n := range lens32 {
-				vs := make([][]float32, np)
-				for r := range vs {
-					vs[r] = rankVector32(r, n)
-					writeCase(t, dir, r, fmt.Sprintf("a%09d.f32", n), bytesOf(vs[r]))
-				}
-				want[fmt.Sprintf("a%09d.f32", n)] = bytes.Clone(bytesOf(orderedSum(vs)))
-			}
-			for _, n := range lens64 {
-				vs := make([][]float64, np)
-				for r := range vs {
-					vs[r] = rankVector64(r, n)
-					writeCase(t, dir, r, fmt.Sprintf("b%09d.f64", n), bytesOf(vs[r]))
-				}
-				want[fmt.Sprintf("b%09d.f64", n)] = bytes.Clone(bytesOf(orderedSum(vs)))
-			}
+			writeRankCases[float32](t, dir, np, []int{1, 1000, 100_003}, want)
+			writeRankCases[float64](t, dir, np, []int{3, 300_007}, want)
 			runJob(t, true, np, "allreduce", dir).ok(t)
 			for name, w := range want {
 				for r := range np {
@@ -188,15 +172,24 @@ func TestMPIAllreduceDeterministic(t *testing.T) {
 	}
 }
 
-// writeCase writes rank r's vector as little-endian bytes (bytesOf is the
-// machine's order, little-endian on every platform MPI tests run on here).
-func writeCase(t *testing.T, dir string, r int, name string, b []byte) {
+// writeRankCases writes, for each length, every rank's test vector as
+// DIR/r<rank>.<case>.f32|f64 (little-endian), and the rank-ordered sum's
+// bytes into want[<case>.<ext>].
+func writeRankCases[T float32 | float64](t *testing.T, dir string, np int, lens []int, want map[string][]byte) {
 	t.Helper()
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		t.Skip("the commcheck file format is little-endian; this machine is not")
 	}
-	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("r%d.%s", r, name)), b, 0o644); err != nil {
-		t.Fatal(err)
+	for _, n := range lens {
+		name := fmt.Sprintf("n%09d.f%d", n, 8*sizeOf[T]())
+		vs := make([][]T, np)
+		for r := range vs {
+			vs[r] = rankVector[T](r, n)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("r%d.%s", r, name)), bytesOf(vs[r]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want[name] = bytes.Clone(bytesOf(orderedSum(vs)))
 	}
 }
 

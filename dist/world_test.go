@@ -10,22 +10,15 @@ import (
 	"testing"
 )
 
-// rankVector32 is rank r's test vector: values spread over 40 binary orders
-// of magnitude, so that adding them in another order changes the result.
-func rankVector32(r, n int) []float32 {
-	rng := rand.New(rand.NewPCG(uint64(r), uint64(n)))
-	v := make([]float32, n)
+// rankVector is rank r's test vector of length n: values spread over 40
+// (float32) or 80 (float64) binary orders of magnitude, so that adding them
+// in another order changes the result.
+func rankVector[T float32 | float64](r, n int) []T {
+	rng := rand.New(rand.NewPCG(uint64(r), uint64(n*sizeOf[T]())))
+	span := 10*sizeOf[T]() + 1
+	v := make([]T, n)
 	for i := range v {
-		v[i] = float32(rng.NormFloat64() * math.Ldexp(1, rng.IntN(41)-20))
-	}
-	return v
-}
-
-func rankVector64(r, n int) []float64 {
-	rng := rand.New(rand.NewPCG(uint64(r)+100, uint64(n)))
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = rng.NormFloat64() * math.Ldexp(1, rng.IntN(81)-40)
+		v[i] = T(rng.NormFloat64() * math.Ldexp(1, rng.IntN(span)-span/2))
 	}
 	return v
 }
@@ -71,7 +64,7 @@ func TestAllreduceSumFixedOrder(t *testing.T) {
 				in32 := make([][]float32, p)
 				in64 := make([][]float64, p)
 				for r := range p {
-					in32[r], in64[r] = rankVector32(r, n), rankVector64(r, n)
+					in32[r], in64[r] = rankVector[float32](r, n), rankVector[float64](r, n)
 				}
 				want32, want64 := orderedSum(in32), orderedSum(in64)
 				got32, got64 := make([][]float32, p), make([][]float64, p)
@@ -102,7 +95,7 @@ func TestAllreduceSumFixedOrder(t *testing.T) {
 // TestOrderMatters makes sure the test vectors detect a change of order:
 // summing three ranks backwards gives other bits.
 func TestOrderMatters(t *testing.T) {
-	vs := [][]float32{rankVector32(0, 1000), rankVector32(1, 1000), rankVector32(2, 1000)}
+	vs := [][]float32{rankVector[float32](0, 1000), rankVector[float32](1, 1000), rankVector[float32](2, 1000)}
 	fwd := orderedSum(vs)
 	slices.Reverse(vs)
 	if bytes.Equal(bytesOf(fwd), bytesOf(orderedSum(vs))) {

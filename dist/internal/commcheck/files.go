@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"unsafe"
 
 	"github.com/bsnnctl/bsnnctl/dist"
 )
@@ -29,35 +29,34 @@ func allreduceFiles(c dist.Comm, dir string) error {
 		}
 		switch ext := filepath.Ext(name); ext {
 		case ".f32":
-			v := make([]float32, len(b)/4)
-			for i := range v {
-				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			}
-			if err := c.AllreduceSum32(v); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			for i, x := range v {
-				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-			}
+			err = allreduceBytes(b, c.AllreduceSum32)
 		case ".f64":
-			v := make([]float64, len(b)/8)
-			for i := range v {
-				v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-			}
-			if err := c.AllreduceSum64(v); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			for i, x := range v {
-				binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-			}
+			err = allreduceBytes(b, c.AllreduceSum64)
 		default:
-			return fmt.Errorf("%s: extension %q is neither .f32 nor .f64", name, ext)
+			err = fmt.Errorf("extension %q is neither .f32 nor .f64", ext)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "out", filepath.Base(name)), b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// allreduceBytes all-reduces the little-endian floats in b, in place.
+func allreduceBytes[T float32 | float64](b []byte, allreduce func([]T) error) error {
+	var zero T
+	v := make([]T, len(b)/int(unsafe.Sizeof(zero)))
+	if _, err := binary.Decode(b, binary.LittleEndian, v); err != nil {
+		return err
+	}
+	if err := allreduce(v); err != nil {
+		return err
+	}
+	_, err := binary.Encode(b, binary.LittleEndian, v)
+	return err
 }
 
 // broadcastFile sends root's DIR/bcast.bin to every rank as a program
