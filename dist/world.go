@@ -259,23 +259,29 @@ func (w *world) Gather64(send, recv []float64, root int) error {
 			len(send), maxGather)
 	}
 	var r []byte
+	var short error // a root without room still takes part, so no rank hangs
+	if need := len(send) * w.Size(); w.Rank() == root && len(recv) < need {
+		short = fmt.Errorf("dist: Gather64: recv holds %d values, the root needs %d (%d ranks × %d)",
+			len(recv), need, w.Size(), len(send))
+		recv = make([]float64, need)
+	}
 	if w.Rank() == root {
-		if need := len(send) * w.Size(); len(recv) < need {
-			return fmt.Errorf("dist: Gather64: recv holds %d values, the root needs %d (%d ranks × %d)",
-				len(recv), need, w.Size(), len(send))
-		}
 		r = bytesOf(recv[:len(send)*w.Size()])
 	}
 	var sent int64
 	if w.Rank() != root {
 		sent = int64(len(send)) * 8
 	}
-	return w.collective(sent, func() error {
+	err := w.collective(sent, func() error {
 		if len(send) == 0 {
 			return nil
 		}
 		return w.t.gather(bytesOf(send), r, root)
 	})
+	if err == nil {
+		err = short
+	}
+	return err
 }
 
 func (w *world) Barrier() error { return w.collective(0, w.t.barrier) }
@@ -285,7 +291,9 @@ func (w *world) Abort(code int, msg string) {
 	if !w.closed.Load() {
 		w.t.abort(code)
 	}
-	os.Exit(code) // reached only after Close: MPI_Abort ends the process
+	// MPI_Abort ends the process; this is reached after Close, or when
+	// the MPI thread stayed busy (see mpiTransport.abort).
+	os.Exit(code)
 }
 
 func (w *world) Close() error {
