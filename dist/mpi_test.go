@@ -146,7 +146,8 @@ func TestMPIInfo(t *testing.T) {
 // under mpirun and checks that every rank got the same bytes, equal to the
 // rank-ordered sum computed here. The lengths cover the one-allgather path
 // and the reduce-scatter path with chunks of unequal length (segments are
-// covered in-process, TestAllreduceSumFixedOrder).
+// covered in-process, TestAllreduceSumFixedOrder). Each case reaches MPI
+// from another OS thread (MPI_THREAD_SERIALIZED).
 func TestMPIAllreduceDeterministic(t *testing.T) {
 	interop.NeedMPI(t)
 	for _, np := range []int{2, 3} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"unsafe"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // allreduceFiles all-reduces every DIR/r<rank>.<case>.f32|f64 file of this
-// rank (little-endian floats), in name order, into DIR/out.
+// rank (little-endian floats), in name order, into DIR/out, each from
+// another OS thread.
 func allreduceFiles(c dist.Comm, dir string) error {
 	names, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("r%d.*", c.Rank())))
 	if err != nil {
@@ -27,14 +29,16 @@ func allreduceFiles(c dist.Comm, dir string) error {
 		if err != nil {
 			return err
 		}
-		switch ext := filepath.Ext(name); ext {
-		case ".f32":
-			err = allreduceBytes(b, c.AllreduceSum32)
-		case ".f64":
-			err = allreduceBytes(b, c.AllreduceSum64)
-		default:
-			err = fmt.Errorf("extension %q is neither .f32 nor .f64", ext)
-		}
+		err = onNewThread(func() error {
+			switch ext := filepath.Ext(name); ext {
+			case ".f32":
+				return allreduceBytes(b, c.AllreduceSum32)
+			case ".f64":
+				return allreduceBytes(b, c.AllreduceSum64)
+			default:
+				return fmt.Errorf("extension %q is neither .f32 nor .f64", ext)
+			}
+		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -43,6 +47,18 @@ func allreduceFiles(c dist.Comm, dir string) error {
 		}
 	}
 	return nil
+}
+
+// onNewThread runs f on an OS thread of its own, which ends with it (a
+// goroutine that exits while locked takes its thread along), so that
+// successive calls reach MPI from different threads.
+func onNewThread(f func() error) error {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		done <- f()
+	}()
+	return <-done
 }
 
 // allreduceBytes all-reduces the little-endian floats in b, in place.

@@ -7,7 +7,7 @@
 // Scenarios (arguments after the name):
 //
 //	info                  each rank prints {"rank","size","launcher","go_signals"} as one JSON line
-//	allreduce DIR         all-reduce each DIR/r<rank>.<case>.f32|f64 file, write DIR/out/r<rank>.<case>.<ext>
+//	allreduce DIR         all-reduce each DIR/r<rank>.<case>.f32|f64 file (each from a new OS thread) into DIR/out/
 //	broadcast DIR ROOT    root sends DIR/bcast.bin (length, then bytes); each rank writes DIR/out/r<rank>.bcast.bin
 //	gather                rank 0 prints the gathered [rank, rank²+0.5] of every rank as JSON
 //	abort RANK CODE       RANK calls Abort(CODE, …) while the others wait in a barrier
