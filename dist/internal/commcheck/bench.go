@@ -105,7 +105,7 @@ func benchSize(c dist.Comm, plain plainAllreducer, size, rounds int) (string, er
 	}
 	bus := 2 * float64(c.Size()-1) / float64(c.Size()) * float64(size)
 	o, p := stats(times[0]), stats(times[1])
-	return fmt.Sprintf("%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%v\t",
+	return fmt.Sprintf("%s\t%.4g\t%.4g\t%.4g\t%.4g\t%.2f\t%.2f\t%.2f\t%v\t",
 		sizeName(size), o.min*1e3, o.median*1e3, p.min*1e3, p.median*1e3, o.median/p.median,
 		bus/o.median/1e9, bus/p.median/1e9, same), nil
 }
