@@ -237,7 +237,7 @@ func TestMPIBroadcastGather(t *testing.T) {
 }
 
 // TestMPIAbort: Abort ends the job with its status and exactly one line of
-// ours, also when the calling rank's MPI thread is blocked in a collective
+// ours, also when another goroutine of the calling rank is blocked in a collective
 // (Abort then exits the process and mpirun ends the job).
 func TestMPIAbort(t *testing.T) {
 	for _, tc := range []struct {

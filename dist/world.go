@@ -292,7 +292,7 @@ func (w *world) Abort(code int, msg string) {
 		w.t.abort(code)
 	}
 	// MPI_Abort ends the process; this is reached after Close, or when
-	// the MPI thread stayed busy (see mpiTransport.abort).
+	// another MPI call stayed blocked (see mpiTransport.abort).
 	os.Exit(code)
 }
 

@@ -11,13 +11,13 @@ import (
 )
 
 // abort: rank calls Abort(code) while the other ranks wait in a barrier.
-// With busy, rank's MPI thread is first left blocked in a barrier that no
+// With busy, another goroutine of rank is first left blocked in a barrier no
 // other rank joins, so Abort cannot reach MPI.
 func abort(c dist.Comm, rank, code int, busy bool) error {
 	if c.Rank() == rank {
 		if busy {
 			go c.Barrier()
-			time.Sleep(200 * time.Millisecond) // let the barrier take the MPI thread
+			time.Sleep(200 * time.Millisecond) // let the barrier enter MPI
 		}
 		c.Abort(code, fmt.Sprintf("commcheck: rank %d aborts on purpose\n(with status %d)", rank, code))
 	}

@@ -11,7 +11,7 @@
 //	broadcast DIR ROOT    root sends DIR/bcast.bin (length, then bytes); each rank writes DIR/out/r<rank>.bcast.bin
 //	gather                rank 0 prints the gathered [rank, rank²+0.5] of every rank as JSON
 //	abort RANK CODE       RANK calls Abort(CODE, …) while the others wait in a barrier
-//	abort-busy RANK CODE  as abort, while RANK's MPI thread is blocked in a barrier nobody else joins
+//	abort-busy RANK CODE  as abort, while another goroutine of RANK is blocked in a barrier nobody else joins
 //	kill RANK             all-reduce in a loop; RANK sends itself SIGKILL at iteration 20
 //	agree RANK STEP       ten steps; RANK fails at STEP; Agree stops every rank there
 //	bench [ROUNDS]        AllreduceSum32 against MPI_Allreduce, 1 to 50 MiB (rank 0 prints a table)
