@@ -120,6 +120,8 @@ func open(src source, kind Kind, split Split) (*Dataset, error) {
 		d, err = openCIFAR100(src, split)
 	case Folder:
 		d, err = openFolder(src, split)
+	case NMNIST, DVSGesture, CIFAR10DVS:
+		return nil, fmt.Errorf("%s is an event dataset: its samples are frame sequences [T, 2, H, W], not images (read it with OpenEvents)", kind)
 	default:
 		return nil, fmt.Errorf("unknown dataset kind %q; accepted forms: %s", kind, SpecForms)
 	}
