@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -166,8 +167,8 @@ func (fc *frameCache) load(log *slog.Logger) *EventDataset {
 	for _, dir := range fc.dirs {
 		p := filepath.Join(dir, fc.key.fileName())
 		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			continue // no cache there (ENOTDIR: a file where the cache folder would be)
 		}
 		if err != nil {
 			fc.note = fmt.Sprintf("cache %s unreadable: %v", p, err)
