@@ -1,20 +1,9 @@
 package interop
 
 import (
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 )
-
-const pyNumpyVersion = `import sys
-try:
-    import numpy
-except Exception as e:
-    sys.stderr.write("import numpy: %s: %s" % (type(e).__name__, e))
-    sys.exit(4)
-sys.stdout.write(numpy.__version__)
-`
 
 var (
 	npOnce sync.Once
@@ -26,13 +15,7 @@ var (
 // process. The error wraps ErrUnavailable.
 func PythonNumpyAvailable() error {
 	npOnce.Do(func() {
-		if _, err := os.Stat(Python); err != nil {
-			npErr = fmt.Errorf("%w: %v (install Debian's python3-numpy)", ErrUnavailable, err)
-			return
-		}
-		if _, err := runPython(pyNumpyVersion); err != nil {
-			npErr = fmt.Errorf("%w: python3 numpy: %v (install Debian's python3-numpy)", ErrUnavailable, err)
-		}
+		_, npErr = pythonModuleVersion("numpy", "install Debian's python3-numpy")
 	})
 	return npErr
 }

@@ -22,8 +22,8 @@ func TestOpenCIFAR10DVS(t *testing.T) {
 	mustWrite(t, filepath.Join(dir, "__MACOSX", "junk.aedat"), []byte("x")) // ignored
 	mustWrite(t, filepath.Join(dir, "cat", "README.txt"), []byte("x"))      // ignored
 	size := data.FrameSize{H: 48, W: 48}
-	te := openEvents(t, data.CIFAR10DVS, dir, data.Test, data.EventOptions{T: 10, Size: size})
-	tr := openEvents(t, data.CIFAR10DVS, dir, data.Train, data.EventOptions{T: 10, Size: size})
+	te := openEvents(t, data.CIFAR10DVS, dir, data.Test, data.EventOptions{T: 10, Size: size, NoCache: true})
+	tr := openEvents(t, data.CIFAR10DVS, dir, data.Train, data.EventOptions{T: 10, Size: size, NoCache: true})
 	if te.N != 30 || tr.N != 180 || te.H != 48 || te.W != 48 || te.Sensor != data.CIFAR10DVSSensor || te.ClassNames[3] != "cat" {
 		t.Fatalf("test N=%d train N=%d %dx%d", te.N, tr.N, te.H, te.W)
 	}

@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 )
 
@@ -37,8 +36,7 @@ func (a EventAugment) Draw(seed uint64, epoch, index int) EventAug {
 	if !a.Enabled() {
 		return EventAug{}
 	}
-	hi := splitmix64(splitmix64(seed^eventAugDomain) ^ uint64(epoch))
-	src := rand.NewPCG(hi, splitmix64(hi^uint64(index)))
+	src := drawSource(eventAugDomain, seed, epoch, index)
 	var g EventAug
 	if a.HFlip {
 		g.Flip = src.Uint64()>>63 == 1

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 )
 
@@ -203,19 +201,13 @@ func OpenEvents(spec Spec, split Split, opt EventOptions) (*EventDataset, error)
 	if spec.Dir == "" {
 		return nil, fmt.Errorf("%s: no folder given (accepted forms: %s)", spec.Kind, SpecForms)
 	}
-	if st, err := os.Stat(spec.Dir); err != nil {
-		return nil, fmt.Errorf("%s dataset folder: %w", spec.Kind, err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("%s dataset folder %s: not a folder", spec.Kind, spec.Dir)
+	src, err := dirSource(spec.Kind, spec.Dir)
+	if err != nil {
+		return nil, err
 	}
 	log := opt.Log
 	if log == nil {
 		log = slog.Default()
-	}
-	dir := spec.Dir
-	src := source{
-		fsys: os.DirFS(dir),
-		name: func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) },
 	}
 	p, err := planEvents(src, spec.Kind, split)
 	if err != nil {
@@ -228,7 +220,7 @@ func OpenEvents(spec Spec, split Split, opt EventOptions) (*EventDataset, error)
 	key := frameKey{Kind: spec.Kind, Split: split, T: opt.T, Bin: opt.Bin, H: h, W: w}
 	var fc *frameCache
 	if !opt.NoCache {
-		if fc, err = newFrameCache(dir, opt.CacheDir, key, src, p); err != nil {
+		if fc, err = newFrameCache(spec.Dir, opt.CacheDir, key, src, p); err != nil {
 			return nil, err
 		}
 		if d := fc.load(log); d != nil {
@@ -236,8 +228,8 @@ func OpenEvents(spec Spec, split Split, opt EventOptions) (*EventDataset, error)
 			return d, nil
 		}
 	}
-	log.Info("binning events into frames (the frames are cached for later runs)",
-		"dataset", spec.Kind, "split", split, "files", len(p.files), "frames", opt.T, "bin", opt.Bin, "size", fmt.Sprintf("%dx%d", h, w))
+	log.Info("binning events into frames", "dataset", spec.Kind, "split", split, "files", len(p.files),
+		"frames", opt.T, "bin", opt.Bin, "size", fmt.Sprintf("%dx%d", h, w), "cache", fc != nil)
 	d, err := buildEvents(src, p, key, opt.Workers)
 	if err != nil {
 		return nil, err

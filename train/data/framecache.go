@@ -181,7 +181,7 @@ func (fc *frameCache) load(log *slog.Logger) *EventDataset {
 			log.Info("frame cache out of date; rebuilding", "path", p, "reason", reason)
 			continue
 		}
-		d.Cache = CacheInfo{Path: p, Hit: true}
+		d.Cache = CacheInfo{Path: p, Hit: true, Note: fc.note}
 		log.Debug("frames read from the cache", "path", p, "samples", d.N)
 		return d
 	}

@@ -210,3 +210,29 @@ func TestFrameCacheFallback(t *testing.T) {
 		t.Fatalf("no cache: %+v\n%s", d.Cache, logs)
 	}
 }
+
+// TestFrameCacheWideCounts: a sample with counts above 255 (stored with two bytes per
+// count) survives the cache.
+func TestFrameCacheWideCounts(t *testing.T) {
+	t.Setenv("BSNNCTL_CACHE", t.TempDir())
+	dir := nmnistDir(t)
+	hot := make([]data.Event, 700)
+	for i := range hot {
+		hot[i] = data.Event{T: int64(i), X: 9, Y: 4, P: uint8(i % 2)}
+	}
+	b, err := eventtest.EncodeNMNIST(hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(dir, "Test", "6", "00017.bin"), b)
+	first := openEvents(t, data.NMNIST, dir, data.Test, data.EventOptions{T: 1})
+	i := slices.Index(first.Samples, "Test/6/00017.bin")
+	if c := countsOf(t, first, i); c[4*34+9] != 350 || c[34*34+4*34+9] != 350 {
+		t.Fatalf("hot pixel counts %d, %d, want 350, 350", c[4*34+9], c[34*34+4*34+9])
+	}
+	second := openEvents(t, data.NMNIST, dir, data.Test, data.EventOptions{T: 1})
+	if !second.Cache.Hit {
+		t.Fatalf("not cached: %+v", second.Cache)
+	}
+	sameFrames(t, first, second)
+}

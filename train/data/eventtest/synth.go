@@ -72,11 +72,8 @@ func WriteNMNIST(dir string, cfg NMNISTConfig) error {
 			for range split.n {
 				id++
 				ev := ClassEvents(digit, 10, data.NMNISTSensor, cfg.Events, 300_000, rng)
-				b, err := EncodeNMNIST(ev)
-				if err != nil {
-					return err
-				}
-				if err := writeFile(filepath.Join(dir, split.name, fmt.Sprint(digit), fmt.Sprintf("%05d.bin", id)), b); err != nil {
+				path := filepath.Join(dir, split.name, fmt.Sprint(digit), fmt.Sprintf("%05d.bin", id))
+				if err := writeEvents(path, EncodeNMNIST, ev); err != nil {
 					return err
 				}
 			}
@@ -104,11 +101,8 @@ func WriteCIFAR10DVS(dir string, cfg CIFAR10DVSConfig) error {
 	for c, class := range classes {
 		for i := range cfg.PerClass {
 			ev := ClassEvents(c, 10, data.CIFAR10DVSSensor, cfg.Events, 1_200_000, rng)
-			b, err := EncodeCIFAR10DVS(ev)
-			if err != nil {
-				return err
-			}
-			if err := writeFile(filepath.Join(dir, class, fmt.Sprintf("cifar10_%s_%d.aedat", class, i)), b); err != nil {
+			path := filepath.Join(dir, class, fmt.Sprintf("cifar10_%s_%d.aedat", class, i))
+			if err := writeEvents(path, EncodeCIFAR10DVS, ev); err != nil {
 				return err
 			}
 		}
@@ -191,6 +185,15 @@ func SyntheticRecording(name string, classes []int, perGesture int, start int64,
 		t += gesture + gap
 	}
 	return r
+}
+
+// writeEvents writes events to path in the format of encode.
+func writeEvents(path string, encode func([]data.Event) ([]byte, error), events []data.Event) error {
+	b, err := encode(events)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return writeFile(path, b)
 }
 
 func writeFile(path string, b []byte) error {
