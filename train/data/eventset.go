@@ -135,7 +135,7 @@ func (d *EventDataset) put(dst []float32, stride, i int, v FrameValues, a EventA
 	h, w := d.H, d.W
 	c := d.counts[i]
 	wide := len(c) != d.SampleLen()
-	srcX := make([]int, w)
+	srcX := make([]int, w) // output column x reads source column srcX[x]
 	for x := range srcX {
 		sx := mod(x-a.DX, w)
 		if a.Flip {
@@ -143,19 +143,28 @@ func (d *EventDataset) put(dst []float32, stride, i int, v FrameValues, a EventA
 		}
 		srcX[x] = sx
 	}
+	var lut [256]float32 // one-byte count -> value
+	for k := range lut {
+		lut[k] = float32(k)
+		if v == FrameBinary {
+			lut[k] = float32(min(k, 1))
+		}
+	}
 	for t := range d.T {
 		for ch := range 2 {
 			plane := dst[t*stride+ch*h*w : t*stride+(ch+1)*h*w]
 			for y := range h {
 				row := plane[y*w : (y+1)*w]
 				src := ((t*2+ch)*h + mod(y-a.DY, h)) * w
-				for x, sx := range srcX {
-					var n uint16
-					if wide {
-						n = binary.LittleEndian.Uint16(c[2*(src+sx):])
-					} else {
-						n = uint16(c[src+sx])
+				if !wide {
+					srow := c[src : src+w]
+					for x, sx := range srcX {
+						row[x] = lut[srow[sx]]
 					}
+					continue
+				}
+				for x, sx := range srcX {
+					n := binary.LittleEndian.Uint16(c[2*(src+sx):])
 					if v == FrameBinary {
 						n = min(n, 1)
 					}

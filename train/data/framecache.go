@@ -268,8 +268,10 @@ func (fc *frameCache) staleSource(cached []cacheSource) string {
 		}
 		delete(old, s.Path)
 	}
-	for p := range old {
-		return fmt.Sprintf("%s is gone", p)
+	for _, s := range cached {
+		if _, gone := old[s.Path]; gone {
+			return fmt.Sprintf("%s is gone", s.Path)
+		}
 	}
 	return "the source files are listed in another order"
 }
