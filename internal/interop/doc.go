@@ -6,15 +6,17 @@
 //     (InitORT, RunORT, ModelIO);
 //   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable);
 //   - Debian's Python h5py and the HDF5 tools' h5dump, for the hdf5 package
-//     (PythonH5pyAvailable, RunPython, H5dumpAvailable, RunH5dump);
+//     (PythonH5pyAvailable, H5dumpAvailable, RunH5dump);
+//   - Python scripts with numpy, for cross-checks against a numpy reference
+//     (RunPython, PythonNumpyAvailable);
 //   - Open MPI's mpirun, for package dist's builds with the mpi tag
 //     (MPIAvailable, MPIRun, MPICommand, GoBuild).
 //
 // No tool is needed to build or test the rest of the project. A test asks
-// for a tool with Need (or NeedORT, NeedPythonONNX, NeedH5py, NeedH5dump,
-// NeedMPI): when the tool is missing the test is skipped, unless
-// BSNNCTL_INTEROP=1 is set (as scripts/test.sh and .ci/run do), in which
-// case it fails.
+// for a tool with Need (or NeedORT, NeedPythonONNX, NeedPythonNumpy,
+// NeedH5py, NeedH5dump, NeedMPI): when the tool is missing the test is
+// skipped, unless BSNNCTL_INTEROP=1 is set (as scripts/test.sh and .ci/run
+// do), in which case it fails.
 //
 // # Finding onnxruntime
 //

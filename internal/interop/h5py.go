@@ -47,13 +47,6 @@ func NeedH5py(t testing.TB) {
 	Need(t, "python3 h5py", PythonH5pyAvailable())
 }
 
-// RunPython runs a Python script (its source) with args in the isolated
-// interpreter Python and returns what it wrote to stdout. A script that
-// fails gives an error carrying its stderr.
-func RunPython(script string, args ...string) ([]byte, error) {
-	return runPython(script, args...)
-}
-
 var (
 	h5dumpOnce sync.Once
 	h5dumpErr  error
