@@ -1,0 +1,188 @@
+package bitkern
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
+)
+
+// Conv is a binary convolution ready to run: its parameters and packed
+// weights. It is safe for concurrent use; scratch space is recycled between
+// calls, so steady-state calls allocate nothing.
+type Conv struct {
+	p      ConvParams
+	w      *Weights
+	oh, ow int
+
+	scratch freeList[convScratch]
+	tasks   freeList[convTask]
+}
+
+// NewConv returns the convolution p with the packed weights w (packed for p
+// by PackConvWeights or PackDenseWeights).
+func NewConv(p ConvParams, w *Weights) (*Conv, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if w.m != p.M || w.g.c != p.C || w.g.kh != p.KH || w.g.kw != p.KW {
+		return nil, fmt.Errorf("bitkern: NewConv: weights packed for M=%d C=%d %dx%d, convolution has M=%d C=%d %dx%d",
+			w.m, w.g.c, w.g.kh, w.g.kw, p.M, p.C, p.KH, p.KW)
+	}
+	return &Conv{p: p, w: w, oh: p.OutH(), ow: p.OutW()}, nil
+}
+
+// Params returns the convolution's parameters.
+func (c *Conv) Params() ConvParams { return c.p }
+
+// Weights returns the packed weights.
+func (c *Conv) Weights() *Weights { return c.w }
+
+// convScratch is one goroutine's working space: the patcher, patches and
+// their spike counts, and the accumulator tile.
+type convScratch struct {
+	pt  *patcher
+	a   []uint64
+	pcs []int32
+	acc []int32
+}
+
+// Tile budgets: a band of output rows is built and multiplied at once; its
+// patches and its accumulators should stay in the 48 KiB L1 data cache
+// (Zen 4/5) or at least in L2 while the GEMM sweeps them.
+const (
+	patchBudgetBytes = 16 << 10
+	accBudgetBytes   = 32 << 10
+	maxBandPixels    = 1024
+)
+
+// mPad is the channel count rounded up to whole weight blocks: the row
+// stride of accumulator tiles.
+func (c *Conv) mPad() int { return c.w.blocks() * blockM }
+
+// bandRows returns how many output rows a work item covers, for accumulator
+// tiles of steps time steps and at least minItems items over n images.
+func (c *Conv) bandRows(steps, n, minItems int) int {
+	px := min(patchBudgetBytes/(8*c.w.g.kWords), accBudgetBytes/(4*c.mPad()*steps), maxBandPixels)
+	rows := max(1, px/c.ow)
+	// Enough items for every thread (and some slack for balance).
+	if per := (minItems + n - 1) / n; per > 1 {
+		rows = min(rows, max(1, c.oh/per))
+	}
+	return min(rows, c.oh)
+}
+
+// getScratch returns scratch space for bands of rows output rows and steps
+// accumulator tiles.
+func (c *Conv) getScratch(rows, steps int, k *tileKernel) *convScratch {
+	s := c.scratch.get()
+	if s.pt == nil {
+		s.pt = newPatcher(c.p, c.w.g)
+	}
+	px := roundUp(rows*c.ow, k.rows)
+	s.a = grow(s.a, px*c.w.g.kWords)
+	s.pcs = grow(s.pcs, px)
+	s.acc = grow(s.acc, steps*px*c.mPad())
+	return s
+}
+
+// Int32 computes out = conv(x, w) as exact integers: x holds N packed images
+// (N*H*W*Words(C) words), out is [N, OutH, OutW, M] (channels last) and is
+// overwritten. threads goroutines work on it (0: GOMAXPROCS). It panics when
+// a slice is too short.
+func (c *Conv) Int32(x []uint64, out []int32, threads int) {
+	p := c.p
+	mustLen("Int32", "x", len(x), p.InLen())
+	mustLen("Int32", "out", len(out), p.N*c.oh*c.ow*p.M)
+	t := c.tasks.get()
+	defer c.tasks.put(t)
+	threads = parallel.Threads(threads)
+	t.c, t.k, t.x, t.out = c, activeKernel(), x, out
+	t.rows = c.bandRows(1, p.N, 2*threads)
+	t.bands = (c.oh + t.rows - 1) / t.rows
+	t.items = p.N * t.bands
+	t.next.Store(0)
+	t.group.Run(t, min(threads, t.items))
+	t.x, t.out = nil, nil
+}
+
+// convTask is one Int32 call, split into items (image, band of rows) that
+// the parts take in turn.
+type convTask struct {
+	c                  *Conv
+	k                  *tileKernel
+	x                  []uint64
+	out                []int32
+	rows, bands, items int
+	next               atomic.Int64
+	group              parallel.Group
+}
+
+func (t *convTask) RunPart(int) {
+	c, p := t.c, t.c.p
+	s := c.getScratch(t.rows, 1, t.k)
+	defer c.scratch.put(s)
+	imgLen := p.H * p.W * p.InWords()
+	mp := c.mPad()
+	for {
+		i := int(t.next.Add(1)) - 1
+		if i >= t.items {
+			return
+		}
+		img, band := i/t.bands, i%t.bands
+		oy0 := band * t.rows
+		oy1 := min(oy0+t.rows, c.oh)
+		q0, q1 := oy0*c.ow, oy1*c.ow
+		rows := roundUp(q1-q0, t.k.rows)
+		s.pt.build(t.x[img*imgLen:][:imgLen], oy0, oy1)
+		s.pt.patches(q0, q1, s.a, s.pcs)
+		gemm(t.k, c.w, s.a, s.pcs, rows, s.acc, mp)
+		dst := t.out[(img*c.oh*c.ow+q0)*p.M:]
+		for q := range q1 - q0 {
+			copy(dst[q*p.M:][:p.M], s.acc[q*mp:][:p.M])
+		}
+	}
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// grow returns s resliced to n elements, reallocated when too small. The
+// contents are unspecified.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func mustLen(fn, name string, have, want int) {
+	if have < want {
+		panic(fmt.Sprintf("bitkern: %s: %s has %d elements, want %d", fn, name, have, want))
+	}
+}
+
+// freeList recycles scratch space. Unlike a sync.Pool it never drops what
+// it holds (a pool empties on every GC and would reallocate the buffers),
+// and it holds at most as many values as were ever in use at once.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+}
+
+func (l *freeList[T]) get() *T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		v := l.free[n-1]
+		l.free = l.free[:n-1]
+		return v
+	}
+	return new(T)
+}
+
+func (l *freeList[T]) put(v *T) {
+	l.mu.Lock()
+	l.free = append(l.free, v)
+	l.mu.Unlock()
+}

@@ -1,0 +1,78 @@
+package bitkern
+
+import "math/bits"
+
+// A tileKernel computes one tile of the binary GEMM, rows patches by the 16
+// channels of a weight panel:
+//
+//	dst[r*ldd+j] = 2*popcount(a[r*kw:(r+1)*kw] ∧ column j of b) − pcs[r]
+//
+// for r < rows and j < 16, where b is a packed panel (kw rows of 16 words,
+// see Weights) and pcs[r] = popcount of patch r. kw is at least 1.
+type tileKernel struct {
+	name string
+	rows int
+	fn   func(kw int, a, b []uint64, pcs, dst []int32, ldd int)
+}
+
+// goKernel is the portable micro-kernel (math/bits): one patch at a time,
+// four channels per pass over the patch, which keeps the counters in
+// registers.
+var goKernel = &tileKernel{name: "go", rows: 1, fn: goTile}
+
+func goTile(kw int, a, b []uint64, pcs, dst []int32, ldd int) {
+	a = a[:kw]
+	b = b[:kw*blockM]
+	for j := 0; j < blockM; j += 4 {
+		var c0, c1, c2, c3 int
+		for k, s := range a {
+			w := b[k*blockM+j:][:4:4]
+			c0 += bits.OnesCount64(s & w[0])
+			c1 += bits.OnesCount64(s & w[1])
+			c2 += bits.OnesCount64(s & w[2])
+			c3 += bits.OnesCount64(s & w[3])
+		}
+		n := int(pcs[0])
+		d := dst[j:][:4:4]
+		d[0] = int32(2*c0 - n)
+		d[1] = int32(2*c1 - n)
+		d[2] = int32(2*c2 - n)
+		d[3] = int32(2*c3 - n)
+	}
+}
+
+// forceGo makes every call use goKernel even when an assembly kernel is
+// available; tests set it to cover both paths.
+var forceGo bool
+
+// activeKernel returns the micro-kernel the next call uses: the fastest one
+// the CPU supports (see asmKernels), or goKernel.
+func activeKernel() *tileKernel {
+	if forceGo {
+		return goKernel
+	}
+	for _, k := range asmKernels {
+		if k != nil {
+			return k
+		}
+	}
+	return goKernel
+}
+
+// KernelName names the micro-kernel the package uses on this CPU: "avx512"
+// (VPOPCNTQ), "avx2" (nibble-table VPSHUFB popcount) or "go" (math/bits).
+func KernelName() string { return activeKernel().name }
+
+// gemm computes the dot products of rows patches (a, kWords words each,
+// their spike counts in pcs) with every output channel of w into acc: row r,
+// channel m at acc[r*ldd+m], for m below w's channel count rounded up to 16.
+// rows must be a multiple of k.rows; a, pcs and acc must cover them.
+func gemm(k *tileKernel, w *Weights, a []uint64, pcs []int32, rows int, acc []int32, ldd int) {
+	kw := w.g.kWords
+	for b := range w.blocks() {
+		panel := w.panel(b)
+		for r := 0; r < rows; r += k.rows {
+			k.fn(kw, a[r*kw:], panel, pcs[r:], acc[r*ldd+b*blockM:], ldd)
+		}
+	}
+}
