@@ -42,10 +42,11 @@ func (c *Conv) Weights() *Weights { return c.w }
 // convScratch is one goroutine's working space: the patcher, patches and
 // their spike counts, and the accumulator tile.
 type convScratch struct {
-	pt  *patcher
-	a   []uint64
-	pcs []int32
-	acc []int32
+	pt   *patcher
+	a    []uint64
+	pcs  []int32
+	acc  []int32
+	gate []float32
 }
 
 // Tile budgets: a band of output rows is built and multiplied at once; its
@@ -95,52 +96,104 @@ func (c *Conv) Int32(x []uint64, out []int32, threads int) {
 	p := c.p
 	mustLen("Int32", "x", len(x), p.InLen())
 	mustLen("Int32", "out", len(out), p.N*c.oh*c.ow*p.M)
+	c.run(&convCall{mode: outInt32, steps: 1, x: x, i32: out}, threads)
+}
+
+// Output modes of a convCall.
+const (
+	outInt32 = iota
+	outFloat32
+	outSpikes
+)
+
+// convCall is one call: the input, the epilogue and the output.
+type convCall struct {
+	mode         int
+	steps        int // time steps: image t*N/steps + n is step t of sample n
+	x            []uint64
+	e            *Epilogue
+	i32          []int32
+	f32          []float32
+	spk          []uint64
+	scale, shift []float32 // e.Affine padded to mPad channels (nil: none)
+}
+
+// run runs call on threads goroutines. Work items are (sample, band of
+// output rows); an item computes the band for every time step, then runs
+// the epilogue over the steps, so LIF membranes live in registers and the
+// accumulators in cache.
+func (c *Conv) run(call *convCall, threads int) {
 	t := c.tasks.get()
 	defer c.tasks.put(t)
 	threads = parallel.Threads(threads)
-	t.c, t.k, t.x, t.out = c, activeKernel(), x, out
-	t.rows = c.bandRows(1, p.N, 2*threads)
+	samples := c.p.N / call.steps
+	t.c, t.k, t.call = c, activeKernel(), call
+	if call.e != nil && call.e.Affine.Scale != nil {
+		mp := c.mPad()
+		t.scale, t.shift = grow(t.scale, mp), grow(t.shift, mp)
+		clear(t.scale[copy(t.scale, call.e.Affine.Scale):])
+		clear(t.shift[copy(t.shift, call.e.Affine.Shift):])
+		call.scale, call.shift = t.scale, t.shift
+	}
+	t.rows = c.bandRows(call.steps, samples, 2*threads)
 	t.bands = (c.oh + t.rows - 1) / t.rows
-	t.items = p.N * t.bands
+	t.items = samples * t.bands
 	t.next.Store(0)
 	t.group.Run(t, min(threads, t.items))
-	t.x, t.out = nil, nil
+	t.call = nil
 }
 
-// convTask is one Int32 call, split into items (image, band of rows) that
-// the parts take in turn.
+// convTask is one run, split into items that the parts take in turn.
 type convTask struct {
 	c                  *Conv
 	k                  *tileKernel
-	x                  []uint64
-	out                []int32
+	call               *convCall
 	rows, bands, items int
 	next               atomic.Int64
 	group              parallel.Group
+	scale, shift       []float32
 }
 
 func (t *convTask) RunPart(int) {
-	c, p := t.c, t.c.p
-	s := c.getScratch(t.rows, 1, t.k)
+	c, p, call := t.c, t.c.p, t.call
+	s := c.getScratch(t.rows, call.steps, t.k)
 	defer c.scratch.put(s)
 	imgLen := p.H * p.W * p.InWords()
+	samples := p.N / call.steps
 	mp := c.mPad()
 	for {
 		i := int(t.next.Add(1)) - 1
 		if i >= t.items {
 			return
 		}
-		img, band := i/t.bands, i%t.bands
+		n, band := i/t.bands, i%t.bands
 		oy0 := band * t.rows
 		oy1 := min(oy0+t.rows, c.oh)
 		q0, q1 := oy0*c.ow, oy1*c.ow
 		rows := roundUp(q1-q0, t.k.rows)
-		s.pt.build(t.x[img*imgLen:][:imgLen], oy0, oy1)
-		s.pt.patches(q0, q1, s.a, s.pcs)
-		gemm(t.k, c.w, s.a, s.pcs, rows, s.acc, mp)
-		dst := t.out[(img*c.oh*c.ow+q0)*p.M:]
-		for q := range q1 - q0 {
-			copy(dst[q*p.M:][:p.M], s.acc[q*mp:][:p.M])
+		for step := range call.steps {
+			img := step*samples + n
+			s.pt.build(call.x[img*imgLen:][:imgLen], oy0, oy1)
+			s.pt.patches(oy0, oy1, s.a, s.pcs)
+			if call.mode == outInt32 {
+				dst := call.i32[(img*c.oh*c.ow+q0)*p.M:]
+				if mp == p.M && rows == q1-q0 {
+					gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, dst, mp)
+					continue
+				}
+				gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, s.acc, mp)
+				for q := range q1 - q0 {
+					d, a := dst[q*p.M:][:p.M], s.acc[q*mp:][:p.M]
+					for m, v := range a {
+						d[m] = v
+					}
+				}
+				continue
+			}
+			gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, s.acc[step*rows*mp:], mp)
+		}
+		if call.mode != outInt32 {
+			c.epilogue(call, s, n, q0, q1, rows)
 		}
 	}
 }

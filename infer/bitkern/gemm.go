@@ -5,14 +5,15 @@ import "math/bits"
 // A tileKernel computes one tile of the binary GEMM, rows patches by the 16
 // channels of a weight panel:
 //
-//	dst[r*ldd+j] = 2*popcount(a[r*kw:(r+1)*kw] ∧ column j of b) − pcs[r]
+//	dst[r*ldd+j] = 2*popcount(patch r ∧ column j of b) − pcs[r]
 //
-// for r < rows and j < 16, where b is a packed panel (kw rows of 16 words,
-// see Weights) and pcs[r] = popcount of patch r. kw is at least 1.
+// for r < rows and j < 16, where word k of patch r is a[r*lda+k*ldk], b is
+// a packed panel (kw rows of 16 words, see Weights) and pcs[r] = popcount of
+// patch r. kw is at least 1.
 type tileKernel struct {
 	name string
 	rows int
-	fn   func(kw int, a, b []uint64, pcs, dst []int32, ldd int)
+	fn   func(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
 }
 
 // goKernel is the portable micro-kernel (math/bits): one patch at a time,
@@ -20,12 +21,12 @@ type tileKernel struct {
 // registers.
 var goKernel = &tileKernel{name: "go", rows: 1, fn: goTile}
 
-func goTile(kw int, a, b []uint64, pcs, dst []int32, ldd int) {
-	a = a[:kw]
+func goTile(kw int, a []uint64, _, ldk int, b []uint64, pcs, dst []int32, _ int) {
 	b = b[:kw*blockM]
 	for j := 0; j < blockM; j += 4 {
 		var c0, c1, c2, c3 int
-		for k, s := range a {
+		for k := range kw {
+			s := a[k*ldk]
 			w := b[k*blockM+j:][:4:4]
 			c0 += bits.OnesCount64(s & w[0])
 			c1 += bits.OnesCount64(s & w[1])
@@ -63,16 +64,17 @@ func activeKernel() *tileKernel {
 // (VPOPCNTQ), "avx2" (nibble-table VPSHUFB popcount) or "go" (math/bits).
 func KernelName() string { return activeKernel().name }
 
-// gemm computes the dot products of rows patches (a, kWords words each,
-// their spike counts in pcs) with every output channel of w into acc: row r,
-// channel m at acc[r*ldd+m], for m below w's channel count rounded up to 16.
-// rows must be a multiple of k.rows; a, pcs and acc must cover them.
-func gemm(k *tileKernel, w *Weights, a []uint64, pcs []int32, rows int, acc []int32, ldd int) {
+// gemm computes the dot products of rows patches (word k of patch r at
+// a[r*lda+k*ldk], their spike counts in pcs) with every output channel of w
+// into acc: row r, channel m at acc[r*ldd+m], for m below w's channel count
+// rounded up to 16. rows must be a multiple of k.rows; a, pcs and acc must
+// cover them.
+func gemm(k *tileKernel, w *Weights, a []uint64, lda, ldk int, pcs []int32, rows int, acc []int32, ldd int) {
 	kw := w.g.kWords
 	for b := range w.blocks() {
 		panel := w.panel(b)
 		for r := 0; r < rows; r += k.rows {
-			k.fn(kw, a[r*kw:], panel, pcs[r:], acc[r*ldd+b*blockM:], ldd)
+			k.fn(kw, a[r*lda:], lda, ldk, panel, pcs[r:], acc[r*ldd+b*blockM:], ldd)
 		}
 	}
 }

@@ -2,24 +2,26 @@
 
 #include "textflag.h"
 
-// func dotTileAVX512(kw int, a, b *uint64, pcs, dst *int32, ldd int)
+// func dotTileAVX512(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
 //
-// 4 patches (rows of kw words at a, a+kw, ...) by 16 channels (the packed
+// 4 patches (word k of patch r at a[r*lda + k*ldk]) by 16 channels (the packed
 // panel b: kw rows of 16 words). For every k: two 512-bit loads of the
 // panel row (channels 0-7 and 8-15), one broadcast per patch word, and per
 // (row, half) VPANDQ + VPOPCNTQ + VPADDQ into a qword accumulator (Z0-Z7:
 // row r in Z(2r), Z(2r+1)). At the end the counts are narrowed to int32
 // (VPMOVQD), doubled, and pcs[r] subtracted: dst = 2*count - pcs.
-TEXT ·dotTileAVX512(SB), NOSPLIT, $0-48
+TEXT ·dotTileAVX512(SB), NOSPLIT, $0-64
 	MOVQ kw+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ pcs+24(FP), BX
-	MOVQ dst+32(FP), DX
-	MOVQ ldd+40(FP), R8
-	SHLQ $2, R8             // ldd in bytes
-	MOVQ CX, R9
+	MOVQ lda+16(FP), R9
 	SHLQ $3, R9             // row stride of a in bytes
+	MOVQ ldk+24(FP), R13
+	SHLQ $3, R13            // k stride of a in bytes
+	MOVQ b+32(FP), DI
+	MOVQ pcs+40(FP), BX
+	MOVQ dst+48(FP), DX
+	MOVQ ldd+56(FP), R8
+	SHLQ $2, R8             // ldd in bytes
 	LEAQ (SI)(R9*1), R10    // row 1
 	LEAQ (R10)(R9*1), R11   // row 2
 	LEAQ (R11)(R9*1), R12   // row 3
@@ -32,7 +34,6 @@ TEXT ·dotTileAVX512(SB), NOSPLIT, $0-48
 	VPXORQ Z5, Z5, Z5
 	VPXORQ Z6, Z6, Z6
 	VPXORQ Z7, Z7, Z7
-	XORQ AX, AX
 
 #define PRODQ(s, w, acc, t) \
 	VPANDQ w, s, t; \
@@ -42,10 +43,10 @@ TEXT ·dotTileAVX512(SB), NOSPLIT, $0-48
 loop512:
 	VMOVDQU64 (DI), Z16
 	VMOVDQU64 64(DI), Z17
-	VPBROADCASTQ (SI)(AX*8), Z8
-	VPBROADCASTQ (R10)(AX*8), Z9
-	VPBROADCASTQ (R11)(AX*8), Z10
-	VPBROADCASTQ (R12)(AX*8), Z11
+	VPBROADCASTQ (SI), Z8
+	VPBROADCASTQ (R10), Z9
+	VPBROADCASTQ (R11), Z10
+	VPBROADCASTQ (R12), Z11
 	PRODQ(Z8, Z16, Z0, Z20)
 	PRODQ(Z8, Z17, Z1, Z21)
 	PRODQ(Z9, Z16, Z2, Z22)
@@ -55,9 +56,12 @@ loop512:
 	PRODQ(Z11, Z16, Z6, Z26)
 	PRODQ(Z11, Z17, Z7, Z27)
 	ADDQ $128, DI
-	INCQ AX
-	CMPQ AX, CX
-	JLT  loop512
+	ADDQ R13, SI
+	ADDQ R13, R10
+	ADDQ R13, R11
+	ADDQ R13, R12
+	DECQ CX
+	JNZ  loop512
 
 #define STORE512(lo, hi, ylo, yhi, poff) \
 	VPMOVQD lo, ylo; \
@@ -78,7 +82,7 @@ loop512:
 	VZEROUPPER
 	RET
 
-// func dotTileAVX2(kw int, a, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+// func dotTileAVX2(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 //
 // 2 patches by 16 channels with the nibble-table popcount (Muła, Kurz,
 // Lemire, "Faster population counts using AVX2 instructions", 2018): per
@@ -86,36 +90,28 @@ loop512:
 // every byte of t index a 16-entry table of bit counts (VPSHUFB), and both
 // counts are added to a byte accumulator (Y0-Y7: row r, quarter q in
 // Y(4r+q)): 8 instructions per 256 bits. A byte accumulator gains at most 8
-// per k, so after at most 31 k it is summed per qword (VPSADBW against
-// zero; one qword per channel) into the qword sums kept on the stack.
-// At the end the qword sums of two quarters are interleaved into 8 int32
-// (VPSLLQ, VPOR), put in channel order (VPERMD), doubled, and pcs[r]
-// subtracted.
-TEXT ·dotTileAVX2(SB), NOSPLIT, $256-56
+// per k, so k runs in chunks of at most 31, after which the bytes are
+// summed per qword (VPSADBW against zero: one qword per channel); with more
+// than one chunk the qword sums are accumulated on the stack. At the end
+// the qword sums of two quarters are interleaved into 8 int32 (VPSLLQ,
+// VPOR), put in channel order (VPERMD), doubled, and pcs[r] subtracted.
+TEXT ·dotTileAVX2(SB), NOSPLIT, $256-72
 	MOVQ kw+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ pcs+24(FP), BX
-	MOVQ dst+32(FP), DX
-	MOVQ ldd+40(FP), R8
+	MOVQ lda+16(FP), R9
+	SHLQ $3, R9
+	MOVQ ldk+24(FP), R13
+	SHLQ $3, R13
+	MOVQ b+32(FP), DI
+	MOVQ pcs+40(FP), BX
+	MOVQ dst+48(FP), DX
+	MOVQ ldd+56(FP), R8
 	SHLQ $2, R8
-	MOVQ lut+48(FP), AX
+	MOVQ lut+64(FP), AX
 	VMOVDQU (AX), Y14       // nibble counts
 	VMOVDQU 32(AX), Y15     // 0x0f in every byte
-	MOVQ CX, R9
-	SHLQ $3, R9
 	LEAQ (SI)(R9*1), R10    // row 1
-
-	// Qword sums on the stack: 8 x 32 bytes at 0(SP).
-	VPXOR Y8, Y8, Y8
-	VMOVDQU Y8, 0(SP)
-	VMOVDQU Y8, 32(SP)
-	VMOVDQU Y8, 64(SP)
-	VMOVDQU Y8, 96(SP)
-	VMOVDQU Y8, 128(SP)
-	VMOVDQU Y8, 160(SP)
-	VMOVDQU Y8, 192(SP)
-	VMOVDQU Y8, 224(SP)
+	XORQ R12, R12           // chunks done
 
 chunk:
 	MOVQ CX, R11
@@ -154,51 +150,66 @@ loop256:
 	PRODN(Y9, 32, Y5)
 	PRODN(Y9, 64, Y6)
 	PRODN(Y9, 96, Y7)
-	ADDQ $8, SI
-	ADDQ $8, R10
+	ADDQ R13, SI
+	ADDQ R13, R10
 	ADDQ $128, DI
 	DECQ R11
 	JNZ  loop256
 
-#define FLUSH(acc, off) \
-	VPSADBW Y12, acc, acc; \
-	VPADDQ off(SP), acc, acc; \
-	VMOVDQU acc, off(SP)
-
 	VPXOR Y12, Y12, Y12
-	FLUSH(Y0, 0)
-	FLUSH(Y1, 32)
-	FLUSH(Y2, 64)
-	FLUSH(Y3, 96)
-	FLUSH(Y4, 128)
-	FLUSH(Y5, 160)
-	FLUSH(Y6, 192)
-	FLUSH(Y7, 224)
+	VPSADBW Y12, Y0, Y0
+	VPSADBW Y12, Y1, Y1
+	VPSADBW Y12, Y2, Y2
+	VPSADBW Y12, Y3, Y3
+	VPSADBW Y12, Y4, Y4
+	VPSADBW Y12, Y5, Y5
+	VPSADBW Y12, Y6, Y6
+	VPSADBW Y12, Y7, Y7
+	TESTQ R12, R12
+	JZ   first
+	VPADDQ 0(SP), Y0, Y0
+	VPADDQ 32(SP), Y1, Y1
+	VPADDQ 64(SP), Y2, Y2
+	VPADDQ 96(SP), Y3, Y3
+	VPADDQ 128(SP), Y4, Y4
+	VPADDQ 160(SP), Y5, Y5
+	VPADDQ 192(SP), Y6, Y6
+	VPADDQ 224(SP), Y7, Y7
+first:
 	TESTQ CX, CX
-	JNZ  chunk
+	JZ   output
+	VMOVDQU Y0, 0(SP)
+	VMOVDQU Y1, 32(SP)
+	VMOVDQU Y2, 64(SP)
+	VMOVDQU Y3, 96(SP)
+	VMOVDQU Y4, 128(SP)
+	VMOVDQU Y5, 160(SP)
+	VMOVDQU Y6, 192(SP)
+	VMOVDQU Y7, 224(SP)
+	INCQ R12
+	JMP  chunk
 
-	// Per row: Y0 = [c0 _ c1 _ | c2 _ c3 _], Y1 = [c4 _ c5 _ | c6 _ c7 _]
-	// (dwords of two quarters' qword sums); Y0 | Y1<<32 is
+	// Per row: lo = [c0 _ c1 _ | c2 _ c3 _], hi = [c4 _ c5 _ | c6 _ c7 _]
+	// (dwords of two quarters' qword sums); lo | hi<<32 is
 	// [c0 c4 c1 c5 | c2 c6 c3 c7], which VPERMD by permAVX2 puts in order.
 #define OUT8(lo, hi, boff) \
-	VMOVDQU lo(SP), Y0; \
-	VMOVDQU hi(SP), Y1; \
-	VPSLLQ $32, Y1, Y1; \
-	VPOR Y1, Y0, Y0; \
-	VPERMD Y0, Y13, Y0; \
-	VPSLLD $1, Y0, Y0; \
-	VPSUBD Y9, Y0, Y0; \
-	VMOVDQU Y0, boff(DX)
+	VPSLLQ $32, hi, hi; \
+	VPOR hi, lo, lo; \
+	VPERMD lo, Y13, lo; \
+	VPSLLD $1, lo, lo; \
+	VPSUBD Y9, lo, lo; \
+	VMOVDQU lo, boff(DX)
 
+output:
 	LEAQ permAVX2<>(SB), AX
 	VMOVDQU (AX), Y13
 	VPBROADCASTD 0(BX), Y9
-	OUT8(0, 32, 0)
-	OUT8(64, 96, 32)
+	OUT8(Y0, Y1, 0)
+	OUT8(Y2, Y3, 32)
 	ADDQ R8, DX
 	VPBROADCASTD 4(BX), Y9
-	OUT8(128, 160, 0)
-	OUT8(192, 224, 32)
+	OUT8(Y4, Y5, 0)
+	OUT8(Y6, Y7, 32)
 	VZEROUPPER
 	RET
 

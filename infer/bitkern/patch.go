@@ -26,6 +26,7 @@ type patcher struct {
 	spans  []uint64
 	spc    []int32
 	y0, y1 int
+	base   []int
 }
 
 func newPatcher(p ConvParams, g geom) *patcher {
@@ -116,42 +117,75 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	}
 }
 
-// patches writes the patches of the output pixels [q0, q1) (row-major over
-// OutH x OutW, inside the rows given to build) into a, kWords words each,
-// and their spike counts into pcs.
-func (pt *patcher) patches(q0, q1 int, a []uint64, pcs []int32) {
+// patches writes the patches of output rows [oy0, oy1) (inside the rows
+// given to build) into a, kWords words each in row-major pixel order, and
+// their spike counts into pcs.
+func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
 	p, g := &pt.p, &pt.g
-	kw, sw := g.kWords, g.spanW
-	for q := q0; q < q1; q++ {
-		oy, ox := q/pt.ow, q%pt.ow
-		dst := a[(q-q0)*kw:][:kw]
+	kw, sw, ow := g.kWords, g.spanW, pt.ow
+	// base[i]: the span index of kernel row i at column 0, or -1 in the
+	// padding.
+	base := grow(pt.base, p.KH)
+	pt.base = base
+	q := 0
+	for oy := oy0; oy < oy1; oy++ {
 		iy := oy*p.StrideH - p.PadTop
-		n := int32(0)
-		if g.alignedRows {
-			rw := g.rowStride >> 6
-			for i := range p.KH {
-				t := dst[i*rw:][:sw]
-				if iy >= pt.y0 && iy < pt.y1 {
-					o := (iy-pt.y0)*pt.ow + ox
-					copy(t, pt.spans[o*sw:][:sw])
-					n += pt.spc[o]
-				} else {
-					clear(t)
-				}
-				iy += p.DilH
+		for i := range base {
+			base[i] = -1
+			if iy >= pt.y0 && iy < pt.y1 {
+				base[i] = (iy - pt.y0) * ow
 			}
-		} else {
-			clear(dst)
-			for i := range p.KH {
-				if iy >= pt.y0 && iy < pt.y1 {
-					o := (iy-pt.y0)*pt.ow + ox
-					orBits(dst, i*g.rowStride, pt.spans[o*sw:][:sw])
-					n += pt.spc[o]
+			iy += p.DilH
+		}
+		switch {
+		case g.alignedRows && sw == 1:
+			for ox := range ow {
+				dst := a[(q+ox)*kw:][:kw]
+				n := int32(0)
+				for i, b := range base {
+					if b >= 0 {
+						dst[i] = pt.spans[b+ox]
+						n += pt.spc[b+ox]
+					} else {
+						dst[i] = 0
+					}
 				}
-				iy += p.DilH
+				pcs[q+ox] = n
+			}
+		case g.alignedRows:
+			rw := g.rowStride >> 6
+			for ox := range ow {
+				dst := a[(q+ox)*kw:][:kw]
+				n := int32(0)
+				for i, b := range base {
+					t := dst[i*rw:][:sw]
+					if b >= 0 {
+						src := pt.spans[(b+ox)*sw:][:sw]
+						for j, v := range src {
+							t[j] = v
+						}
+						n += pt.spc[b+ox]
+					} else {
+						clear(t)
+					}
+				}
+				pcs[q+ox] = n
+			}
+		default:
+			for ox := range ow {
+				dst := a[(q+ox)*kw:][:kw]
+				clear(dst)
+				n := int32(0)
+				for i, b := range base {
+					if b >= 0 {
+						orBits(dst, i*g.rowStride, pt.spans[(b+ox)*sw:][:sw])
+						n += pt.spc[b+ox]
+					}
+				}
+				pcs[q+ox] = n
 			}
 		}
-		pcs[q-q0] = n
+		q += ow
 	}
 }
 
