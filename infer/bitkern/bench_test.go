@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // Roofline. The AVX2 way to count the bits of s AND w (Muła, Kurz, Lemire
@@ -53,9 +55,10 @@ var (
 // Intel cores).
 func cpuHz() float64 {
 	clockOnce.Do(func() {
-		const n = 1 << 20
+		// Many short runs: under load, one of them runs undisturbed.
+		const n = 1 << 14
 		best := time.Duration(1 << 62)
-		for range 20 {
+		for range 300 {
 			start := time.Now()
 			sinkU64 += mulChain(n)
 			best = min(best, time.Since(start))
@@ -172,4 +175,60 @@ func benchConv(b *testing.B, p ConvParams, l Layout) {
 		c.Int32(xp, out, 0)
 	}
 	reportMACs(b, p.MACs())
+}
+
+// resnet20Convs are the binary 3x3 convolutions of a CIFAR ResNet-20 stage
+// (and the stride-2 ones that enter stages 2 and 3), for T = 4 steps of 8
+// samples.
+var resnet20Convs = []ConvParams{
+	sq(4*8, 16, 32, 16, 3, 1, 1, 1),
+	sq(4*8, 16, 32, 32, 3, 2, 1, 1),
+	sq(4*8, 32, 16, 32, 3, 1, 1, 1),
+	sq(4*8, 32, 16, 64, 3, 2, 1, 1),
+	sq(4*8, 64, 8, 64, 3, 1, 1, 1),
+}
+
+// BenchmarkConvLIF is a binary layer of a BSNN as the engine runs it: the
+// convolution fused with BatchNormalization and LIF (T = 4), packed spikes
+// in and out, input firing rate 15%:
+//
+//	go test ./infer/bitkern -run '^$' -bench ConvLIF -cpu 1 -count 5
+func BenchmarkConvLIF(b *testing.B) {
+	const T = 4
+	for _, p := range resnet20Convs {
+		b.Run(fmt.Sprintf("C=%d_M=%d_%dx%d_s%d", p.C, p.M, p.H, p.W, p.StrideH), func(b *testing.B) {
+			benchKernels(b, func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 1))
+				xp := make([]uint64, p.InLen())
+				if err := PackNCHW(p.N, p.C, p.H, p.W, randSpikes(r, p.N*p.C*p.H*p.W, 0.15), xp); err != nil {
+					b.Fatal(err)
+				}
+				w, err := PackConvWeights(p, ChooseLayout(p), randWeights(r, p.M*p.C*p.KH*p.KW))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := NewConv(p, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bn, err := BatchNorm(bnParams(r, p.M, p.C*p.KH*p.KW))
+				if err != nil {
+					b.Fatal(err)
+				}
+				e := &Epilogue{Affine: bn, LIF: spiking.DefaultLIF()}
+				out := make([]uint64, p.N*p.OutPixels()*Words(p.M))
+				if err := c.Spikes(T, xp, e, out, 0); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(Count(out))/float64(p.N*p.OutPixels()*p.M), "out-rate")
+				b.ResetTimer()
+				for range b.N {
+					if err := c.Spikes(T, xp, e, out, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportMACs(b, p.MACs())
+			})
+		})
+	}
 }

@@ -82,6 +82,8 @@ func (c *Conv) getScratch(rows, steps int, k *tileKernel) *convScratch {
 		s.pt = newPatcher(c.p, c.w.g)
 	}
 	px := roundUp(rows*c.ow, k.rows)
+	// Rows past a band's end (up to a whole tile) are computed from
+	// whatever the buffers hold there, and dropped.
 	s.a = grow(s.a, px*c.w.g.kWords)
 	s.pcs = grow(s.pcs, px)
 	s.acc = grow(s.acc, steps*px*c.mPad())
@@ -96,7 +98,7 @@ func (c *Conv) Int32(x []uint64, out []int32, threads int) {
 	p := c.p
 	mustLen("Int32", "x", len(x), p.InLen())
 	mustLen("Int32", "out", len(out), p.N*c.oh*c.ow*p.M)
-	c.run(&convCall{mode: outInt32, steps: 1, x: x, i32: out}, threads)
+	c.run(convCall{mode: outInt32, steps: 1, x: x, i32: out}, threads)
 }
 
 // Output modes of a convCall.
@@ -122,7 +124,7 @@ type convCall struct {
 // output rows); an item computes the band for every time step, then runs
 // the epilogue over the steps, so LIF membranes live in registers and the
 // accumulators in cache.
-func (c *Conv) run(call *convCall, threads int) {
+func (c *Conv) run(call convCall, threads int) {
 	t := c.tasks.get()
 	defer c.tasks.put(t)
 	threads = parallel.Threads(threads)
@@ -133,21 +135,21 @@ func (c *Conv) run(call *convCall, threads int) {
 		t.scale, t.shift = grow(t.scale, mp), grow(t.shift, mp)
 		clear(t.scale[copy(t.scale, call.e.Affine.Scale):])
 		clear(t.shift[copy(t.shift, call.e.Affine.Shift):])
-		call.scale, call.shift = t.scale, t.shift
+		t.call.scale, t.call.shift = t.scale, t.shift
 	}
 	t.rows = c.bandRows(call.steps, samples, 2*threads)
 	t.bands = (c.oh + t.rows - 1) / t.rows
 	t.items = samples * t.bands
 	t.next.Store(0)
 	t.group.Run(t, min(threads, t.items))
-	t.call = nil
+	t.call = convCall{}
 }
 
 // convTask is one run, split into items that the parts take in turn.
 type convTask struct {
 	c                  *Conv
 	k                  *tileKernel
-	call               *convCall
+	call               convCall
 	rows, bands, items int
 	next               atomic.Int64
 	group              parallel.Group
@@ -155,7 +157,7 @@ type convTask struct {
 }
 
 func (t *convTask) RunPart(int) {
-	c, p, call := t.c, t.c.p, t.call
+	c, p, call := t.c, t.c.p, &t.call
 	s := c.getScratch(t.rows, call.steps, t.k)
 	defer c.scratch.put(s)
 	imgLen := p.H * p.W * p.InWords()
@@ -174,14 +176,14 @@ func (t *convTask) RunPart(int) {
 		for step := range call.steps {
 			img := step*samples + n
 			s.pt.build(call.x[img*imgLen:][:imgLen], oy0, oy1)
-			s.pt.patches(oy0, oy1, s.a, s.pcs)
+			a, lda, ldk := s.pt.patches(oy0, oy1, s.a, s.pcs)
 			if call.mode == outInt32 {
 				dst := call.i32[(img*c.oh*c.ow+q0)*p.M:]
 				if mp == p.M && rows == q1-q0 {
-					gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, dst, mp)
+					gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, dst, mp)
 					continue
 				}
-				gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, s.acc, mp)
+				gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, s.acc, mp)
 				for q := range q1 - q0 {
 					d, a := dst[q*p.M:][:p.M], s.acc[q*mp:][:p.M]
 					for m, v := range a {
@@ -190,7 +192,7 @@ func (t *convTask) RunPart(int) {
 				}
 				continue
 			}
-			gemm(t.k, c.w, s.a, c.w.g.kWords, 1, s.pcs, rows, s.acc[step*rows*mp:], mp)
+			gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, s.acc[step*rows*mp:], mp)
 		}
 		if call.mode != outInt32 {
 			c.epilogue(call, s, n, q0, q1, rows)

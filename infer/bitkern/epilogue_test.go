@@ -94,7 +94,8 @@ func signs(w []float32) []float32 {
 // bnParams draws BatchNormalization parameters that put the potentials of
 // a K-bit receptive field around the threshold, with some negative gammas
 // (which flip the threshold's direction).
-func bnParams(r *rand.Rand, m, k int) (gamma, beta, mean, variance []float32) {
+func bnParams(r *rand.Rand, m, k int) (gamma, beta, mean, variance []float32, eps float32) {
+	eps = 1e-5
 	sd := math.Sqrt(float64(k)) / 2
 	for range m {
 		gamma = append(gamma, float32(r.Float64()*3-1))
@@ -169,8 +170,7 @@ func checkFused(t *testing.T, r *rand.Rand, p ConvParams, T int, lif spiking.LIF
 	P := oh * ow
 	x := randSpikes(r, p.N*p.C*p.H*p.W, 0.25)
 	w := signs(randWeights(r, p.M*p.C*p.KH*p.KW))
-	gamma, beta, mean, variance := bnParams(r, p.M, p.C*p.KH*p.KW)
-	const eps = 1e-5
+	gamma, beta, mean, variance, eps := bnParams(r, p.M, p.C*p.KH*p.KW)
 	var res []float32
 	switch residual {
 	case "float":

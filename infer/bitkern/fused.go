@@ -12,7 +12,7 @@ func (c *Conv) Spikes(T int, x []uint64, e *Epilogue, out []uint64, threads int)
 		return err
 	}
 	mustLen("Spikes", "out", len(out), c.p.N*c.oh*c.ow*Words(c.p.M))
-	c.run(&convCall{mode: outSpikes, steps: T, x: x, e: e, spk: out}, threads)
+	c.run(convCall{mode: outSpikes, steps: T, x: x, e: e, spk: out}, threads)
 	return nil
 }
 
@@ -25,7 +25,7 @@ func (c *Conv) Float32(x []uint64, e *Epilogue, out []float32, threads int) erro
 		return err
 	}
 	mustLen("Float32", "out", len(out), c.p.N*c.oh*c.ow*c.p.M)
-	c.run(&convCall{mode: outFloat32, steps: 1, x: x, e: e, f32: out}, threads)
+	c.run(convCall{mode: outFloat32, steps: 1, x: x, e: e, f32: out}, threads)
 	return nil
 }
 

@@ -14,50 +14,66 @@ import "math/bits"
 //     (zero for rows in the top/bottom padding). In the RowWords and
 //     TapWords layouts (and Tight with C a multiple of 64) spans start on
 //     word boundaries and a patch is KH word copies.
+//
+// When a span is one word, rows are word-aligned and the vertical stride is
+// 1 ("direct" mode: 16 channels and a 3x3 kernel in RowWords), the spans
+// themselves are the GEMM operand: word kh of the patch of band pixel q is
+// span q + kh*DilH*OutW of a span buffer that starts at the band's first
+// kernel row (zero rows for the padding), so patch r's words are r apart
+// and its words kh are DilH*OutW apart, and nothing is copied.
 
 // patcher builds the patches of one convolution; one per goroutine.
 type patcher struct {
 	p      ConvParams
 	g      geom
 	oh, ow int
+	direct bool
 
 	// spans of input rows [y0, y1): row y, column x at ((y-y0)*ow + x)*spanW,
-	// its spike count in spc.
+	// its spike count in spc. In direct mode the rows are not clipped to
+	// the image (rows outside it are zero) and slack words follow.
 	spans  []uint64
 	spc    []int32
 	y0, y1 int
 	base   []int
 }
 
-func newPatcher(p ConvParams, g geom) *patcher {
-	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW()}
-}
+// directSlack is the number of zero words after the spans in direct mode:
+// the GEMM computes whole tiles, whose last rows may pass the band's end.
+const directSlack = 8
 
-// inRows returns the input rows [y0, y1) that output rows [oy0, oy1) read,
-// clipped to the image.
-func (pt *patcher) inRows(oy0, oy1 int) (int, int) {
-	p := pt.p
-	y0 := oy0*p.StrideH - p.PadTop
-	y1 := (oy1-1)*p.StrideH - p.PadTop + (p.KH-1)*p.DilH + 1
-	return max(y0, 0), min(y1, p.H)
+func newPatcher(p ConvParams, g geom) *patcher {
+	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
+		direct: g.spanW == 1 && g.alignedRows && p.StrideH == 1}
 }
 
 // build prepares the patches of output rows [oy0, oy1) of the image img
 // (H*W*Words(C) words).
 func (pt *patcher) build(img []uint64, oy0, oy1 int) {
-	y0, y1 := pt.inRows(oy0, oy1)
+	p := &pt.p
+	y0 := oy0*p.StrideH - p.PadTop
+	y1 := (oy1-1)*p.StrideH - p.PadTop + (p.KH-1)*p.DilH + 1
+	if !pt.direct {
+		y0, y1 = max(y0, 0), min(y1, p.H)
+	}
 	pt.y0, pt.y1 = y0, y1
 	n := max(y1-y0, 0) * pt.ow
-	if cap(pt.spc) < n {
-		pt.spc = make([]int32, n)
-		pt.spans = make([]uint64, n*pt.g.spanW)
+	slack := 0
+	if pt.direct {
+		slack = directSlack
 	}
-	pt.spc = pt.spc[:n]
-	pt.spans = pt.spans[:n*pt.g.spanW]
+	pt.spc = grow(pt.spc, n+slack)
+	pt.spans = grow(pt.spans, (n+slack)*pt.g.spanW)
+	clear(pt.spans[n*pt.g.spanW:])
 	for y := y0; y < y1; y++ {
-		row := img[y*pt.p.W*pt.g.cw:][:pt.p.W*pt.g.cw]
 		o := (y - y0) * pt.ow
-		pt.spanRow(row, pt.spans[o*pt.g.spanW:][:pt.ow*pt.g.spanW], pt.spc[o:][:pt.ow])
+		dst, cnt := pt.spans[o*pt.g.spanW:][:pt.ow*pt.g.spanW], pt.spc[o:][:pt.ow]
+		if y < 0 || y >= p.H {
+			clear(dst)
+			clear(cnt)
+			continue
+		}
+		pt.spanRow(img[y*p.W*pt.g.cw:][:p.W*pt.g.cw], dst, cnt)
 	}
 }
 
@@ -66,8 +82,27 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	p, g := &pt.p, &pt.g
 	cw, sw := g.cw, g.spanW
 	switch {
+	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
+		// The kernel row fits one word and slides one pixel per column:
+		// shift the oldest tap out and the next one in.
+		c, top := uint(g.tapStride), uint((p.KW-1)*g.tapStride)
+		var s uint64
+		for j := range p.KW - 1 {
+			if ix := j - p.PadLeft; uint(ix) < uint(p.W) {
+				s |= row[ix] << (uint(j) * c)
+			}
+		}
+		ix := p.KW - 1 - p.PadLeft
+		for x := range cnt {
+			if uint(ix) < uint(p.W) {
+				s |= row[ix] << top
+			}
+			dst[x] = s
+			cnt[x] = int32(bits.OnesCount64(s))
+			s >>= c
+			ix++
+		}
 	case sw == 1:
-		// The whole kernel row fits one word (KW*C <= 64 bits).
 		for x := range cnt {
 			ix := x*p.StrideW - p.PadLeft
 			var s uint64
@@ -89,8 +124,7 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 			for j := range p.KW {
 				t := s[j*tw:][:cw]
 				if uint(ix) < uint(p.W) {
-					copy(t, row[ix*cw:][:cw])
-					n += popcount(t)
+					n += copyCount(t, row[ix*cw:][:cw])
 				} else {
 					clear(t)
 				}
@@ -117,12 +151,25 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	}
 }
 
-// patches writes the patches of output rows [oy0, oy1) (inside the rows
-// given to build) into a, kWords words each in row-major pixel order, and
-// their spike counts into pcs.
-func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
+// patches makes the patches of output rows [oy0, oy1) (inside the rows
+// given to build) and their spike counts (pcs), and returns them as a GEMM
+// operand: word k of patch q (row-major from the band's first pixel) is
+// a[q*lda+k*ldk]. In direct mode a is the span buffer; otherwise the
+// patches are written to buf, kWords words each.
+func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64, lda, ldk int) {
 	p, g := &pt.p, &pt.g
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
+	if pt.direct {
+		ldk = p.DilH * ow
+		for q := range (oy1 - oy0) * ow {
+			n := int32(0)
+			for i := range p.KH {
+				n += pt.spc[q+i*ldk]
+			}
+			pcs[q] = n
+		}
+		return pt.spans, 1, ldk
+	}
 	// base[i]: the span index of kernel row i at column 0, or -1 in the
 	// padding.
 	base := grow(pt.base, p.KH)
@@ -140,7 +187,7 @@ func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
 		switch {
 		case g.alignedRows && sw == 1:
 			for ox := range ow {
-				dst := a[(q+ox)*kw:][:kw]
+				dst := buf[(q+ox)*kw:][:kw]
 				n := int32(0)
 				for i, b := range base {
 					if b >= 0 {
@@ -155,15 +202,12 @@ func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
 		case g.alignedRows:
 			rw := g.rowStride >> 6
 			for ox := range ow {
-				dst := a[(q+ox)*kw:][:kw]
+				dst := buf[(q+ox)*kw:][:kw]
 				n := int32(0)
 				for i, b := range base {
 					t := dst[i*rw:][:sw]
 					if b >= 0 {
-						src := pt.spans[(b+ox)*sw:][:sw]
-						for j, v := range src {
-							t[j] = v
-						}
+						copyWords(t, pt.spans[(b+ox)*sw:][:sw])
 						n += pt.spc[b+ox]
 					} else {
 						clear(t)
@@ -173,7 +217,7 @@ func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
 			}
 		default:
 			for ox := range ow {
-				dst := a[(q+ox)*kw:][:kw]
+				dst := buf[(q+ox)*kw:][:kw]
 				clear(dst)
 				n := int32(0)
 				for i, b := range base {
@@ -187,6 +231,7 @@ func (pt *patcher) patches(oy0, oy1 int, a []uint64, pcs []int32) {
 		}
 		q += ow
 	}
+	return buf, kw, 1
 }
 
 // orBits ORs the bits of src into dst starting at bit off. Bits of src that
@@ -205,6 +250,26 @@ func orBits(dst []uint64, off int, src []uint64) {
 			dst[q+i+1] |= v >> (64 - r)
 		}
 	}
+}
+
+// copyWords copies src to dst; for the few words of a span a loop beats
+// copy's call to memmove.
+func copyWords(dst, src []uint64) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = v
+	}
+}
+
+// copyCount copies src to dst and returns its popcount.
+func copyCount(dst, src []uint64) int {
+	dst = dst[:len(src)]
+	n := 0
+	for i, v := range src {
+		dst[i] = v
+		n += bits.OnesCount64(v)
+	}
+	return n
 }
 
 func popcount(x []uint64) int {
