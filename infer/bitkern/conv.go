@@ -195,7 +195,7 @@ func (t *convTask) RunPart(int) {
 			gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, s.acc[step*rows*mp:], mp)
 		}
 		if call.mode != outInt32 {
-			c.epilogue(call, s, n, q0, q1, rows)
+			c.epilogue(t.k, call, s, n, q0, q1, rows)
 		}
 	}
 }

@@ -2,62 +2,67 @@
 
 package bitkern
 
-import (
-	"unsafe"
+import "unsafe"
 
-	"golang.org/x/sys/cpu"
-)
-
-// lifAVX2 is the LIF epilogue in epi_amd64.s.
+// lifAVX2 and lifAVX512 are the LIF epilogues in epi_amd64.s, for groups of
+// 8 and 16 channels.
 //
 //go:noescape
 func lifAVX2(T, rows, groups int, acc *int32, accT, ldd int, scale, shift, gate *float32,
 	res *byte, resT, ldr, resMode int, out *byte, outT, ldo int, consts *lifAsmConsts, soft, lastMask int)
 
-// lifAsmConsts are the broadcast constants of lifAVX2.
+//go:noescape
+func lifAVX512(T, rows, groups int, acc *int32, accT, ldd int, scale, shift, gate *float32,
+	res *byte, resT, ldr, resMode int, out *byte, outT, ldo int, consts *lifAsmConsts, soft, lastMask int)
+
+// lifAsmConsts are the broadcast constants of the assembly epilogues.
 type lifAsmConsts struct {
 	k, a, vth, vr, one float32
-	_                  [3]float32
-	bits               [8]uint32
+	_                  [11]float32
+	bits               [16]uint32 // 1<<i
 }
 
-var haveAVX2 = cpu.X86.HasAVX2
+// epiAVX2 and epiAVX512 run the LIF epilogue in assembly, with groups of 8
+// and 16 channels. They need an affine step (true of every binary layer a
+// BSNN has: a tdBN follows each) and, with a float residual, whole groups;
+// otherwise they report false and the caller runs epiSpikesGo.
+func epiAVX2(a *epiArgs) bool   { return epiAsm(a, 8, lifAVX2) }
+func epiAVX512(a *epiArgs) bool { return epiAsm(a, 16, lifAVX512) }
 
-// epiSpikes runs the LIF epilogue: in assembly when the CPU has AVX2 and
-// there is an affine step (and, with a float residual, M is a multiple of
-// 8: the assembly reads whole groups of 8 channels); the portable loop
-// otherwise.
-func epiSpikes(a *epiArgs) {
-	if !haveAVX2 || forceGo || len(a.scale) == 0 || a.rows == 0 || (a.res != nil && a.m%8 != 0) {
-		epiSpikesGo(a)
-		return
+func epiAsm(a *epiArgs, lanes int, fn func(T, rows, groups int, acc *int32, accT, ldd int, scale, shift, gate *float32,
+	res *byte, resT, ldr, resMode int, out *byte, outT, ldo int, consts *lifAsmConsts, soft, lastMask int)) bool {
+	if len(a.scale) == 0 || a.rows == 0 || (a.res != nil && a.m%lanes != 0) {
+		return false
 	}
-	groups := (a.m + 7) / 8
-	_ = a.scale[groups*8-1]
-	_ = a.shift[groups*8-1]
+	groups := (a.m + lanes - 1) / lanes
+	_ = a.scale[groups*lanes-1]
+	_ = a.shift[groups*lanes-1]
 	_ = a.gate[a.T-1]
-	_ = a.acc[(a.T-1)*a.accT+(a.rows-1)*a.ldd+groups*8-1]
+	_ = a.acc[(a.T-1)*a.accT+(a.rows-1)*a.ldd+groups*lanes-1]
 	_ = a.out[(a.T-1)*a.outT+(a.rows-1)*a.mw+a.mw-1]
-	c := lifAsmConsts{k: a.lif.k, a: a.lif.a, vth: a.lif.vth, vr: a.lif.vr, one: 1,
-		bits: [8]uint32{1, 2, 4, 8, 16, 32, 64, 128}}
+	c := lifAsmConsts{k: a.lif.k, a: a.lif.a, vth: a.lif.vth, vr: a.lif.vr, one: 1}
+	for i := range c.bits {
+		c.bits[i] = 1 << i
+	}
 	var res *byte
 	resMode, resT, ldr := 0, 0, 0
 	switch {
 	case a.res != nil:
-		_ = a.res[(a.T-1)*a.resT+(a.rows-1)*a.m+groups*8-1]
+		_ = a.res[(a.T-1)*a.resT+(a.rows-1)*a.m+a.m-1]
 		res, resMode, resT, ldr = (*byte)(unsafe.Pointer(&a.res[0])), 1, 4*a.resT, 4*a.m
 	case a.rspk != nil:
 		_ = a.rspk[(a.T-1)*a.rspkT+(a.rows-1)*a.mw+a.mw-1]
 		res, resMode, resT, ldr = (*byte)(unsafe.Pointer(&a.rspk[0])), 2, 8*a.rspkT, 8*a.mw
 	}
-	lastMask := 0xff
-	if r := a.m % 8; r != 0 {
+	lastMask := 1<<lanes - 1
+	if r := a.m % lanes; r != 0 {
 		lastMask = 1<<r - 1
 	}
 	soft := 0
 	if a.lif.soft {
 		soft = 1
 	}
-	lifAVX2(a.T, a.rows, groups, &a.acc[0], 4*a.accT, 4*a.ldd, &a.scale[0], &a.shift[0], &a.gate[0],
+	fn(a.T, a.rows, groups, &a.acc[0], 4*a.accT, 4*a.ldd, &a.scale[0], &a.shift[0], &a.gate[0],
 		res, resT, ldr, resMode, (*byte)(unsafe.Pointer(&a.out[0])), 8*a.outT, 8*a.mw, &c, soft, lastMask)
+	return true
 }

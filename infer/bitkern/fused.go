@@ -63,7 +63,7 @@ type epiArgs struct {
 
 // epilogue runs call's epilogue for sample n's output pixels [q0, q1),
 // whose accumulators for every step are in s.acc (rows pixels per step).
-func (c *Conv) epilogue(call *convCall, s *convScratch, n, q0, q1, rows int) {
+func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1, rows int) {
 	p, e := c.p, call.e
 	samples := p.N / call.steps
 	P := c.oh * c.ow
@@ -96,7 +96,9 @@ func (c *Conv) epilogue(call *convCall, s *convScratch, n, q0, q1, rows int) {
 	for t := range ea.T {
 		clear(ea.out[t*ea.outT:][:ea.rows*mw])
 	}
-	epiSpikes(&ea)
+	if k.epi == nil || !k.epi(&ea) {
+		epiSpikesGo(&ea)
+	}
 }
 
 // preLIF returns the value that reaches the LIF (or the float output) for

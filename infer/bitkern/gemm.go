@@ -10,10 +10,14 @@ import "math/bits"
 // for r < rows and j < 16, where word k of patch r is a[r*lda+k*ldk], b is
 // a packed panel (kw rows of 16 words, see Weights) and pcs[r] = popcount of
 // patch r. kw is at least 1.
+//
+// epi, when set, is the LIF epilogue for CPUs with this kernel's
+// instruction set; it reports false for arguments it does not handle.
 type tileKernel struct {
 	name string
 	rows int
 	fn   func(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
+	epi  func(a *epiArgs) bool
 }
 
 // goKernel is the portable micro-kernel (math/bits): one patch at a time,

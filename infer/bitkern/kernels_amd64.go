@@ -39,8 +39,8 @@ func avx2Tile(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ld
 }
 
 var (
-	avx512Kernel = &tileKernel{name: "avx512", rows: 4, fn: avx512Tile}
-	avx2Kernel   = &tileKernel{name: "avx2", rows: 2, fn: avx2Tile}
+	avx512Kernel = &tileKernel{name: "avx512", rows: 4, fn: avx512Tile, epi: epiAVX512}
+	avx2Kernel   = &tileKernel{name: "avx2", rows: 2, fn: avx2Tile, epi: epiAVX2}
 )
 
 // asmKernels lists the assembly kernels this CPU runs, fastest first (nil
