@@ -83,25 +83,7 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	cw, sw := g.cw, g.spanW
 	switch {
 	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
-		// The kernel row fits one word and slides one pixel per column:
-		// shift the oldest tap out and the next one in.
-		c, top := uint(g.tapStride), uint((p.KW-1)*g.tapStride)
-		var s uint64
-		for j := range p.KW - 1 {
-			if ix := j - p.PadLeft; uint(ix) < uint(p.W) {
-				s |= row[ix] << (uint(j) * c)
-			}
-		}
-		ix := p.KW - 1 - p.PadLeft
-		for x := range cnt {
-			if uint(ix) < uint(p.W) {
-				s |= row[ix] << top
-			}
-			dst[x] = s
-			cnt[x] = int32(bits.OnesCount64(s))
-			s >>= c
-			ix++
-		}
+		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 1:
 		for x := range cnt {
 			ix := x*p.StrideW - p.PadLeft
@@ -151,6 +133,31 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	}
 }
 
+// slideSpans computes the one-word spans of a row of one-word pixels for a
+// kernel row of kw taps c bits apart with unit stride and dilation: from
+// one output column to the next, the oldest tap is shifted out and the next
+// pixel shifted in.
+func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
+	top := uint(kw-1) * c
+	var s uint64
+	for j := range kw - 1 {
+		if ix := j - padLeft; uint(ix) < uint(len(row)) {
+			s |= row[ix] << (uint(j) * c)
+		}
+	}
+	dst = dst[:len(cnt)]
+	ix := kw - 1 - padLeft
+	for x := range cnt {
+		if uint(ix) < uint(len(row)) {
+			s |= row[ix] << top
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+		s >>= c
+		ix++
+	}
+}
+
 // patches makes the patches of output rows [oy0, oy1) (inside the rows
 // given to build) and their spike counts (pcs), and returns them as a GEMM
 // operand: word k of patch q (row-major from the band's first pixel) is
@@ -160,13 +167,18 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64,
 	p, g := &pt.p, &pt.g
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
 	if pt.direct {
+		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
+		// row-wise passes, each a loop the compiler keeps free of bounds
+		// checks.
 		ldk = p.DilH * ow
-		for q := range (oy1 - oy0) * ow {
-			n := int32(0)
-			for i := range p.KH {
-				n += pt.spc[q+i*ldk]
+		n := (oy1 - oy0) * ow
+		pcs = pcs[:n]
+		copy(pcs, pt.spc[:n])
+		for i := 1; i < p.KH; i++ {
+			src := pt.spc[i*ldk:][:n]
+			for q, v := range src {
+				pcs[q] += v
 			}
-			pcs[q] = n
 		}
 		return pt.spans, 1, ldk
 	}
