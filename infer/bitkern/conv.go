@@ -47,6 +47,7 @@ type convScratch struct {
 	pcs  []int32
 	acc  []int32
 	gate []float32
+	v, x []float32
 }
 
 // Tile budgets: a band of output rows is built and multiplied at once; its

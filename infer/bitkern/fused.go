@@ -59,6 +59,7 @@ type epiArgs struct {
 	f32            []float32
 	outT           int
 	lif            lifConsts
+	v, x           []float32 // m floats of scratch each for epiSpikesGo
 }
 
 // epilogue runs call's epilogue for sample n's output pixels [q0, q1),
@@ -73,6 +74,8 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	ea := epiArgs{T: call.steps, rows: q1 - q0, m: p.M, mw: mw,
 		acc: s.acc, accT: rows * c.mPad(), ldd: c.mPad(),
 		scale: call.scale, shift: call.shift, lif: newLIFConsts(e.LIF)}
+	s.v, s.x = grow(s.v, p.M), grow(s.x, p.M)
+	ea.v, ea.x = s.v, s.x
 	s.gate = grow(s.gate, call.steps)
 	for t := range call.steps {
 		s.gate[t] = 1
@@ -101,43 +104,57 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	}
 }
 
-// preLIF returns the value that reaches the LIF (or the float output) for
-// step t, pixel q, channel j: the exact sum through gate, affine and
-// residual, in the order documented at Epilogue.
-func (a *epiArgs) preLIF(t, q, j int) float32 {
-	x := float32(a.acc[t*a.accT+q*a.ldd+j])
-	x = x * a.gate[t] // exact when there is no gate (1)
+// preLIF writes to x the values that reach the LIF (or the float output)
+// at step t of pixel q, one per channel: the exact sums through gate,
+// affine and residual, in the order documented at Epilogue.
+func (a *epiArgs) preLIF(t, q int, x []float32) {
+	acc := a.acc[t*a.accT+q*a.ldd:][:len(x)]
+	g := a.gate[t]
+	for j, s := range acc {
+		x[j] = float32(s) * g // exact when there is no gate (1)
+	}
 	if a.scale != nil {
-		x = float32(x*a.scale[j]) + a.shift[j]
+		scale, shift := a.scale[:len(x)], a.shift[:len(x)]
+		for j, v := range x {
+			x[j] = float32(v*scale[j]) + shift[j]
+		}
 	}
-	if a.res != nil {
-		x = x + a.res[t*a.resT+q*a.m+j]
-	} else if a.rspk != nil {
-		x = x + float32(a.rspk[t*a.rspkT+q*a.mw+j>>6]>>(j&63)&1)
+	switch {
+	case a.res != nil:
+		for j, r := range a.res[t*a.resT+q*a.m:][:len(x)] {
+			x[j] = x[j] + r
+		}
+	case a.rspk != nil:
+		r := a.rspk[t*a.rspkT+q*a.mw:][:a.mw]
+		for j := range x {
+			x[j] = x[j] + float32(r[j>>6]>>(j&63)&1)
+		}
 	}
-	return x
 }
 
 // epiFloatGo is the float32-output epilogue.
 func epiFloatGo(a *epiArgs) {
 	for q := range a.rows {
-		for j := range a.m {
-			a.f32[q*a.m+j] = a.preLIF(0, q, j)
-		}
+		a.preLIF(0, q, a.f32[q*a.m:][:a.m])
 	}
 }
 
-// epiSpikesGo is the portable LIF epilogue: per neuron, the T steps in
-// order with the membrane in a register. out must be zero on entry.
+// epiSpikesGo is the portable LIF epilogue: per pixel, the T steps in
+// order with the membranes in a.v. out must be zero on entry.
 func epiSpikesGo(a *epiArgs) {
+	v, x := a.v[:a.m], a.x[:a.m]
 	for q := range a.rows {
-		for j := range a.m {
-			v := a.lif.vr
-			for t := range a.T {
+		for j := range v {
+			v[j] = a.lif.vr
+		}
+		for t := range a.T {
+			a.preLIF(t, q, x)
+			out := a.out[t*a.outT+q*a.mw:][:a.mw]
+			for j, xj := range x {
 				var fired bool
-				fired, v = a.lif.step(v, a.preLIF(t, q, j))
+				fired, v[j] = a.lif.step(v[j], xj)
 				if fired {
-					a.out[t*a.outT+q*a.mw+j>>6] |= 1 << (j & 63)
+					out[j>>6] |= 1 << (j & 63)
 				}
 			}
 		}

@@ -2,8 +2,9 @@ package bitkern
 
 import "math/bits"
 
-// A tileKernel computes one tile of the binary GEMM, rows patches by the 16
-// channels of a weight panel:
+// A tileKernel computes a block of the binary GEMM, rows patches (a
+// multiple of the kernel's tile height, rows) by the 16 channels of a
+// weight panel:
 //
 //	dst[r*ldd+j] = 2*popcount(patch r ∧ column j of b) − pcs[r]
 //
@@ -16,7 +17,7 @@ import "math/bits"
 type tileKernel struct {
 	name string
 	rows int
-	fn   func(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
+	fn   func(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
 	epi  func(a *epiArgs) bool
 }
 
@@ -25,24 +26,26 @@ type tileKernel struct {
 // registers.
 var goKernel = &tileKernel{name: "go", rows: 1, fn: goTile}
 
-func goTile(kw int, a []uint64, _, ldk int, b []uint64, pcs, dst []int32, _ int) {
+func goTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
 	b = b[:kw*blockM]
-	for j := 0; j < blockM; j += 4 {
-		var c0, c1, c2, c3 int
-		for k := range kw {
-			s := a[k*ldk]
-			w := b[k*blockM+j:][:4:4]
-			c0 += bits.OnesCount64(s & w[0])
-			c1 += bits.OnesCount64(s & w[1])
-			c2 += bits.OnesCount64(s & w[2])
-			c3 += bits.OnesCount64(s & w[3])
+	for r := range rows {
+		a, n := a[r*lda:], int(pcs[r])
+		for j := 0; j < blockM; j += 4 {
+			var c0, c1, c2, c3 int
+			for k := range kw {
+				s := a[k*ldk]
+				w := b[k*blockM+j:][:4:4]
+				c0 += bits.OnesCount64(s & w[0])
+				c1 += bits.OnesCount64(s & w[1])
+				c2 += bits.OnesCount64(s & w[2])
+				c3 += bits.OnesCount64(s & w[3])
+			}
+			d := dst[r*ldd+j:][:4:4]
+			d[0] = int32(2*c0 - n)
+			d[1] = int32(2*c1 - n)
+			d[2] = int32(2*c2 - n)
+			d[3] = int32(2*c3 - n)
 		}
-		n := int(pcs[0])
-		d := dst[j:][:4:4]
-		d[0] = int32(2*c0 - n)
-		d[1] = int32(2*c1 - n)
-		d[2] = int32(2*c2 - n)
-		d[3] = int32(2*c3 - n)
 	}
 }
 
@@ -74,11 +77,7 @@ func KernelName() string { return activeKernel().name }
 // rounded up to 16. rows must be a multiple of k.rows; a, pcs and acc must
 // cover them.
 func gemm(k *tileKernel, w *Weights, a []uint64, lda, ldk int, pcs []int32, rows int, acc []int32, ldd int) {
-	kw := w.g.kWords
 	for b := range w.blocks() {
-		panel := w.panel(b)
-		for r := 0; r < rows; r += k.rows {
-			k.fn(kw, a[r*lda:], lda, ldk, panel, pcs[r:], acc[r*ldd+b*blockM:], ldd)
-		}
+		k.fn(w.g.kWords, rows, a, lda, ldk, w.panel(b), pcs, acc[b*blockM:], ldd)
 	}
 }

@@ -8,10 +8,10 @@ import "golang.org/x/sys/cpu"
 // tileKernel.fn (see there) for 4 and 2 rows.
 //
 //go:noescape
-func dotTileAVX512(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
+func dotTileAVX512(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
 
 //go:noescape
-func dotTileAVX2(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+func dotTileAVX2(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 
 // nibbleLUT is the VPSHUFB table of the AVX2 kernel: the popcount of each
 // nibble (twice, one per 128-bit lane), then the 0x0f byte mask.
@@ -22,20 +22,23 @@ var nibbleLUT = [64]byte{
 	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
 }
 
-func avx512Tile(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	_ = a[3*lda+(kw-1)*ldk]
-	_ = b[kw*blockM-1]
-	_ = pcs[3]
-	_ = dst[3*ldd+blockM-1]
-	dotTileAVX512(kw, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd)
+func avx512Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
+	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
+	dotTileAVX512(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd)
 }
 
-func avx2Tile(kw int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	_ = a[lda+(kw-1)*ldk]
+func avx2Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
+	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
+	dotTileAVX2(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd, &nibbleLUT)
+}
+
+// checkTile panics unless the slices hold what a kernel call reads and
+// writes.
+func checkTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
+	_ = a[(rows-1)*lda+(kw-1)*ldk]
 	_ = b[kw*blockM-1]
-	_ = pcs[1]
-	_ = dst[ldd+blockM-1]
-	dotTileAVX2(kw, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd, &nibbleLUT)
+	_ = pcs[rows-1]
+	_ = dst[(rows-1)*ldd+blockM-1]
 }
 
 var (

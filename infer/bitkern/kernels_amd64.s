@@ -2,26 +2,32 @@
 
 #include "textflag.h"
 
-// func dotTileAVX512(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
+// func dotTileAVX512(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
 //
+// rows (a multiple of 4) patches, 4 at a time, by 16 channels; for each 4:
 // 4 patches (word k of patch r at a[r*lda + k*ldk]) by 16 channels (the packed
 // panel b: kw rows of 16 words). For every k: two 512-bit loads of the
 // panel row (channels 0-7 and 8-15), one broadcast per patch word, and per
 // (row, half) VPANDQ + VPOPCNTQ + VPADDQ into a qword accumulator (Z0-Z7:
 // row r in Z(2r), Z(2r+1)). At the end the counts are narrowed to int32
 // (VPMOVQD), doubled, and pcs[r] subtracted: dst = 2*count - pcs.
-TEXT ·dotTileAVX512(SB), NOSPLIT, $0-64
-	MOVQ kw+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R9
+TEXT ·dotTileAVX512(SB), NOSPLIT, $0-72
+	MOVQ a+16(FP), R14
+	MOVQ lda+24(FP), R9
 	SHLQ $3, R9             // row stride of a in bytes
-	MOVQ ldk+24(FP), R13
+	MOVQ ldk+32(FP), R13
 	SHLQ $3, R13            // k stride of a in bytes
-	MOVQ b+32(FP), DI
-	MOVQ pcs+40(FP), BX
-	MOVQ dst+48(FP), DX
-	MOVQ ldd+56(FP), R8
+	MOVQ pcs+48(FP), BX
+	MOVQ dst+56(FP), DX
+	MOVQ ldd+64(FP), R8
 	SHLQ $2, R8             // ldd in bytes
+	MOVQ rows+8(FP), R15
+	SHRQ $2, R15            // tiles of 4 rows
+
+tile512:
+	MOVQ kw+0(FP), CX
+	MOVQ b+40(FP), DI
+	MOVQ R14, SI            // row 0
 	LEAQ (SI)(R9*1), R10    // row 1
 	LEAQ (R10)(R9*1), R11   // row 2
 	LEAQ (R11)(R9*1), R12   // row 3
@@ -79,11 +85,16 @@ loop512:
 	STORE512(Z2, Z3, Y2, Y3, 4)
 	STORE512(Z4, Z5, Y4, Y5, 8)
 	STORE512(Z6, Z7, Y6, Y7, 12)
+	LEAQ (R14)(R9*4), R14   // next 4 patches
+	ADDQ $16, BX
+	DECQ R15
+	JNZ  tile512
 	VZEROUPPER
 	RET
 
-// func dotTileAVX2(kw int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+// func dotTileAVX2(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 //
+// rows (a multiple of 2) patches, 2 at a time, by 16 channels; for each 2:
 // 2 patches by 16 channels with the nibble-table popcount (Muła, Kurz,
 // Lemire, "Faster population counts using AVX2 instructions", 2018): per
 // (row, 4-channel quarter) and k, t = s AND w; the low and high nibbles of
@@ -95,21 +106,26 @@ loop512:
 // than one chunk the qword sums are accumulated on the stack. At the end
 // the qword sums of two quarters are interleaved into 8 int32 (VPSLLQ,
 // VPOR), put in channel order (VPERMD), doubled, and pcs[r] subtracted.
-TEXT ·dotTileAVX2(SB), NOSPLIT, $256-72
-	MOVQ kw+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R9
+TEXT ·dotTileAVX2(SB), NOSPLIT, $256-80
+	MOVQ a+16(FP), R14
+	MOVQ lda+24(FP), R9
 	SHLQ $3, R9
-	MOVQ ldk+24(FP), R13
+	MOVQ ldk+32(FP), R13
 	SHLQ $3, R13
-	MOVQ b+32(FP), DI
-	MOVQ pcs+40(FP), BX
-	MOVQ dst+48(FP), DX
-	MOVQ ldd+56(FP), R8
+	MOVQ pcs+48(FP), BX
+	MOVQ dst+56(FP), DX
+	MOVQ ldd+64(FP), R8
 	SHLQ $2, R8
-	MOVQ lut+64(FP), AX
+	MOVQ lut+72(FP), AX
 	VMOVDQU (AX), Y14       // nibble counts
 	VMOVDQU 32(AX), Y15     // 0x0f in every byte
+	MOVQ rows+8(FP), R15
+	SHRQ $1, R15            // tiles of 2 rows
+
+tile256:
+	MOVQ kw+0(FP), CX
+	MOVQ b+40(FP), DI
+	MOVQ R14, SI            // row 0
 	LEAQ (SI)(R9*1), R10    // row 1
 	XORQ R12, R12           // chunks done
 
@@ -210,6 +226,11 @@ output:
 	VPBROADCASTD 4(BX), Y9
 	OUT8(Y4, Y5, 0)
 	OUT8(Y6, Y7, 32)
+	ADDQ R8, DX
+	LEAQ (R14)(R9*2), R14   // next 2 patches
+	ADDQ $8, BX
+	DECQ R15
+	JNZ  tile256
 	VZEROUPPER
 	RET
 
