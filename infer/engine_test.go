@@ -1,0 +1,185 @@
+package infer
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/internal/npy"
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
+)
+
+// fixture converts the ANN fixture dir of testmodels/fixtures into a BSNN
+// and returns it with the fixture's input.
+func fixture(t *testing.T, dir string, agmm bool, T int) (*onnx.Model, *onnx.Tensor) {
+	t.Helper()
+	root := filepath.Join("..", "testmodels", "fixtures", dir)
+	ann, err := onnx.DecodeFile(filepath.Join(root, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := convert.DefaultOptions()
+	o.AGMM = agmm
+	o.TimeSteps = T
+	res, err := convert.Convert(ann, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := npy.ReadFile(filepath.Join(root, "input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Model, x
+}
+
+// floatRun runs m in the float engine and returns every value the names
+// ask for, after the run.
+func floatRun(t *testing.T, m *onnx.Model, input string, x *onnx.Tensor, names []string) map[string][]float32 {
+	t.Helper()
+	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{input: x.Shape()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.Compile(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.SetInput(input, x.Floats()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for _, n := range names {
+		v := b.Value(n)
+		if v == nil {
+			t.Fatalf("float engine has no value %q", n)
+		}
+		out[n] = slices.Clone(ops.ValueData(v))
+	}
+	return out
+}
+
+// spikeValues lists the spike outputs of the model's LIF nodes.
+func spikeValues(m *onnx.Model) []string {
+	g, _ := m.Graph()
+	var s []string
+	for _, n := range g.Nodes {
+		if n.Domain == onnx.DomainSNN && n.OpType == "LIF" {
+			s = append(s, n.Outputs[0])
+		}
+	}
+	return s
+}
+
+// packedValues runs the engine and returns the named values as NCHW
+// floats.
+func packedValues(t *testing.T, e *Engine, x *onnx.Tensor, names []string) ([]Output, map[string][]float32) {
+	t.Helper()
+	outs, err := e.Run(x.Floats(), x.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.program(x.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string][]float32{}
+	for _, n := range names {
+		v, ok := p.vals[n]
+		if !ok {
+			t.Fatalf("packed engine has no value %q", n)
+		}
+		d := make([]float32, numel(v.shape))
+		materialize(v, d)
+		vals[n] = d
+	}
+	return outs, vals
+}
+
+// compareEngines runs m in both engines and checks that every LIF's
+// spikes agree (all of them, or at least minSame of them) and the outputs
+// within rtol relative to the largest output magnitude.
+func compareEngines(t *testing.T, m *onnx.Model, x *onnx.Tensor, minSame float64, rtol float64) {
+	t.Helper()
+	e, err := Compile(m, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := m.Graph()
+	names := spikeValues(m)
+	var outNames []string
+	for _, o := range g.Outputs {
+		outNames = append(outNames, o.Name)
+	}
+	want := floatRun(t, m, e.InputName(), x, append(slices.Clone(names), outNames...))
+	outs, got := packedValues(t, e, x, names)
+	total, same, fired := 0, 0, 0
+	for _, n := range names {
+		a, b := got[n], want[n]
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d spikes, float engine %d", n, len(a), len(b))
+		}
+		for i := range a {
+			total++
+			if a[i] == b[i] {
+				same++
+			}
+			if b[i] != 0 {
+				fired++
+			}
+		}
+		if minSame == 1 {
+			for i := range a {
+				if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+					t.Fatalf("%s: spike %d is %v, float engine %v", n, i, a[i], b[i])
+				}
+			}
+		}
+	}
+	if frac := float64(same) / float64(total); frac < minSame {
+		t.Fatalf("%d of %d spikes agree (%.6f), want at least %v", same, total, frac, minSame)
+	}
+	if fired == 0 || fired == total {
+		t.Fatalf("degenerate model: %d of %d neurons fire", fired, total)
+	}
+	t.Logf("%d LIF layers, %d neurons, %d fire, %d differ; plan %v", len(names), total, fired, total-same, e.Plan())
+	for _, o := range outs {
+		w := want[o.Name]
+		scale := 0.0
+		for _, v := range w {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		for i, v := range o.Data {
+			if d := math.Abs(float64(v) - float64(w[i])); d > rtol*scale {
+				t.Fatalf("output %s[%d] = %v, float engine %v (|diff| %.3g > %.0e * %.3g)", o.Name, i, v, w[i], d, rtol, scale)
+			}
+		}
+	}
+}
+
+func TestLeNetMatchesFloatEngine(t *testing.T) {
+	for _, T := range []int{1, 4, 8} {
+		m, x := fixture(t, "lenet_op13_folded_dynamic", false, T)
+		compareEngines(t, m, x, 1, 1e-5)
+	}
+}
+
+func TestResNet20MatchesFloatEngine(t *testing.T) {
+	m, x := fixture(t, "resnet20_op13_folded_dynamic", false, 4)
+	compareEngines(t, m, x, 1, 1e-5)
+}
+
+func TestGatedModelsNearlyMatchFloatEngine(t *testing.T) {
+	for _, dir := range []string{"lenet_op13_folded_dynamic", "resnet20_op13_folded_dynamic"} {
+		t.Run(dir, func(t *testing.T) {
+			m, x := fixture(t, dir, true, 4)
+			compareEngines(t, m, x, 0.9999, 1e-4)
+		})
+	}
+}
