@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -182,4 +183,61 @@ func TestGatedModelsNearlyMatchFloatEngine(t *testing.T) {
 			compareEngines(t, m, x, 0.9999, 1e-4)
 		})
 	}
+}
+
+// TestEveryProfileRunsTheSame compiles the plain and packed exports of a
+// BSNN (rewritten to portable by Compile) and checks that they compute the
+// portable model's outputs bit for bit.
+func TestEveryProfileRunsTheSame(t *testing.T) {
+	m, x := fixture(t, "lenet_op13_folded_dynamic", true, 4)
+	ref, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Run(x.Floats(), x.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prof := range []export.Profile{export.ProfilePlain, export.ProfilePacked} {
+		em, err := export.Export(m, prof, export.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := Compile(em, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", prof, err)
+		}
+		got, err := e.Run(x.Floats(), x.Shape())
+		if err != nil {
+			t.Fatalf("%s: %v", prof, err)
+		}
+		if i := firstBitDiff(got[0].Data, want[0].Data); i >= 0 || len(got) != len(want) {
+			t.Fatalf("%s: output differs from the portable model's at %d", prof, i)
+		}
+		if n := packedLayers(e.Plan()); n != packedLayers(ref.Plan()) || n == 0 {
+			t.Fatalf("%s: %d packed layers, portable %d", prof, n, packedLayers(ref.Plan()))
+		}
+	}
+}
+
+func packedLayers(p []LayerPlan) int {
+	n := 0
+	for _, l := range p {
+		if l.Packed {
+			n++
+		}
+	}
+	return n
+}
+
+func firstBitDiff(a, b []float32) int {
+	for i := range min(len(a), len(b)) {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }

@@ -271,12 +271,35 @@ func (b *binder) lif(n *onnx.Node) error {
 		return fmt.Errorf("the input repeats %d times over %d time steps", x.reps, T)
 	}
 	src := x
-	if !repeated {
+	imgs := g.imgs
+	if repeated {
+		imgs = N
+	} else {
 		src = b.asFloat(n, x)
 	}
-	b.add(n, func() error { return bitkern.LIFPack(p, T, N, g.c, g.h, g.w, src.f, repeated, out.bits) })
+	// Channels last, 16-channel aligned: the layout of the epilogue.
+	ldc := (g.c + 15) &^ 15
+	hw := g.h * g.w
+	buf := make([]float32, imgs*hw*ldc)
+	b.add(n, func() error {
+		nchwToNHWCPadded(imgs, g.c, hw, ldc, src.f, buf)
+		return bitkern.LIFChannelsLast(p, T, N, hw, g.c, ldc, buf, repeated, out.bits, b.threads())
+	})
 	b.set(n.Outputs[0], out)
 	return nil
+}
+
+// nchwToNHWCPadded transposes imgs NCHW images of c channels and hw pixels
+// to channels last with ldc floats per pixel (the padding stays zero).
+func nchwToNHWCPadded(imgs, c, hw, ldc int, src, dst []float32) {
+	for i := range imgs {
+		s, d := src[i*c*hw:][:c*hw], dst[i*hw*ldc:][:hw*ldc]
+		for ch := range c {
+			for q, v := range s[ch*hw:][:hw] {
+				d[q*ldc+ch] = v
+			}
+		}
+	}
 }
 
 // gate binds an AGMMGate on spikes: the spikes stay packed and the gate

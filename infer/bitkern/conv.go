@@ -48,6 +48,7 @@ type convScratch struct {
 	acc  []int32
 	gate []float32
 	v, x []float32
+	ea   epiArgs
 }
 
 // Tile budgets: a band of output rows is built and multiplied at once; its

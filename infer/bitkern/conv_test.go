@@ -14,6 +14,8 @@ var awkwardConvs = []ConvParams{
 	sq(2, 3, 7, 5, 3, 1, 1, 1),
 	sq(1, 16, 8, 16, 3, 1, 1, 1),
 	sq(3, 32, 6, 32, 3, 2, 1, 1),
+	sq(2, 32, 6, 16, 3, 1, 1, 1), // two-word sliding spans
+	{N: 1, C: 40, H: 5, W: 7, M: 9, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 2},
 	sq(1, 63, 5, 17, 3, 1, 1, 1),
 	sq(1, 64, 5, 64, 3, 1, 1, 1),
 	sq(2, 65, 5, 33, 3, 2, 1, 1),

@@ -5,22 +5,30 @@
 // The LIF epilogues, for 8 channels at a time (AVX2) and 16 (AVX512F):
 //
 // func lifAVX2(T, rows, groups int, acc *int32, accT, ldd int, scale, shift, gate *float32,
-//	res *byte, resT, ldr, resMode int, out *byte, outT, ldo int, consts *lifAsmConsts, soft, lastMask int)
+//	res *byte, resT, ldr, resMode int, out *byte, outT, ldo int, consts *asmConsts, soft, lastMask, floatIn int)
 //
 // For every pixel q < rows and group g < groups, the T steps of the
 // group's neurons run in order with the membranes in one register. Strides
-// are in bytes: step t, pixel q, group g reads the int32 sums at
-// acc + t*accT + q*ldd + 4*L*g (L = 8 or 16 lanes) and writes the L spike
-// bits to out + t*outT + q*ldo + L*g/8. resMode 1 adds float32 residuals
-// at res + t*resT + q*ldr + 4*L*g, resMode 2 packed spikes (the L bits at
-// res + t*resT + q*ldr + L*g/8, expanded to 0/1 floats). The float
-// operations and their order are those of Epilogue and spiking.LIFForward,
-// one IEEE rounding each (no FMA), so the results equal the Go epilogue's.
-// Each combination of residual mode and reset has its own step loop, so the
-// loops carry no tests.
+// are in bytes: step t, pixel q, group g reads the int32 sums (float32
+// inputs when floatIn is set) at acc + t*accT + q*ldd + 4*L*g (L = 8 or 16
+// lanes) and writes the L spike bits to out + t*outT + q*ldo + L*g/8.
+// resMode 1 adds float32 residuals at res + t*resT + q*ldr + 4*L*g, resMode
+// 2 packed spikes (the L bits at res + t*resT + q*ldr + L*g/8, expanded to
+// 0/1 floats); float inputs take no residual. The float operations and
+// their order are those of Epilogue and spiking.LIFForward, one IEEE
+// rounding each (no FMA), so the results equal the Go epilogue's. Each
+// combination of input type, residual mode and reset has its own step
+// loop, so the loops carry no tests.
 
 #define LOAD_AVX2 \
 	VCVTDQ2PS (SI), Y0; \
+	VBROADCASTSS (BX), Y1; \
+	VMULPS Y1, Y0, Y0; \
+	VMULPS Y9, Y0, Y0; \
+	VADDPS Y8, Y0, Y0
+
+#define LOADF_AVX2 \
+	VMOVUPS (SI), Y0; \
 	VBROADCASTSS (BX), Y1; \
 	VMULPS Y1, Y0, Y0; \
 	VMULPS Y9, Y0, Y0; \
@@ -65,7 +73,7 @@
 	ADDQ $4, BX; \
 	DECQ R10
 
-TEXT ·lifAVX2(SB), NOSPLIT, $0-152
+TEXT ·lifAVX2(SB), NOSPLIT, $0-160
 	MOVQ consts+128(FP), AX
 	VBROADCASTSS 0(AX), Y15     // k
 	VBROADCASTSS 4(AX), Y14     // a (input gain)
@@ -105,6 +113,8 @@ resset:
 	MOVQ lastMask+144(FP), R15
 maskset:
 	MOVQ T+0(FP), R10
+	CMPQ floatIn+152(FP), $0
+	JNE  floatloops
 	CMPQ soft+136(FP), $0
 	JNE  softloops
 	CMPQ resMode+96(FP), $1
@@ -116,6 +126,10 @@ softloops:
 	JLT  softnone
 	JEQ  softfloat
 	JMP  softspikes
+floatloops:
+	CMPQ soft+136(FP), $0
+	JNE  fsoftnone
+	JMP  fhardnone
 
 hardnone:
 	LOAD_AVX2
@@ -169,6 +183,22 @@ softspikes:
 	JNZ  softspikes
 	JMP  nextgroup
 
+fhardnone:
+	LOADF_AVX2
+	CHARGE_AVX2
+	HARD_AVX2
+	STORE_AVX2
+	JNZ  fhardnone
+	JMP  nextgroup
+
+fsoftnone:
+	LOADF_AVX2
+	CHARGE_AVX2
+	SOFT_AVX2
+	STORE_AVX2
+	JNZ  fsoftnone
+	JMP  nextgroup
+
 nextgroup:
 	INCQ R9
 	CMPQ R9, groups+16(FP)
@@ -183,6 +213,13 @@ nextgroup:
 
 #define LOAD_AVX512 \
 	VCVTDQ2PS (SI), Z0; \
+	VBROADCASTSS (BX), Z1; \
+	VMULPS Z1, Z0, Z0; \
+	VMULPS Z9, Z0, Z0; \
+	VADDPS Z8, Z0, Z0
+
+#define LOADF_AVX512 \
+	VMOVUPS (SI), Z0; \
 	VBROADCASTSS (BX), Z1; \
 	VMULPS Z1, Z0, Z0; \
 	VMULPS Z9, Z0, Z0; \
@@ -228,7 +265,7 @@ nextgroup:
 	ADDQ $4, BX; \
 	DECQ R10
 
-TEXT ·lifAVX512(SB), NOSPLIT, $0-152
+TEXT ·lifAVX512(SB), NOSPLIT, $0-160
 	MOVQ consts+128(FP), AX
 	VBROADCASTSS 0(AX), Z15     // k
 	VBROADCASTSS 4(AX), Z14     // a (input gain)
@@ -268,6 +305,8 @@ resset:
 	MOVQ lastMask+144(FP), R15
 maskset:
 	MOVQ T+0(FP), R10
+	CMPQ floatIn+152(FP), $0
+	JNE  floatloops
 	CMPQ soft+136(FP), $0
 	JNE  softloops
 	CMPQ resMode+96(FP), $1
@@ -279,6 +318,10 @@ softloops:
 	JLT  softnone
 	JEQ  softfloat
 	JMP  softspikes
+floatloops:
+	CMPQ soft+136(FP), $0
+	JNE  fsoftnone
+	JMP  fhardnone
 
 hardnone:
 	LOAD_AVX512
@@ -330,6 +373,22 @@ softspikes:
 	SOFT_AVX512
 	STORE_AVX512
 	JNZ  softspikes
+	JMP  nextgroup
+
+fhardnone:
+	LOADF_AVX512
+	CHARGE_AVX512
+	HARD_AVX512
+	STORE_AVX512
+	JNZ  fhardnone
+	JMP  nextgroup
+
+fsoftnone:
+	LOADF_AVX512
+	CHARGE_AVX512
+	SOFT_AVX512
+	STORE_AVX512
+	JNZ  fsoftnone
 	JMP  nextgroup
 
 nextgroup:

@@ -48,6 +48,7 @@ func (c *Conv) checkCall(T int, x []uint64, e *Epilogue, spikes bool) error {
 type epiArgs struct {
 	T, rows, m, mw int
 	acc            []int32
+	accF           []float32 // float inputs instead of acc (LIFChannelsLast)
 	accT, ldd      int
 	gate           []float32
 	scale, shift   []float32
@@ -60,6 +61,7 @@ type epiArgs struct {
 	outT           int
 	lif            lifConsts
 	v, x           []float32 // m floats of scratch each for epiSpikesGo
+	asm            asmConsts // scratch for the assembly epilogues
 }
 
 // epilogue runs call's epilogue for sample n's output pixels [q0, q1),
@@ -71,11 +73,11 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	mw := Words(p.M)
 	// Offsets of step 0 of sample n at pixel q0, and the step strides.
 	off, stepPix := n*P+q0, samples*P
-	ea := epiArgs{T: call.steps, rows: q1 - q0, m: p.M, mw: mw,
-		acc: s.acc, accT: rows * c.mPad(), ldd: c.mPad(),
-		scale: call.scale, shift: call.shift, lif: newLIFConsts(e.LIF)}
 	s.v, s.x = grow(s.v, p.M), grow(s.x, p.M)
-	ea.v, ea.x = s.v, s.x
+	s.ea = epiArgs{T: call.steps, rows: q1 - q0, m: p.M, mw: mw,
+		acc: s.acc, accT: rows * c.mPad(), ldd: c.mPad(),
+		scale: call.scale, shift: call.shift, lif: newLIFConsts(e.LIF), v: s.v, x: s.x}
+	ea := &s.ea
 	s.gate = grow(s.gate, call.steps)
 	for t := range call.steps {
 		s.gate[t] = 1
@@ -92,15 +94,15 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	}
 	if call.mode == outFloat32 {
 		ea.f32, ea.outT = call.f32[off*p.M:], stepPix*p.M
-		epiFloatGo(&ea)
+		epiFloatGo(ea)
 		return
 	}
 	ea.out, ea.outT = call.spk[off*mw:], stepPix*mw
 	for t := range ea.T {
 		clear(ea.out[t*ea.outT:][:ea.rows*mw])
 	}
-	if k.epi == nil || !k.epi(&ea) {
-		epiSpikesGo(&ea)
+	if k.epi == nil || !k.epi(ea) {
+		epiSpikesGo(ea)
 	}
 }
 
@@ -108,10 +110,15 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 // at step t of pixel q, one per channel: the exact sums through gate,
 // affine and residual, in the order documented at Epilogue.
 func (a *epiArgs) preLIF(t, q int, x []float32) {
-	acc := a.acc[t*a.accT+q*a.ldd:][:len(x)]
 	g := a.gate[t]
-	for j, s := range acc {
-		x[j] = float32(s) * g // exact when there is no gate (1)
+	if a.accF != nil {
+		for j, s := range a.accF[t*a.accT+q*a.ldd:][:len(x)] {
+			x[j] = s * g
+		}
+	} else {
+		for j, s := range a.acc[t*a.accT+q*a.ldd:][:len(x)] {
+			x[j] = float32(s) * g // exact when there is no gate (1)
+		}
 	}
 	if a.scale != nil {
 		scale, shift := a.scale[:len(x)], a.shift[:len(x)]

@@ -3,50 +3,84 @@ package bitkern
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
-// LIFPack runs the multi-step LIF neuron on float32 inputs and packs the
-// spikes: x holds T steps of N images of C channels and H*W pixels, NCHW
-// (x[((t*N+n)*C+c)*H*W+p]), or, when repeated is set, one step (N images)
-// that every step receives (a directly encoded input). out receives T*N
-// packed images. The operations are spiking.LIFForward's, so the spikes are
-// identical to it.
-func LIFPack(lif spiking.LIFParams, T, N, C, H, W int, x []float32, repeated bool, out []uint64) error {
+// LIFChannelsLast runs the multi-step LIF neuron on float32 inputs and
+// packs the spikes. x holds T steps of N images of P pixels, channels last
+// with a stride of ldc floats per pixel (ldc >= C; channel c of pixel p of
+// image i at x[(i*P+p)*ldc+c], image t*N+n for step t of sample n), or,
+// when repeated is set, one step (N images) that every step receives (a
+// directly encoded input). out receives T*N packed images. The spikes are
+// identical to spiking.LIFForward's: the epilogue's operations, with an
+// identity affine step (x*1 + 0, which can only turn -0 into +0, and no
+// comparison or non-zero value tells those apart).
+func LIFChannelsLast(lif spiking.LIFParams, T, N, P, C, ldc int, x []float32, repeated bool, out []uint64, threads int) error {
 	if err := lif.Validate(); err != nil {
 		return err
 	}
-	hw, cw := H*W, Words(C)
 	steps := T
 	if repeated {
 		steps = 1
 	}
-	if len(x) < steps*N*C*hw || len(out) < T*N*hw*cw {
-		return fmt.Errorf("bitkern: LIFPack: x has %d values and out %d words, want %d and %d", len(x), len(out), steps*N*C*hw, T*N*hw*cw)
+	if T < 1 || N < 1 || P < 1 || C < 1 || ldc < C {
+		return fmt.Errorf("bitkern: LIFChannelsLast: T=%d N=%d P=%d C=%d ldc=%d", T, N, P, C, ldc)
 	}
-	clear(out[:T*N*hw*cw])
-	c := newLIFConsts(lif)
-	for n := range N {
-		for ch := range C {
-			word, bit := ch>>6, uint64(1)<<(ch&63)
-			for p := range hw {
-				v := c.vr
-				for t := range T {
-					i := t*N + n
-					if repeated {
-						i = n
-					}
-					var fired bool
-					fired, v = c.step(v, x[(i*C+ch)*hw+p])
-					if fired {
-						out[((t*N+n)*hw+p)*cw+word] |= bit
-					}
-				}
-			}
+	mw := Words(C)
+	if len(x) < steps*N*P*ldc || len(out) < T*N*P*mw {
+		return fmt.Errorf("bitkern: LIFChannelsLast: x has %d values and out %d words, want %d and %d", len(x), len(out), steps*N*P*ldc, T*N*P*mw)
+	}
+	// The assembly epilogues read whole groups of 16 channels.
+	k := activeKernel()
+	if ldc%blockM != 0 {
+		k = goKernel
+	}
+	cp := roundUp(C, blockM)
+	one, zero, gate := make([]float32, cp), make([]float32, cp), make([]float32, T)
+	for i := range one {
+		one[i] = 1
+	}
+	for i := range gate {
+		gate[i] = 1
+	}
+	accT := N * P * ldc
+	if repeated {
+		accT = 0
+	}
+	t := &lifTask{k: k, a: epiArgs{T: T, rows: P, m: C, mw: mw, accF: x, accT: accT, ldd: ldc,
+		gate: gate, scale: one, shift: zero, out: out, outT: N * P * mw, lif: newLIFConsts(lif)}, n: N}
+	clear(out[:T*N*P*mw])
+	var g parallel.Group
+	g.Run(t, min(parallel.Threads(threads), N))
+	return nil
+}
+
+// lifTask runs LIFChannelsLast's images, split over parts.
+type lifTask struct {
+	k    *tileKernel
+	a    epiArgs
+	n    int
+	next atomic.Int64
+}
+
+func (t *lifTask) RunPart(int) {
+	a := t.a
+	a.v, a.x = make([]float32, a.m), make([]float32, a.m)
+	for {
+		i := int(t.next.Add(1)) - 1
+		if i >= t.n {
+			return
+		}
+		b := a
+		b.accF = a.accF[i*a.rows*a.ldd:]
+		b.out = a.out[i*a.rows*a.mw:]
+		if t.k.epi == nil || !t.k.epi(&b) {
+			epiSpikesGo(&b)
 		}
 	}
-	return nil
 }
 
 // PoolParams describes a max pooling of N packed images of C channels and

@@ -9,7 +9,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
-func TestLIFPackMatchesLIFForward(t *testing.T) {
+func TestLIFChannelsLastMatchesLIFForward(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const T, N, C, H, W = 4, 2, 65, 3, 2
 	for _, lv := range lifVariants {
@@ -30,15 +30,29 @@ func TestLIFPackMatchesLIFForward(t *testing.T) {
 			if err := spiking.LIFForward(lv.p, T, N*C*H*W, full, want, nil); err != nil {
 				t.Fatal(err)
 			}
-			out := make([]uint64, T*N*H*W*Words(C))
-			if err := LIFPack(lv.p, T, N, C, H, W, x, repeated, out); err != nil {
-				t.Fatal(err)
+			// Channels last with a padded channel stride.
+			const ldc = 80
+			xl := make([]float32, steps*N*H*W*ldc)
+			for i := range steps * N {
+				for c := range C {
+					for p := range H * W {
+						xl[(i*H*W+p)*ldc+c] = x[(i*C+c)*H*W+p]
+					}
+				}
 			}
-			got := make([]float32, len(want))
-			UnpackNCHW(T*N, C, H, W, out, got)
-			if i := firstBitDiff(got, want); i >= 0 {
-				t.Fatalf("%s repeated=%v: spike %d is %v, LIFForward %v", lv.name, repeated, i, got[i], want[i])
-			}
+			eachKernel(t, func(t testing.TB, k *tileKernel) {
+				for _, threads := range []int{1, 2} {
+					out := make([]uint64, T*N*H*W*Words(C))
+					if err := LIFChannelsLast(lv.p, T, N, H*W, C, ldc, xl, repeated, out, threads); err != nil {
+						t.Fatal(err)
+					}
+					got := make([]float32, len(want))
+					UnpackNCHW(T*N, C, H, W, out, got)
+					if i := firstBitDiff(got, want); i >= 0 {
+						t.Fatalf("%s repeated=%v kernel %s: spike %d is %v, LIFForward %v", lv.name, repeated, k.name, i, got[i], want[i])
+					}
+				}
+			})
 		}
 	}
 }

@@ -84,6 +84,8 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	switch {
 	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
+	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
+		slideSpans2(row[:p.W], dst[:2*len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 1:
 		for x := range cnt {
 			ix := x*p.StrideW - p.PadLeft
@@ -154,6 +156,40 @@ func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 		dst[x] = s
 		cnt[x] = int32(bits.OnesCount64(s))
 		s >>= c
+		ix++
+	}
+}
+
+// slideSpans2 is slideSpans for spans of two words (up to 128 bits: 32
+// channels and a 3-tap kernel row), kept in a pair of registers.
+func slideSpans2(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
+	var lo, hi uint64
+	put := func(v uint64, at uint) {
+		if at < 64 {
+			lo |= v << at
+			if at+c > 64 {
+				hi |= v >> (64 - at)
+			}
+		} else {
+			hi |= v << (at - 64)
+		}
+	}
+	for j := range kw - 1 {
+		if ix := j - padLeft; uint(ix) < uint(len(row)) {
+			put(row[ix], uint(j)*c)
+		}
+	}
+	top := uint(kw-1) * c
+	dst = dst[:2*len(cnt)]
+	ix := kw - 1 - padLeft
+	for x := range cnt {
+		if uint(ix) < uint(len(row)) {
+			put(row[ix], top)
+		}
+		dst[2*x], dst[2*x+1] = lo, hi
+		cnt[x] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
+		lo = lo>>c | hi<<(64-c)
+		hi >>= c
 		ix++
 	}
 }
