@@ -139,10 +139,23 @@ func (a *epiArgs) preLIF(t, q int, x []float32) {
 	}
 }
 
-// epiFloatGo is the float32-output epilogue.
+// epiFloatGo is the float32-output epilogue. The usual case (no residual,
+// an affine step) runs in one pass.
 func epiFloatGo(a *epiArgs) {
+	if a.res != nil || a.rspk != nil || a.scale == nil || a.accF != nil {
+		for q := range a.rows {
+			a.preLIF(0, q, a.f32[q*a.m:][:a.m])
+		}
+		return
+	}
+	g := a.gate[0]
+	scale, shift := a.scale[:a.m], a.shift[:a.m]
 	for q := range a.rows {
-		a.preLIF(0, q, a.f32[q*a.m:][:a.m])
+		out := a.f32[q*a.m:][:a.m]
+		for j, s := range a.acc[q*a.ldd:][:a.m] {
+			x := float32(s) * g
+			out[j] = float32(x*scale[j]) + shift[j]
+		}
 	}
 }
 
