@@ -1,6 +1,8 @@
 package infer
 
 import (
+	"errors"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"slices"
@@ -240,4 +242,33 @@ func firstBitDiff(a, b []float32) int {
 		return min(len(a), len(b))
 	}
 	return -1
+}
+
+// TestGeneratedModelsMatchFloatEngine runs the large fixtures of
+// testmodels/generated when they are present (make_fixtures.py --large):
+// VGG-11, MobileNetV2 (its depthwise layers stay float), ResNet-18.
+func TestGeneratedModelsMatchFloatEngine(t *testing.T) {
+	for _, dir := range []string{"vgg11_bn_op13_keepbn_static", "mobilenet_v2_op13_folded_static", "resnet18_op13_folded_static"} {
+		t.Run(dir, func(t *testing.T) {
+			root := filepath.Join("..", "testmodels", "generated", dir)
+			ann, err := onnx.DecodeFile(filepath.Join(root, "model.onnx"))
+			if errors.Is(err, fs.ErrNotExist) {
+				t.Skip("testmodels/generated has no", dir)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := convert.DefaultOptions()
+			o.AGMM = false
+			res, err := convert.Convert(ann, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := npy.ReadFile(filepath.Join(root, "input.npy"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareEngines(t, res.Model, x, 1, 1e-5)
+		})
+	}
 }
