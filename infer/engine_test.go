@@ -19,8 +19,17 @@ import (
 // and returns it with the fixture's input.
 func fixture(t *testing.T, dir string, agmm bool, T int) (*onnx.Model, *onnx.Tensor) {
 	t.Helper()
-	root := filepath.Join("..", "testmodels", "fixtures", dir)
+	return convertFixture(t, filepath.Join("..", "testmodels", "fixtures", dir), agmm, T)
+}
+
+// convertFixture converts the ANN of a fixture folder (model.onnx and
+// input.npy) into a BSNN; a missing folder skips the test.
+func convertFixture(t *testing.T, root string, agmm bool, T int) (*onnx.Model, *onnx.Tensor) {
+	t.Helper()
 	ann, err := onnx.DecodeFile(filepath.Join(root, "model.onnx"))
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("no fixture", root)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,25 +259,8 @@ func firstBitDiff(a, b []float32) int {
 func TestGeneratedModelsMatchFloatEngine(t *testing.T) {
 	for _, dir := range []string{"vgg11_bn_op13_keepbn_static", "mobilenet_v2_op13_folded_static", "resnet18_op13_folded_static"} {
 		t.Run(dir, func(t *testing.T) {
-			root := filepath.Join("..", "testmodels", "generated", dir)
-			ann, err := onnx.DecodeFile(filepath.Join(root, "model.onnx"))
-			if errors.Is(err, fs.ErrNotExist) {
-				t.Skip("testmodels/generated has no", dir)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			o := convert.DefaultOptions()
-			o.AGMM = false
-			res, err := convert.Convert(ann, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, err := npy.ReadFile(filepath.Join(root, "input.npy"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			compareEngines(t, res.Model, x, 1, 1e-5)
+			m, x := convertFixture(t, filepath.Join("..", "testmodels", "generated", dir), false, 4)
+			compareEngines(t, m, x, 1, 1e-5)
 		})
 	}
 }

@@ -388,11 +388,10 @@ func (b *binder) maxPool(n *onnx.Node) error {
 		shape[2] = kp.OutH()
 	}
 	if x.kind == kindSpikes && x.gate == nil && len(x.shape) == 4 && x.geo.c == x.shape[1] && x.geo.h == h && x.geo.w == w {
-		pp := bitkern.PoolParams{N: x.geo.imgs, C: kp.C, H: h, W: w, KH: kp.KH, KW: kp.KW, StrideH: kp.StrideH, StrideW: kp.StrideW,
-			DilH: kp.DilH, DilW: kp.DilW, PadTop: kp.PadTop, PadLeft: kp.PadLeft, PadBottom: kp.PadBottom, PadRight: kp.PadRight,
-			OutH: kp.OutH(), OutW: kp.OutW()}
-		out := &tensor{kind: kindSpikes, shape: shape, geo: geo{imgs: pp.N, c: pp.C, h: pp.OutH, w: pp.OutW}}
-		out.bits = make([]uint64, pp.N*pp.OutH*pp.OutW*bitkern.Words(pp.C))
+		pp := kp
+		pp.N = x.geo.imgs
+		out := &tensor{kind: kindSpikes, shape: shape, geo: geo{imgs: pp.N, c: pp.C, h: pp.OutH(), w: pp.OutW()}}
+		out.bits = make([]uint64, pp.N*pp.OutH()*pp.OutW()*bitkern.Words(pp.C))
 		b.add(n, func() error { bitkern.MaxPool(pp, x.bits, out.bits); return nil })
 		b.set(n.Outputs[0], out)
 		return nil

@@ -2,7 +2,6 @@ package bitkern
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/bsnnctl/bsnnctl/internal/parallel"
@@ -16,8 +15,8 @@ type Conv struct {
 	w      *Weights
 	oh, ow int
 
-	scratch freeList[convScratch]
-	tasks   freeList[convTask]
+	scratch parallel.FreeList[convScratch]
+	tasks   parallel.FreeList[convTask]
 }
 
 // NewConv returns the convolution p with the packed weights w (packed for p
@@ -79,7 +78,7 @@ func (c *Conv) bandRows(steps, n, minItems int) int {
 // getScratch returns scratch space for bands of rows output rows and steps
 // accumulator tiles.
 func (c *Conv) getScratch(rows, steps int, k *tileKernel) *convScratch {
-	s := c.scratch.get()
+	s := c.scratch.Get()
 	if s.pt == nil {
 		s.pt = newPatcher(c.p, c.w.g)
 	}
@@ -127,8 +126,8 @@ type convCall struct {
 // the epilogue over the steps, so LIF membranes live in registers and the
 // accumulators in cache.
 func (c *Conv) run(call convCall, threads int) {
-	t := c.tasks.get()
-	defer c.tasks.put(t)
+	t := c.tasks.Get()
+	defer c.tasks.Put(t)
 	threads = parallel.Threads(threads)
 	samples := c.p.N / call.steps
 	t.c, t.k, t.call = c, activeKernel(), call
@@ -161,7 +160,7 @@ type convTask struct {
 func (t *convTask) RunPart(int) {
 	c, p, call := t.c, t.c.p, &t.call
 	s := c.getScratch(t.rows, call.steps, t.k)
-	defer c.scratch.put(s)
+	defer c.scratch.Put(s)
 	imgLen := p.H * p.W * p.InWords()
 	samples := p.N / call.steps
 	mp := c.mPad()
@@ -217,29 +216,4 @@ func mustLen(fn, name string, have, want int) {
 	if have < want {
 		panic(fmt.Sprintf("bitkern: %s: %s has %d elements, want %d", fn, name, have, want))
 	}
-}
-
-// freeList recycles scratch space. Unlike a sync.Pool it never drops what
-// it holds (a pool empties on every GC and would reallocate the buffers),
-// and it holds at most as many values as were ever in use at once.
-type freeList[T any] struct {
-	mu   sync.Mutex
-	free []*T
-}
-
-func (l *freeList[T]) get() *T {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.free); n > 0 {
-		v := l.free[n-1]
-		l.free = l.free[:n-1]
-		return v
-	}
-	return new(T)
-}
-
-func (l *freeList[T]) put(v *T) {
-	l.mu.Lock()
-	l.free = append(l.free, v)
-	l.mu.Unlock()
 }

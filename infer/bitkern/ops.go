@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bsnnctl/bsnnctl/internal/parallel"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
@@ -83,31 +84,20 @@ func (t *lifTask) RunPart(int) {
 	}
 }
 
-// PoolParams describes a max pooling of N packed images of C channels and
-// H x W pixels, with the ONNX MaxPool attributes (see
-// ops/kernels.PoolParams, which gives OutH and OutW).
-type PoolParams struct {
-	N, C, H, W                           int
-	KH, KW                               int
-	StrideH, StrideW                     int
-	DilH, DilW                           int
-	PadTop, PadLeft, PadBottom, PadRight int
-	OutH, OutW                           int
-}
-
-// MaxPool computes a max pooling of packed spikes: the maximum of 0/1
+// MaxPool computes the max pooling p of N packed images: the maximum of 0/1
 // values is their OR, and the padding (which ONNX fills with -inf) adds
-// nothing to it. x holds N images, out receives N images of OutH x OutW.
-func MaxPool(p PoolParams, x, out []uint64) {
-	cw := Words(p.C)
+// nothing to it. out receives N images of p.OutH() x p.OutW(). p must be
+// valid (p.Validate).
+func MaxPool(p kernels.PoolParams, x, out []uint64) {
+	cw, oh, ow := Words(p.C), p.OutH(), p.OutW()
 	mustLen("MaxPool", "x", len(x), p.N*p.H*p.W*cw)
-	mustLen("MaxPool", "out", len(out), p.N*p.OutH*p.OutW*cw)
+	mustLen("MaxPool", "out", len(out), p.N*oh*ow*cw)
 	for n := range p.N {
 		img := x[n*p.H*p.W*cw:][:p.H*p.W*cw]
-		dst := out[n*p.OutH*p.OutW*cw:][:p.OutH*p.OutW*cw]
-		for oy := range p.OutH {
-			for ox := range p.OutW {
-				d := dst[(oy*p.OutW+ox)*cw:][:cw]
+		dst := out[n*oh*ow*cw:][:oh*ow*cw]
+		for oy := range oh {
+			for ox := range ow {
+				d := dst[(oy*ow+ox)*cw:][:cw]
 				clear(d)
 				for i := range p.KH {
 					iy := oy*p.StrideH - p.PadTop + i*p.DilH

@@ -71,13 +71,10 @@ func TestMaxPoolIsOR(t *testing.T) {
 		if err := PackNCHW(kp.N, kp.C, kp.H, kp.W, x, xp); err != nil {
 			t.Fatal(err)
 		}
-		p := PoolParams{N: kp.N, C: kp.C, H: kp.H, W: kp.W, KH: kp.KH, KW: kp.KW, StrideH: kp.StrideH, StrideW: kp.StrideW,
-			DilH: kp.DilH, DilW: kp.DilW, PadTop: kp.PadTop, PadLeft: kp.PadLeft, PadBottom: kp.PadBottom, PadRight: kp.PadRight,
-			OutH: kp.OutH(), OutW: kp.OutW()}
-		out := make([]uint64, kp.N*p.OutH*p.OutW*Words(kp.C))
-		MaxPool(p, xp, out)
+		out := make([]uint64, kp.N*kp.OutH()*kp.OutW()*Words(kp.C))
+		MaxPool(kp, xp, out)
 		got := make([]float32, len(want))
-		UnpackNCHW(kp.N, kp.C, p.OutH, p.OutW, out, got)
+		UnpackNCHW(kp.N, kp.C, kp.OutH(), kp.OutW(), out, got)
 		if i := firstBitDiff(got, want); i >= 0 {
 			t.Fatalf("%+v: output %d is %v, MaxPoolForward %v", kp, i, got[i], want[i])
 		}

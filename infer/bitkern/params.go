@@ -3,6 +3,8 @@ package bitkern
 import (
 	"errors"
 	"fmt"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // Words returns the number of 64-bit words that hold n bits.
@@ -31,24 +33,20 @@ func DenseParams(n, c, h, w, m int) ConvParams {
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}
 }
 
+// kernels returns p as the float kernels' parameters (one group), whose
+// output size and validation rules are the same.
+func (p ConvParams) kernels() kernels.ConvParams {
+	return kernels.ConvParams{N: p.N, C: p.C, H: p.H, W: p.W, M: p.M, KH: p.KH, KW: p.KW,
+		StrideH: p.StrideH, StrideW: p.StrideW, DilH: p.DilH, DilW: p.DilW,
+		PadTop: p.PadTop, PadLeft: p.PadLeft, PadBottom: p.PadBottom, PadRight: p.PadRight, Groups: 1}
+}
+
 // OutH is the output height, (H + PadTop + PadBottom - DilH*(KH-1) - 1) /
 // StrideH + 1, or 0 when the dilated kernel does not fit.
-func (p ConvParams) OutH() int {
-	return outSize(p.H, p.PadTop+p.PadBottom, p.DilH*(p.KH-1)+1, p.StrideH)
-}
+func (p ConvParams) OutH() int { return p.kernels().OutH() }
 
 // OutW is the output width, like OutH.
-func (p ConvParams) OutW() int {
-	return outSize(p.W, p.PadLeft+p.PadRight, p.DilW*(p.KW-1)+1, p.StrideW)
-}
-
-func outSize(in, pads, extent, stride int) int {
-	span := in + pads - extent
-	if span < 0 || stride < 1 {
-		return 0
-	}
-	return span/stride + 1
-}
+func (p ConvParams) OutW() int { return p.kernels().OutW() }
 
 // InWords is the number of words of one packed input pixel, Words(C).
 func (p ConvParams) InWords() int { return Words(p.C) }
@@ -73,30 +71,16 @@ func (p ConvParams) MACs() int64 {
 // a float engine bit for bit.
 const maxK = 1 << 24
 
-// Validate reports every problem with p at once, or nil.
+// Validate reports every problem with p at once, or nil: those
+// ops/kernels.ConvParams.Validate finds, and a receptive field of 2^24 bits
+// or more.
 func (p ConvParams) Validate() error {
-	var errs []error
-	atLeast := func(lo int, fields ...any) {
-		for i := 0; i < len(fields); i += 2 {
-			if v := fields[i+1].(int); v < lo {
-				errs = append(errs, fmt.Errorf("%s is %d, must be >= %d", fields[i], v, lo))
-			}
-		}
+	err := p.kernels().Validate()
+	if k := int64(p.C) * int64(p.KH) * int64(p.KW); k >= maxK {
+		err = errors.Join(err, fmt.Errorf("receptive field of %d bits, must be < 2^24", k))
 	}
-	atLeast(1, "N", p.N, "C", p.C, "H", p.H, "W", p.W, "M", p.M, "KH", p.KH, "KW", p.KW,
-		"StrideH", p.StrideH, "StrideW", p.StrideW, "DilH", p.DilH, "DilW", p.DilW)
-	atLeast(0, "PadTop", p.PadTop, "PadLeft", p.PadLeft, "PadBottom", p.PadBottom, "PadRight", p.PadRight)
-	if len(errs) == 0 {
-		if p.OutH() < 1 || p.OutW() < 1 {
-			errs = append(errs, fmt.Errorf("dilated kernel %dx%d does not fit the padded input %dx%d",
-				p.DilH*(p.KH-1)+1, p.DilW*(p.KW-1)+1, p.H+p.PadTop+p.PadBottom, p.W+p.PadLeft+p.PadRight))
-		}
-		if k := int64(p.C) * int64(p.KH) * int64(p.KW); k >= maxK {
-			errs = append(errs, fmt.Errorf("receptive field of %d bits, must be < 2^24", k))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("bitkern: invalid ConvParams: %w", errors.Join(errs...))
+	if err != nil {
+		return fmt.Errorf("bitkern: invalid ConvParams: %w", err)
 	}
 	return nil
 }

@@ -76,3 +76,31 @@ func Threads(n int) int {
 	}
 	return runtime.GOMAXPROCS(0)
 }
+
+// A FreeList recycles values (scratch space of concurrent kernel calls).
+// Unlike a sync.Pool it never drops what it holds (a pool empties on every
+// GC and would reallocate the buffers), and it holds at most as many values
+// as were ever in use at once. The zero value is ready to use.
+type FreeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+}
+
+// Get returns a recycled value, or a new zero one.
+func (l *FreeList[T]) Get() *T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		v := l.free[n-1]
+		l.free = l.free[:n-1]
+		return v
+	}
+	return new(T)
+}
+
+// Put gives v back for a later Get.
+func (l *FreeList[T]) Put(v *T) {
+	l.mu.Lock()
+	l.free = append(l.free, v)
+	l.mu.Unlock()
+}

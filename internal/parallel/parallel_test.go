@@ -42,3 +42,16 @@ func TestThreads(t *testing.T) {
 		t.Fatalf("Threads(3)=%d Threads(0)=%d", Threads(3), Threads(0))
 	}
 }
+
+func TestFreeListRecycles(t *testing.T) {
+	var l FreeList[[4]int]
+	a := l.Get()
+	a[0] = 7
+	l.Put(a)
+	if b := l.Get(); b != a || b[0] != 7 {
+		t.Fatalf("Get after Put returned %p (%v), want %p", b, *b, a)
+	}
+	if c := l.Get(); c == a {
+		t.Fatal("Get returned a value that is in use")
+	}
+}
