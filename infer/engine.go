@@ -11,6 +11,8 @@ import (
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Options configure an Engine.
@@ -24,7 +26,6 @@ type Options struct {
 // buffers), runs of different shapes are not.
 type Engine struct {
 	opts  Options
-	model *onnx.Model
 	g     *onnx.Graph
 	input *onnx.ValueInfo
 	// T is the number of time steps: the count of the directly encoded
@@ -74,7 +75,7 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	e := &Engine{opts: opts, model: model, g: g, consts: map[string]*onnx.Tensor{},
+	e := &Engine{opts: opts, g: g, consts: map[string]*onnx.Tensor{},
 		binary: map[string]*binWeight{}, fusions: map[*onnx.Node]*fusion{}, absorbed: map[*onnx.Node]bool{},
 		programs: map[string]*program{}}
 	if len(g.Inputs) != 1 {
@@ -96,7 +97,64 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.plan = p.plan
+	e.dropPackedLatents()
 	return e, nil
+}
+
+// dropPackedLatents releases the float weights of the binary layers that
+// run packed: once packed (1 bit a weight) they are not read again, as the
+// layers run packed at every batch size. The engine then keeps a graph
+// view without their initializers.
+func (e *Engine) dropPackedLatents() {
+	drop := map[string]bool{}
+	for out, w := range e.binary {
+		all := true
+		for _, c := range e.g.Consumers(out) {
+			all = all && e.packed[c] != nil
+		}
+		if !all || e.isOutput(out) {
+			continue
+		}
+		w.values = nil
+		drop[w.node.Inputs[0]] = true
+		delete(e.consts, w.node.Inputs[0])
+	}
+	if len(drop) == 0 {
+		return
+	}
+	// A graph view that shares everything (the nodes keep their identity)
+	// but the initializers, of which the dropped ones are left out.
+	old := e.g.Proto
+	gp := &onnxpb.GraphProto{Name: old.Name, Node: old.Node, Input: old.Input, Output: old.Output, ValueInfo: old.ValueInfo}
+	g := *e.g
+	g.Proto, g.Initializers = gp, map[string]*onnxpb.TensorProto{}
+	for _, t := range old.Initializer {
+		if !drop[t.GetName()] {
+			gp.Initializer = append(gp.Initializer, t)
+			g.Initializers[t.GetName()] = t
+		}
+	}
+	e.g = &g
+}
+
+// WeightBytes estimates the memory the engine keeps for the model's
+// parameters: packed binary weights, the initializers it still reads
+// (float layers, BatchNormalization, shapes) and their decoded copies.
+func (e *Engine) WeightBytes() int {
+	n := 0
+	for _, w := range e.packed {
+		n += w.SizeBytes()
+	}
+	for _, t := range e.g.Proto.Initializer {
+		n += proto.Size(t)
+	}
+	for _, t := range e.consts {
+		n += 4 * t.Len()
+	}
+	for _, w := range e.binary {
+		n += 4 * len(w.values)
+	}
+	return n
 }
 
 // defaultShape is the input shape with every symbolic dimension set to 1.

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"math"
@@ -262,5 +263,31 @@ func TestGeneratedModelsMatchFloatEngine(t *testing.T) {
 			m, x := convertFixture(t, filepath.Join("..", "testmodels", "generated", dir), false, 4)
 			compareEngines(t, m, x, 1, 1e-5)
 		})
+	}
+}
+
+// TestWeightsStayPacked checks that a compiled ResNet-20 keeps no more
+// than twice the bytes of its packed-profile file (1 bit a binary weight).
+func TestWeightsStayPacked(t *testing.T) {
+	m, x := fixture(t, "resnet20_op13_folded_dynamic", true, 4)
+	packed, err := export.Export(m, export.ProfilePacked, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := onnx.Encode(&buf, packed); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(x.Floats(), x.Shape()); err != nil {
+		t.Fatal(err)
+	}
+	got, file := e.WeightBytes(), buf.Len()
+	t.Logf("engine keeps %d bytes of parameters; the packed file has %d bytes", got, file)
+	if got > 2*file {
+		t.Fatalf("engine keeps %d bytes of parameters, more than twice the packed file (%d bytes)", got, file)
 	}
 }
