@@ -168,13 +168,7 @@ func BenchmarkLayouts(b *testing.B) {
 				out := make([]int32, p.N*p.OutPixels()*p.M)
 				convs := make([]*Conv, len(layouts))
 				for i, l := range layouts {
-					w, err := PackConvWeights(p, l, wf)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if convs[i], err = NewConv(p, w); err != nil {
-						b.Fatal(err)
-					}
+					convs[i] = newTestConv(b, p, l, wf)
 					convs[i].Int32(xp, out, 1) // warm up
 				}
 				times := make([][]time.Duration, len(layouts))
@@ -221,14 +215,7 @@ func benchConv(b *testing.B, p ConvParams, l Layout) {
 	if err := PackNCHW(p.N, p.C, p.H, p.W, randSpikes(r, p.N*p.C*p.H*p.W, 0.3), xp); err != nil {
 		b.Fatal(err)
 	}
-	w, err := PackConvWeights(p, l, randWeights(r, p.M*p.C*p.KH*p.KW))
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := NewConv(p, w)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := newTestConv(b, p, l, randWeights(r, p.M*p.C*p.KH*p.KW))
 	out := make([]int32, p.N*p.OutPixels()*p.M)
 	benchRounds(b, p.MACs(), func() { c.Int32(xp, out, 0) })
 }
@@ -259,14 +246,7 @@ func BenchmarkConvLIF(b *testing.B) {
 				if err := PackNCHW(p.N, p.C, p.H, p.W, randSpikes(r, p.N*p.C*p.H*p.W, 0.15), xp); err != nil {
 					b.Fatal(err)
 				}
-				w, err := PackConvWeights(p, ChooseLayout(p), randWeights(r, p.M*p.C*p.KH*p.KW))
-				if err != nil {
-					b.Fatal(err)
-				}
-				c, err := NewConv(p, w)
-				if err != nil {
-					b.Fatal(err)
-				}
+				c := newTestConv(b, p, ChooseLayout(p), randWeights(r, p.M*p.C*p.KH*p.KW))
 				bn, err := BatchNorm(bnParams(r, p.M, p.C*p.KH*p.KW))
 				if err != nil {
 					b.Fatal(err)

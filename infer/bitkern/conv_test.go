@@ -60,6 +60,18 @@ func runConv(t testing.TB, p ConvParams, l Layout, x, w []float32, threads int) 
 	if err := PackNCHW(p.N, p.C, p.H, p.W, x, xp); err != nil {
 		t.Fatal(err)
 	}
+	c := newTestConv(t, p, l, w)
+	out := make([]int32, p.N*p.OutPixels()*p.M)
+	for i := range out {
+		out[i] = -1 << 31 // Int32 must overwrite everything
+	}
+	c.Int32(xp, out, threads)
+	return out
+}
+
+// newTestConv packs w in layout l and returns the convolution p.
+func newTestConv(t testing.TB, p ConvParams, l Layout, w []float32) *Conv {
+	t.Helper()
 	pw, err := PackConvWeights(p, l, w)
 	if err != nil {
 		t.Fatal(err)
@@ -68,12 +80,7 @@ func runConv(t testing.TB, p ConvParams, l Layout, x, w []float32, threads int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]int32, p.N*p.OutPixels()*p.M)
-	for i := range out {
-		out[i] = -1 << 31 // Int32 must overwrite everything
-	}
-	c.Int32(xp, out, threads)
-	return out
+	return c
 }
 
 func firstDiff[T comparable](a, b []T) int {

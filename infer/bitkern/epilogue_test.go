@@ -205,14 +205,7 @@ func checkFused(t *testing.T, r *rand.Rand, p ConvParams, T int, lif spiking.LIF
 	fired := 0
 	eachKernel(t, func(t testing.TB, k *tileKernel) {
 		for _, l := range layouts {
-			pw, err := PackConvWeights(p, l, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := NewConv(p, pw)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newTestConv(t, p, l, w)
 			// BatchNormalization alone, as float32.
 			y := make([]float32, p.N*P*p.M)
 			if err := c.Float32(xp, &Epilogue{Affine: bn}, y, 2); err != nil {
