@@ -49,8 +49,10 @@
 //
 //	go test ./infer -run '^$' -bench ResNet20 -cpu 1,2 -benchtime 6x
 //
-// On the 2-core reference machine (AMD EPYC Zen 5, AVX-512 kernels), load
-// average 5 from other jobs, fastest round: batch 32 in 18.9 ms on one
-// thread (18.7 ms with two, which the load did not let run in parallel)
-// against 240 ms for the float engine; batch 1 in 0.70 ms against 7.5 ms.
+// On the 2-core reference machine (AMD EPYC Zen 5, AVX-512 kernels), with
+// the other core busy with other jobs (load average 5-6; a trivially
+// parallel program got 112% of a core), fastest of 8 rounds: batch 32 in
+// 18.2 ms on one thread against 235 ms for the float engine (12.9x), batch
+// 1 in 0.59 ms against 6.9 ms. Two threads measured the same as one there,
+// for both engines: the second core was not free.
 package infer
