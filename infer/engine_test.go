@@ -13,7 +13,9 @@ import (
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"google.golang.org/protobuf/proto"
 )
 
 // fixture converts the ANN fixture dir of testmodels/fixtures into a BSNN
@@ -289,5 +291,31 @@ func TestWeightsStayPacked(t *testing.T) {
 	t.Logf("engine keeps %d bytes of parameters; the packed file has %d bytes", got, file)
 	if got > 2*file {
 		t.Fatalf("engine keeps %d bytes of parameters, more than twice the packed file (%d bytes)", got, file)
+	}
+}
+
+// TestUnsupportedNodesAreListed checks that Compile names every node the
+// engine cannot run, at once.
+func TestUnsupportedNodesAreListed(t *testing.T) {
+	m, _ := fixture(t, "lenet_op13_folded_dynamic", false, 4)
+	g := m.Proto.Graph
+	out := g.Output[0].GetName()
+	g.Node = append(g.Node,
+		&onnxpb.NodeProto{Name: proto.String("soft"), OpType: proto.String("Softmax"), Input: []string{out}, Output: []string{"p"}},
+		&onnxpb.NodeProto{Name: proto.String("log"), OpType: proto.String("Log"), Input: []string{"p"}, Output: []string{"lp"}},
+		&onnxpb.NodeProto{Name: proto.String("exp"), OpType: proto.String("Exp"), Input: []string{out}, Output: []string{"e"}})
+	g.Output = append(g.Output, onnx.ValueInfoProto("lp", onnx.Float, nil), onnx.ValueInfoProto("e", onnx.Float, nil))
+	_, err := Compile(m, Options{})
+	var u *onnx.UnsupportedError
+	if !errors.As(err, &u) {
+		t.Fatalf("Compile: %v, want an *onnx.UnsupportedError", err)
+	}
+	var nodes []string
+	for _, it := range u.Items {
+		nodes = append(nodes, it.Node)
+	}
+	// Log only fails because its input does: it is not reported.
+	if !slices.Equal(nodes, []string{"soft", "exp"}) {
+		t.Fatalf("unsupported nodes %v, want [soft exp] (%v)", nodes, err)
 	}
 }
