@@ -99,25 +99,27 @@
 // The AVX2 popcount roofline: the nibble-table AND-popcount takes 8 vector
 // instructions per 256 bits and Zen 4/5 issue 4 integer-vector instructions
 // per cycle, so 2 cycles per 256 binary multiply-accumulates: 128 binary
-// MACs per cycle per core, 457 G/s at the 3.57 GHz the benchmarks measure
+// MACs per cycle per core, 466 G/s at the 3.64 GHz the benchmarks measure
 // (TestClockEstimate; a chain of dependent IMULs). Figures of one core
-// (-cpu 1), fastest of 300 calls, load average 13-14 from other jobs:
+// (-cpu 1), fastest of 300 calls, load average 4-5 from other jobs:
 //
 //	go test ./infer/bitkern -run '^$' -bench 'Tile|Conv$|ConvLIF' -cpu 1 -benchtime 300x
 //
 //	                                      avx2            avx512           go
 //	                                   GMAC/s roofline  GMAC/s roofline  GMAC/s
-//	micro-kernel, 3-word patches          351   0.74     1509   3.20       67
-//	micro-kernel, 36-word patches         443   0.94     2253   4.77       87
-//	conv int32, C=16 32x32                227   0.48      583   1.23       52
-//	conv int32, C=64 8x8                  336   0.71      949   2.01       82
-//	conv int32, C=512 4x4                 440   0.93     2258   4.78       55
-//	conv+BN+LIF T=4, 16->16 32x32         151   0.32      327   0.69       16
-//	conv+BN+LIF T=4, 16->32 32x32 s2      126   0.27      221   0.47       17
-//	conv+BN+LIF T=4, 32->32 16x16         142   0.30      248   0.53       24
-//	conv+BN+LIF T=4, 64->64 8x8           283   0.60      725   1.53       42
+//	micro-kernel, 3-word patches          355   0.75     1542   3.27       69
+//	micro-kernel, 36-word patches         448   0.95     2320   4.91       89
+//	conv int32, C=16 32x32                228   0.48      584   1.24       49
+//	conv int32, C=32 16x16                215   0.46      474   1.00       55
+//	conv int32, C=64 8x8                  341   0.72      926   1.96       80
+//	conv int32, C=512 4x4                 435   0.92     2235   4.73       86
+//	conv+BN+LIF T=4, 16->16 32x32         154   0.33      341   0.72       15
+//	conv+BN+LIF T=4, 16->32 32x32 s2      128   0.27      228   0.48       17
+//	conv+BN+LIF T=4, 32->32 16x16         174   0.37      368   0.78       25
+//	conv+BN+LIF T=4, 32->64 16x16 s2      163   0.35      314   0.66       26
+//	conv+BN+LIF T=4, 64->64 8x8           290   0.61      713   1.51       42
 //
-// The binary layers of a ResNet-20 (the conv+BN+LIF rows) run at 27-60% of
+// The binary layers of a ResNet-20 (the conv+BN+LIF rows) run at 27-61% of
 // the AVX2 roofline on the AVX2 path.
 //
 // Spike sparsity is not exploited, because it would not pay: measured with
