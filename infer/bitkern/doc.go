@@ -30,24 +30,27 @@
 // is 1, the spans themselves are the GEMM operand and nothing is copied.
 //
 // BenchmarkLayouts decided for RowWords everywhere (ChooseLayout). Whole
-// convolutions, 16 images, one thread, fastest of 60-100 interleaved
-// rounds, binary G MAC/s (go test ./infer/bitkern -run '^$' -bench Layouts
-// -benchtime 100x, on the 3.5 GHz AMD EPYC (Zen 5) of the reference
-// machine, load average 12-14 from other jobs):
+// convolutions, 16 images, one thread, fastest of 100 interleaved rounds,
+// binary G MAC/s (go test ./infer/bitkern -run '^$' -bench Layouts
+// -benchtime 100x, on the 3.6 GHz AMD EPYC (Zen 5) of the reference
+// machine, load average 5 from other jobs):
 //
 //	C (3x3, HxW)   kernel   tight  row-words  tap-words
-//	16 (32x32)     avx512     121        472         84
-//	16 (32x32)     avx2       103        199         51
-//	32 (16x16)     avx512     285        313        281
-//	32 (16x16)     avx2       175        171        135
-//	64 (8x8)       avx512     580        592        606
-//	128 (8x8)      avx2       348        344        345
-//	512 (4x4)      avx2       426        429        428
+//	16 (32x32)     avx512     158        582         84
+//	16 (32x32)     avx2       109        224         51
+//	16 (32x32)     go          41         51         17
+//	32 (16x16)     avx512     428        476        293
+//	32 (16x16)     avx2       222        215        138
+//	32 (16x16)     go          64         57         39
+//	64 (8x8)       avx512     934        930        934
+//	64 (8x8)       avx2       337        340        339
 //
 // At 16 channels RowWords wins by 2-4x (same depth as Tight, and the spans
-// are used in place); at 32 channels the three are within noise of one
-// another on AVX2 and RowWords is ahead on AVX-512; from 64 channels on the
-// layouts are the same words.
+// are used in place); at 32 channels Tight's 5-word patches beat RowWords'
+// 6 by 3% on AVX2 and 12% in Go, and lose by 10% on AVX-512, whose GEMM is
+// cheap enough for the patch building to dominate; TapWords' 9 words lose
+// everywhere below 64 channels. From 64 channels on the layouts are the
+// same words (in the measurements for 128, 256 and 512 channels too).
 //
 // # Micro-kernels
 //
