@@ -372,14 +372,13 @@ func TestNaNStops(t *testing.T) {
 			dataDir, out := t.TempDir(), t.TempDir()
 			writeCIFAR10(t, dataDir, 64, 10, 6)
 			cfg := Config{ModelProto: m, Data: "cifar10:" + dataDir, Out: out, Epochs: 2, Batch: 8, CheckpointEvery: 2, LogEvery: 1}
-			cfg.testHook = func(step int, tp *trainProgram) {
+			_, err := runWithHook(cfg, func(step int, tp *trainProgram) {
 				if step == 3 {
 					for i := range tp.b.Param(c.param).Data() {
 						tp.b.Param(c.param).Data()[i] = c.value
 					}
 				}
-			}
-			_, err := Run(context.Background(), cfg, nil)
+			})
 			if err == nil {
 				t.Fatal("the run did not stop")
 			}
