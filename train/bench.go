@@ -98,7 +98,7 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 		cfg.Loss = LossCE
 	}
 	t0 := time.Now()
-	tp, err := compileTrain(m.Clone(), ni, cfg)
+	tp, err := compileTrain(m.Clone(), ni, cfg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -146,10 +146,8 @@ func (t *Trainer) computeGradients(bt *data.Batch) error {
 	if err := t.tp.run(t.ni.Input, x, y); err != nil {
 		return fmt.Errorf("step %d: %w", t.step+1, err)
 	}
-	for _, g := range t.tp.grads {
-		if err := allReduceMean(t.comm, g); err != nil {
-			return fmt.Errorf("step %d: gradients: %w", t.step+1, err)
-		}
+	if err := allReduceMean(t.comm, t.tp.prog.FlatGrads()); err != nil {
+		return fmt.Errorf("step %d: gradients: %w", t.step+1, err)
 	}
 	return nil
 }
@@ -303,7 +301,7 @@ func (t *Trainer) evaluate(ctx context.Context, m *onnx.Model) (*EvalResult, err
 	progress := func(done, total int) {
 		t.obs.send(Event{Kind: EvalProgress, Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Step: t.step, Done: done, Total: total})
 	}
-	return evaluate(ctx, m, t.ni, t.testDS, t.testTF, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress})
+	return evaluate(ctx, m, t.ni, t.testDS, t.testTF, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress, arena: t.arena})
 }
 
 // snapshot returns the current model in the train profile.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
@@ -134,6 +135,7 @@ func makeTransform(ds *data.Dataset, ni *netInfo, norm *data.Norm, fit data.Fit)
 type evalRun struct {
 	batch, workers int
 	progress       func(done, total int)
+	arena          *ops.Arena // for the programs' intermediate values (nil: a new one)
 }
 
 // evaluate runs m over ds in batches.
@@ -144,7 +146,10 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	if err != nil {
 		return nil, err
 	}
-	main, err := compileEval(m, ni, batch)
+	if run.arena == nil {
+		run.arena = ops.NewArena() // the two programs share it
+	}
+	main, err := compileEval(m, ni, batch, run.arena)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the evaluation program: %w", err)
 	}
@@ -152,7 +157,7 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	var rest *evalProgram
 	remainder := ds.N % batch
 	if remainder > 0 {
-		if rest, err = compileEval(m, ni, remainder); err != nil {
+		if rest, err = compileEval(m, ni, remainder, run.arena); err != nil {
 			return nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
 		}
 		defer rest.prog.Close()

@@ -162,7 +162,7 @@ func TestLossDecreasesOnRepeatedBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Batch: 16, Optimizer: Adam, LR: 3e-3}.Defaults()
-			tp, err := compileTrain(m, ni, cfg)
+			tp, err := compileTrain(m, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +252,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Batch: 4, Optimizer: kind, WeightDecay: 0.01, Nesterov: kind == SGD}.Defaults()
-			tp, err := compileTrain(m, ni, cfg)
+			tp, err := compileTrain(m, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -465,7 +465,7 @@ func TestAGMMBypass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := compileEval(m, ni, 2); err != nil {
+	if _, err := compileEval(m, ni, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 }

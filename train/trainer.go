@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
@@ -45,6 +46,9 @@ type Trainer struct {
 	tp  *trainProgram
 	opt *Optimizer
 	mw  *metricsWriter
+	// arena holds the intermediate values of the training program and of
+	// the evaluation programs, which never run at the same time.
+	arena *ops.Arena
 
 	// Loop state (saved in checkpoints).
 	epoch, batchDone, step int // epoch and batches done in it are 0-based counts
@@ -282,7 +286,8 @@ func (t *Trainer) compile(ls *loopState) error {
 	cfg := t.cfg
 	local := cfg
 	local.Batch = cfg.Batch / t.comm.Size()
-	tp, err := compileTrain(t.model, t.ni, local)
+	t.arena = ops.NewArena()
+	tp, err := compileTrain(t.model, t.ni, local, t.arena)
 	if err != nil {
 		return fmt.Errorf("compiling the training program: %w", err)
 	}
