@@ -33,6 +33,19 @@ type Viewer interface {
 	View()
 }
 
+// A Scratcher is a Kernel that needs temporary memory while Forward runs
+// and nothing of it afterwards. The executor plans that memory in the
+// arena, alive for the kernel's step only, and hands it over with
+// SetScratch before the kernel's first run and whenever the arena moves. A
+// kernel run on its own allocates it itself.
+type Scratcher interface {
+	Kernel
+	// ScratchLen is the scratch memory Forward needs, in float32 values.
+	ScratchLen() int
+	// SetScratch gives the kernel its scratch memory (ScratchLen values).
+	SetScratch(s []float32)
+}
+
 // slotKind says where a runtime value's memory is.
 type slotKind int
 
@@ -72,7 +85,9 @@ type step struct {
 	out  *slot
 	in   []*slot
 	ins  [][]float32 // kernel inputs (refreshed every run when dynamic)
-	vals []G.Value   // Gorgonia op inputs
+	// scratch is a Scratcher's temporary memory in the arena.
+	scratch *interval
+	vals    []G.Value // Gorgonia op inputs
 	// dynamic: an input is a Gorgonia op's result, whose memory changes
 	// on every run.
 	dynamic bool
@@ -116,6 +131,14 @@ func schedule(g *G.ExprGraph) ([]*G.Node, error) {
 		}
 	}
 	return order, nil
+}
+
+// kernel returns the step's kernel (nil for a Gorgonia op).
+func (st *step) kernel() Kernel {
+	if st.op == nil {
+		return nil
+	}
+	return st.op.k
 }
 
 // isOp reports whether n computes something (leaves and constants do not).
@@ -172,6 +195,9 @@ func (p *Program) build(keep map[*G.Node]bool, flat []*Param) error {
 			st.op = o.gop
 		}
 		classify(&st, keep[n], i)
+		if sc, ok := st.kernel().(Scratcher); ok && sc.ScratchLen() > 0 {
+			st.scratch = &interval{def: i, last: i, size: sc.ScratchLen()}
+		}
 		for _, in := range st.in {
 			if r := in.root(); r.kind == slotArena {
 				r.iv.last = i
@@ -184,6 +210,9 @@ func (p *Program) build(keep map[*G.Node]bool, flat []*Param) error {
 		if s := p.steps[i].out; s.kind == slotArena {
 			ivs = append(ivs, s.iv)
 		}
+		if sc := p.steps[i].scratch; sc != nil {
+			ivs = append(ivs, sc)
+		}
 	}
 	if p.B.Opts.NoMemoryReuse {
 		p.arenaLen = 0
@@ -195,8 +224,9 @@ func (p *Program) build(keep map[*G.Node]bool, flat []*Param) error {
 		p.arenaLen = planOffsets(ivs)
 	}
 	p.slots = slots
+	p.arena.plan(p.arenaLen)
 	p.allocate(flat)
-	return p.bind()
+	return nil
 }
 
 // classify decides where the output of step i lives.
@@ -278,8 +308,8 @@ type gradCopy struct {
 // bind points every slot at its memory (the arena's current memory for the
 // planned values) and every kernel at its inputs.
 func (p *Program) bind() error {
-	buf, gen := p.arena.reserve(p.arenaLen)
-	p.gen = gen
+	buf, gen := p.arena.memory()
+	p.gen, p.bound = gen, true
 	for _, s := range p.slots {
 		if s.kind == slotBound {
 			d, err := floats(s.node.Value())
@@ -309,6 +339,9 @@ func (p *Program) bind() error {
 				return fmt.Errorf("%s: %w", s.node.Name(), err)
 			}
 		}
+		if st.scratch != nil {
+			st.op.k.(Scratcher).SetScratch(buf[st.scratch.off : st.scratch.off+st.scratch.size : st.scratch.off+st.scratch.size])
+		}
 		if st.op != nil {
 			st.ins = make([][]float32, len(st.in))
 			for j, in := range st.in {
@@ -323,7 +356,7 @@ func (p *Program) bind() error {
 
 // exec runs the steps once.
 func (p *Program) exec() error {
-	if p.gen != p.arena.generation() {
+	if !p.bound || p.gen != p.arena.generation() {
 		if err := p.bind(); err != nil {
 			return err
 		}

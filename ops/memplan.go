@@ -16,32 +16,45 @@ import (
 // example, need the memory of the largest of them, not of all of them. They
 // must not run at the same time. Between runs nothing in an arena is kept:
 // a program's outputs, gradients and loss live outside it.
+//
+// The memory is allocated when a program first runs, at the size of the
+// largest program compiled with the arena so far: compile every program of
+// a run before running one, and the arena is allocated once.
 type Arena struct {
-	mu  sync.Mutex
-	buf []float32
-	gen int // incremented each time buf is replaced
+	mu   sync.Mutex
+	buf  []float32
+	want int // the largest program's need so far
+	gen  int // incremented each time buf is replaced
 }
 
 // NewArena returns an empty arena; it grows to the largest program that
 // uses it.
 func NewArena() *Arena { return &Arena{} }
 
-// Len returns the arena's size in float32 values.
+// Len returns the arena's allocated size in float32 values.
 func (a *Arena) Len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.buf)
 }
 
-// reserve makes the arena hold at least n values and returns its memory
-// and generation. Growing replaces the memory: programs bound to the old
-// one rebind before their next run (Program.Run compares generations).
-func (a *Arena) reserve(n int) ([]float32, int) {
+// plan records that a program needs n values.
+func (a *Arena) plan(n int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if n > len(a.buf) {
+	a.want = max(a.want, n)
+}
+
+// memory returns the arena's memory, allocated at the largest need planned
+// so far, and its generation. Growing replaces the memory: programs bound
+// to the old one rebind before their next run (Program.Run compares
+// generations).
+func (a *Arena) memory() ([]float32, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.want > len(a.buf) {
 		a.buf = nil // let the old memory go before the new is allocated
-		a.buf = make([]float32, n)
+		a.buf = make([]float32, a.want)
 		a.gen++
 	}
 	return a.buf, a.gen

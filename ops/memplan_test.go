@@ -49,11 +49,12 @@ func TestPlanOffsets(t *testing.T) {
 }
 
 // checkPlan verifies a compiled program's memory plan: every kernel reads
-// values that are alive at its step, and no two values alive at the same
-// step overlap in the arena.
+// values that are alive at its step, and no two values (or kernel scratch
+// memories) alive at the same step overlap in the arena.
 func checkPlan(t *testing.T, p *Program) {
 	t.Helper()
-	var arena []*slot
+	var arena []*interval
+	var names []string
 	for i := range p.steps {
 		st := &p.steps[i]
 		for _, in := range st.in {
@@ -62,15 +63,18 @@ func checkPlan(t *testing.T, p *Program) {
 			}
 		}
 		if st.out.kind == slotArena {
-			arena = append(arena, st.out)
+			arena, names = append(arena, st.out.iv), append(names, st.out.node.Name())
+		}
+		if st.scratch != nil {
+			arena, names = append(arena, st.scratch), append(names, "scratch of "+st.node.Name())
 		}
 	}
 	for i, a := range arena {
-		for _, b := range arena[:i] {
-			live := a.iv.def <= b.iv.last && b.iv.def <= a.iv.last
-			overlap := a.iv.off < b.iv.off+b.size && b.iv.off < a.iv.off+a.size
+		for j, b := range arena[:i] {
+			live := a.def <= b.last && b.def <= a.last
+			overlap := a.off < b.off+b.size && b.off < a.off+a.size
 			if live && overlap {
-				t.Fatalf("%s and %s are alive together and share memory", a.node.Name(), b.node.Name())
+				t.Fatalf("%s and %s are alive together and share memory", names[i], names[j])
 			}
 		}
 	}
@@ -206,4 +210,31 @@ func math32bits(v []float32) []uint32 {
 		out[i] = math.Float32bits(x)
 	}
 	return out
+}
+
+// TestArenaGrowsAndRebinds: programs sharing an arena; when a larger
+// program compiled later grows it, the first program moves to the new
+// memory and computes the same bits as before.
+func TestArenaGrowsAndRebinds(t *testing.T) {
+	arena := NewArena()
+	small, inSmall, xSmall := fixtureProgram(t, "mlp_op13_keepbn_dynamic", Options{Training: true, Arena: arena})
+	before := runFixture(t, small, inSmall, xSmall)
+	n := arena.Len()
+	large, inLarge, xLarge := fixtureProgram(t, "lenet_op13_keepbn_dynamic", Options{Training: true, Arena: arena})
+	runFixture(t, large, inLarge, xLarge)
+	if arena.Len() <= n || arena.Len() != large.ArenaLen() {
+		t.Fatalf("arena of %d values after the larger program (%d) ran; %d before", arena.Len(), large.ArenaLen(), n)
+	}
+	for i := range arena.buf {
+		arena.buf[i] = float32(math.NaN())
+	}
+	after := runFixture(t, small, inSmall, xSmall)
+	for k, w := range before {
+		if !slices.Equal(math32bits(after[k]), math32bits(w)) {
+			t.Errorf("%s differs after the arena grew", k)
+		}
+	}
+	if small.gen != arena.generation() {
+		t.Errorf("the small program did not rebind to the grown arena")
+	}
 }

@@ -22,8 +22,9 @@ type Program struct {
 	steps      []step
 	slots      map[*G.Node]*slot
 	arena      *Arena
-	arenaLen   int // float32 values of the arena this program needs
-	gen        int // the arena generation the slots are bound to
+	arenaLen   int  // float32 values of the arena this program needs
+	gen        int  // the arena generation the slots are bound to
+	bound      bool // the slots have memory (from the first run on)
 	flat       []float32
 	flatGrads  map[*Param][]float32
 	gradCopies []gradCopy
@@ -200,7 +201,7 @@ func (p *Program) Close() error {
 }
 
 // ArenaLen returns how many float32 values of its arena the program uses
-// for its intermediate values.
+// for its intermediate values (the arena is allocated at the first run).
 func (p *Program) ArenaLen() int { return p.arenaLen }
 
 // ValueData returns the current data of a value (after Run), whether it is a
