@@ -292,6 +292,15 @@ func (t *Trainer) compile(ls *loopState) error {
 		return fmt.Errorf("compiling the training program: %w", err)
 	}
 	t.tp = tp
+	// The evaluation program, compiled now and dropped, sizes the arena
+	// (allocated at the first step) for both programs at once, and a model
+	// that cannot be evaluated fails before training.
+	ev, err := compileEval(t.model, t.ni, min(cfg.EvalBatch, t.testDS.N), t.arena)
+	if err != nil {
+		t.Close()
+		return fmt.Errorf("compiling the evaluation program: %w", err)
+	}
+	ev.prog.Close()
 	t.opt = NewOptimizer(cfg, tp.params, func(name string) bool { return t.ni.Weights[name] })
 	fileState, err := DecodeTrainState(t.model)
 	switch {
