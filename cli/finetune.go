@@ -42,7 +42,7 @@ type FinetuneCmd struct {
 }
 
 // config maps the flags to a train.Config.
-func (c *FinetuneCmd) config(g *Globals) train.Config {
+func (c *FinetuneCmd) config() train.Config {
 	return train.Config{
 		Model: c.Model, Data: c.Data, Out: c.Out, Epochs: c.Epochs, Batch: c.Batch, LR: c.LR,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, WeightDecay: c.WeightDecay, Schedule: c.Schedule,
@@ -64,7 +64,7 @@ type finetuneResult struct {
 func (c *FinetuneCmd) Run(ctx context.Context, g *Globals) error {
 	var s *train.Summary
 	err := withThreads(c.Threads, func() (err error) {
-		s, err = finetune(ctx, g, c.config(g))
+		s, err = finetune(ctx, g, c.config())
 		return err
 	})
 	if err != nil {
