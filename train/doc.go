@@ -10,7 +10,9 @@
 // warm-up + cosine schedule with optional global-norm clipping, evaluates
 // every epoch on the test set with a separate inference-mode program
 // compiled after ops.Builder.WriteBack (the last partial batch gets its own
-// program), and writes RUNDIR:
+// program; the training and evaluation programs keep their intermediate
+// values in one ops.Arena, so a run needs the memory of the larger of
+// them), and writes RUNDIR:
 //
 //   - metrics.jsonl: a StepLine every log_every steps and an EpochLine per
 //     epoch (spec §6: flip rates, latent-gradient statistics, firing rates,
