@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -78,7 +79,7 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 	if err := onnx.EncodeFile(c.Out, res.Model); err != nil {
 		return err
 	}
-	g.Log.Info("wrote the BSNN", "file", c.Out, "binary_layers", len(res.Model.BinaryLayers()))
+	g.Log.Info("wrote the BSNN", "file", c.Out, "binary_layers", len(bsnn.BinaryLayers(res.Model)))
 	if c.JSON {
 		rep, err := res.Report.JSON()
 		if err != nil {

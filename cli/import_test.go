@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
@@ -41,7 +42,7 @@ func TestImportFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		layers, ok := m.Layers()
+		layers, ok := bsnn.ReadLayers(m)
 		if !ok {
 			t.Fatalf("%s: no bsnn.layers metadata", name)
 		}

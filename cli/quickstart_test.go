@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -38,7 +39,7 @@ func TestQuickstartShort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(m.BinaryLayers()) == 0 {
+		if len(bsnn.BinaryLayers(m)) == 0 {
 			t.Errorf("%s: no binary layers", f)
 		}
 		if err := interop.PythonONNXAvailable(); err != nil {

@@ -126,6 +126,6 @@
 // The converted graph uses Concat, Reshape, ReduceMean, BatchNormalization,
 // Conv, MatMul, Gemm and whatever stateless ops the source had, plus the
 // custom ops LIF, AGMMGate and BipolarQuant; no Expand or Tile. Function
-// bodies come from Options.Functions, by default the op registry
-// (ops.Lookup(domain, op, 1).Function).
+// bodies come from Options.Functions, by default the format's
+// (bsnn.Function).
 package convert

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
@@ -253,20 +254,12 @@ func (w *writer) lif(c *cnode) {
 	name := z.fresh(c.name + "/lif")
 	// The optional V_T output is listed as "": onnx 1.12's shape inference
 	// of a function call indexes every output the function declares.
-	w.node(name, "LIF", onnx.DomainSNN, []string{tnIn}, []string{spikes, ""}, cloneAll(w.o.neuronAttr))
+	w.node(name, "LIF", bsnn.DomainSNN, []string{tnIn}, []string{spikes, ""}, bsnn.LIFAttributes(w.o.Neuron))
 	w.tnValueInfo(spikes, xs)
-	w.ann = append(w.ann, [2]string{spikes, onnx.DatatypeBinary})
+	w.ann = append(w.ann, [2]string{spikes, bsnn.DatatypeBinary})
 	w.fromTN(spikes, xs, c.name, w.name(c.outputs[0]))
 	w.lifOf[c] = name
 	w.lifNodes = append(w.lifNodes, name)
-}
-
-func cloneAll(attrs []*onnxpb.AttributeProto) []*onnxpb.AttributeProto {
-	out := make([]*onnxpb.AttributeProto, len(attrs))
-	for i, a := range attrs {
-		out[i] = proto.Clone(a).(*onnxpb.AttributeProto)
-	}
-	return out
 }
 
 // latent returns the binary layer's latent weight in the layout of its
@@ -314,7 +307,7 @@ func (w *writer) binaryLayer(l *layer) error {
 		lo.alpha = w.newInit(L+".agmm_alpha", floatConst([]int64{o.T}, ones), kindParam32, l)
 		g := z.fresh(L + ".agmm_out")
 		lo.gate = z.fresh(L + "/agmm")
-		w.node(lo.gate, "AGMMGate", onnx.DomainSNN, []string{tnx, lo.alpha}, []string{g}, w.o.gateAttrs())
+		w.node(lo.gate, "AGMMGate", bsnn.DomainSNN, []string{tnx, lo.alpha}, []string{g}, bsnn.AGMMGateAttributes(w.o.Gate))
 		w.tnValueInfo(g, xs)
 		x = z.fresh(L + ".gated")
 		w.fromTN(g, xs, L+"/agmm", x)
@@ -324,13 +317,13 @@ func (w *writer) binaryLayer(l *layer) error {
 	lo.latent = w.newInit(L+".weight_latent", lat, kindParam1, l)
 	lo.scale = w.newInit(L+".weight_scale", floatConst(nil, []float32{1}), kindConst, l)
 	lo.bin = z.fresh(L + ".weight_bin")
-	w.node(z.fresh(L+"/binarize"), "BipolarQuant", onnx.DomainQONNX, []string{lo.latent, lo.scale}, []string{lo.bin}, nil)
+	w.node(z.fresh(L+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{lo.latent, lo.scale}, []string{lo.bin}, nil)
 	shape := make(onnx.Shape, len(lat.dims))
 	for i, d := range lat.dims {
 		shape[i] = onnx.Dim{Value: d}
 	}
 	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(lo.bin, onnx.Float, shape))
-	w.ann = append(w.ann, [2]string{lo.bin, onnx.DatatypeBipolar})
+	w.ann = append(w.ann, [2]string{lo.bin, bsnn.DatatypeBipolar})
 
 	var y string
 	if l.op == "Conv" {
@@ -436,8 +429,8 @@ func checkFunction(f *onnxpb.FunctionProto, domain, op string, nodes []*onnxpb.N
 		}
 	}
 	for _, imp := range f.OpsetImport {
-		if (imp.GetDomain() == "" || imp.GetDomain() == "ai.onnx") && imp.GetVersion() > TargetOpset {
-			return fmt.Errorf("function %s::%s imports ai.onnx opset %d; the converted model uses %d", domain, op, imp.GetVersion(), TargetOpset)
+		if (imp.GetDomain() == "" || imp.GetDomain() == "ai.onnx") && imp.GetVersion() > bsnn.TargetOpset {
+			return fmt.Errorf("function %s::%s imports ai.onnx opset %d; the converted model uses %d", domain, op, imp.GetVersion(), bsnn.TargetOpset)
 		}
 	}
 	return nil

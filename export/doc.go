@@ -22,7 +22,7 @@
 //
 // portable: BipolarQuant (qonnx.custom_op.general) on the latent weights,
 // LIF and AGMMGate (bsnn.custom_op.snn) nodes, each custom op with its
-// model-local FunctionProto from the op registry (refreshed on every
+// model-local FunctionProto from package bsnn (refreshed on every
 // export), so stock onnxruntime runs the file.
 //
 // plain: no custom domain at all; two forms (Options.PlainForm).

@@ -7,10 +7,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
-	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // nodeEdit collects node replacements for one pass over the node list.
@@ -73,7 +72,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 		switch l.Source {
 		case SourceBipolarQuant:
 			// Legacy domains (onnx.brevitas, finn) become QONNX's.
-			l.nodes[0].Domain = proto.String(onnx.DomainQONNX)
+			l.nodes[0].Domain = proto.String(bsnn.DomainQONNX)
 		case SourceFolded, SourcePacked:
 			latent, scale := latentNames(ed, l.Weight)
 			lt := onnx.FloatTensor(latent, l.Dims, l.Values)
@@ -84,7 +83,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			}
 			ed.replaceInit(old, lt)
 			ed.insertInitAfter(latent, st)
-			bq := mkNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", onnx.DomainQONNX, []string{latent, scale}, []string{l.Weight})
+			bq := mkNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{latent, scale}, []string{l.Weight})
 			if l.Source == SourcePacked {
 				ne.swap(l.nodes, bq)
 			} else {
@@ -97,27 +96,27 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			}
 		}
 	}
-	step := info.PlainForm == PlainStep
+	step := info.PlainForm == bsnn.PlainStep
 	var stateIn, stateOut []string
 	for _, n := range info.Neurons {
 		if n.Form == FormNode {
 			continue
 		}
-		attrs := lifAttrs(n.Params)
+		attrs := bsnn.LIFAttributes(n.Params)
 		var node *onnxpb.NodeProto
 		name := n.Name
 		if name == "" {
 			name = ed.freshNode("lif")
 		}
 		if n.Op == "LIFStep" {
-			node = mkNode(name, "LIFStep", onnx.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
+			node = mkNode(name, "LIFStep", bsnn.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
 		} else {
 			final := n.Final
 			if n.Form == FormStep {
 				stateIn, stateOut = append(stateIn, n.State), append(stateOut, n.Final)
 				final = ""
 			}
-			node = mkNode(name, "LIF", onnx.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
+			node = mkNode(name, "LIF", bsnn.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
 		}
 		ne.swap(n.nodes, node)
 	}
@@ -130,7 +129,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 		if name == "" {
 			name = ed.freshNode("agmm")
 		}
-		node := mkNode(name, "AGMMGate", onnx.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, gateAttrs(gt.Params)...)
+		node := mkNode(name, "AGMMGate", bsnn.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, bsnn.AGMMGateAttributes(gt.Params)...)
 		ne.swap(gt.nodes, node)
 		if gt.Form == FormStep {
 			oneHot = append(oneHot, gt.OneHot)
@@ -181,35 +180,6 @@ func (e *editor) freshNode(base string) string {
 	}
 	e.names["node:"+name] = true
 	return name
-}
-
-func lifAttrs(p spiking.LIFParams) []*onnxpb.AttributeProto {
-	var out []*onnxpb.AttributeProto
-	for _, a := range ops.LIFAttrs {
-		switch a.Name {
-		case "tau":
-			out = append(out, mkAttrF(a.Name, p.Tau))
-		case "v_threshold":
-			out = append(out, mkAttrF(a.Name, p.VThreshold))
-		case "v_reset":
-			out = append(out, mkAttrF(a.Name, p.VReset))
-		case "decay_input":
-			out = append(out, mkAttrI(a.Name, b2i(p.DecayInput)))
-		case "soft_reset":
-			out = append(out, mkAttrI(a.Name, b2i(p.SoftReset)))
-		case "surrogate":
-			out = append(out, mkAttrS(a.Name, p.Surrogate.String()))
-		case "surrogate_alpha":
-			out = append(out, mkAttrF(a.Name, p.SurrogateAlpha))
-		case "detach_reset":
-			out = append(out, mkAttrI(a.Name, b2i(p.DetachReset)))
-		}
-	}
-	return out
-}
-
-func gateAttrs(p spiking.AGMMParams) []*onnxpb.AttributeProto {
-	return []*onnxpb.AttributeProto{mkAttrS("mode", p.Mode.String()), mkAttrI("detach_stat", b2i(p.DetachStat))}
 }
 
 func b2i(b bool) int64 {
@@ -287,7 +257,7 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 	timeMajor := map[string]bool{}
 	for _, n := range g.Node {
 		switch {
-		case n.GetDomain() == onnx.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "AGMMGate"):
+		case n.GetDomain() == bsnn.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "AGMMGate"):
 			timeMajor[n.Input[0]] = true
 			timeMajor[n.Output[0]] = true
 		case n.GetOpType() == "ReduceMean" && isONNXDomain(n.GetDomain()) && ix.outputs[n.Output[0]] && attrInt(n, "keepdims", 1) == 0:

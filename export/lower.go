@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
@@ -36,17 +37,17 @@ func unitScaleErr(l *Layer) error {
 // BipolarQuant folded into ±1 initializers, LIF/LIFStep and AGMMGate
 // expanded into standard ops; form step also writes one time step with
 // membrane inputs/outputs.
-func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
+func lowerPlain(mp *onnxpb.ModelProto, info *Info, form bsnn.PlainForm) error {
 	g := mp.Graph
 	var stepIn, stepOut []*onnxpb.ValueInfoProto
-	if form == PlainStep {
+	if form == bsnn.PlainStep {
 		for _, n := range info.Neurons {
 			if n.Op == "LIFStep" {
-				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIFStep", Domain: onnx.DomainSNN,
+				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIFStep", Domain: bsnn.DomainSNN,
 					Reason: "the per-step plain form writes LIF layers; this file already holds single-step neurons (use --plain-form unrolled)"}}}
 			}
 			if n.Final != "" {
-				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIF", Domain: onnx.DomainSNN,
+				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIF", Domain: bsnn.DomainSNN,
 					Reason: "the per-step plain form cannot keep a LIF's V_T output (use --plain-form unrolled)"}}}
 			}
 		}
@@ -80,7 +81,7 @@ func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
 			T := info.TimeSteps
 			v0 := ""
 			final := n.Final
-			if form == PlainStep {
+			if form == bsnn.PlainStep {
 				T = 1
 				v0, final = n.Name+".v_in", n.Name+".v_out"
 				shape := stateShape(g, ix, n, batch)
@@ -96,8 +97,8 @@ func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
 		ne.swap(n.nodes, nodes...)
 	}
 	oneHot := ""
-	if form == PlainStep && hasGates {
-		oneHot = ed.fresh(TimeOneHot)
+	if form == bsnn.PlainStep && hasGates {
+		oneHot = ed.fresh(bsnn.TimeOneHot)
 		stepIn = append(stepIn, onnx.ValueInfoProto(oneHot, onnx.Float, onnx.Shape{{Value: int64(info.TimeSteps)}}))
 	}
 	for _, gt := range info.Gates {

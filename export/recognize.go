@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
@@ -39,10 +39,10 @@ const (
 type Info struct {
 	// Profile is the profile the file's structure shows (portable, plain,
 	// packed, train); MetaProfile is what its bsnn.profile says ("" if none).
-	Profile     Profile
+	Profile     bsnn.Profile
 	MetaProfile string
 	// PlainForm is unrolled or step for a plain file.
-	PlainForm PlainForm
+	PlainForm bsnn.PlainForm
 	// TimeSteps is T (bsnn.time_steps, else the neurons' time dimension,
 	// else the AGMM alpha length; 0 when nothing tells).
 	TimeSteps int
@@ -131,17 +131,17 @@ func Recognize(m *onnx.Model) (*Info, error) {
 func recognize(mp *onnxpb.ModelProto) (*Info, error) {
 	ix := newIndex(mp.Graph)
 	meta := metadata(mp)
-	info := &Info{MetaProfile: meta[onnx.MetaProfile], HasTrainingInfo: len(mp.TrainingInfo) > 0}
-	var metaLayers []layerJSON
-	if s, ok := meta[onnx.MetaLayers]; ok {
+	info := &Info{MetaProfile: meta[bsnn.MetaProfile], HasTrainingInfo: len(mp.TrainingInfo) > 0}
+	var metaLayers []bsnn.Layer
+	if s, ok := meta[bsnn.MetaLayers]; ok {
 		_ = json.Unmarshal([]byte(s), &metaLayers)
 	}
 	neuronMeta := map[string]map[string]any{}
-	if s, ok := meta[onnx.MetaNeurons]; ok {
+	if s, ok := meta[bsnn.MetaNeurons]; ok {
 		_ = json.Unmarshal([]byte(s), &neuronMeta)
 	}
 	detach := int64(0)
-	if s, ok := meta[onnx.MetaAGMM]; ok {
+	if s, ok := meta[bsnn.MetaAGMM]; ok {
 		var a struct {
 			DetachStat int64 `json:"detach_stat"`
 		}
@@ -189,21 +189,21 @@ func recognize(mp *onnxpb.ModelProto) (*Info, error) {
 	}
 	switch {
 	case packed:
-		info.Profile = ProfilePacked
+		info.Profile = bsnn.ProfilePacked
 	case !custom:
-		info.Profile = ProfilePlain
-		info.PlainForm = PlainUnrolled
-		if step || meta[MetaPlainForm] == string(PlainStep) {
-			info.PlainForm = PlainStep
+		info.Profile = bsnn.ProfilePlain
+		info.PlainForm = bsnn.PlainUnrolled
+		if step || meta[bsnn.MetaPlainForm] == string(bsnn.PlainStep) {
+			info.PlainForm = bsnn.PlainStep
 		}
 	case info.HasTrainingInfo:
-		info.Profile = ProfileTrain
+		info.Profile = bsnn.ProfileTrain
 	default:
-		info.Profile = ProfilePortable
+		info.Profile = bsnn.ProfilePortable
 	}
 
 	// T.
-	if s, ok := meta[onnx.MetaTimeSteps]; ok {
+	if s, ok := meta[bsnn.MetaTimeSteps]; ok {
 		if t, err := strconv.Atoi(s); err == nil && t > 0 {
 			info.TimeSteps = t
 		}
@@ -237,17 +237,13 @@ func recognize(mp *onnxpb.ModelProto) (*Info, error) {
 
 // ---- binary layers ----
 
-var bipolarDomains = map[string]bool{
-	onnx.DomainQONNX: true, "onnx.brevitas": true, "finn": true, "finn.custom_op.general": true,
-}
-
 func isComputeOp(op string) bool {
 	return op == "Conv" || op == "MatMul" || op == "Gemm" || op == "ConvTranspose"
 }
 
-func findLayers(ix *index, meta []layerJSON) ([]*Layer, error) {
-	byWeight := map[string]*layerJSON{}
-	byNode := map[string]*layerJSON{}
+func findLayers(ix *index, meta []bsnn.Layer) ([]*Layer, error) {
+	byWeight := map[string]*bsnn.Layer{}
+	byNode := map[string]*bsnn.Layer{}
 	for i := range meta {
 		if meta[i].WeightBin != "" {
 			byWeight[meta[i].WeightBin] = &meta[i]
@@ -303,7 +299,7 @@ func baseName(w string) string {
 // matchWeight recognises a binary weight tensor w; nil when w is not one.
 func matchWeight(ix *index, w string, listed bool) (*Layer, error) {
 	if p := ix.producer[w]; p != nil {
-		if p.GetOpType() == "BipolarQuant" && bipolarDomains[p.GetDomain()] && len(p.Input) == 2 {
+		if p.GetOpType() == "BipolarQuant" && bsnn.IsBipolarDomain(p.GetDomain()) && len(p.Input) == 2 {
 			lt, ok1 := ix.value(p.Input[0])
 			st, ok2 := ix.value(p.Input[1])
 			if !ok1 || !ok2 {
@@ -326,7 +322,7 @@ func matchWeight(ix *index, w string, listed bool) (*Layer, error) {
 	if !ok {
 		return nil, nil
 	}
-	annotated := ix.ann[w][onnx.AnnotationDatatype] == onnx.DatatypeBipolar
+	annotated := ix.ann[w][bsnn.AnnotationDatatype] == bsnn.DatatypeBipolar
 	if !annotated && !listed {
 		return nil, nil
 	}
@@ -519,8 +515,8 @@ func findNeurons(ix *index, meta map[string]map[string]any) ([]*Neuron, error) {
 	var out []*Neuron
 	claimed := map[*onnxpb.NodeProto]bool{}
 	for _, n := range ix.g.Node {
-		if n.GetDomain() == onnx.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "LIFStep") {
-			p, err := ops.LIFParamsOf(&onnx.Node{Proto: n, Name: n.GetName(), OpType: n.GetOpType(), Domain: n.GetDomain()})
+		if n.GetDomain() == bsnn.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "LIFStep") {
+			p, err := bsnn.ParseLIF(onnx.NodeOf(n))
 			if err != nil {
 				return nil, fmt.Errorf("%s node %q: %w", n.GetOpType(), n.GetName(), err)
 			}
@@ -575,27 +571,8 @@ func firstPos(ix *index, nodes []*onnxpb.NodeProto) int {
 // applyNeuronMeta takes the training-only attributes (not visible in the
 // standard-op form) from bsnn.neurons when the neuron's name resolves.
 func applyNeuronMeta(nr *Neuron, meta map[string]map[string]any) {
-	e, ok := meta[nr.Name]
-	if !ok {
-		return
-	}
-	p := nr.Params
-	if s, ok := e["surrogate"].(string); ok {
-		if sg, err := spiking.ParseSurrogate(s); err == nil {
-			p.Surrogate = sg
-		}
-	}
-	if v, ok := e["surrogate_alpha"].(float64); ok {
-		p.SurrogateAlpha = float32(v)
-	}
-	if v, ok := e["detach_reset"].(float64); ok {
-		p.DetachReset = v != 0
-	}
-	if v, ok := e["soft_reset"].(float64); ok && nr.softUnknown {
-		p.SoftReset = v != 0
-	}
-	if p.Validate() == nil {
-		nr.Params = p
+	if e, ok := meta[nr.Name]; ok {
+		nr.Params = bsnn.ApplyNeuronEntry(nr.Params, e, !nr.softUnknown)
 	}
 }
 
@@ -893,8 +870,8 @@ func sortedNodes(ix *index, set map[*onnxpb.NodeProto]bool) []*onnxpb.NodeProto 
 func findGates(ix *index, detach int64) ([]*Gate, error) {
 	var out []*Gate
 	for _, n := range ix.g.Node {
-		if n.GetDomain() == onnx.DomainSNN && n.GetOpType() == "AGMMGate" {
-			p, err := ops.AGMMParamsOf(&onnx.Node{Proto: n, Name: n.GetName(), OpType: n.GetOpType(), Domain: n.GetDomain()})
+		if n.GetDomain() == bsnn.DomainSNN && n.GetOpType() == "AGMMGate" {
+			p, err := bsnn.ParseAGMMGate(onnx.NodeOf(n))
 			if err != nil {
 				return nil, fmt.Errorf("AGMMGate node %q: %w", n.GetName(), err)
 			}

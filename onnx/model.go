@@ -13,12 +13,8 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
-// Domain names used by the toolkit.
-const (
-	DomainONNX  = ""                        // ai.onnx, the default domain
-	DomainQONNX = "qonnx.custom_op.general" // BipolarQuant
-	DomainSNN   = "bsnn.custom_op.snn"      // LIF, LIFStep, AGMMGate, AGMM
-)
+// DomainONNX is the default domain, ai.onnx (also spelled "ai.onnx").
+const DomainONNX = ""
 
 // A Model is a decoded ONNX model. Proto is the message exactly as decoded;
 // changing it changes what Encode writes.

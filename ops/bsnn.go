@@ -5,15 +5,17 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
-// The BSNN custom ops of shared/spec/bsnn-onnx.md §2: BipolarQuant (sign
+// The kernels of the BSNN custom ops (package bsnn holds their schemas,
+// attribute parsing and FunctionProto bodies): BipolarQuant (sign
 // binarization, QONNX's domain), LIF and LIFStep (leaky integrate-and-fire
-// neurons) and AGMMGate (adaptive gradient modulation). Each has Gorgonia
-// kernels wrapping ops/spiking and a FunctionProto body (functions.go) so
-// that stock onnxruntime runs files holding them.
+// neurons) and AGMMGate (adaptive gradient modulation), as Gorgonia
+// kernels wrapping ops/spiking.
 
 // Training-only settings of the BSNN ops live in Options (they are not
 // stored in files): STE selects BipolarQuant's straight-through estimator.
@@ -153,24 +155,6 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 
 // ---- LIF ----
 
-// LIFParamsOf reads a LIF/LIFStep node's attributes (spec §2.2 defaults).
-func LIFParamsOf(n *onnx.Node) (spiking.LIFParams, error) {
-	p := spiking.DefaultLIF()
-	p.Tau = n.Float("tau", p.Tau)
-	p.VThreshold = n.Float("v_threshold", p.VThreshold)
-	p.VReset = n.Float("v_reset", p.VReset)
-	p.DecayInput = n.Int("decay_input", 0) != 0
-	p.SoftReset = n.Int("soft_reset", 0) != 0
-	p.DetachReset = n.Int("detach_reset", 0) != 0
-	p.SurrogateAlpha = n.Float("surrogate_alpha", p.SurrogateAlpha)
-	s, err := spiking.ParseSurrogate(n.String("surrogate", p.Surrogate.String()))
-	if err != nil {
-		return p, err
-	}
-	p.Surrogate = s
-	return p, p.Validate()
-}
-
 type lifKernel struct {
 	p     spiking.LIFParams
 	shape []int
@@ -248,7 +232,7 @@ func (k *lifFinalGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +320,7 @@ func (k *lifStepGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return nil, err
 	}
@@ -360,16 +344,6 @@ func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 }
 
 // ---- AGMMGate ----
-
-// AGMMParamsOf reads an AGMMGate node's attributes.
-func AGMMParamsOf(n *onnx.Node) (spiking.AGMMParams, error) {
-	mode, err := spiking.ParseAGMMMode(n.String("mode", "forward"))
-	if err != nil {
-		return spiking.AGMMParams{}, err
-	}
-	p := spiking.AGMMParams{Mode: mode, DetachStat: n.Int("detach_stat", 0) != 0}
-	return p, p.Validate()
-}
 
 type agmmKernel struct {
 	p       spiking.AGMMParams
@@ -425,7 +399,7 @@ func (k *agmmGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := AGMMParamsOf(n)
+	p, err := bsnn.ParseAGMMGate(n)
 	if err != nil {
 		return nil, err
 	}
@@ -448,36 +422,26 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	return []*Value{y}, nil
 }
 
-// LIFAttrs are the attributes every LIF/LIFStep node carries (IR 8 has no
-// attribute defaults in functions, so files always write all of them).
-var LIFAttrs = []AttrSpec{
-	{Name: "tau", Type: AttrFloat, Default: float32(2), Doc: "membrane time constant; k = 1/tau"},
-	{Name: "v_threshold", Type: AttrFloat, Default: float32(1), Doc: "spike when H >= v_threshold"},
-	{Name: "v_reset", Type: AttrFloat, Default: float32(0), Doc: "initial membrane and hard-reset value"},
-	{Name: "decay_input", Type: AttrInt, Default: int64(0), Doc: "1: input scaled by 1/tau"},
-	{Name: "soft_reset", Type: AttrInt, Default: int64(0), Doc: "1: subtract v_threshold on a spike"},
-	{Name: "surrogate", Type: AttrString, Default: "triangle", Doc: "training only: triangle|sigmoid|atan|rect"},
-	{Name: "surrogate_alpha", Type: AttrFloat, Default: float32(1), Doc: "training only: surrogate width"},
-	{Name: "detach_reset", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through the reset"},
+// registerCustom registers the kernels of a custom op of the BSNN format
+// under its schema (package bsnn).
+func registerCustom(op *bsnn.Op, build BuildFunc) {
+	attrs := make([]AttrSpec, len(op.Attrs))
+	for i, a := range op.Attrs {
+		attrs[i] = AttrSpec{Name: a.Name, Type: attrTypeOf[a.Type], Default: a.Default, Doc: a.Doc}
+	}
+	Register(&Spec{Domain: op.Domain, OpType: op.Name, Since: 1, MinInputs: op.MinInputs, MaxInputs: op.MaxInputs,
+		MinOutputs: op.MinOutputs, MaxOutputs: op.MaxOutputs, Attrs: attrs, Build: build, Function: op.Function, Doc: op.Doc})
 }
 
-// AGMMGateAttrs are the AGMMGate attributes.
-var AGMMGateAttrs = []AttrSpec{
-	{Name: "mode", Type: AttrString, Default: "forward", Doc: "forward: Y = g*X; grad_only: Y = X, backward as forward"},
-	{Name: "detach_stat", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through mean(X)"},
+var attrTypeOf = map[onnxpb.AttributeProto_AttributeType]AttrType{
+	onnxpb.AttributeProto_INT: AttrInt, onnxpb.AttributeProto_FLOAT: AttrFloat, onnxpb.AttributeProto_STRING: AttrString,
+	onnxpb.AttributeProto_INTS: AttrInts, onnxpb.AttributeProto_FLOATS: AttrFloats,
+	onnxpb.AttributeProto_TENSOR: AttrTensor, onnxpb.AttributeProto_GRAPH: AttrGraph,
 }
 
 func init() {
-	Register(&Spec{Domain: onnx.DomainQONNX, OpType: "BipolarQuant", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
-		Build: buildBipolarQuant, Function: bipolarQuantFunction,
-		Doc: "sign binarization: where(X >= 0, +1, -1) * scale; STE gradient"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIF", Since: 1, MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 2,
-		Attrs: LIFAttrs, Build: buildLIF, Function: lifFunction,
-		Doc: "multi-step leaky integrate-and-fire on [T, N, ...]; BPTT with surrogate gradient"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIFStep", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 2,
-		Attrs: LIFAttrs, Build: buildLIFStep, Function: lifStepFunction,
-		Doc: "one LIF step (X_t, V) -> (S_t, V_next)"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "AGMMGate", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
-		Attrs: AGMMGateAttrs, Build: buildAGMMGate, Function: agmmGateFunction,
-		Doc: "AGMM gate: Y = alpha[t]*sigmoid(mean(X[t,n]))*X[t,n]"})
+	registerCustom(bsnn.BipolarQuant, buildBipolarQuant)
+	registerCustom(bsnn.LIF, buildLIF)
+	registerCustom(bsnn.LIFStep, buildLIFStep)
+	registerCustom(bsnn.AGMMGate, buildAGMMGate)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -23,8 +24,8 @@ import (
 // ops' options. See ops/opstest for what each case is checked for.
 
 const (
-	snn   = onnx.DomainSNN
-	qonnx = onnx.DomainQONNX
+	snn   = bsnn.DomainSNN
+	qonnx = bsnn.DomainQONNX
 )
 
 // ---- small constructors ----

@@ -19,6 +19,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
@@ -132,7 +133,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Summary, error) {
 	}
 	if cfg.TimeSteps > 0 && cfg.TimeSteps != ni.T {
 		return nil, fmt.Errorf("the model runs T=%d time steps (%s), not %d: re-convert the ANN with --timesteps %d",
-			ni.T, onnx.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
+			ni.T, bsnn.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
 	}
 	cfg.TimeSteps = ni.T
 	if resumed {
