@@ -8,7 +8,7 @@ import (
 
 // engineFree are the packages that read and write BSNN files without the
 // Gorgonia engine: they must never link it, nor onnx-go (which links it).
-var engineFree = []string{"./bsnn", "./convert", "./export", "./ops/spiking", "./onnx"}
+var engineFree = []string{"./bsnn", "./convert", "./export", "./ops/static", "./ops/spiking", "./onnx"}
 
 func isEngine(path string) bool {
 	return strings.HasPrefix(path, "gorgonia.org/") || strings.HasPrefix(path, "github.com/owulveryck/onnx-go")

@@ -471,10 +471,10 @@ func TestUnsupportedReportedAtOnce(t *testing.T) {
 	gp.Node = append(gp.Node,
 		&onnxpb.NodeProto{Name: str("bad_resize"), OpType: str("Resize"), Input: []string{"/MaxPool_output_0", "", "bad.scales"}, Output: []string{"bad_resize_out"}},
 		&onnxpb.NodeProto{Name: str("bad_lstm"), OpType: str("LSTM"), Input: []string{"/Reshape_output_0", "bad.W", "bad.R"}, Output: []string{"bad_lstm_out"},
-			Attribute: []*onnxpb.AttributeProto{attrInt("hidden_size", 4)}},
+			Attribute: []*onnxpb.AttributeProto{onnx.AttrInt("hidden_size", 4)}},
 		&onnxpb.NodeProto{Name: str("bad_clip"), OpType: str("Clip"), Input: []string{"/fc2/Gemm_output_0", "bad.lo"}, Output: []string{"bad_clip_out"}},
 		&onnxpb.NodeProto{Name: str("bad_concat"), OpType: str("Concat"), Input: []string{"/fc2/Gemm_output_0", "/fc2/Gemm_output_0"}, Output: []string{"bad_concat_out"},
-			Attribute: []*onnxpb.AttributeProto{attrInt("axis", 0)}},
+			Attribute: []*onnxpb.AttributeProto{onnx.AttrInt("axis", 0)}},
 	)
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)

@@ -157,22 +157,6 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_FLOAT.Enum(), F: &v}
-}
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INT.Enum(), I: &v}
-}
-
-func attrInts(name string, v []int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INTS.Enum(), Ints: append([]int64{}, v...)}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
 // unsupported builds an onnx.Unsupported naming a source node.
 func unsupported(n *onnx.Node, opset int, reason string) onnx.Unsupported {
 	return onnx.Unsupported{Node: n.Label(), OpType: n.OpType, Domain: n.Domain, Version: opset, Reason: reason}

@@ -11,6 +11,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // paramKind classifies an initializer of the converted graph for the size
@@ -94,12 +95,12 @@ func (w *writer) useConst(name string, kind paramKind, owner *layer) {
 		return
 	}
 	c := w.z.consts[name]
-	w.inits = append(w.inits, c.proto(name))
-	w.info[name] = &initInfo{kind: kind, owner: owner, n: int64(c.size())}
+	w.inits = append(w.inits, initializer(name, c))
+	w.info[name] = &initInfo{kind: kind, owner: owner, n: int64(c.Len())}
 }
 
 // newInit emits a new initializer under a fresh name derived from base.
-func (w *writer) newInit(base string, c *ctensor, kind paramKind, owner *layer) string {
+func (w *writer) newInit(base string, c *onnx.Tensor, kind paramKind, owner *layer) string {
 	name := w.z.addConst(base, c)
 	w.useConst(name, kind, owner)
 	return name
@@ -177,7 +178,7 @@ func (w *writer) run() error {
 	for i := range ins {
 		ins[i] = z.input
 	}
-	w.node(z.fresh("encode/repeat"), "Concat", "", ins, []string{rep}, []*onnxpb.AttributeProto{attrInt("axis", 0)})
+	w.node(z.fresh("encode/repeat"), "Concat", "", ins, []string{rep}, []*onnxpb.AttributeProto{onnx.AttrInt("axis", 0)})
 	w.rn[z.input] = rep
 	last := z.resolve(z.output)
 	if last == z.output {
@@ -203,7 +204,7 @@ func (w *writer) run() error {
 	ls := z.shapes[last]
 	tnOut := w.toTN(w.name(last), ls, "decode")
 	w.node(z.fresh("decode/mean_over_time"), "ReduceMean", "", []string{tnOut}, []string{z.output},
-		[]*onnxpb.AttributeProto{attrInts("axes", []int64{0}), attrInt("keepdims", 0)})
+		[]*onnxpb.AttributeProto{onnx.AttrInts("axes", 0), onnx.AttrInt("keepdims", 0)})
 	for _, l := range w.a.layers {
 		if w.out[l] == nil {
 			w.out[l] = &layerOut{node: l.node.name, op: l.node.op}
@@ -266,10 +267,10 @@ func (w *writer) lif(c *cnode) {
 // Conv or MatMul: Conv and MatMul as stored, Gemm as [in, out] (transposed
 // when transB = 1), and the factor the layer multiplies its product by
 // (Gemm's alpha, else 1), which scales α in the tdBN initialisation.
-func latent(l *layer) (*ctensor, float64) {
+func latent(l *layer) (*onnx.Tensor, float64) {
 	wt := l.weight
 	if l.op != "Gemm" {
-		return floatConst(wt.dims, append([]float32{}, wt.f...)), 1
+		return floatConst(wt.Dims, append([]float32{}, wt.Float32...)), 1
 	}
 	alpha := float32(1)
 	transB := false
@@ -283,9 +284,9 @@ func latent(l *layer) (*ctensor, float64) {
 	}
 	t := wt
 	if transB {
-		t = wt.transpose([]int{1, 0})
+		t = static.FoldTranspose(wt, []int{1, 0})
 	}
-	return floatConst(t.dims, append([]float32{}, t.f...)), float64(alpha)
+	return floatConst(t.Dims, append([]float32{}, t.Float32...)), float64(alpha)
 }
 
 // binaryLayer emits AGMMGate -> (BipolarQuant weight) Conv/MatMul -> tdBN
@@ -318,8 +319,8 @@ func (w *writer) binaryLayer(l *layer) error {
 	lo.scale = w.newInit(L+".weight_scale", floatConst(nil, []float32{1}), kindConst, l)
 	lo.bin = z.fresh(L + ".weight_bin")
 	w.node(z.fresh(L+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{lo.latent, lo.scale}, []string{lo.bin}, nil)
-	shape := make(onnx.Shape, len(lat.dims))
-	for i, d := range lat.dims {
+	shape := make(onnx.Shape, len(lat.Dims))
+	for i, d := range lat.Dims {
 		shape[i] = onnx.Dim{Value: d}
 	}
 	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(lo.bin, onnx.Float, shape))
@@ -347,7 +348,7 @@ func (w *writer) binaryLayer(l *layer) error {
 	if l.bn != nil {
 		src = &bnParams{eps: DefaultBNEpsilon, momentum: DefaultBNMomentum}
 		for i, p := range []*[]float64{&src.scale, &src.bias, &src.mean, &src.vari} {
-			*p = f64s(z.consts[l.bn.inputs[i+1]].f)
+			*p = f64s(z.consts[l.bn.inputs[i+1]].Float32)
 		}
 		for _, at := range l.bn.attrs {
 			switch at.GetName() {
@@ -359,7 +360,7 @@ func (w *writer) binaryLayer(l *layer) error {
 		}
 		out = l.bn.outputs[0]
 	}
-	alpha := alphaOf(lat.f, lat.dims, l.op != "Conv")
+	alpha := alphaOf(lat.Float32, lat.Dims, l.op != "Conv")
 	for c := range alpha {
 		alpha[c] *= gain // Gemm: alpha*(W·x) ≈ (alpha*α) ⊙ (W_bin·x)
 	}
@@ -371,7 +372,7 @@ func (w *writer) binaryLayer(l *layer) error {
 	v := w.newInit(L+".bn.running_var", floatConst(cdim, f32s(p.vari)), kindBuffer, l)
 	lo.bn = z.fresh(L + "/bn")
 	w.node(lo.bn, "BatchNormalization", "", []string{y, s, b, m, v}, []string{w.name(out)},
-		[]*onnxpb.AttributeProto{attrFloat("epsilon", float32(p.eps)), attrFloat("momentum", float32(p.momentum))})
+		[]*onnxpb.AttributeProto{onnx.AttrFloat("epsilon", float32(p.eps)), onnx.AttrFloat("momentum", float32(p.momentum))})
 	return nil
 }
 

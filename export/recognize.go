@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -305,11 +306,11 @@ func matchWeight(ix *index, w string, listed bool) (*Layer, error) {
 			if !ok1 || !ok2 {
 				return nil, nil // not on a constant path: not a weight
 			}
-			scale := st.Floats()
-			vals, unit, err := bipolar(lt, st.Dims, scale)
+			y, err := bsnn.FoldBipolarQuant(lt, st)
 			if err != nil {
 				return nil, fmt.Errorf("BipolarQuant %q: %w", p.GetName(), err)
 			}
+			vals, unit := y.Float32, !slices.ContainsFunc(st.Floats(), func(v float32) bool { return v != 1 })
 			return &Layer{Source: SourceBipolarQuant, Latent: p.Input[0], Scale: p.Input[1], UnitScale: unit,
 				Values: vals, Dims: append([]int64(nil), lt.Dims...), nodes: []*onnxpb.NodeProto{p}}, nil
 		}
@@ -343,44 +344,6 @@ func matchWeight(ix *index, w string, listed bool) (*Layer, error) {
 	}
 	return &Layer{Source: SourceFolded, UnitScale: true, Values: append([]float32(nil), vals...),
 		Dims: append([]int64(nil), t.Dims...)}, nil
-}
-
-// bipolar computes BipolarQuant(latent, scale) as ops/spiking does.
-func bipolar(lt *onnx.Tensor, sdims []int64, scale []float32) ([]float32, bool, error) {
-	x := lt.Floats()
-	y := make([]float32, len(x))
-	unit := true
-	for _, s := range scale {
-		if s != 1 {
-			unit = false
-		}
-	}
-	switch {
-	case len(scale) == 1:
-		if err := spiking.BipolarForward(x, y, scale, len(x)); err != nil {
-			return nil, false, err
-		}
-	case len(lt.Dims) > 0 && int64(len(scale)) == lt.Dims[0] && (len(sdims) <= 1 || sdims[0] == lt.Dims[0]):
-		if err := spiking.BipolarForward(x, y, scale, len(x)/len(scale)); err != nil {
-			return nil, false, err
-		}
-	default:
-		// Per output column of a MatMul weight [in, out]: scale [out] or [1, out].
-		if len(lt.Dims) == 2 && int64(len(scale)) == lt.Dims[1] {
-			cols := int(lt.Dims[1])
-			for i, v := range x {
-				s := scale[i%cols]
-				if v >= 0 {
-					y[i] = s
-				} else {
-					y[i] = -s
-				}
-			}
-			return y, unit, nil
-		}
-		return nil, false, fmt.Errorf("scale of shape %v does not fit the weight's shape %v", sdims, lt.Dims)
-	}
-	return y, unit, nil
 }
 
 // matchUnpack recognises the packed profile's unpack chain ending in w:

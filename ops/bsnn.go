@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -103,30 +104,11 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	scale := sc.Floats()
-	k := &bipolarKernel{shape: x.Shape, scale: scale, channelSize: x.Len()}
-	switch {
-	case len(scale) == 1:
-	case len(x.Shape) > 0 && len(scale) == x.Shape[0] && prod(s.Shape) == len(scale) && (len(s.Shape) <= 1 || s.Shape[0] == x.Shape[0]):
-		// One value per leading (Conv output) channel.
-		k.channelSize = x.Len() / x.Shape[0]
-	default:
-		// Any other broadcastable scale (a MatMul weight [in, out] scaled per
-		// output column): expand it to one value per element.
-		full, err := broadcastShape(x.Shape, s.Shape)
-		if err != nil || !equalInts(full, x.Shape) {
-			return nil, fmt.Errorf("scale of shape %v does not broadcast to the weight's shape %v", s.Shape, x.Shape)
-		}
-		expanded := make([]float32, x.Len())
-		bc := newBcast(x.Shape, s.Shape, x.Shape)
-		bc.each(func(o, _, ib int) {
-			for i := 0; i < bc.innerLen; i++ {
-				expanded[o+i] = scale[ib+i*bc.ib]
-			}
-		})
-		k.scale, k.channelSize = expanded, 1
-		scale = expanded
+	scale, channel, err := bsnn.BipolarScale(dims64(x.Shape), sc.Dims, sc.Floats())
+	if err != nil {
+		return nil, err
 	}
+	k := &bipolarKernel{shape: x.Shape, scale: scale, channelSize: channel}
 	steName := b.Opts.STE
 	if steName == "" {
 		steName = "clipped"
@@ -138,12 +120,12 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 	k.ste = ste
 	if x.Node == nil && (b.Opts.Frozen[x.Name] || b.Graph.Initializers[x.Name] == nil) {
 		// Constant weights: binarize at compile time.
-		y := make([]float32, x.Len())
-		if err := spiking.BipolarForward(x.Const.Floats(), y, scale, k.channelSize); err != nil {
+		y, err := bsnn.FoldBipolarQuant(x.Const, sc)
+		if err != nil {
 			return nil, err
 		}
 		b.Binary = append(b.Binary, &BinaryTap{Node: n.Label(), Output: n.Outputs[0]})
-		return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: dims64(x.Shape), Float32: y})}, nil
+		return []*Value{ConstValue(y)}, nil
 	}
 	v, err := b.Apply(k, x)
 	if err != nil {
@@ -325,7 +307,7 @@ func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		return nil, err
 	}
 	x, v := in[0], in[1]
-	if !equalInts(x.Shape, v.Shape) {
+	if !slices.Equal(x.Shape, v.Shape) {
 		return nil, fmt.Errorf("LIFStep input %v and membrane %v shapes differ", x.Shape, v.Shape)
 	}
 	var out []*Value

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // A Value is an ONNX tensor during graph construction. Shapes are always
@@ -349,6 +350,19 @@ func (b *Builder) WriteBack(m *onnx.Model) error {
 		m.Proto.Graph.Initializer[i] = nt
 	}
 	return nil
+}
+
+// staticInputs describes a node's inputs for ops/static: name, shape and
+// the value when it is known at compile time.
+func staticInputs(n *onnx.Node, in []*Value) []static.Input {
+	out := make([]static.Input, len(in))
+	for i, v := range in {
+		if v == nil {
+			continue
+		}
+		out[i] = static.Input{Name: n.Input(i), Shape: static.Dims(v.Shape), Const: v.Const}
+	}
+	return out
 }
 
 // needs returns an error naming an input that must be a compile-time

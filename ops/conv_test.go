@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,7 +162,7 @@ func runRefCase(t *testing.T, c refCase) {
 		t.Fatal(err)
 	}
 	y := b.Outputs[0]
-	if !equalInts(y.Shape, c.outShape) {
+	if !slices.Equal(y.Shape, c.outShape) {
 		t.Fatalf("output shape %v, want %v", y.Shape, c.outShape)
 	}
 	R := randF32(r, y.Len())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refReduce sums (or averages) x of shape in over the axes flagged in red,
@@ -22,7 +23,7 @@ func refReduce(x []float64, in []int, red []bool, mean bool) []float64 {
 		}
 	}
 	y := make([]float64, prod(keep))
-	kst := rowStrides(keep)
+	kst := static.RowStrides(keep)
 	idx := make([]int, len(in))
 	for o, v := range x {
 		rem := o
@@ -125,7 +126,7 @@ func refVariadic(xs [][]float64, shapes [][]int, out []int, comb int) []float64 
 		}
 		for k, s := range shapes {
 			ps := padShape(s, len(out))
-			st := rowStrides(ps)
+			st := static.RowStrides(ps)
 			off := 0
 			for i := range out {
 				if ps[i] != 1 {

@@ -2,10 +2,12 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refTranspose permutes x of shape in by perm, index by index.
@@ -14,7 +16,7 @@ func refTranspose(x []float64, in, perm []int) []float64 {
 	for i, a := range perm {
 		out[i] = in[a]
 	}
-	inSt := rowStrides(in)
+	inSt := static.RowStrides(in)
 	y := make([]float64, len(x))
 	idx := make([]int, len(out))
 	for o := range y {
@@ -87,7 +89,7 @@ func TestTransposeFoldsConstants(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := out[0].Const
-		if c == nil || !equalInts(c.Shape(), []int{3, 2}) || c.Type != in.Type {
+		if c == nil || !slices.Equal(c.Shape(), []int{3, 2}) || c.Type != in.Type {
 			t.Fatalf("folded %+v", c)
 		}
 		want := []int64{1, 4, 2, 5, 3, 6}
