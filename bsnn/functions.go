@@ -1,6 +1,8 @@
 package bsnn
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
@@ -31,13 +33,11 @@ func function(domain, name string, attrs []Attr, in, out []string, nodes []*onnx
 		names = append(names, a.Name)
 	}
 	return &onnxpb.FunctionProto{
-		Name: ptr(name), Domain: ptr(domain), Input: in, Output: out, Attribute: names, Node: nodes,
-		DocString:   ptr(doc),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(int64(TargetOpset))}},
+		Name: proto.String(name), Domain: proto.String(domain), Input: in, Output: out, Attribute: names, Node: nodes,
+		DocString:   proto.String(doc),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(TargetOpset)}},
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // bipolarQuantFunction: Y = Where(X >= 0, 1, -1) * scale.
 func bipolarQuantFunction() *onnxpb.FunctionProto {
@@ -96,11 +96,11 @@ func lifStepNodes(v, x, s, vn string) []*onnxpb.NodeProto {
 // membrane as state, starting at v_reset.
 func lifFunction() *onnxpb.FunctionProto {
 	untyped := func(name string) *onnxpb.ValueInfoProto {
-		return &onnxpb.ValueInfoProto{Name: ptr(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-			TensorType: &onnxpb.TypeProto_Tensor{ElemType: ptr(int32(onnx.Float))}}}}
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnx.Float))}}}}
 	}
 	body := &onnxpb.GraphProto{
-		Name:   ptr("lif_step"),
+		Name:   proto.String("lif_step"),
 		Node:   lifStepNodes("v_prev", "x_t", "s_t", "v_next"),
 		Input:  []*onnxpb.ValueInfoProto{untyped("v_prev"), untyped("x_t")},
 		Output: []*onnxpb.ValueInfoProto{untyped("v_next"), untyped("s_t")},
@@ -149,6 +149,6 @@ func agmmGateFunction() *onnxpb.FunctionProto {
 	}
 	f := function(DomainSNN, "AGMMGate", agmmGateAttrs, []string{"X", "alpha"}, []string{"Y"}, nodes,
 		"AGMM gate on time-major X [T, N, ...]: Y = alpha[t]*sigmoid(mean(X[t,n]))*X[t,n] (mode forward) or X (grad_only)")
-	f.OpsetImport = append(f.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: ptr("ai.onnx.ml"), Version: ptr(int64(2))})
+	f.OpsetImport = append(f.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String("ai.onnx.ml"), Version: proto.Int64(2)})
 	return f
 }

@@ -22,10 +22,10 @@ type layer struct {
 	floatWhy    []string // why the layer stays float
 
 	weight  *onnx.Tensor // as stored in the source
-	bias    []float64 // per output channel; nil when the layer has none
-	biasAdd *cnode    // MatMul: the Add of a constant bias that follows it
-	bn      *cnode    // the BatchNormalization consuming the layer's output (absorbed when binary)
-	out     string    // the tensor the layer block ends in (after biasAdd and, when binary, bn)
+	bias    []float64    // per output channel; nil when the layer has none
+	biasAdd *cnode       // MatMul: the Add of a constant bias that follows it
+	bn      *cnode       // the BatchNormalization consuming the layer's output (absorbed when binary)
+	out     string       // the tensor the layer block ends in (after biasAdd and, when binary, bn)
 	cout    int64
 	macs    int64 // per sample per time step
 }

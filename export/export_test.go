@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func sameBinaryWeights(t *testing.T, what string, ref, out *onnx.Model) {
 	}
 	for i, rl := range ri.Layers {
 		ol := oi.Layers[i]
-		if ol.Name != rl.Name || ol.Weight != rl.Weight || !equalInts(ol.Dims, rl.Dims) {
+		if ol.Name != rl.Name || ol.Weight != rl.Weight || !slices.Equal(ol.Dims, rl.Dims) {
 			t.Errorf("%s: layer %d is %s (%s %v), want %s (%s %v)", what, i, ol.Name, ol.Weight, ol.Dims, rl.Name, rl.Weight, rl.Dims)
 			continue
 		}

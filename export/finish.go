@@ -3,9 +3,12 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -20,7 +23,6 @@ import (
 // finn_datatype annotations, value_info, unused initializers. canon is the
 // canonical model's Info (its names survive every profile).
 func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainForm, opts Options) error {
-	g := mp.Graph
 	dropUnusedInits(mp)
 	if p != bsnn.ProfileTrain {
 		mp.TrainingInfo = nil
@@ -29,8 +31,22 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 	if err != nil {
 		return err
 	}
+	setHeader(mp, p, opts)
+	if err := setFunctions(mp, p, opts); err != nil {
+		return err
+	}
+	g := mp.Graph
+	rank := tensorRanks(g)
+	setAnnotations(g, cur, rank)
+	sort.SliceStable(g.Initializer, func(i, j int) bool { return rank(g.Initializer[i].GetName()) < rank(g.Initializer[j].GetName()) })
+	setValueInfo(g, cur, rank)
+	return setMetadata(mp, canon, cur, p, form)
+}
 
-	// Header.
+// setHeader writes IR 8 and the producer (keeping the input's version when
+// bsnnctl wrote it and Options gives none) and updates the profile named in
+// the doc string.
+func setHeader(mp *onnxpb.ModelProto, p bsnn.Profile, opts Options) {
 	mp.IrVersion = proto.Int64(bsnn.TargetIRVersion)
 	version := opts.ProducerVersion
 	if version == "" {
@@ -44,11 +60,15 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 	if mp.DocString != nil {
 		mp.DocString = proto.String(profileRe.ReplaceAllString(mp.GetDocString(), "profile "+string(p)))
 	}
+}
 
-	// Domains and functions.
+// setFunctions writes opset_import (ai.onnx first, then the BSNN domains,
+// then any other domain used, each once) and a fresh FunctionProto for each
+// custom op the graph uses.
+func setFunctions(mp *onnxpb.ModelProto, p bsnn.Profile, opts Options) error {
 	used := map[string]bool{}
 	custom := map[string]bool{}
-	for _, n := range g.Node {
+	for _, n := range mp.Graph.Node {
 		d := n.GetDomain()
 		if d == "ai.onnx" {
 			n.Domain = nil
@@ -88,20 +108,9 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 		imports = append(imports, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(int64(v))})
 	}
 	mp.OpsetImport = imports
-	var keys []string
-	for k := range custom {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	mp.Functions = nil
-	for _, k := range keys {
-		var domain, op string
-		for i := 0; i+1 < len(k); i++ {
-			if k[i] == ':' && k[i+1] == ':' {
-				domain, op = k[:i], k[i+2:]
-				break
-			}
-		}
+	for _, k := range slices.Sorted(maps.Keys(custom)) {
+		domain, op, _ := strings.Cut(k, "::")
 		f, err := opts.Functions(domain, op)
 		if err != nil {
 			return fmt.Errorf("the %s profile needs a function body for every custom op: %w", p, err)
@@ -111,8 +120,14 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 		}
 		mp.Functions = append(mp.Functions, proto.Clone(f).(*onnxpb.FunctionProto))
 	}
+	return nil
+}
 
-	// Annotations: BIPOLAR on unit-scale binary weights, BINARY on spikes.
+// setAnnotations writes finn_datatype BIPOLAR on unit-scale binary weights
+// and BINARY on spikes, drops the datatype of other managed tensors and
+// annotations of tensors that no longer exist, keeps every other entry, and
+// orders them by first use.
+func setAnnotations(g *onnxpb.GraphProto, cur *Info, rank func(string) int) {
 	managed := map[string]bool{}
 	ours := map[string]string{}
 	var order []string
@@ -163,13 +178,14 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 			QuantParameterTensorNames: []*onnxpb.StringStringEntryProto{{Key: proto.String(bsnn.AnnotationDatatype), Value: proto.String(ours[name])}}})
 	}
 	g.QuantizationAnnotation = anns
-	rank := tensorRanks(g)
 	sort.SliceStable(g.QuantizationAnnotation, func(i, j int) bool {
 		return rank(g.QuantizationAnnotation[i].GetTensorName()) < rank(g.QuantizationAnnotation[j].GetTensorName())
 	})
-	sort.SliceStable(g.Initializer, func(i, j int) bool { return rank(g.Initializer[i].GetName()) < rank(g.Initializer[j].GetName()) })
+}
 
-	// value_info: intermediate tensors only; every custom-node output has one.
+// setValueInfo keeps value_info for intermediate tensors only, adds one for
+// every custom-node output, and orders them by first use.
+func setValueInfo(g *onnxpb.GraphProto, cur *Info, rank func(string) int) {
 	produced := map[string]bool{}
 	for _, n := range g.Node {
 		for _, o := range n.Output {
@@ -209,9 +225,6 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainF
 	}
 	sort.SliceStable(vis, func(i, j int) bool { return rank(vis[i].GetName()) < rank(vis[j].GetName()) })
 	g.ValueInfo = vis
-
-	// Metadata.
-	return setMetadata(mp, canon, cur, p, form)
 }
 
 // tensorRanks orders tensors by first appearance in the node list (each

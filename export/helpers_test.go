@@ -154,8 +154,8 @@ func testTrainState(m *onnx.Model) error {
 	}
 	in = append(append(append(in, xs...), gs...), slots...)
 	out := append(append([]string{}, xNew...), slotsNew...)
-	alg.Node = []*onnxpb.NodeProto{mkNode("agmm_optimizer_step", "AGMM", bsnn.DomainSNN, in, out,
-		mkAttrS("optimizer", "sgd"), mkAttrF("lr", 0.01), mkAttrF("momentum", 0.9), mkAttrI("slots", 1), mkAttrI("step", 3))}
+	alg.Node = []*onnxpb.NodeProto{onnx.NewNode("agmm_optimizer_step", "AGMM", bsnn.DomainSNN, in, out,
+		onnx.AttrString("optimizer", "sgd"), onnx.AttrFloat("lr", 0.01), onnx.AttrFloat("momentum", 0.9), onnx.AttrInt("slots", 1), onnx.AttrInt("step", 3))}
 	ti.Algorithm = alg
 	m.Proto.TrainingInfo = []*onnxpb.TrainingInfoProto{ti}
 	return nil

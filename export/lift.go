@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			}
 			ed.replaceInit(old, lt)
 			ed.insertInitAfter(latent, st)
-			bq := mkNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{latent, scale}, []string{l.Weight})
+			bq := onnx.NewNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{latent, scale}, []string{l.Weight})
 			if l.Source == SourcePacked {
 				ne.swap(l.nodes, bq)
 			} else {
@@ -109,14 +110,14 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			name = ed.freshNode("lif")
 		}
 		if n.Op == "LIFStep" {
-			node = mkNode(name, "LIFStep", bsnn.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
+			node = onnx.NewNode(name, "LIFStep", bsnn.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
 		} else {
 			final := n.Final
 			if n.Form == FormStep {
 				stateIn, stateOut = append(stateIn, n.State), append(stateOut, n.Final)
 				final = ""
 			}
-			node = mkNode(name, "LIF", bsnn.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
+			node = onnx.NewNode(name, "LIF", bsnn.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
 		}
 		ne.swap(n.nodes, node)
 	}
@@ -129,7 +130,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 		if name == "" {
 			name = ed.freshNode("agmm")
 		}
-		node := mkNode(name, "AGMMGate", bsnn.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, bsnn.AGMMGateAttributes(gt.Params)...)
+		node := onnx.NewNode(name, "AGMMGate", bsnn.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, bsnn.AGMMGateAttributes(gt.Params)...)
 		ne.swap(gt.nodes, node)
 		if gt.Form == FormStep {
 			oneHot = append(oneHot, gt.OneHot)
@@ -236,7 +237,7 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 	}
 	// The input encoding.
 	for _, n := range g.Node {
-		if n.GetOpType() != "Concat" || !isONNXDomain(n.GetDomain()) || attrInt(n, "axis", 0) != 0 || len(n.Input) != from {
+		if n.GetOpType() != "Concat" || !isONNXDomain(n.GetDomain()) || onnx.NodeOf(n).Int("axis", 0) != 0 || len(n.Input) != from {
 			continue
 		}
 		all := true
@@ -260,8 +261,8 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 		case n.GetDomain() == bsnn.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "AGMMGate"):
 			timeMajor[n.Input[0]] = true
 			timeMajor[n.Output[0]] = true
-		case n.GetOpType() == "ReduceMean" && isONNXDomain(n.GetDomain()) && ix.outputs[n.Output[0]] && attrInt(n, "keepdims", 1) == 0:
-			if a, ok := attrIntList(n, "axes"); ok && equalInts(a, []int64{0}) {
+		case n.GetOpType() == "ReduceMean" && isONNXDomain(n.GetDomain()) && ix.outputs[n.Output[0]] && onnx.NodeOf(n).Int("keepdims", 1) == 0:
+			if slices.Equal(onnx.NodeOf(n).Ints("axes", nil), []int64{0}) {
 				timeMajor[n.Input[0]] = true
 			}
 		}

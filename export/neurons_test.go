@@ -26,8 +26,8 @@ func neuronModel(t *testing.T, p spiking.LIFParams) *onnx.Model {
 	x := onnx.ValueInfoProto("X", onnx.Float, dimsShape([]int64{5, 2, 3}))
 	xs := onnx.ValueInfoProto("X_t", onnx.Float, dimsShape([]int64{2, 3}))
 	v := onnx.ValueInfoProto("V", onnx.Float, dimsShape([]int64{2, 3}))
-	lif := mkNode("neuron/lif", "LIF", bsnn.DomainSNN, []string{"X"}, []string{"S", "V_T"}, bsnn.LIFAttributes(p)...)
-	step := mkNode("neuron/step", "LIFStep", bsnn.DomainSNN, []string{"X_t", "V"}, []string{"S_t", "V_next"}, bsnn.LIFAttributes(p)...)
+	lif := onnx.NewNode("neuron/lif", "LIF", bsnn.DomainSNN, []string{"X"}, []string{"S", "V_T"}, bsnn.LIFAttributes(p)...)
+	step := onnx.NewNode("neuron/step", "LIFStep", bsnn.DomainSNN, []string{"X_t", "V"}, []string{"S_t", "V_next"}, bsnn.LIFAttributes(p)...)
 	g := &onnxpb.GraphProto{Name: proto.String("neurons"), Node: []*onnxpb.NodeProto{lif, step},
 		Input: []*onnxpb.ValueInfoProto{x, xs, v},
 		Output: []*onnxpb.ValueInfoProto{

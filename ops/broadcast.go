@@ -11,7 +11,7 @@ func broadcastShape(a, b []int) ([]int, error) {
 // reduceTo sums src (shape out) into dst (shape s, which broadcasts to
 // out), overwriting dst.
 func reduceTo(dst []float32, s []int, src []float32, out []int) {
-	if prod(s) == len(src) {
+	if static.Prod(s) == len(src) {
 		copy(dst, src)
 		return
 	}

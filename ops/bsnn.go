@@ -10,6 +10,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // The kernels of the BSNN custom ops (package bsnn holds their schemas,
@@ -222,7 +223,7 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if len(x.Shape) < 2 {
 		return nil, fmt.Errorf("LIF input must be time-major [T, N, ...], got shape %v", x.Shape)
 	}
-	T, M := x.Shape[0], prod(x.Shape[1:])
+	T, M := x.Shape[0], static.Prod(x.Shape[1:])
 	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
 	s, err := b.Apply(&lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}, x)
 	if err != nil {
@@ -393,7 +394,7 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if alpha.Len() != T {
 		return nil, fmt.Errorf("alpha has %d values, input has T=%d steps", alpha.Len(), T)
 	}
-	D := prod(x.Shape[2:])
+	D := static.Prod(x.Shape[2:])
 	tap := &AGMMTap{Node: n.Label(), T: T, N: N, Gates: make([]float32, T*N), InputLen: D}
 	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap}, x, alpha)
 	if err != nil {

@@ -24,15 +24,7 @@ type Value struct {
 }
 
 // Len returns the number of elements.
-func (v *Value) Len() int { return prod(v.Shape) }
-
-func prod(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
-}
+func (v *Value) Len() int { return static.Prod(v.Shape) }
 
 // Options control how a model is compiled.
 type Options struct {
@@ -133,7 +125,7 @@ func NewBuilder(m *onnx.Model, opts Options) (*Builder, error) {
 		if in.Type != onnx.Float {
 			return nil, &onnx.UnsupportedError{Items: []onnx.Unsupported{{OpType: "graph input of type " + in.Type.String(), Reason: in.Name}}}
 		}
-		if prod(shape) == 0 {
+		if static.Prod(shape) == 0 {
 			return nil, fmt.Errorf("input %q has shape %v: zero-sized tensors are not supported", in.Name, shape)
 		}
 		ns := nodeShape(shape)
@@ -305,7 +297,7 @@ func (b *Builder) AddState(name string, data []float32) {
 
 // Apply applies a kernel to values, returning the runtime value.
 func (b *Builder) Apply(k Kernel, in ...*Value) (*Value, error) {
-	if s := k.OutShape(); len(s) > 0 && prod(s) == 0 {
+	if s := k.OutShape(); len(s) > 0 && static.Prod(s) == 0 {
 		return nil, fmt.Errorf("%s: zero-sized tensor of shape %v is not supported", k.Name(), s)
 	}
 	nodes := make([]*G.Node, len(in))

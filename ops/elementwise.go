@@ -377,7 +377,7 @@ func init() {
 			if err != nil || len(n.Outputs) < 2 || n.Outputs[1] == "" {
 				return out, err
 			}
-			mask := make([]bool, prod(in[0].Shape))
+			mask := make([]bool, static.Prod(in[0].Shape))
 			for i := range mask {
 				mask[i] = true
 			}

@@ -172,7 +172,7 @@ func buildCompare(op cmpOp) BuildFunc {
 			return nil, err
 		}
 		if x.Node == nil && y.Node == nil {
-			r := make([]bool, prod(out))
+			r := make([]bool, static.Prod(out))
 			bc := static.NewPairwise(x.Shape, y.Shape, out)
 			if xi, yi := x.Const.Int64, y.Const.Int64; xi != nil && yi != nil {
 				// Exact on integers (no float rounding, no overflow).
@@ -258,7 +258,7 @@ func (k *whereGradKernel) OutShape() []int {
 }
 func (k *whereGradKernel) Forward(out []float32, in ...[]float32) error {
 	if k.tmp == nil {
-		k.tmp = make([]float32, prod(k.f.out))
+		k.tmp = make([]float32, static.Prod(k.f.out))
 	}
 	cs := static.BroadcastStrides(k.f.c, k.f.out)
 	forEachIndex(k.f.out, func(o int, idx []int) {
@@ -280,7 +280,7 @@ func (k *whereGradKernel) Forward(out []float32, in ...[]float32) error {
 // forEachIndex calls f with each flat index of shape and its coordinates.
 func forEachIndex(shape []int, f func(o int, idx []int)) {
 	idx := make([]int, len(shape))
-	n := prod(shape)
+	n := static.Prod(shape)
 	for o := 0; o < n; o++ {
 		f(o, idx)
 		for d := len(idx) - 1; d >= 0; d-- {
@@ -316,7 +316,7 @@ func buildWhere(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 func foldWhere(c, x, y *onnx.Tensor, cShape, xShape, yShape, out []int) *onnx.Tensor {
 	cf := c.Floats()
 	cs, as, bs := static.BroadcastStrides(cShape, out), static.BroadcastStrides(xShape, out), static.BroadcastStrides(yShape, out)
-	n := prod(out)
+	n := static.Prod(out)
 	t := &onnx.Tensor{Type: x.Type, Dims: dims64(out)}
 	var pick func(o int, fromX bool, ia, ib int)
 	switch {
@@ -387,7 +387,7 @@ func foldInts(name string, x, y *Value, f func(t onnx.DataType, a, b int64) (int
 		return nil, err
 	}
 	t := x.Const.Type
-	r := make([]int64, prod(out))
+	r := make([]int64, static.Prod(out))
 	bc := static.NewPairwise(x.Shape, y.Shape, out)
 	var ferr error
 	bc.Each(func(o, ia, ib int) {
@@ -555,7 +555,7 @@ func buildMod(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 			return nil, fmt.Errorf("Mod with fmod=0 on %s constants: ONNX requires fmod=1 for floating-point types", x.Const.Type)
 		}
 		xf, yf := constF64(x.Const), constF64(y.Const)
-		r := make([]float64, prod(out))
+		r := make([]float64, static.Prod(out))
 		bc := static.NewPairwise(x.Shape, y.Shape, out)
 		bc.Each(func(o, ia, ib int) {
 			for i := 0; i < bc.InnerLen; i++ {

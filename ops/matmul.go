@@ -206,7 +206,7 @@ func buildMatMul(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		return nil, err
 	}
 	m, kk, nn := x.Shape[len(x.Shape)-2], x.Shape[len(x.Shape)-1], w.Shape[len(w.Shape)-1]
-	k := &gemmKernel{m: m, n: nn, k: kk, alpha: 1, batch: prod(x.Shape[:len(x.Shape)-2]), bShared: len(w.Shape) == 2, out: ints(out)}
+	k := &gemmKernel{m: m, n: nn, k: kk, alpha: 1, batch: static.Prod(x.Shape[:len(x.Shape)-2]), bShared: len(w.Shape) == 2, out: ints(out)}
 	v, err := b.Apply(k, x, w)
 	return []*Value{v}, err
 }

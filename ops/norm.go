@@ -456,7 +456,7 @@ func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if cp == 0 {
 		return nil, fmt.Errorf("input %v has no channel", x.Shape)
 	}
-	sp := prod(x.Shape[1:]) / cp
+	sp := static.Prod(x.Shape[1:]) / cp
 	mt, err := needConst(mean, "input_mean")
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func (k *maxPoolKernel) Forward(out []float32, in ...[]float32) error {
 func (k *maxPoolKernel) DiffWRT(int) []bool { return []bool{true} }
 func (k *maxPoolKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if k.argmax == nil {
-		k.argmax = make([]int32, prod(k.out))
+		k.argmax = make([]int32, static.Prod(k.out))
 	}
 	// The output is an input of the gradient only to order it after the
 	// forward pass that fills argmax.
@@ -233,7 +233,7 @@ func buildGlobalPool(isMax bool) BuildFunc {
 			return nil, err
 		}
 		out := ints(o)
-		k := &globalPoolKernel{max: isMax, in: x.Shape, out: out, planes: x.Shape[0] * x.Shape[1], s: prod(x.Shape[2:])}
+		k := &globalPoolKernel{max: isMax, in: x.Shape, out: out, planes: x.Shape[0] * x.Shape[1], s: static.Prod(x.Shape[2:])}
 		if k.s == 0 || k.planes == 0 {
 			return nil, fmt.Errorf("empty input %v", x.Shape)
 		}

@@ -159,7 +159,7 @@ func buildReduce(mean bool, inputSince int) BuildFunc {
 		}
 		if x.Node == nil {
 			src := toF64(x.Const)
-			dst := make([]float64, prod(keep))
+			dst := make([]float64, static.Prod(keep))
 			reduceInto(k.plan, dst, src)
 			for i := range dst {
 				dst[i] *= float64(k.scale)
@@ -337,7 +337,7 @@ func buildVariadic(comb int) BuildFunc {
 			isInt = isInt && v.Const != nil && v.Const.Int64 != nil
 		}
 		if allConst {
-			dst := make([]float64, prod(out))
+			dst := make([]float64, static.Prod(out))
 			for i, v := range in {
 				c := comb
 				if i == 0 {

@@ -29,7 +29,7 @@ func (k *reshapeKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // reshapeValue gives v a new shape: at compile time for constants, with a
 // copy kernel at run time.
 func reshapeValue(b *Builder, v *Value, shape []int) (*Value, error) {
-	if prod(shape) != v.Len() {
+	if static.Prod(shape) != v.Len() {
 		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", v.Shape, v.Len(), shape)
 	}
 	if v.Node == nil {
@@ -134,7 +134,7 @@ func newGatherKernel(shape []int, axis int, ids []int64, idShape []int) (*gather
 	if err != nil {
 		return nil, err
 	}
-	k := &gatherKernel{in: shape, axis: axis, ids: norm, outer: prod(shape[:axis]), inner: prod(shape[axis+1:])}
+	k := &gatherKernel{in: shape, axis: axis, ids: norm, outer: static.Prod(shape[:axis]), inner: static.Prod(shape[axis+1:])}
 	k.out = append(append(append([]int{}, shape[:axis]...), idShape...), shape[axis+1:]...)
 	return k, nil
 }
@@ -217,11 +217,11 @@ type concatKernel struct {
 func (k *concatKernel) Name() string    { return fmt.Sprintf("Concat(axis=%d)%v", k.axis, k.shapes) }
 func (k *concatKernel) OutShape() []int { return k.out }
 func (k *concatKernel) Forward(out []float32, in ...[]float32) error {
-	outer := prod(k.out[:k.axis])
-	rowOut := prod(k.out[k.axis:])
+	outer := static.Prod(k.out[:k.axis])
+	rowOut := static.Prod(k.out[k.axis:])
 	off := 0
 	for i, s := range k.shapes {
-		row := prod(s[k.axis:])
+		row := static.Prod(s[k.axis:])
 		for o := 0; o < outer; o++ {
 			copy(out[o*rowOut+off:o*rowOut+off+row], in[i][o*row:(o+1)*row])
 		}
@@ -239,7 +239,7 @@ func (k *concatKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 			return nil, err
 		}
 		gs[i] = g
-		off += prod(s[k.axis:])
+		off += static.Prod(s[k.axis:])
 	}
 	return gs, nil
 }
@@ -258,9 +258,9 @@ func (k *sliceAxisKernel) Name() string {
 }
 func (k *sliceAxisKernel) OutShape() []int { return k.shape }
 func (k *sliceAxisKernel) Forward(out []float32, in ...[]float32) error {
-	outer := prod(k.from[:k.axis])
-	rowIn := prod(k.from[k.axis:])
-	row := prod(k.shape[k.axis:])
+	outer := static.Prod(k.from[:k.axis])
+	rowIn := static.Prod(k.from[k.axis:])
+	row := static.Prod(k.shape[k.axis:])
 	for o := 0; o < outer; o++ {
 		copy(out[o*row:(o+1)*row], in[0][o*rowIn+k.start:o*rowIn+k.start+row])
 	}

@@ -59,7 +59,7 @@ func buildSlice(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		return nil, err
 	}
 	out := ints(reg.Out)
-	if x.Node != nil && prod(out) == 0 {
+	if x.Node != nil && static.Prod(out) == 0 {
 		// An empty result carries no data (and Gorgonia cannot run
 		// zero-sized tensors): a constant.
 		return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: reg.Out, Float32: []float32{}})}, nil
@@ -136,7 +136,7 @@ func buildPad(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if x.Node != nil && prod(pc.Out) == 0 {
+	if x.Node != nil && static.Prod(pc.Out) == 0 {
 		return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: dims64(pc.Out), Float32: []float32{}})}, nil
 	}
 	if x.Node == nil {

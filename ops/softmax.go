@@ -117,9 +117,9 @@ func buildSoftmax(log bool) BuildFunc {
 		}
 		k := &softmaxKernel{log: log, shape: x.Shape}
 		if coerced {
-			k.outer, k.axis, k.inner = prod(x.Shape[:a]), prod(x.Shape[a:]), 1
+			k.outer, k.axis, k.inner = static.Prod(x.Shape[:a]), static.Prod(x.Shape[a:]), 1
 		} else {
-			k.outer, k.axis, k.inner = prod(x.Shape[:a]), x.Shape[a], prod(x.Shape[a+1:])
+			k.outer, k.axis, k.inner = static.Prod(x.Shape[:a]), x.Shape[a], static.Prod(x.Shape[a+1:])
 		}
 		if k.axis == 0 {
 			return nil, fmt.Errorf("%s over an empty axis", n.OpType)

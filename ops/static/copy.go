@@ -112,7 +112,7 @@ func CopyStrided[T any](p *CopyPlan, dst, src []T) {
 // type; every other one becomes float32.
 func CopyConst(t *onnx.Tensor, out []int, p *CopyPlan, fill float64) *onnx.Tensor {
 	r := &onnx.Tensor{Type: t.Type, Dims: Dims(out)}
-	n := prod(out)
+	n := Prod(out)
 	switch {
 	case t.Int64 != nil:
 		r.Int64 = make([]int64, n)

@@ -107,7 +107,7 @@ func NewPadCopy(x, begin, end []int64) (*PadCopy, error) {
 		pc.Cropped = pc.Cropped || b < 0 || e < 0
 		pc.Region[i] = max(0, d-max(0, -b)-max(0, -e))
 	}
-	if prod(pc.Region) == 0 {
+	if Prod(pc.Region) == 0 {
 		pc.Fill = true
 	}
 	inSt, outSt := RowStrides(in), RowStrides(pc.Out)

@@ -88,7 +88,7 @@ func FlattenAxis(n *onnx.Node, rank int) (int, error) {
 	return a, nil
 }
 
-// Flatten infers Flatten's output [prod(x[:axis]), prod(x[axis:])]; a
+// Flatten infers Flatten's output [Prod(x[:axis]), Prod(x[axis:])]; a
 // Symbolic dimension survives only as a whole side of its own.
 func Flatten(x []int64, axis int) ([]int64, error) {
 	var out []int64

@@ -178,8 +178,8 @@ func Dims(s []int) []int64 {
 	return d
 }
 
-// prod is the element count of an engine shape.
-func prod(s []int) int {
+// Prod is the element count of an engine shape.
+func Prod(s []int) int {
 	n := 1
 	for _, d := range s {
 		n *= d
