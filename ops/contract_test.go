@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/bsnn"
+	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -2109,12 +2109,10 @@ func TestContract(t *testing.T) {
 // run-time boolean, a float 0/1 (runtimeBoolsAsFloat), still exactly.
 func TestContractConformance(t *testing.T) {
 	dirs, err := ot.ONNXCaseDirs(ot.ONNXTestdataDir)
-	if err != nil || len(dirs) == 0 {
-		if os.Getenv("BSNNCTL_INTEROP") == "1" {
-			t.Fatalf("libonnx-testdata not found under %s (BSNNCTL_INTEROP=1): %v", ot.ONNXTestdataDir, err)
-		}
-		t.Skipf("libonnx-testdata not installed (%s)", ot.ONNXTestdataDir)
+	if err == nil && len(dirs) == 0 {
+		err = fmt.Errorf("no cases under %s", ot.ONNXTestdataDir)
 	}
+	interop.Need(t, "libonnx-testdata", err)
 	opts := ot.ONNXRunOptions{Rtol: 1e-4, Atol: 1e-5}
 	var passed, excluded, promotedPassed, promotedFailed []string
 	inScope := map[string]bool{}
