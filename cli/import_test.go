@@ -27,15 +27,17 @@ func TestImportFixtures(t *testing.T) {
 		var rep struct {
 			Output       string `json:"output"`
 			Verification struct {
-				Ran    bool   `json:"ran"`
-				OnnxGo string `json:"onnx_go"`
+				Ran          bool   `json:"ran"`
+				OnnxGo       string `json:"onnx_go"`
+				CrossChecked bool   `json:"cross_checked"`
+				Reference    string `json:"reference"`
 			} `json:"verification"`
 			Report json.RawMessage `json:"report"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
 		}
-		if !rep.Verification.Ran || rep.Verification.OnnxGo != "agree" {
+		if v := rep.Verification; !v.Ran || v.OnnxGo != "agree" || !v.CrossChecked || v.Reference != "onnx-go" {
 			t.Errorf("%s: verification %+v, want our engine and onnx-go to agree", name, rep.Verification)
 		}
 		m, err := onnx.DecodeFile(out)

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package interop
+package ort
 
 import (
 	"errors"
@@ -9,47 +9,47 @@ import (
 	"slices"
 	"sync"
 
-	ort "github.com/yalue/onnxruntime_go"
+	onnxrt "github.com/yalue/onnxruntime_go"
 )
 
 var (
-	ortOnce    sync.Once
-	ortErr     error
-	ortVersion string
+	initOnce      sync.Once
+	initErr       error
+	loadedVersion string
 )
 
-// InitORT loads onnxruntime (see ORTLibPath) and creates its environment,
+// Init loads onnxruntime (see LibPath) and creates its environment,
 // once per process; it is safe to call from several goroutines and returns
 // the same result every time. The environment lives until the process ends.
 // A missing or unloadable library gives an error wrapping ErrUnavailable.
-func InitORT() error {
-	ortOnce.Do(func() {
-		if ort.IsInitialized() { // someone else in this process set it up
-			ortVersion = ort.GetVersion()
+func Init() error {
+	initOnce.Do(func() {
+		if onnxrt.IsInitialized() { // someone else in this process set it up
+			loadedVersion = onnxrt.GetVersion()
 			return
 		}
-		lib, err := ORTLibPath()
+		lib, err := LibPath()
 		if err != nil {
-			ortErr = err
+			initErr = err
 			return
 		}
-		ort.SetSharedLibraryPath(lib)
-		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-			ortErr = fmt.Errorf("%w: onnxruntime: loading %s: %v", ErrUnavailable, lib, err)
+		onnxrt.SetSharedLibraryPath(lib)
+		if err := onnxrt.InitializeEnvironment(onnxrt.WithLogLevelError()); err != nil {
+			initErr = fmt.Errorf("%w: onnxruntime: loading %s: %v", ErrUnavailable, lib, err)
 			return
 		}
-		ortVersion = ort.GetVersion()
+		loadedVersion = onnxrt.GetVersion()
 	})
-	return ortErr
+	return initErr
 }
 
-// ORTVersion returns the version string of the loaded onnxruntime library
+// Version returns the version string of the loaded onnxruntime library
 // (initialising it if needed).
-func ORTVersion() (string, error) {
-	if err := InitORT(); err != nil {
+func Version() (string, error) {
+	if err := Init(); err != nil {
 		return "", err
 	}
-	return ortVersion, nil
+	return loadedVersion, nil
 }
 
 // IOInfo describes one graph input or output as onnxruntime sees it.
@@ -62,8 +62,8 @@ type IOInfo struct {
 	// ElemType is the ONNX element type name ("float", "int64", ...), or the
 	// value kind for non-tensors.
 	ElemType string
-	elem     ort.TensorElementDataType
-	kind     ort.ONNXType
+	elem     onnxrt.TensorElementDataType
+	kind     onnxrt.ONNXType
 }
 
 // ModelIO returns the names of a model's inputs and outputs, in graph order,
@@ -84,18 +84,18 @@ func ModelIO(path string) (inputs, outputs []string, err error) {
 
 // ModelIOInfo is ModelIO with declared shapes and element types.
 func ModelIOInfo(path string) (inputs, outputs []IOInfo, err error) {
-	if err := InitORT(); err != nil {
+	if err := Init(); err != nil {
 		return nil, nil, err
 	}
-	in, out, err := ort.GetInputOutputInfoWithOptions(path, nil)
+	in, out, err := onnxrt.GetInputOutputInfoWithOptions(path, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("onnxruntime: %s: %w", path, err)
 	}
-	conv := func(l []ort.InputOutputInfo) []IOInfo {
+	conv := func(l []onnxrt.InputOutputInfo) []IOInfo {
 		r := make([]IOInfo, len(l))
 		for i, x := range l {
 			r[i] = IOInfo{Name: x.Name, Shape: slices.Clone([]int64(x.Dimensions)), elem: x.DataType, kind: x.OrtValueType}
-			if x.OrtValueType == ort.ONNXTypeTensor {
+			if x.OrtValueType == onnxrt.ONNXTypeTensor {
 				r[i].ElemType = elemName(x.DataType)
 			} else {
 				r[i].ElemType = x.OrtValueType.String()
@@ -106,28 +106,28 @@ func ModelIOInfo(path string) (inputs, outputs []IOInfo, err error) {
 	return conv(in), conv(out), nil
 }
 
-func elemName(t ort.TensorElementDataType) string {
+func elemName(t onnxrt.TensorElementDataType) string {
 	switch t {
-	case ort.TensorElementDataTypeFloat:
+	case onnxrt.TensorElementDataTypeFloat:
 		return "float"
-	case ort.TensorElementDataTypeInt64:
+	case onnxrt.TensorElementDataTypeInt64:
 		return "int64"
 	}
 	return t.String()
 }
 
-// RunORT runs the model at modelPath once in onnxruntime (CPU, one thread,
+// Run runs the model at modelPath once in onnxruntime (CPU, one thread,
 // default graph optimisations) with the given named inputs and returns the
 // requested outputs, with the shapes onnxruntime computed. An empty
 // outputNames asks for every graph output. Inputs and outputs may be float32
 // or int64 tensors, scalars included. Errors from onnxruntime (a model it
 // cannot load or run) are returned, never panicked.
-func RunORT(modelPath string, inputs map[string]Tensor, outputNames []string) (map[string]Tensor, error) {
+func Run(modelPath string, inputs map[string]Tensor, outputNames []string) (map[string]Tensor, error) {
 	inNames, err := validateInputs(modelPath, inputs)
 	if err != nil {
 		return nil, err
 	}
-	if err := InitORT(); err != nil {
+	if err := Init(); err != nil {
 		return nil, err
 	}
 	if len(outputNames) == 0 || len(inNames) == 0 {
@@ -150,7 +150,7 @@ func RunORT(modelPath string, inputs map[string]Tensor, outputNames []string) (m
 		}
 	}
 
-	inVals := make([]ort.Value, 0, len(inNames))
+	inVals := make([]onnxrt.Value, 0, len(inNames))
 	defer func() {
 		for _, v := range inVals {
 			destroy(v)
@@ -165,7 +165,7 @@ func RunORT(modelPath string, inputs map[string]Tensor, outputNames []string) (m
 	}
 
 	res, err := runSession(modelPath, inNames, inVals, outputNames, nil)
-	if errors.Is(err, ort.ZeroShapeLengthError) {
+	if errors.Is(err, onnxrt.ZeroShapeLengthError) {
 		// onnxruntime_go cannot wrap a rank-0 output that onnxruntime
 		// allocated (it insists on a non-empty shape). Run again one output
 		// at a time, handing rank-0 outputs a preallocated scalar.
@@ -177,8 +177,8 @@ func RunORT(modelPath string, inputs map[string]Tensor, outputNames []string) (m
 	return res, nil
 }
 
-func sessionOptions() (*ort.SessionOptions, error) {
-	o, err := ort.NewSessionOptions()
+func sessionOptions() (*onnxrt.SessionOptions, error) {
+	o, err := onnxrt.NewSessionOptions()
 	if err != nil {
 		return nil, err
 	}
@@ -195,18 +195,18 @@ func sessionOptions() (*ort.SessionOptions, error) {
 
 // runSession runs one session; prealloc (optional, same length as outNames)
 // holds outputs to write into, nil entries are allocated by onnxruntime.
-func runSession(path string, inNames []string, inVals []ort.Value, outNames []string, prealloc []ort.Value) (map[string]Tensor, error) {
+func runSession(path string, inNames []string, inVals []onnxrt.Value, outNames []string, prealloc []onnxrt.Value) (map[string]Tensor, error) {
 	opts, err := sessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: session options: %w", err)
 	}
 	defer opts.Destroy()
-	sess, err := ort.NewDynamicAdvancedSession(path, inNames, outNames, opts)
+	sess, err := onnxrt.NewDynamicAdvancedSession(path, inNames, outNames, opts)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: loading %s: %w", path, err)
 	}
 	defer sess.Destroy()
-	outVals := make([]ort.Value, len(outNames))
+	outVals := make([]onnxrt.Value, len(outNames))
 	copy(outVals, prealloc)
 	defer func() {
 		for i, v := range outVals {
@@ -229,7 +229,7 @@ func runSession(path string, inNames []string, inVals []ort.Value, outNames []st
 	return res, nil
 }
 
-func runEachOutput(path string, inNames []string, inVals []ort.Value, outNames []string) (map[string]Tensor, error) {
+func runEachOutput(path string, inNames []string, inVals []onnxrt.Value, outNames []string) (map[string]Tensor, error) {
 	_, outInfo, err := ModelIOInfo(path)
 	if err != nil {
 		return nil, err
@@ -241,13 +241,13 @@ func runEachOutput(path string, inNames []string, inVals []ort.Value, outNames [
 	res := make(map[string]Tensor, len(outNames))
 	for _, name := range outNames {
 		one, err := runSession(path, inNames, inVals, []string{name}, nil)
-		if errors.Is(err, ort.ZeroShapeLengthError) {
-			var s ort.Value
+		if errors.Is(err, onnxrt.ZeroShapeLengthError) {
+			var s onnxrt.Value
 			switch info[name].elem {
-			case ort.TensorElementDataTypeFloat:
-				s, err = ort.NewEmptyScalar[float32]()
-			case ort.TensorElementDataTypeInt64:
-				s, err = ort.NewEmptyScalar[int64]()
+			case onnxrt.TensorElementDataTypeFloat:
+				s, err = onnxrt.NewEmptyScalar[float32]()
+			case onnxrt.TensorElementDataTypeInt64:
+				s, err = onnxrt.NewEmptyScalar[int64]()
 			default:
 				return nil, fmt.Errorf("onnxruntime: %s: scalar output %q has unsupported type %s",
 					path, name, info[name].ElemType)
@@ -255,7 +255,7 @@ func runEachOutput(path string, inNames []string, inVals []ort.Value, outNames [
 			if err != nil {
 				return nil, fmt.Errorf("onnxruntime: %s: output %q: %w", path, name, err)
 			}
-			one, err = runSession(path, inNames, inVals, []string{name}, []ort.Value{s})
+			one, err = runSession(path, inNames, inVals, []string{name}, []onnxrt.Value{s})
 			destroy(s)
 		}
 		if err != nil {
@@ -269,7 +269,7 @@ func runEachOutput(path string, inNames []string, inVals []ort.Value, outNames [
 // destroy releases v, which may be nil or an interface holding a nil pointer:
 // when onnxruntime_go fails to convert an output it leaves such a typed nil
 // in the output slice.
-func destroy(v ort.Value) {
+func destroy(v onnxrt.Value) {
 	if v == nil {
 		return
 	}
@@ -279,45 +279,45 @@ func destroy(v ort.Value) {
 	v.Destroy()
 }
 
-func toValue(t Tensor) (ort.Value, error) {
+func toValue(t Tensor) (onnxrt.Value, error) {
 	if len(t.Shape) == 0 {
 		if t.Int64 != nil {
-			return ort.NewScalar(t.Int64[0])
+			return onnxrt.NewScalar(t.Int64[0])
 		}
-		return ort.NewScalar(t.Float[0])
+		return onnxrt.NewScalar(t.Float[0])
 	}
-	shape := ort.NewShape(slices.Clone(t.Shape)...)
+	shape := onnxrt.NewShape(slices.Clone(t.Shape)...)
 	if t.Int64 != nil {
-		return ort.NewTensor(shape, t.Int64)
+		return onnxrt.NewTensor(shape, t.Int64)
 	}
 	data := t.Float
 	if data == nil {
 		data = []float32{}
 	}
-	return ort.NewTensor(shape, data)
+	return onnxrt.NewTensor(shape, data)
 }
 
-func fromValue(v ort.Value) (Tensor, error) {
+func fromValue(v onnxrt.Value) (Tensor, error) {
 	switch x := v.(type) {
-	case *ort.Tensor[float32]:
+	case *onnxrt.Tensor[float32]:
 		return Tensor{Shape: shapeOf(x.GetShape()), Float: slices.Clone(x.GetData())}, nil
-	case *ort.Tensor[int64]:
+	case *onnxrt.Tensor[int64]:
 		return Tensor{Shape: shapeOf(x.GetShape()), Int64: slices.Clone(x.GetData())}, nil
-	case *ort.Scalar[float32]:
+	case *onnxrt.Scalar[float32]:
 		return Tensor{Shape: []int64{}, Float: []float32{x.GetData()}}, nil
-	case *ort.Scalar[int64]:
+	case *onnxrt.Scalar[int64]:
 		return Tensor{Shape: []int64{}, Int64: []int64{x.GetData()}}, nil
 	case nil:
 		return Tensor{}, errors.New("onnxruntime returned no value")
 	}
-	if v.GetONNXType() == ort.ONNXTypeTensor {
+	if v.GetONNXType() == onnxrt.ONNXTypeTensor {
 		return Tensor{}, fmt.Errorf("unsupported element type %s (only float32 and int64)",
-			ort.TensorElementDataType(v.DataType()))
+			onnxrt.TensorElementDataType(v.DataType()))
 	}
 	return Tensor{}, fmt.Errorf("unsupported value kind %s (only tensors)", v.GetONNXType())
 }
 
-func shapeOf(s ort.Shape) []int64 {
+func shapeOf(s onnxrt.Shape) []int64 {
 	r := make([]int64, len(s))
 	copy(r, s)
 	return r
