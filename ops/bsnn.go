@@ -231,7 +231,9 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	b.LIF = append(b.LIF, tap)
 	out := []*Value{s}
-	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+	// V_T costs a second pass over the steps: build it only when a node or
+	// the graph output reads it (files name it even when nobody does).
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" && used(b, n.Outputs[1]) {
 		v, err := b.Apply(&lifFinalKernel{p: p, T: T, M: M, shape: x.Shape[1:]}, x)
 		if err != nil {
 			return nil, err

@@ -1011,6 +1011,29 @@ func variadicCases() []*ot.Case {
 	return cs
 }
 
+// expandCases: Expand broadcasts its input to a constant shape (both ways:
+// a target 1 keeps the input's dimension).
+func expandCases() []*ot.Case {
+	mk := func(name string, opset int, x []int, shape []int64, o ...int) *ot.Case {
+		idx := bcastIndex(x, o)
+		return &ot.Case{Name: name, OpType: "Expand", Opset: opset, Inputs: []ot.Input{in("X", x...), ints("shape", shape...)},
+			Outputs: []ot.Output{out("Y", o...)},
+			Want: func(v ot.Values) ([][]float64, error) {
+				y := make([]float64, len(idx))
+				for e, i := range idx {
+					y[e] = float64(v["X"][i])
+				}
+				return [][]float64{y}, nil
+			}}
+	}
+	return []*ot.Case{
+		mk("leading_copies", 13, []int{1, 2, 3}, []int64{4, 1, 1}, 4, 2, 3),
+		mk("both_ways", 8, []int{3, 1}, []int64{2, 1, 4}, 2, 3, 4),
+		mk("new_axes", 13, []int{3}, []int64{2, 3}, 2, 3),
+		mk("same_shape", 13, []int{2, 3}, []int64{2, 3}, 2, 3),
+	}
+}
+
 // ---- shape ops ----
 
 func shapeCases() []*ot.Case {
@@ -2079,7 +2102,7 @@ func contractCases() []*ot.Case {
 	var cs []*ot.Case
 	for _, f := range []func() []*ot.Case{
 		binaryCases, unaryCases, clipCases, dropoutCases, convCases, poolCases, bnCases, gemmCases,
-		softmaxCases, transposeCases, sliceCases, padCases, reduceCases, variadicCases, shapeCases,
+		softmaxCases, transposeCases, sliceCases, padCases, reduceCases, variadicCases, expandCases, shapeCases,
 		bipolarCases, lifCases, lifStepCases, agmmCases, fanoutCases, logicCases,
 	} {
 		cs = append(cs, f()...)
@@ -2355,6 +2378,8 @@ var onnxExcluded = map[string]string{
 	"test_reduce_sum_negative_axes_keepdims_random":  whyIntInput,
 
 	"test_reshape_allowzero_reordered":    whyIntInput,
+	"test_expand_dim_changed":             whyIntInput,
+	"test_expand_dim_unchanged":           whyIntInput,
 	"test_reshape_extended_dims":          whyIntInput,
 	"test_reshape_negative_dim":           whyIntInput,
 	"test_reshape_negative_extended_dims": whyIntInput,

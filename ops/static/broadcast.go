@@ -1,6 +1,10 @@
 package static
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+)
 
 // Numpy broadcasting (ONNX's multidirectional broadcasting): shapes are
 // aligned on the right, and on each axis the sizes must be equal or one of
@@ -126,4 +130,19 @@ func (p Pairwise) Each(f func(o, a, b int)) {
 			return
 		}
 	}
+}
+
+// Expand infers Expand's output: x broadcast with the target shape (ONNX's
+// Expand broadcasts both ways, so a target dimension 1 keeps x's).
+func Expand(x, shape []int64) ([]int64, error) {
+	out, err := Broadcast(x, shape)
+	if err != nil {
+		return nil, fmt.Errorf("Expand: %w", err)
+	}
+	return out, nil
+}
+
+// FoldExpand expands a constant to shape out (Expand's result).
+func FoldExpand(t *onnx.Tensor, out []int64) *onnx.Tensor {
+	return CopyConst(t, Ints(out), BroadcastPlan(Ints(t.Dims), Ints(out)).Swapped(), 0)
 }

@@ -14,7 +14,7 @@
 //
 // One file per op family:
 //
-//	broadcast.go   numpy broadcasting: Broadcast, BroadcastStrides, Pairwise
+//	broadcast.go   numpy broadcasting: Broadcast, BroadcastStrides, Pairwise; Expand
 //	copy.go        strided copies (CopyPlan) shared by folds and kernels
 //	reshape.go     Reshape, Flatten, Squeeze, Unsqueeze, Shape
 //	concat.go      Concat, Gather
