@@ -68,6 +68,9 @@ func Convert(src *onnx.Model, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	m.SetMetadata(bsnn.MetaSizeReport, string(js))
+	// A source op that reads one tensor twice (x*x) gets an Identity copy:
+	// BSNN files never repeat a node input (bsnn.CheckNames).
+	bsnn.Legalize(m.Proto.Graph)
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("convert: internal error: the converted model is malformed: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,50 @@ func attrValue(a *onnxpb.AttributeProto) any {
 		return string(a.GetS())
 	}
 	return nil
+}
+
+// checkEncoding: the graph input is read once, by the direct encoding
+// Unsqueeze(axes [0]) -> Expand([T, 1, ...]) -> Reshape([-1, dims...]).
+func checkEncoding(t *testing.T, m *onnx.Model, g *onnx.Graph, T int) {
+	t.Helper()
+	in := g.Inputs[0]
+	cs := g.Consumers(in.Name)
+	if len(cs) != 1 || cs[0].OpType != "Unsqueeze" {
+		t.Fatalf("the input %q is read by %d nodes, want one Unsqueeze", in.Name, len(cs))
+	}
+	ints := func(name string) []int64 {
+		v, err := m.Initializer(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v.Ints()
+	}
+	if a := ints(cs[0].Input(1)); !slices.Equal(a, []int64{0}) {
+		t.Errorf("encoding Unsqueeze axes %v", a)
+	}
+	ex := g.Consumers(cs[0].Outputs[0])
+	if len(ex) != 1 || ex[0].OpType != "Expand" {
+		t.Fatalf("the encoding's Unsqueeze feeds %d nodes, want one Expand", len(ex))
+	}
+	want := make([]int64, len(in.Shape)+1)
+	for i := range want {
+		want[i] = 1
+	}
+	want[0] = int64(T)
+	if s := ints(ex[0].Input(1)); !slices.Equal(s, want) {
+		t.Errorf("encoding Expand shape %v, want %v", s, want)
+	}
+	rs := g.Consumers(ex[0].Outputs[0])
+	if len(rs) != 1 || rs[0].OpType != "Reshape" {
+		t.Fatalf("the encoding's Expand feeds %d nodes, want one Reshape", len(rs))
+	}
+	rest := []int64{-1}
+	for _, d := range in.Shape[1:] {
+		rest = append(rest, d.Value)
+	}
+	if s := ints(rs[0].Input(1)); !slices.Equal(s, rest) {
+		t.Errorf("encoding Reshape target %v, want %v", s, rest)
+	}
 }
 
 // TestConvertFixtures converts every fixture (committed, and generated
@@ -138,9 +183,15 @@ func checkStructure(t *testing.T, src *onnx.Model, res *Result, o Options) {
 				t.Errorf("Reshape %s target %v hard-codes the batch", n.Name, s)
 			}
 		}
-		if n.OpType == "Expand" || n.OpType == "Tile" || n.OpType == "Identity" || n.OpType == "Dropout" || n.OpType == "Constant" {
+		encoder := n.Name == "encode/unsqueeze" || n.Name == "encode/expand"
+		copied := n.OpType == "Identity" && strings.HasSuffix(n.Outputs[0], ".copy")
+		if !encoder && !copied && (n.OpType == "Expand" || n.OpType == "Tile" || n.OpType == "Identity" || n.OpType == "Dropout" || n.OpType == "Constant") {
 			t.Errorf("node %s: %s left in the graph", n.Name, n.OpType)
 		}
+	}
+	checkEncoding(t, m, g, T)
+	if err := bsnn.CheckNames(m.Proto.Graph); err != nil {
+		t.Errorf("naming rules: %v", err)
 	}
 
 	// Layer roles: binary layers are exactly the compute layers that are
@@ -444,7 +495,9 @@ func TestReshapeBatchAgnostic(t *testing.T) {
 			for _, n := range g.Nodes {
 				switch n.OpType {
 				case "Shape", "Gather", "Unsqueeze", "Constant":
-					t.Errorf("shape arithmetic left: %s (%s)", n.Name, n.OpType)
+					if n.Name != "encode/unsqueeze" {
+						t.Errorf("shape arithmetic left: %s (%s)", n.Name, n.OpType)
+					}
 				}
 			}
 		})

@@ -106,13 +106,29 @@ func (w *writer) newInit(base string, c *onnx.Tensor, kind paramKind, owner *lay
 	return name
 }
 
-// shapeInit returns a shared int64 shape initializer.
-func (w *writer) shapeInit(dims []int64) string {
-	parts := make([]string, len(dims))
-	for i, d := range dims {
+// axesInit returns a shared int64 axes initializer, bsnn.axes.<axes>.
+func (w *writer) axesInit(axes ...int64) string {
+	key := "axes:" + joinInts(axes)
+	if name, ok := w.shapeConst[key]; ok {
+		return name
+	}
+	name := w.newInit("bsnn.axes."+joinInts(axes), intConst([]int64{int64(len(axes))}, append([]int64{}, axes...)), kindConst, nil)
+	w.shapeConst[key] = name
+	return name
+}
+
+// joinInts writes 1, -1, 28 as "1_-1_28".
+func joinInts(v []int64) string {
+	parts := make([]string, len(v))
+	for i, d := range v {
 		parts[i] = strconv.FormatInt(d, 10)
 	}
-	key := strings.Join(parts, "_")
+	return strings.Join(parts, "_")
+}
+
+// shapeInit returns a shared int64 shape initializer.
+func (w *writer) shapeInit(dims []int64) string {
+	key := joinInts(dims)
 	if name, ok := w.shapeConst[key]; ok {
 		return name
 	}
@@ -121,13 +137,20 @@ func (w *writer) shapeInit(dims []int64) string {
 	return name
 }
 
-// tnShape is [T, N, rest...] as value_info dims (N symbolic).
+// tnValueInfo declares a [T, N, rest...] tensor (N symbolic).
 func (w *writer) tnValueInfo(name string, src []int64) {
-	shape := onnx.Shape{{Value: w.o.T}, {Value: -1, Param: w.z.batchParam}}
+	shape := append(onnx.Shape{{Value: w.o.T}}, w.batchShape(src)...)
+	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(name, onnx.Float, shape))
+}
+
+// batchShape is a source shape [N, rest...] as value_info dims (N
+// symbolic).
+func (w *writer) batchShape(src []int64) onnx.Shape {
+	shape := onnx.Shape{{Value: -1, Param: w.z.batchParam}}
 	for _, d := range src[1:] {
 		shape = append(shape, onnx.Dim{Value: d})
 	}
-	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(name, onnx.Float, shape))
+	return shape
 }
 
 // toTN returns the [T, N, ...] view of an emitted [T*N, ...] tensor,
@@ -171,15 +194,7 @@ func constKind(op string, i int) paramKind {
 
 func (w *writer) run() error {
 	z, o := w.z, w.o
-	// Direct encoding: [N, ...] -> T copies along axis 0 -> [T*N, ...];
-	// row t*N + n is time step t of sample n.
-	rep := z.fresh(z.input + ".repeat")
-	ins := make([]string, o.T)
-	for i := range ins {
-		ins[i] = z.input
-	}
-	w.node(z.fresh("encode/repeat"), "Concat", "", ins, []string{rep}, []*onnxpb.AttributeProto{onnx.AttrInt("axis", 0)})
-	w.rn[z.input] = rep
+	w.rn[z.input] = w.encode()
 	last := z.resolve(z.output)
 	if last == z.output {
 		w.rn[z.output] = z.fresh(z.output + ".per_step")
@@ -211,6 +226,31 @@ func (w *writer) run() error {
 		}
 	}
 	return nil
+}
+
+// encode writes the direct input encoding and returns its output: the input
+// [N, ...] repeated T times along a new leading axis and merged into the
+// batch, [T*N, ...], where row t*N + n is time step t of sample n:
+//
+//	Unsqueeze(axes [0]) -> [1, N, ...] -> Expand([T, 1, ...]) -> [T, N, ...] -> Reshape([-1, ...])
+//
+// The graph is the same for every T and lists the input once (a Concat of T
+// copies would list it T times, which QONNX's renaming breaks).
+func (w *writer) encode() string {
+	z := w.z
+	xs := z.shapes[z.input]
+	one := z.fresh(z.input + ".unsqueezed")
+	w.node(z.fresh("encode/unsqueeze"), "Unsqueeze", "", []string{z.input, w.axesInit(0)}, []string{one}, nil)
+	shape := make([]int64, len(xs)+1)
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[0] = w.o.T
+	tn := z.fresh(z.input + ".repeat_tn")
+	w.node(z.fresh("encode/expand"), "Expand", "", []string{one, w.shapeInit(shape)}, []string{tn}, nil)
+	rep := z.fresh(z.input + ".repeat")
+	w.node(z.fresh("encode/repeat"), "Reshape", "", []string{tn, w.shapeInit(append([]int64{-1}, xs[1:]...))}, []string{rep}, nil)
+	return rep
 }
 
 // plain emits a stateless node as it is (opset-17 form).
@@ -253,10 +293,13 @@ func (w *writer) lif(c *cnode) {
 	tnIn := w.toTN(w.name(c.inputs[0]), xs, c.name)
 	spikes := z.fresh(c.outputs[0] + ".spikes")
 	name := z.fresh(c.name + "/lif")
-	// The optional V_T output is listed as "": onnx 1.12's shape inference
-	// of a function call indexes every output the function declares.
-	w.node(name, "LIF", bsnn.DomainSNN, []string{tnIn}, []string{spikes, ""}, bsnn.LIFAttributes(w.o.Neuron))
+	// The V_T output nobody reads is still listed, and named (bsnn's naming
+	// rules): onnx 1.12's shape inference of a function call indexes every
+	// output the function declares, and QONNX renames an empty name.
+	vT := z.fresh(name + ".V_T")
+	w.node(name, "LIF", bsnn.DomainSNN, []string{tnIn}, []string{spikes, vT}, bsnn.LIFAttributes(w.o.Neuron))
 	w.tnValueInfo(spikes, xs)
+	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(vT, onnx.Float, w.batchShape(xs)))
 	w.ann = append(w.ann, [2]string{spikes, bsnn.DatatypeBinary})
 	w.fromTN(spikes, xs, c.name, w.name(c.outputs[0]))
 	w.lifOf[c] = name

@@ -389,7 +389,7 @@ func TestRecognizeQONNXCleaned(t *testing.T) {
 	f := loadBSNN(t, "lenet_op13_keepbn_static")
 	for _, v := range []variant{{bsnn.ProfilePlain, bsnn.PlainUnrolled}, {bsnn.ProfilePortable, ""}, {bsnn.ProfilePacked, ""}} {
 		m := exportOK(t, f.model, v)
-		renamed := qonnxRename(m)
+		renamed := &onnx.Model{Proto: qonnxCleanup(m.Proto)}
 		info, err := Recognize(renamed)
 		if err != nil {
 			t.Fatal(err)
@@ -421,76 +421,6 @@ func TestRecognizeQONNXCleaned(t *testing.T) {
 			}
 		}
 	}
-}
-
-// qonnxRename mimics QONNX's cleanup: GiveUniqueNodeNames (op type +
-// index) and GiveReadableTensorNames (node name + _out/_param), with the
-// annotations renamed and the bsnn.* JSON left as it was.
-func qonnxRename(m *onnx.Model) *onnx.Model {
-	c := m.Clone()
-	g := c.Proto.Graph
-	counts := map[string]int{}
-	rename := map[string]string{}
-	keep := map[string]bool{}
-	for _, v := range g.Input {
-		keep[v.GetName()] = true
-	}
-	for _, v := range g.Output {
-		keep[v.GetName()] = true
-	}
-	for _, n := range g.Node {
-		name := n.GetOpType() + "_" + itoa(counts[n.GetOpType()])
-		counts[n.GetOpType()]++
-		n.Name = proto.String(name)
-		for i, o := range n.Output {
-			if o != "" && !keep[o] {
-				rename[o] = name + "_out" + itoa(i)
-			}
-		}
-		for i, in := range n.Input {
-			for _, t := range g.Initializer {
-				if t.GetName() == in && rename[in] == "" {
-					rename[in] = name + "_param" + itoa(i)
-				}
-			}
-		}
-	}
-	for _, n := range g.Node {
-		for i, in := range n.Input {
-			if r, ok := rename[in]; ok {
-				n.Input[i] = r
-			}
-		}
-		for i, o := range n.Output {
-			if r, ok := rename[o]; ok {
-				n.Output[i] = r
-			}
-		}
-	}
-	for _, t := range g.Initializer {
-		if r, ok := rename[t.GetName()]; ok {
-			t.Name = proto.String(r)
-		}
-	}
-	for _, v := range g.ValueInfo {
-		if r, ok := rename[v.GetName()]; ok {
-			v.Name = proto.String(r)
-		}
-	}
-	for _, a := range g.QuantizationAnnotation {
-		if r, ok := rename[a.GetTensorName()]; ok {
-			a.TensorName = proto.String(r)
-		}
-	}
-	return c
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }
 
 // TestErrors: what Export refuses, with typed errors.

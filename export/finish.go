@@ -20,9 +20,11 @@ import (
 // finish settles everything but the graph's computation for profile p:
 // header (IR 8, producer, opset_import with "" first and only the domains
 // used), model-local functions from the registry, bsnn.* metadata,
-// finn_datatype annotations, value_info, unused initializers. canon is the
-// canonical model's Info (its names survive every profile).
+// finn_datatype annotations, value_info, unused initializers, and the
+// naming rules of bsnn.CheckNames (bsnn.Legalize). canon is the canonical
+// model's Info (its names survive every profile).
 func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainForm, opts Options) error {
+	bsnn.Legalize(mp.Graph)
 	dropUnusedInits(mp)
 	if p != bsnn.ProfileTrain {
 		mp.TrainingInfo = nil
@@ -275,8 +277,8 @@ func tensorNames(g *onnxpb.GraphProto) map[string]bool {
 
 // customValueInfo types a custom node's output: BipolarQuant's is the
 // weight's shape, AGMMGate's and LIF's spikes the input's (when declared),
-// LIF's V_T the input's without the time axis; otherwise float of unknown
-// shape.
+// LIF's V_T the spikes' (else the input's) without the time axis;
+// otherwise float of unknown shape.
 func customValueInfo(g *onnxpb.GraphProto, n *onnxpb.NodeProto, i int, layerDims map[string][]int64) *onnxpb.ValueInfoProto {
 	o := n.Output[i]
 	var shape onnx.Shape
@@ -286,6 +288,11 @@ func customValueInfo(g *onnxpb.GraphProto, n *onnxpb.NodeProto, i int, layerDims
 			shape = append(shape, onnx.Dim{Value: x})
 		}
 		known = true
+	} else if vi := valueInfoOf(g, n.Output[0]); n.GetOpType() == "LIF" && i == 1 && vi != nil {
+		// V_T: the spikes' [T, N, ...] without the time axis.
+		if s, ok := shapeOf(vi); ok && len(s) > 1 {
+			shape, known = s[1:], true
+		}
 	} else if vi := valueInfoOf(g, n.Input[0]); vi != nil {
 		if s, ok := shapeOf(vi); ok {
 			switch {

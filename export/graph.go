@@ -79,6 +79,11 @@ func (ix *index) prod(t, op string) *onnxpb.NodeProto {
 	return n
 }
 
+// isRead reports whether a node or the graph output reads t.
+func (ix *index) isRead(t string) bool {
+	return t != "" && (len(ix.consumers[t]) > 0 || ix.outputs[t])
+}
+
 // onlyUsedBy reports whether t is consumed only by nodes in set and is not
 // a graph output.
 func (ix *index) onlyUsedBy(t string, set map[*onnxpb.NodeProto]bool) bool {

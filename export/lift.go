@@ -65,6 +65,7 @@ func (e *nodeEdit) apply(g *onnxpb.GraphProto) {
 // value_info are settled by finish.
 func lift(mp *onnxpb.ModelProto, info *Info) error {
 	g := mp.Graph
+	canonicalEncoding(g)
 	ix := newIndex(g)
 	ed := newEditor(g)
 	ne := newNodeEdit()
@@ -116,6 +117,9 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			if n.Form == FormStep {
 				stateIn, stateOut = append(stateIn, n.State), append(stateOut, n.Final)
 				final = ""
+			}
+			if final == "" {
+				final = ed.fresh(name + ".V_T") // named even when unread: bsnn.CheckNames
 			}
 			node = onnx.NewNode(name, "LIF", bsnn.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
 		}
@@ -212,7 +216,7 @@ func removeGraphOutput(g *onnxpb.GraphProto, name string) {
 
 // retime changes the number of time steps the canonical graph is written
 // for from `from` to `to` (T -> 1 for the per-step plain form, 1 -> T when
-// reading it back): the input encoding Concat repeats the graph input `to`
+// reading it back): the input encoding's Expand repeats the graph input `to`
 // times, the Reshapes into a time-major view [T, N, ...] (read by LIF,
 // LIFStep-free AGMMGate and the decoding ReduceMean) get `to` as their
 // leading dimension, and so do the value_info of the LIF and AGMMGate
@@ -221,38 +225,14 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 	g := mp.Graph
 	ix := newIndex(g)
 	ed := newEditor(g)
-	in := ""
-	for name := range ix.inputs {
-		if in == "" || name < in {
-			in = name
+	// The input encoding: Expand's leading dimension.
+	if enc := findEncoding(g, ix); enc != nil {
+		target, ok := ix.ints(enc.Input[1])
+		if !ok || len(target) == 0 || target[0] != int64(from) {
+			return fmt.Errorf("input encoding %q: shape %v does not start with T=%d", enc.GetName(), target, from)
 		}
-	}
-	if len(g.Input) > 0 {
-		for _, v := range g.Input {
-			if ix.inputs[v.GetName()] {
-				in = v.GetName()
-				break
-			}
-		}
-	}
-	// The input encoding.
-	for _, n := range g.Node {
-		if n.GetOpType() != "Concat" || !isONNXDomain(n.GetDomain()) || onnx.NodeOf(n).Int("axis", 0) != 0 || len(n.Input) != from {
-			continue
-		}
-		all := true
-		for _, x := range n.Input {
-			if x != in {
-				all = false
-			}
-		}
-		if !all {
-			continue
-		}
-		n.Input = nil
-		for i := 0; i < to; i++ {
-			n.Input = append(n.Input, in)
-		}
+		nt := append([]int64{int64(to)}, target[1:]...)
+		enc.Input[1] = ed.constant(shapeConstName(nt), int64Vec("", nt...))
 	}
 	// Time-major views.
 	timeMajor := map[string]bool{}

@@ -203,14 +203,17 @@ func lifStepNodes(ed *editor, prefix string, p spiking.LIFParams, k, vth, vreset
 }
 
 // lifExpansion unrolls a LIF over T steps: X_t = Slice(X, t, t+1, axis 0),
-// V_0 = v_reset (or the graph input v0 in the per-step form), the spikes
+// V_0 = the initializer <lif>.v0 holding v_reset (or the graph input v0 in
+// the per-step form), the spikes
 // joined by a Concat named like the LIF node (so bsnn.neurons still
 // resolves), V_T (or the per-step v_out) = Squeeze(V_{T-1}, 0).
 func lifExpansion(ed *editor, n *Neuron, T int, v0, final string) []*onnxpb.NodeProto {
 	k, vth, vreset, div := lifConsts(ed, n)
 	nodes := []*onnxpb.NodeProto{div}
 	ax0 := ed.constant(axes0, int64Vec("", 0))
-	v := vreset
+	// V_0 = v_reset, as a tensor of its own: the first step's d = V - v_reset
+	// must not list one tensor twice (bsnn.CheckNames).
+	v := ed.constant(n.Name+".v0", floatScalar("", n.Params.VReset))
 	if v0 != "" {
 		v = v0
 	}

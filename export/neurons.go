@@ -29,8 +29,8 @@ func findNeurons(ix *index, meta map[string]map[string]any) ([]*Neuron, error) {
 			if n.GetOpType() == "LIFStep" && len(n.Input) > 1 {
 				nr.State = n.Input[1]
 			}
-			if len(n.Output) > 1 {
-				nr.Final = n.Output[1]
+			if len(n.Output) > 1 && (n.GetOpType() == "LIFStep" || ix.isRead(n.Output[1])) {
+				nr.Final = n.Output[1] // V_T only when something reads it
 			}
 			out = append(out, nr)
 			continue
@@ -249,19 +249,18 @@ func matchUnrolled(ix *index, c *onnxpb.NodeProto) *Neuron {
 		}
 		return nil
 	}
-	soft := -1
+	soft := -1 // the reset mode the steps show: -1 none yet, 0 hard, 1 soft
+	agree := func(s bool) bool {
+		if soft >= 0 && (soft == 1) != s {
+			return false
+		}
+		soft = int(b2i(s))
+		return true
+	}
 	for t := 1; t < T; t++ {
 		nodes, v, s, ok := matchReset(ix, steps[t-1])
-		if !ok || v != steps[t].v {
+		if !ok || v != steps[t].v || !agree(s) {
 			return nil
-		}
-		if soft >= 0 && (soft == 1) != s {
-			return nil
-		}
-		if s {
-			soft = 1
-		} else {
-			soft = 0
 		}
 		for _, n := range nodes {
 			set[n] = true
@@ -276,13 +275,8 @@ func matchUnrolled(ix *index, c *onnxpb.NodeProto) *Neuron {
 			if a, ok := ix.ints(sq.Input[1]); !ok || !slices.Equal(a, []int64{0}) {
 				continue
 			}
-			if soft >= 0 && (soft == 1) != s {
+			if !agree(s) {
 				return nil
-			}
-			if s {
-				soft = 1
-			} else {
-				soft = 0
 			}
 			for _, n := range nodes {
 				set[n] = true

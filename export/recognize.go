@@ -79,7 +79,8 @@ type Neuron struct {
 	Op   string // LIF or LIFStep
 	Form string // FormNode, FormUnrolled or FormStep
 	// Input is X ([T, N, ...]; LIFStep: X_t), Spikes the output S, Final
-	// the V_T output ("" if none). LIFStep: State is the V input, Final
+	// the V_T output when something reads it (else ""). LIFStep: State is
+	// the V input, Final
 	// V_next.
 	Input, Spikes, Final, State string
 	// T is the number of time steps written (FormStep: 1).
