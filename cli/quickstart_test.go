@@ -14,7 +14,8 @@ import (
 
 // TestQuickstartShort runs a shortened quickstart (one epoch on a few
 // hundred images) and checks what it promises: the files, a printed test
-// accuracy, and exported files that onnx's checker accepts.
+// accuracy, exported files that onnx's checker accepts, and no file with an
+// unnamed output or a node input listed twice.
 func TestQuickstartShort(t *testing.T) {
 	dir := t.TempDir()
 	r := bsnnctl(t, "quickstart", "--out", dir, "--epochs", "1", "--train-limit", "512", "--test-limit", "256").ok(t)
@@ -31,6 +32,13 @@ func TestQuickstartShort(t *testing.T) {
 	for _, f := range []string{"ann.onnx", "bsnn.onnx", "run/metrics.jsonl", "run/final.onnx", "run/best.onnx", "bsnn_portable.onnx", "bsnn_packed.onnx"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	// Every file the quickstart writes survives QONNX's cleanup: no output
+	// without a name, no node listing one tensor twice (issue 16).
+	for _, f := range onnxFiles(t, dir) {
+		for _, p := range namingProblems(t, f) {
+			t.Error(p)
 		}
 	}
 	for _, f := range []string{"bsnn_portable.onnx", "bsnn_packed.onnx"} {

@@ -119,6 +119,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Summary, error) {
 			src = m
 		}
 		model = src.Clone()
+		// A file written before bsnn's naming rules ("" outputs, a Concat
+		// of T copies of the input) is brought up to them: every file this
+		// run writes goes through bsnn.CheckNames.
+		bsnn.Legalize(model.Proto.Graph)
 		if !cfg.agmmOn() {
 			gates, err := bypassAGMM(model)
 			if err != nil {
