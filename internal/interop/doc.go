@@ -2,7 +2,8 @@
 // files bsnnctl writes against the real consumers:
 //
 //   - onnxruntime, through internal/ort (InitORT, RunORT, ModelIO);
-//   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable).
+//   - Debian's Python onnx 1.12: its checker (CheckModel) and strict shape
+//     inference (InferShapesStrict); PythonONNXAvailable.
 //
 // Neither tool is needed to build or test the rest of the project. A test
 // asks for a tool with Need (or NeedORT, NeedPythonONNX): when the tool is
@@ -10,5 +11,6 @@
 // scripts/test.sh and .ci/run do), in which case it fails.
 //
 // The onnxruntime binding itself is package internal/ort (`bsnnctl import`
-// uses it too); this package forwards to it and adds the test switch.
+// uses it too); this package forwards to it and adds the test switch. Only
+// test code imports this package (it uses package testing).
 package interop
