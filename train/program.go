@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
@@ -35,7 +36,7 @@ func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*tr
 	case LossTET:
 		if ni.Logits == "" {
 			return nil, fmt.Errorf("loss tet needs the per-step logits, but the model's output %q is not a mean over time (metadata %s); use loss ce",
-				ni.Output, onnx.MetaOutputDecoding)
+				ni.Output, bsnn.MetaOutputDecoding)
 		}
 		v, T = b.Value(ni.Logits), ni.T
 	default:
