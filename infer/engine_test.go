@@ -54,7 +54,8 @@ func convertFixture(t *testing.T, root string, agmm bool, T int) (*onnx.Model, *
 // ask for, after the run.
 func floatRun(t *testing.T, m *onnx.Model, input string, x *onnx.Tensor, names []string) map[string][]float32 {
 	t.Helper()
-	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{input: x.Shape()}})
+	// Every value keeps its memory, to be read after the run.
+	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{input: x.Shape()}, NoMemoryReuse: true})
 	if err != nil {
 		t.Fatal(err)
 	}
