@@ -8,6 +8,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
 )
 
 // A program is the model bound to one input shape: runtime tensors with
@@ -19,6 +20,9 @@ type program struct {
 	steps []step
 	outs  []string
 	plan  []LayerPlan
+	// gateTaps are the AGMM taps of gates the float fallback runs, by
+	// output name (for Probes.Gates).
+	gateTaps map[string]*ops.AGMMTap
 }
 
 type step struct {
@@ -42,7 +46,7 @@ type binder struct {
 // bind builds the program of an input shape, or reports every node it
 // cannot run.
 func (e *Engine) bind(shape []int) (*program, error) {
-	p := &program{vals: map[string]*tensor{}}
+	p := &program{vals: map[string]*tensor{}, gateTaps: map[string]*ops.AGMMTap{}}
 	b := &binder{e: e, p: p, failed: map[string]bool{}, consts: map[string]*onnx.Tensor{}, unfused: map[*onnx.Node]string{}}
 	p.in = &tensor{kind: kindFloat, shape: slices.Clone(shape), f: make([]float32, numel(shape))}
 	p.vals[e.input.Name] = p.in

@@ -184,15 +184,27 @@ func (e *Engine) WeightBytes() int {
 	return n
 }
 
-// defaultShape is the input shape with every symbolic dimension set to 1.
+// defaultShape is the input shape for one sample, or for the fixed batch.
 func (e *Engine) defaultShape() ([]int, error) {
+	if len(e.input.Shape) > 0 && e.input.Shape[0].Known() {
+		return e.InputShape(int(e.input.Shape[0].Value))
+	}
+	return e.InputShape(1)
+}
+
+// InputShape returns the shape of an input of batch samples: the graph
+// input's shape with batch for a symbolic batch dimension (a fixed one
+// must equal batch).
+func (e *Engine) InputShape(batch int) ([]int, error) {
 	var s []int
 	for i, d := range e.input.Shape {
 		switch {
+		case i == 0 && d.Known() && int(d.Value) != batch:
+			return nil, fmt.Errorf("infer: input %q has a fixed batch of %d, not %d", e.input.Name, d.Value, batch)
 		case d.Known():
 			s = append(s, int(d.Value))
 		case i == 0:
-			s = append(s, 1)
+			s = append(s, batch)
 		default:
 			return nil, fmt.Errorf("infer: input %q: dimension %d (%s) is not known", e.input.Name, i, d)
 		}
@@ -236,6 +248,11 @@ func (e *Engine) Run(x []float32, shape []int) ([]Output, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return e.runLocked(p, x)
+}
+
+// runLocked runs program p on x (p.mu held).
+func (e *Engine) runLocked(p *program, x []float32) ([]Output, error) {
 	copy(p.in.f, x)
 	for _, s := range p.steps {
 		if err := s.run(); err != nil {

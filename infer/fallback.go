@@ -83,6 +83,9 @@ func (b *binder) fallback(n *onnx.Node, why string) error {
 		outs = append(outs, result{v, t})
 		b.set(name, t)
 	}
+	if tap := gateTap(fb); tap != nil && len(outs) == 1 {
+		b.p.gateTaps[n.Outputs[0]] = tap
+	}
 	b.layer(LayerPlan{Node: n.Label(), Op: n.QualifiedOp(), Fallback: true, Reason: why})
 	if len(outs) == 0 {
 		return nil // computed at compile time
