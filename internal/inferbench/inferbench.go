@@ -34,7 +34,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/infer"
-	"github.com/bsnnctl/bsnnctl/internal/onnxruntime"
+	"github.com/bsnnctl/bsnnctl/internal/ort"
 	"github.com/bsnnctl/bsnnctl/internal/peakrss"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -160,12 +160,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Threads: cfg.Threads, Warmup: cfg.Warmup, Rounds: cfg.Rounds, CPU: cpuModel(),
 		TimeSteps: e.TimeSteps(), Input: sample, Plan: e.Plan()}
 
-	ort, ortANN, err := r.sessions(cfg)
+	rt, rtANN, err := r.sessions(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		for _, s := range []*onnxruntime.Session{ort, ortANN} {
+		for _, s := range []*ort.Session{rt, rtANN} {
 			if s != nil {
 				s.Close()
 			}
@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	r.LoadBefore, _ = LoadAverage()
 	for _, batch := range cfg.Batches {
-		if err := r.measure(ctx, cfg, e, ort, ortANN, batch, logf); err != nil {
+		if err := r.measure(ctx, cfg, e, rt, rtANN, batch, logf); err != nil {
 			return nil, err
 		}
 	}
@@ -187,17 +187,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // sessions loads the model (portable profile) and the ANN in onnxruntime;
 // when onnxruntime is not available it records one Skip and returns nil
 // sessions.
-func (r *Report) sessions(cfg Config) (ort, ann *onnxruntime.Session, err error) {
-	v, err := onnxruntime.Version()
+func (r *Report) sessions(cfg Config) (rt, ann *ort.Session, err error) {
+	v, err := ort.Version()
 	if err != nil {
-		if !errors.Is(err, onnxruntime.ErrUnavailable) {
+		if !errors.Is(err, ort.ErrUnavailable) {
 			return nil, nil, err
 		}
 		engines := ONNXRuntime
 		if cfg.ANN != nil {
 			engines += " and " + ONNXRuntimeANN
 		}
-		r.Skipped = append(r.Skipped, Skip{Engine: engines, Reason: err.Error()})
+		why := strings.TrimPrefix(err.Error(), ort.ErrUnavailable.Error()+": ")
+		r.Skipped = append(r.Skipped, Skip{Engine: engines, Reason: "onnxruntime is not available (" + why + ")"})
 		return nil, nil, nil
 	}
 	r.ORTVersion = v
@@ -205,28 +206,28 @@ func (r *Report) sessions(cfg Config) (ort, ann *onnxruntime.Session, err error)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := onnxruntime.Options{IntraOpThreads: cfg.Threads, InterOpThreads: 1}
-	if ort, err = onnxruntime.NewSession(portable, opts); err != nil {
+	opts := ort.SessionOptions{IntraOpThreads: cfg.Threads, InterOpThreads: 1}
+	if rt, err = ort.NewSession(portable, opts); err != nil {
 		return nil, nil, fmt.Errorf("the model (portable profile): %w", err)
 	}
 	if cfg.ANN == nil {
-		return ort, nil, nil
+		return rt, nil, nil
 	}
 	b, err := onnx.Marshal(cfg.ANN)
 	if err != nil {
-		ort.Close()
+		rt.Close()
 		return nil, nil, fmt.Errorf("the ANN: %w", err)
 	}
-	if ann, err = onnxruntime.NewSession(b, opts); err != nil {
-		ort.Close()
+	if ann, err = ort.NewSession(b, opts); err != nil {
+		rt.Close()
 		return nil, nil, fmt.Errorf("the ANN: %w", err)
 	}
 	if len(ann.Inputs()) != 1 {
-		ort.Close()
+		rt.Close()
 		ann.Close()
 		return nil, nil, fmt.Errorf("the ANN has %d inputs; the benchmark feeds one", len(ann.Inputs()))
 	}
-	return ort, ann, nil
+	return rt, ann, nil
 }
 
 // portableBytes returns the model in the portable profile, as bytes.
@@ -244,7 +245,7 @@ func portableBytes(m *onnx.Model) ([]byte, error) {
 }
 
 // measure interleaves the engines at one batch size.
-func (r *Report) measure(ctx context.Context, cfg Config, e *infer.Engine, ort, ann *onnxruntime.Session, batch int, logf func(string, ...any)) error {
+func (r *Report) measure(ctx context.Context, cfg Config, e *infer.Engine, rt, ann *ort.Session, batch int, logf func(string, ...any)) error {
 	shape := append([]int{batch}, r.Input...)
 	x := make([]float32, batch*numel(r.Input))
 	rng := rand.New(rand.NewPCG(uint64(batch), 7))
@@ -277,8 +278,8 @@ func (r *Report) measure(ctx context.Context, cfg Config, e *infer.Engine, ort, 
 	if err := add(Float, cfg.Model, func() (*stepper, error) { return floatStepper(cfg.Model, e.InputName(), x, shape) }); err != nil {
 		return err
 	}
-	if ort != nil {
-		if err := add(ONNXRuntime, cfg.Model, func() (*stepper, error) { return ortStepper(ONNXRuntime, ort, x, shape) }); err != nil {
+	if rt != nil {
+		if err := add(ONNXRuntime, cfg.Model, func() (*stepper, error) { return ortStepper(ONNXRuntime, rt, x, shape) }); err != nil {
 			return err
 		}
 	}
@@ -401,12 +402,12 @@ func floatStepper(m *onnx.Model, input string, x []float32, shape []int) (*stepp
 	}, nil
 }
 
-func ortStepper(name string, s *onnxruntime.Session, x []float32, shape []int) (*stepper, error) {
+func ortStepper(name string, s *ort.Session, x []float32, shape []int) (*stepper, error) {
 	dims := make([]int64, len(shape))
 	for i, d := range shape {
 		dims[i] = int64(d)
 	}
-	c, err := s.Prepare([]onnxruntime.Tensor{{Name: s.Inputs()[0], Shape: dims, Float32: x}})
+	c, err := s.Prepare(map[string]ort.Tensor{s.Inputs()[0]: {Shape: dims, Float: x}})
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +418,7 @@ func ortStepper(name string, s *onnxruntime.Session, x []float32, shape []int) (
 			if err != nil {
 				return nil, err
 			}
-			return outs[0].Float32, nil
+			return outs[0].Float, nil
 		},
 		close: func() { c.Close() },
 	}, nil

@@ -27,16 +27,13 @@
 //	    onnxruntime-node/bin/napi-v6/linux/<x64|arm64>/libonnxruntime.so.1
 //
 // The library is loaded with dlopen at run time; nothing links against it.
-// Finding and loading it is package internal/onnxruntime's job (InitORT
-// and ORTLibPath call it), which the bsnnctl command uses as well.
 //
 // # cgo
 //
-// Apart from package dist in builds with the mpi tag and package
-// internal/onnxruntime, this is the only package of the module that uses
-// cgo (through onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
+// Apart from package dist in builds with the mpi tag, this is the only
+// package of the module that uses cgo (through onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
 // and CGO_ENABLED=1, which is Go's default when gcc is present. Built with
 // CGO_ENABLED=0 the package still compiles: InitORT and RunORT then report
 // onnxruntime as unavailable (ErrUnavailable). Only test code may import this
-// package.
+// package, so the bsnnctl binary stays pure Go.
 package interop

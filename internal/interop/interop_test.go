@@ -3,7 +3,9 @@ package interop
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -72,10 +74,26 @@ func TestNeed(t *testing.T) {
 	}
 }
 
-// TestORTLibPath checks that ORTLibPath wraps internal/onnxruntime's
-// lookup with ErrUnavailable (the lookup itself is tested there).
 func TestORTLibPath(t *testing.T) {
-	t.Setenv("BSNNCTL_ORT_LIB", filepath.Join(t.TempDir(), "nope.so"))
+	dir := t.TempDir()
+	t.Setenv("BSNNCTL_ORT_LIB", "")
+	t.Setenv("BSNNCTL_CACHE", dir)
+	if _, err := ORTLibPath(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("empty cache: ORTLibPath error = %v, want ErrUnavailable", err)
+	}
+	if runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
+		lib := filepath.Join(dir, "ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
+		if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(lib, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := ORTLibPath(); err != nil || p != lib {
+			t.Fatalf("ORTLibPath = %q, %v; want %q", p, err, lib)
+		}
+	}
+	t.Setenv("BSNNCTL_ORT_LIB", filepath.Join(dir, "nope.so"))
 	if _, err := ORTLibPath(); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("missing BSNNCTL_ORT_LIB: error = %v, want ErrUnavailable", err)
 	}

@@ -7,22 +7,40 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
-
-	"github.com/bsnnctl/bsnnctl/internal/onnxruntime"
 )
 
-// InitORT loads onnxruntime through package internal/onnxruntime (see
-// ORTLibPath) and creates its environment, once per process; it is safe to
-// call from several goroutines and returns the same result every time. The
-// environment lives until the process ends. A missing or unloadable
-// library gives an error wrapping ErrUnavailable.
+var (
+	ortOnce    sync.Once
+	ortErr     error
+	ortVersion string
+)
+
+// InitORT loads onnxruntime (see ORTLibPath) and creates its environment,
+// once per process; it is safe to call from several goroutines and returns
+// the same result every time. The environment lives until the process ends.
+// A missing or unloadable library gives an error wrapping ErrUnavailable.
 func InitORT() error {
-	if err := onnxruntime.Init(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return nil
+	ortOnce.Do(func() {
+		if ort.IsInitialized() { // someone else in this process set it up
+			ortVersion = ort.GetVersion()
+			return
+		}
+		lib, err := ORTLibPath()
+		if err != nil {
+			ortErr = err
+			return
+		}
+		ort.SetSharedLibraryPath(lib)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			ortErr = fmt.Errorf("%w: onnxruntime: loading %s: %v", ErrUnavailable, lib, err)
+			return
+		}
+		ortVersion = ort.GetVersion()
+	})
+	return ortErr
 }
 
 // ORTVersion returns the version string of the loaded onnxruntime library
@@ -31,7 +49,7 @@ func ORTVersion() (string, error) {
 	if err := InitORT(); err != nil {
 		return "", err
 	}
-	return onnxruntime.Version()
+	return ortVersion, nil
 }
 
 // IOInfo describes one graph input or output as onnxruntime sees it.

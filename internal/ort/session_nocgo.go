@@ -1,22 +1,17 @@
 //go:build !cgo
 
-package onnxruntime
+package ort
 
-import "fmt"
-
-var errNoCgo = fmt.Errorf("%w: this binary was built with CGO_ENABLED=0 (onnxruntime's Go binding needs cgo)", ErrUnavailable)
-
-// Init reports onnxruntime as unavailable: built without cgo.
-func Init() error { return errNoCgo }
-
-// Version reports onnxruntime as unavailable: built without cgo.
-func Version() (string, error) { return "", errNoCgo }
+// SessionOptions configure a Session.
+type SessionOptions struct {
+	IntraOpThreads, InterOpThreads int
+}
 
 // A Session is a model loaded in onnxruntime; without cgo there is none.
 type Session struct{}
 
 // NewSession reports onnxruntime as unavailable: built without cgo.
-func NewSession(model []byte, opts Options) (*Session, error) { return nil, errNoCgo }
+func NewSession(model []byte, opts SessionOptions) (*Session, error) { return nil, errNoCgo }
 
 // Inputs returns nothing: built without cgo.
 func (s *Session) Inputs() []string { return nil }
@@ -31,7 +26,7 @@ func (s *Session) Close() error { return nil }
 type Call struct{}
 
 // Prepare reports onnxruntime as unavailable: built without cgo.
-func (s *Session) Prepare(inputs []Tensor) (*Call, error) { return nil, errNoCgo }
+func (s *Session) Prepare(inputs map[string]Tensor) (*Call, error) { return nil, errNoCgo }
 
 // Run reports onnxruntime as unavailable: built without cgo.
 func (c *Call) Run() error { return errNoCgo }

@@ -1,23 +1,17 @@
-package onnxruntime
+package ort
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 )
 
-// PinnedVersion is the onnxruntime-node release scripts/deps.sh installs.
-const PinnedVersion = "1.30.0"
+// VersionPinned is the onnxruntime-node release scripts/deps.sh installs.
+const VersionPinned = "1.30.0"
 
-// ErrUnavailable is wrapped by every error that means onnxruntime cannot be
-// used here: no library, a library that does not load, or a build without
-// cgo.
-var ErrUnavailable = errors.New("onnxruntime is not available")
-
-// CacheDir is the folder scripts/deps.sh installs into: $BSNNCTL_CACHE,
-// else $XDG_CACHE_HOME/bsnnctl, else $HOME/.cache/bsnnctl.
+// CacheDir is the folder scripts/deps.sh installs into:
+// $BSNNCTL_CACHE, else $XDG_CACHE_HOME/bsnnctl, else $HOME/.cache/bsnnctl.
 func CacheDir() (string, error) {
 	if d := os.Getenv("BSNNCTL_CACHE"); d != "" {
 		return d, nil
@@ -44,11 +38,11 @@ func LibPath() (string, error) {
 	}
 	cache, err := CacheDir()
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return "", fmt.Errorf("%w: onnxruntime: %v", ErrUnavailable, err)
 	}
 	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
 	if runtime.GOOS != "linux" || arch == "" {
-		return "", fmt.Errorf("%w: no npm onnxruntime-node CPU library for %s/%s; set BSNNCTL_ORT_LIB",
+		return "", fmt.Errorf("%w: onnxruntime: no npm onnxruntime-node CPU library for %s/%s; set BSNNCTL_ORT_LIB",
 			ErrUnavailable, runtime.GOOS, runtime.GOARCH)
 	}
 	dir := filepath.Join(cache, "ort", "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", arch)
@@ -60,5 +54,6 @@ func LibPath() (string, error) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "libonnxruntime.so.1.*")); len(m) > 0 {
 		return m[len(m)-1], nil
 	}
-	return "", fmt.Errorf("%w: %s not found; run scripts/deps.sh or set BSNNCTL_ORT_LIB", ErrUnavailable, p)
+	return "", fmt.Errorf("%w: onnxruntime: %s not found; run scripts/deps.sh or set BSNNCTL_ORT_LIB",
+		ErrUnavailable, p)
 }
