@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -353,5 +354,32 @@ func TestUnsupportedNodesAreListed(t *testing.T) {
 	// float engine either.
 	if !slices.Equal(nodes, []string{"log", "exp"}) {
 		t.Fatalf("unsupported nodes %v, want [log exp] (%v)", nodes, err)
+	}
+}
+
+// TestEveryFixtureMatchesFloatEngine converts every committed fixture
+// (LeNet, MLP and ResNet-20 exports of opsets 9 to 17, BatchNormalization
+// folded or kept, static or dynamic batch) with import's defaults (AGMM
+// gates on) and compares the engines. (Tiny MLPs may have layers where no
+// neuron fires on the fixture's two samples.)
+func TestEveryFixtureMatchesFloatEngine(t *testing.T) {
+	root := filepath.Join("..", "testmodels", "fixtures")
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		n++
+		t.Run(d.Name(), func(t *testing.T) {
+			m, x := convertFixture(t, filepath.Join(root, d.Name()), true, 4)
+			compareEnginesOn(t, m, x, 0.9999, 1e-4, true)
+		})
+	}
+	if n == 0 {
+		t.Fatal("no fixtures")
 	}
 }
