@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,7 +45,11 @@ func packedEngine(g *Globals, name string, m *onnx.Model, path string, threads i
 	}
 	e, err := infer.Compile(m, infer.Options{Threads: threads})
 	if err != nil {
-		if name == "" {
+		switch {
+		case name == "" && errors.Is(err, infer.ErrStepForm):
+			g.Log.Debug("a step-form file: the float engine runs it", "model", path)
+			return nil, nil
+		case name == "":
 			g.Log.Info("the packed engine cannot run this model; the float engine runs it", "model", path, "reason", err)
 			return nil, nil
 		}

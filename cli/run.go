@@ -67,6 +67,11 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
+	ex, err := c.executor(g, m)
+	if err != nil {
+		return err
+	}
+	defer ex.close()
 	inputs, err := c.readInputs(graph)
 	if err != nil {
 		return err
@@ -93,11 +98,6 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	for i, o := range graph.Outputs {
 		outs[i] = &runOutput{Name: o.Name}
 	}
-	ex, err := c.executor(g, m)
-	if err != nil {
-		return err
-	}
-	defer ex.close()
 	for _, ch := range chunks {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
