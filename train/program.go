@@ -147,9 +147,11 @@ type evalProgram struct {
 	b      *ops.Builder
 	prog   *ops.Program
 	logits *copyProbe
-	T, N   int
-	C      int
-	layers []*layer
+	// logitsName is the value logits copies (the packed engine reads it).
+	logitsName string
+	T, N       int
+	C          int
+	layers     []*layer
 }
 
 // compileEval compiles m in inference mode for batches of batch samples,
@@ -183,5 +185,5 @@ func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*eval
 	if err != nil {
 		return nil, err
 	}
-	return &evalProgram{b: b, prog: prog, logits: cp, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
+	return &evalProgram{b: b, prog: prog, logits: cp, logitsName: name, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
 }
