@@ -2,7 +2,7 @@
 // profile of shared/spec/bsnn-onnx.md §5 and reads back every file it
 // writes.
 //
-//	out, err := export.Export(model, export.ProfilePacked, export.Options{})
+//	out, err := export.Export(model, bsnn.ProfilePacked, export.Options{})
 //	info, err := export.Recognize(out)   // binary layers, LIF neurons, AGMM gates
 //	rep, err := export.Describe(out)     // profile, sizes, packed ratio
 //

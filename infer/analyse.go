@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -52,7 +53,7 @@ func (f *fusion) nodes() []string {
 func (e *Engine) analyse() error {
 	var u unsupported
 	for _, n := range e.g.Nodes {
-		if n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant" {
+		if n.Domain == bsnn.DomainQONNX && n.OpType == "BipolarQuant" {
 			w, err := e.bipolar(n)
 			if err != nil {
 				u.add(n, "%v", err)
@@ -233,7 +234,7 @@ func (e *Engine) matchFusion(n *onnx.Node) *fusion {
 		f.reshape = next
 		next = e.only(next.Outputs[0])
 	}
-	if next != nil && next.Domain == onnx.DomainSNN && next.OpType == "LIF" &&
+	if next != nil && next.Domain == bsnn.DomainSNN && next.OpType == "LIF" &&
 		(len(next.Outputs) < 2 || next.Outputs[1] == "" || len(e.g.Consumers(next.Outputs[1])) == 0 && !e.isOutput(next.Outputs[1])) {
 		f.lif = next
 		return f

@@ -3,11 +3,11 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 )
 
 // binaryConv returns the packed convolution of the binary layer n (Conv,
@@ -174,7 +174,7 @@ func (b *binder) fusion(f *fusion) error {
 	if len(lshape) < 3 || lshape[0]*lshape[1] != g.imgs || numel(lshape[2:]) != g.perImage() {
 		return fmt.Errorf("node %s: input shape %v is not [T, N, ...] of the layer's %d images", f.lif.Label(), lshape, g.imgs)
 	}
-	if ep.LIF, err = ops.LIFParamsOf(f.lif); err != nil {
+	if ep.LIF, err = bsnn.ParseLIF(f.lif); err != nil {
 		return fmt.Errorf("node %s: %w", f.lif.Label(), err)
 	}
 	T := lshape[0]

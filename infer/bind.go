@@ -3,6 +3,7 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 	"sync"
 
@@ -218,13 +219,13 @@ func (b *binder) node(n *onnx.Node) error {
 // dedicated binds a node on the engine's own path for it: packed, or a
 // float path that keeps packed or repeated storage.
 func (b *binder) dedicated(n *onnx.Node) error {
-	if n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant" {
+	if n.Domain == bsnn.DomainQONNX && n.OpType == "BipolarQuant" {
 		if _, ok := b.e.binary[n.Outputs[0]]; ok {
 			return nil // a constant weight
 		}
 		return fmt.Errorf("BipolarQuant of a value computed at run time")
 	}
-	if n.Domain == onnx.DomainSNN {
+	if n.Domain == bsnn.DomainSNN {
 		switch n.OpType {
 		case "LIF":
 			return b.lif(n)

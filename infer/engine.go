@@ -3,6 +3,7 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,11 +90,11 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	if info.Profile == export.ProfilePlain && info.PlainForm == export.PlainStep {
+	if info.Profile == bsnn.ProfilePlain && info.PlainForm == bsnn.PlainStep {
 		return nil, ErrStepForm
 	}
-	if info.Profile != export.ProfilePortable && info.Profile != export.ProfileTrain {
-		if model, err = export.Export(model, export.ProfilePortable, export.Options{}); err != nil {
+	if info.Profile != bsnn.ProfilePortable && info.Profile != bsnn.ProfileTrain {
+		if model, err = export.Export(model, bsnn.ProfilePortable, export.Options{}); err != nil {
 			return nil, fmt.Errorf("infer: canonicalizing the %s profile: %w", info.Profile, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"io/fs"
 	"math"
 	"os"
@@ -89,7 +90,7 @@ func spikeValues(m *onnx.Model) []string {
 	g, _ := m.Graph()
 	var s []string
 	for _, n := range g.Nodes {
-		if n.Domain == onnx.DomainSNN && n.OpType == "LIF" {
+		if n.Domain == bsnn.DomainSNN && n.OpType == "LIF" {
 			s = append(s, n.Outputs[0])
 		}
 	}
@@ -240,7 +241,7 @@ func TestEveryProfileRunsTheSame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, prof := range []export.Profile{export.ProfilePlain, export.ProfilePacked} {
+	for _, prof := range []bsnn.Profile{bsnn.ProfilePlain, bsnn.ProfilePacked} {
 		em, err := export.Export(m, prof, export.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +309,7 @@ func TestGeneratedModelsMatchFloatEngine(t *testing.T) {
 // than twice the bytes of its packed-profile file (1 bit a binary weight).
 func TestWeightsStayPacked(t *testing.T) {
 	m, x := fixture(t, "resnet20_op13_folded_dynamic", true, 4)
-	packed, err := export.Export(m, export.ProfilePacked, export.Options{})
+	packed, err := export.Export(m, bsnn.ProfilePacked, export.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,11 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
@@ -243,7 +243,7 @@ func (b *binder) lif(n *onnx.Node) error {
 	if len(n.Outputs) > 1 && n.Outputs[1] != "" && (len(b.e.g.Consumers(n.Outputs[1])) > 0 || b.e.isOutput(n.Outputs[1])) {
 		return fmt.Errorf("the final membrane output V_T is not supported")
 	}
-	p, err := ops.LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"math"
 	"math/rand/v2"
 
@@ -131,7 +132,7 @@ func (b *netBuilder) binaryConv(x act, c conv) act {
 		lat[i] = float32(b.r.NormFloat64())
 	}
 	y := b.name("bconv")
-	b.node("BipolarQuant", onnx.DomainQONNX, []string{b.init(y+".latent", []int64{int64(c.m), int64(x.c / g), int64(c.kh), int64(c.kw)}, lat),
+	b.node("BipolarQuant", bsnn.DomainQONNX, []string{b.init(y+".latent", []int64{int64(c.m), int64(x.c / g), int64(c.kh), int64(c.kw)}, lat),
 		b.init(y+".scale", nil, []float32{1})}, []string{y + ".wbin"})
 	b.node("Conv", "", []string{b.gate(x).name, y + ".wbin"}, []string{y}, c.attrs()...)
 	oh, ow := c.out(x.h, x.w)
@@ -150,7 +151,7 @@ func (b *netBuilder) gate(x act) act {
 	for i := range alpha {
 		alpha[i] = float32(0.8 + 0.4*b.r.Float64())
 	}
-	b.node("AGMMGate", onnx.DomainSNN, []string{v, b.init(gv+".alpha", []int64{int64(b.T)}, alpha)}, []string{gv},
+	b.node("AGMMGate", bsnn.DomainSNN, []string{v, b.init(gv+".alpha", []int64{int64(b.T)}, alpha)}, []string{gv},
 		&onnxpb.AttributeProto{Name: proto.String("mode"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("forward")})
 	b.node("Reshape", "", []string{gv, b.ints(y+".shape", -1, int64(x.c), int64(x.h), int64(x.w))}, []string{y})
 	return act{y, x.c, x.h, x.w}
@@ -186,7 +187,7 @@ func (b *netBuilder) add(x, y act) act {
 func (b *netBuilder) lif(x act) act {
 	v, s, y := b.name("tn"), b.name("spk"), b.name("s")
 	b.node("Reshape", "", []string{x.name, b.ints(v+".shape", int64(b.T), -1, int64(x.c), int64(x.h), int64(x.w))}, []string{v})
-	b.node("LIF", onnx.DomainSNN, []string{v}, []string{s, ""}, attrFloat("tau", 2), attrFloat("v_threshold", 1),
+	b.node("LIF", bsnn.DomainSNN, []string{v}, []string{s, ""}, attrFloat("tau", 2), attrFloat("v_threshold", 1),
 		attrFloat("v_reset", 0), attrInt("decay_input", 0), attrInt("soft_reset", 0), attrInt("detach_reset", 0),
 		&onnxpb.AttributeProto{Name: proto.String("surrogate"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("triangle")},
 		attrFloat("surrogate_alpha", 1))
@@ -225,9 +226,9 @@ func (b *netBuilder) head(x act, k int) {
 func (b *netBuilder) model() *onnx.Model {
 	return &onnx.Model{Proto: &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: b.g, OpsetImport: []*onnxpb.OperatorSetIdProto{
 		{Domain: proto.String(""), Version: proto.Int64(17)},
-		{Domain: proto.String(onnx.DomainSNN), Version: proto.Int64(1)},
-		{Domain: proto.String(onnx.DomainQONNX), Version: proto.Int64(1)}},
-		MetadataProps: []*onnxpb.StringStringEntryProto{{Key: proto.String(onnx.MetaTimeSteps), Value: proto.String(fmt.Sprint(b.T))}}}}
+		{Domain: proto.String(bsnn.DomainSNN), Version: proto.Int64(1)},
+		{Domain: proto.String(bsnn.DomainQONNX), Version: proto.Int64(1)}},
+		MetadataProps: []*onnxpb.StringStringEntryProto{{Key: proto.String(bsnn.MetaTimeSteps), Value: proto.String(fmt.Sprint(b.T))}}}}
 }
 
 // sample returns a random input of n samples for the net's input act.
@@ -259,7 +260,7 @@ func (b *netBuilder) addConst(x act) act {
 func (b *netBuilder) lifWithVT(x act) act {
 	v, s, y, vt := b.name("tn"), b.name("spk"), b.name("s"), b.name("vT")
 	b.node("Reshape", "", []string{x.name, b.ints(v+".shape", int64(b.T), -1, int64(x.c), int64(x.h), int64(x.w))}, []string{v})
-	b.node("LIF", onnx.DomainSNN, []string{v}, []string{s, vt}, attrFloat("tau", 2), attrFloat("v_threshold", 1),
+	b.node("LIF", bsnn.DomainSNN, []string{v}, []string{s, vt}, attrFloat("tau", 2), attrFloat("v_threshold", 1),
 		attrFloat("v_reset", 0), attrInt("decay_input", 0), attrInt("soft_reset", 0), attrInt("detach_reset", 0),
 		&onnxpb.AttributeProto{Name: proto.String("surrogate"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("triangle")},
 		attrFloat("surrogate_alpha", 1))

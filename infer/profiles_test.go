@@ -2,6 +2,7 @@ package infer_test
 
 import (
 	"errors"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"math"
 	"path/filepath"
 	"testing"
@@ -52,11 +53,11 @@ func TestTrainAndStepProfiles(t *testing.T) {
 		}
 		return train.EncodeTrainState(m, st)
 	}
-	tm, err := export.Export(res.Model, export.ProfileTrain, export.Options{TrainState: fresh})
+	tm, err := export.Export(res.Model, bsnn.ProfileTrain, export.Options{TrainState: fresh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, err := export.Recognize(tm); err != nil || info.Profile != export.ProfileTrain {
+	if info, err := export.Recognize(tm); err != nil || info.Profile != bsnn.ProfileTrain {
 		t.Fatalf("the export is not recognized as the train profile: %v, %v", info, err)
 	}
 	for i, v := range run(tm) {
@@ -64,7 +65,7 @@ func TestTrainAndStepProfiles(t *testing.T) {
 			t.Fatalf("train profile: output %d is %v, portable %v", i, v, want[i])
 		}
 	}
-	step, err := export.Export(res.Model, export.ProfilePlain, export.Options{PlainForm: export.PlainStep})
+	step, err := export.Export(res.Model, bsnn.ProfilePlain, export.Options{PlainForm: bsnn.PlainStep})
 	if err != nil {
 		t.Fatal(err)
 	}

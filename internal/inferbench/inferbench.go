@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -236,8 +237,8 @@ func portableBytes(m *onnx.Model) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.Profile != export.ProfilePortable {
-		if m, err = export.Export(m, export.ProfilePortable, export.Options{}); err != nil {
+	if info.Profile != bsnn.ProfilePortable {
+		if m, err = export.Export(m, bsnn.ProfilePortable, export.Options{}); err != nil {
 			return nil, fmt.Errorf("exporting the %s model to the portable profile for onnxruntime: %w", info.Profile, err)
 		}
 	}
