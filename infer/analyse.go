@@ -118,6 +118,9 @@ func (e *Engine) constant(name string) (*onnx.Tensor, error) {
 // constFloats returns a constant's values as float32 with its shape.
 func (e *Engine) constFloats(name string) ([]float32, []int, error) {
 	if w, ok := e.binary[name]; ok {
+		if w.values == nil {
+			return nil, nil, fmt.Errorf("input %q: the binary weight was released after packing", name)
+		}
 		return w.values, w.dims, nil
 	}
 	t, err := e.constant(name)

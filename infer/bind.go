@@ -240,6 +240,10 @@ func (b *binder) dedicated(n *onnx.Node) error {
 	switch n.OpType {
 	case "Concat":
 		return b.concat(n)
+	case "Unsqueeze":
+		return b.unsqueeze(n)
+	case "Expand":
+		return b.expand(n)
 	case "Conv":
 		return b.conv(n)
 	case "BatchNormalization":

@@ -384,3 +384,28 @@ func TestEveryFixtureMatchesFloatEngine(t *testing.T) {
 		t.Fatal("no fixtures")
 	}
 }
+
+// TestDirectEncoderRunsOnce checks that the converter's direct encoder
+// (Unsqueeze, Expand to [T, N, ...], Reshape) is recognised as the input
+// repeated T times: no node falls back to the float engine, and the float
+// first layer computes one copy of the input, not T.
+func TestDirectEncoderRunsOnce(t *testing.T) {
+	for _, name := range []string{"lenet_op13_folded_dynamic", "resnet20_op13_folded_dynamic"} {
+		m, x := fixture(t, name, false, 4)
+		e, err := Compile(m, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Run(x.Floats(), x.Shape()); err != nil {
+			t.Fatal(err)
+		}
+		if e.T != 4 {
+			t.Errorf("%s: the engine found T = %d, want 4 (the encoder was not recognised)", name, e.T)
+		}
+		for _, l := range e.Plan() {
+			if l.Fallback {
+				t.Errorf("%s: %s (%s) falls back: %s", name, l.Node, l.Op, l.Reason)
+			}
+		}
+	}
+}

@@ -37,6 +37,87 @@ func (b *binder) concat(n *onnx.Node) error {
 	return nil
 }
 
+// unsqueeze binds an Unsqueeze of a float or repeated tensor: a view with
+// the new axes of size 1 (the data does not move).
+func (b *binder) unsqueeze(n *onnx.Node) error {
+	x, err := b.val(n.Inputs[0])
+	if err != nil {
+		return err
+	}
+	if x.kind != kindFloat && x.kind != kindRepeat {
+		return errNoPath
+	}
+	axes := n.Ints("axes", nil)
+	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
+		t, err := b.constant(n.Inputs[1])
+		if err != nil {
+			return fmt.Errorf("the axes must be a constant: %w", err)
+		}
+		axes = t.Ints()
+	}
+	rank := len(x.shape) + len(axes)
+	insert := make([]bool, rank)
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(rank)
+		}
+		if a < 0 || a >= int64(rank) || insert[a] {
+			return fmt.Errorf("axes %v do not fit rank %d", axes, rank)
+		}
+		insert[a] = true
+	}
+	shape := make([]int, 0, rank)
+	next := 0
+	for _, ins := range insert {
+		if ins {
+			shape = append(shape, 1)
+		} else {
+			shape = append(shape, x.shape[next])
+			next++
+		}
+	}
+	out := *x
+	out.shape = shape
+	if x.kind == kindRepeat && shape[0]%x.reps != 0 {
+		out = *b.asFloat(n, x)
+		out.shape = shape
+	}
+	b.set(n.Outputs[0], &out)
+	return nil
+}
+
+// expand binds the direct encoder's Expand of [1, N, ...] to [T, N, ...]:
+// the input repeated T times along axis 0, stored once (the form
+// bsnnctl writes: Unsqueeze, Expand, Reshape). Other Expands fall back.
+func (b *binder) expand(n *onnx.Node) error {
+	x, err := b.val(n.Inputs[0])
+	if err != nil {
+		return err
+	}
+	t, err := b.constant(n.Inputs[1])
+	if err != nil || x.kind != kindFloat || len(x.shape) == 0 || x.shape[0] != 1 {
+		return errNoPath
+	}
+	target := t.Ints()
+	if len(target) != len(x.shape) || target[0] < 1 {
+		return errNoPath
+	}
+	for i, d := range target[1:] {
+		if d != 1 && int(d) != x.shape[i+1] {
+			return errNoPath
+		}
+	}
+	T := int(target[0])
+	if b.e.T != 0 && b.e.T != T {
+		return fmt.Errorf("repeats the input %d times, another node %d times", T, b.e.T)
+	}
+	b.e.T = T
+	shape := slices.Clone(x.shape)
+	shape[0] = T
+	b.set(n.Outputs[0], &tensor{kind: kindRepeat, shape: shape, f: x.f, reps: T})
+	return nil
+}
+
 // conv binds a Conv that is not fused: a float convolution (float
 // weights, or binary weights on an input that is not spikes), or a bare
 // binary one.
@@ -180,7 +261,10 @@ func (b *binder) reshape(n *onnx.Node) error {
 	switch x.kind {
 	case kindFloat:
 	case kindRepeat:
-		if numel(x.shape)/x.reps != numel(shape)/x.reps || imageAxes(shape, x.shape[0], x.reps) == 0 && imageAxes(shape, numel(x.shape)/numel(x.shape[1:]), x.reps) == 0 {
+		// The memory is T copies of one block; a reshape keeps that, and
+		// consumers read the block as the first shape[0]/T rows, which
+		// needs T to divide the leading axis ([T*N, ...] or [T, N, ...]).
+		if len(shape) == 0 || shape[0]%x.reps != 0 {
 			f := b.asFloat(n, x)
 			out = *f
 			out.shape = shape
