@@ -95,6 +95,9 @@ type bnKernel struct {
 	sums                    []float32
 	wantX, wantScale, wantB bool
 	task                    bnTask
+	// sync is set when the batch statistics are summed over replicas
+	// (Options.BatchStatsReducer; normsync.go).
+	sync *bnSync
 }
 
 func (k *bnKernel) Name() string {
@@ -102,8 +105,14 @@ func (k *bnKernel) Name() string {
 }
 func (k *bnKernel) OutShape() []int { return k.shape }
 
-// count is the number of values per channel.
-func (k *bnKernel) count() int { return k.n * k.s }
+// count is the number of values per channel (over every replica's batch
+// when the statistics are synchronized).
+func (k *bnKernel) count() int {
+	if k.sync != nil {
+		return k.sync.count
+	}
+	return k.n * k.s
+}
 
 func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 	if !k.training {
@@ -115,6 +124,9 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 		}
 		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
 		return nil
+	}
+	if k.sync != nil {
+		return k.sync.forward(in[0], in[1], in[2], out)
 	}
 	k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
 	return nil
@@ -192,6 +204,9 @@ func (k *bnDXKernel) Name() string    { return "dX/" + k.f.Name() }
 func (k *bnDXKernel) OutShape() []int { return k.f.shape }
 func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
 	k.task.f = k.f
+	if k.f.sync != nil {
+		return k.f.sync.dx(in[0], in[1], in[2], out)
+	}
 	if k.f.training {
 		k.task.start(bnDXTrain, in[0], in[1], nil, in[2], out)
 	} else {
@@ -292,18 +307,29 @@ func (t *bnTask) row(v []float32, n, c int) []float32 {
 // a factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
 // channel averages over in practice).
 func (t *bnTask) stats(c int) {
+	k, s1, s2 := t.shiftedSums(c)
+	cnt := float64(t.f.count())
+	d := s1 / cnt
+	t.setStats(c, float64(k)+d, max(s2/cnt-d*d, 0))
+}
+
+// shiftedSums returns channel c's shift k (its first value) and the sums
+// of x - k and (x - k)^2 over this batch.
+func (t *bnTask) shiftedSums(c int) (k float32, s1, s2 float64) {
 	f := t.f
-	k := t.row(t.x, 0, c)[0]
-	var s1, s2 float64
+	k = t.row(t.x, 0, c)[0]
 	for n := 0; n < f.n; n++ {
 		a, b := sumShifted(t.row(t.x, n, c), k)
 		s1 += float64(a)
 		s2 += float64(b)
 	}
-	cnt := float64(f.count())
-	d := s1 / cnt
-	m := float64(k) + d
-	v := max(s2/cnt-d*d, 0)
+	return k, s1, s2
+}
+
+// setStats sets channel c's batch mean m and variance v, 1/sqrt(v + eps),
+// and updates the running statistics.
+func (t *bnTask) setStats(c int, m, v float64) {
+	f := t.f
 	f.mean[c] = float32(m)
 	f.variance[c] = float32(v)
 	f.invStd[c] = 1 / float32(math.Sqrt(float64(float32(v)+f.eps)))
@@ -364,6 +390,9 @@ func (t *bnTask) reduce(c int) {
 	}
 	f.sums[c] = float32(sdy)
 	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+	if s := f.sync; s != nil {
+		s.sums[c], s.sums[f.c+c] = sdy, sdyx*float64(f.invStd[c]) // before rounding, for the sum over replicas
+	}
 }
 
 // sumDyDx returns sum(dy) and sum(dy * (x - m)).
@@ -476,6 +505,9 @@ func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		sums: make([]float32, 2*cp),
 	}
 	k.task.f = k
+	if k.training && b.Opts.BatchStatsReducer != nil {
+		k.sync = newBNSync(k, b.Opts.BatchStatsReducer)
+	}
 	if k.training {
 		if N*sp < 2 {
 			return nil, fmt.Errorf("training-mode batch statistics need more than one value per channel (input %v)", x.Shape)
