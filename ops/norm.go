@@ -299,37 +299,48 @@ func (t *bnTask) row(v []float32, n, c int) []float32 {
 	return v[(n*f.c+c)*f.s:][:f.s]
 }
 
-// stats computes channel c's batch mean and biased variance in one pass
-// over the data shifted by its first value (float32 within a row, float64
-// across rows), and updates the running statistics as ONNX defines them:
-// running = momentum*running + (1-momentum)*batch, with the biased batch
-// variance (ONNX's reference implementation; PyTorch uses the unbiased one,
-// a factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
+// stats computes channel c's batch mean and biased variance, and updates
+// the running statistics as ONNX defines them: running =
+// momentum*running + (1-momentum)*batch, with the biased batch variance
+// (ONNX's reference implementation; PyTorch uses the unbiased one, a
+// factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
 // channel averages over in practice).
 func (t *bnTask) stats(c int) {
-	k, s1, s2 := t.shiftedSums(c)
-	cnt := float64(t.f.count())
-	d := s1 / cnt
-	t.setStats(c, float64(k)+d, max(s2/cnt-d*d, 0))
+	sx, sxx := t.channelSums(c)
+	t.setStats(c, sx, sxx, float64(t.f.count()))
 }
 
-// shiftedSums returns channel c's shift k (its first value) and the sums
-// of x - k and (x - k)^2 over this batch.
-func (t *bnTask) shiftedSums(c int) (k float32, s1, s2 float64) {
+// channelSums returns sum(x) and sum(x^2) of channel c over the batch in
+// one pass. Each row is summed in float32 about its own first value, which
+// keeps float32's precision when the mean is far from zero, and the row
+// sums are moved to sums about zero and added in float64. A row's sums
+// depend on the row alone, and float64 holds the float32 statistics
+// whatever the order of the rows: the same batch split over the replicas
+// of a data-parallel run (normsync.go) gives the same statistics, in
+// practice bit for bit. The variance sxx/cnt - mean^2 then loses about
+// log2(1 + mean^2/var) of float64's 53 bits, far below float32's
+// precision.
+func (t *bnTask) channelSums(c int) (sx, sxx float64) {
 	f := t.f
-	k = t.row(t.x, 0, c)[0]
+	s := float64(f.s)
 	for n := 0; n < f.n; n++ {
-		a, b := sumShifted(t.row(t.x, n, c), k)
-		s1 += float64(a)
-		s2 += float64(b)
+		r := t.row(t.x, n, c)
+		k := r[0]
+		a, b := sumShifted(r, k)
+		kk, aa := float64(k), float64(a)
+		sx += aa + s*kk
+		sxx += float64(b) + 2*kk*aa + s*kk*kk
 	}
-	return k, s1, s2
+	return sx, sxx
 }
 
-// setStats sets channel c's batch mean m and variance v, 1/sqrt(v + eps),
-// and updates the running statistics.
-func (t *bnTask) setStats(c int, m, v float64) {
+// setStats sets channel c's batch mean and biased variance from the sums
+// of x and x^2 over cnt values, 1/sqrt(var + eps), and updates the running
+// statistics.
+func (t *bnTask) setStats(c int, sx, sxx, cnt float64) {
 	f := t.f
+	m := sx / cnt
+	v := max(sxx/cnt-m*m, 0)
 	f.mean[c] = float32(m)
 	f.variance[c] = float32(v)
 	f.invStd[c] = 1 / float32(math.Sqrt(float64(float32(v)+f.eps)))

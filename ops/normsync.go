@@ -110,11 +110,9 @@ func (t *bnSyncTask) runPart(part, parts int) {
 	for c := f.c * part / parts; c < f.c*(part+1)/parts; c++ {
 		switch t.phase {
 		case syncFwdSums:
-			t.partialSums(c)
+			t.s.sums[c], t.s.sums[f.c+c] = t.channelSums(c)
 		case syncFwdApply:
-			sx, sxx, n := t.s.sums[c], t.s.sums[f.c+c], float64(t.s.count)
-			m := sx / n
-			t.setStats(c, m, max(sxx/n-m*m, 0))
+			t.setStats(c, t.s.sums[c], t.s.sums[f.c+c], float64(t.s.count))
 			t.normalize(c)
 		case syncBwdSums:
 			t.reduce(c) // leaves the float64 sums in t.s.sums
@@ -122,17 +120,4 @@ func (t *bnSyncTask) runPart(part, parts int) {
 			t.dxTrain(c)
 		}
 	}
-}
-
-// partialSums stores channel c's sum(x) and sum(x^2) over this replica's
-// batch. They are computed about the channel's first value, as
-// single-process statistics are (float32 within a row), and moved to
-// sums about zero in float64, where replicas with different shifts can add
-// them: the variance then loses about log2(1 + mean^2/var) of float64's 53
-// bits, far below float32's precision.
-func (t *bnSyncTask) partialSums(c int) {
-	k, s1, s2 := t.shiftedSums(c)
-	n, kk := float64(t.f.n*t.f.s), float64(k)
-	t.s.sums[c] = s1 + n*kk
-	t.s.sums[t.f.c+c] = s2 + 2*kk*s1 + n*kk*kk
 }
