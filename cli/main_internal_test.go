@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bsnnctl/bsnnctl/dist"
 )
 
 // testCLI exercises Main's error handling with commands that misbehave.
@@ -138,5 +140,30 @@ func TestFileErrorNamesPathOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "missing.npy"); n != 1 {
 		t.Errorf("%q names the file %d times, want once", err, n)
+	}
+}
+
+// TestRefuseMulti: under a launch of several processes, a command that
+// runs as one process stops (rank 0 prints one line, the others nothing);
+// finetune and single-process launches go on.
+func TestRefuseMulti(t *testing.T) {
+	two := dist.Launch{Launcher: "mpirun", Rank: 0, Size: 2, From: "OMPI_COMM_WORLD_RANK"}
+	for _, tc := range []struct {
+		cmd    any
+		launch dist.Launch
+		stop   bool
+		line   string
+	}{
+		{&OpsCmd{}, two, true, "bsnnctl: ops runs as one process, and mpirun started 2 processes: only finetune runs as a data-parallel job; start ops without mpirun\n"},
+		{&OpsCmd{}, dist.Launch{Launcher: "mpirun", Rank: 1, Size: 2}, true, ""},
+		{&FinetuneCmd{}, two, false, ""},
+		{&OpsCmd{}, dist.Launch{Launcher: "mpirun", Rank: 0, Size: 1}, false, ""},
+		{&OpsCmd{}, dist.Launch{}, false, ""},
+	} {
+		var stderr bytes.Buffer
+		code, stop := refuseMulti(tc.cmd, "ops", tc.launch, &stderr)
+		if stop != tc.stop || (stop && code != ExitError) || stderr.String() != tc.line {
+			t.Errorf("%T under %+v: stop %v, code %d, stderr %q; want stop %v and %q", tc.cmd, tc.launch, stop, code, stderr.String(), tc.stop, tc.line)
+		}
 	}
 }
