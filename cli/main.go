@@ -119,8 +119,10 @@ func mainWith(ctx context.Context, cli grammar, args []string, stdout, stderr io
 	level, _ := parseLevel(g.LogLevel)
 	debugStack = level <= slog.LevelDebug
 	g.setup(stdout, stderr)
-	if code, stop := refuseMulti(kctx.Selected().Target.Addr().Interface(), commandName(kctx.Command()), launchOf(), stderr); stop {
-		return code
+	if sel := kctx.Selected(); sel != nil {
+		if code, stop := refuseMulti(sel.Target.Addr().Interface(), commandName(kctx.Command()), launchOf(), stderr); stop {
+			return code
+		}
 	}
 
 	if err := kctx.Run(g); err != nil {

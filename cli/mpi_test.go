@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // bsnnctlMPI returns bsnnctl built with the mpi tag, once per test process
 // (go's build cache makes it cheap after the first time).
-func bsnnctlMPI(t *testing.T) string {
+func bsnnctlMPI(t testing.TB) string {
 	t.Helper()
 	interop.NeedMPI(t)
 	mpiBinOnce.Do(func() {
@@ -72,7 +72,7 @@ type mpiJob struct {
 
 // startMPI starts the mpi-built bsnnctl on np ranks under mpirun, or
 // directly (one process, no launcher) when np is 0.
-func startMPI(ctx context.Context, t *testing.T, np int, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func startMPI(ctx context.Context, t testing.TB, np int, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	bin := bsnnctlMPI(t)
 	var cmd *exec.Cmd
@@ -91,7 +91,7 @@ func startMPI(ctx context.Context, t *testing.T, np int, args ...string) (*exec.
 
 // runMPI runs the mpi-built bsnnctl on np ranks (0: one process, no
 // mpirun) and waits for it.
-func runMPI(t *testing.T, np int, args ...string) mpiJob {
+func runMPI(t testing.TB, np int, args ...string) mpiJob {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mpiJobTimeout)
 	defer cancel()
@@ -100,7 +100,7 @@ func runMPI(t *testing.T, np int, args ...string) mpiJob {
 	return waitJob(t, ctx, cmd, stdout, stderr, start)
 }
 
-func waitJob(t *testing.T, ctx context.Context, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, start time.Time) mpiJob {
+func waitJob(t testing.TB, ctx context.Context, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, start time.Time) mpiJob {
 	t.Helper()
 	err := cmd.Wait()
 	j := mpiJob{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
@@ -116,7 +116,7 @@ func waitJob(t *testing.T, ctx context.Context, cmd *exec.Cmd, stdout, stderr *b
 	return j
 }
 
-func (j mpiJob) ok(t *testing.T) mpiJob {
+func (j mpiJob) ok(t testing.TB) mpiJob {
 	t.Helper()
 	if j.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", j.code, j.stdout, j.stderr)
@@ -138,7 +138,7 @@ func (j mpiJob) ourLines() []string {
 
 // bsnnModel converts a fixture into a BSNN with T=4 (AGMM on), once per
 // test.
-func bsnnModel(t *testing.T, fixture string) string {
+func bsnnModel(t testing.TB, fixture string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), fixture+"_bsnn.onnx")
 	bsnnctl(t, "import", filepath.Join(fixturesDir, fixture, "model.onnx"), "-o", out, "--timesteps", "4").ok(t)
@@ -147,7 +147,7 @@ func bsnnModel(t *testing.T, fixture string) string {
 
 // fashionMNIST is the data set of these tests: Debian's Fashion-MNIST
 // (dataset-fashion-mnist, which scripts/deps.sh installs).
-func fashionMNIST(t *testing.T) string {
+func fashionMNIST(t testing.TB) string {
 	t.Helper()
 	const dir = "/usr/share/datasets/fashion-mnist"
 	if _, err := os.Stat(filepath.Join(dir, "train-images-idx3-ubyte.gz")); err != nil {
@@ -166,27 +166,14 @@ func finetuneArgs(model, data, out, opt string, batch, steps int, extra ...strin
 }
 
 // compareRuns fails the test unless the run in got trained as the one in
-// want (runcmp.Tol); with Adam, the tensors only rounding noise moves are
-// left out (runcmp.GradientFree).
-func compareRuns(t *testing.T, got, want, model, opt string) {
+// want (runcmp.Check).
+func compareRuns(t *testing.T, got, want, model string) {
 	t.Helper()
-	var skip map[string]bool
-	if opt != "sgd" {
-		m, err := onnx.DecodeFile(model)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if skip, err = runcmp.GradientFree(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diffs, err := runcmp.Runs(got, want, runcmp.Tol, skip)
+	m, err := onnx.DecodeFile(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range diffs {
-		t.Error(d)
-	}
+	runcmp.Check(t, got, want, m)
 }
 
 // TestFinetuneMPI: `mpirun -np 2 bsnnctl finetune` trains the run one
@@ -213,7 +200,7 @@ func TestFinetuneMPI(t *testing.T) {
 				if n := strings.Count(j.stdout, "run folder"); n != 1 || !strings.Contains(j.stdout, "2 (data-parallel)") {
 					t.Errorf("the job printed %d summaries, want rank 0's alone, with the rank count:\n%s", n, j.stdout)
 				}
-				compareRuns(t, two, one, model, opt)
+				compareRuns(t, two, one, model)
 				checkStepComm(t, two, 2)
 				if opt == "sgd" && tc.batch == 16 {
 					testResumeAcrossRanks(t, model, data, one, two)
@@ -270,7 +257,7 @@ func testResumeAcrossRanks(t *testing.T, model, data, one, two string) {
 				}
 			}
 			runMPI(t, tc.np, finetuneArgs(model, data, dir, "sgd", 16, 20, "--resume")...).ok(t)
-			compareRuns(t, dir, one, model, "sgd")
+			compareRuns(t, dir, one, model)
 		})
 	}
 }

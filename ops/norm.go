@@ -266,9 +266,15 @@ type bnTask struct {
 }
 
 func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
+	t.startParts(t, mode, x, scale, bias, dy, out)
+}
+
+// startParts runs p's parts (t itself, or a task that embeds it) with t's
+// mode and buffers set.
+func (t *bnTask) startParts(p partTask, mode int, x, scale, bias, dy, out []float32) {
 	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
 	f := t.f
-	runTaskParts(t, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	runTaskParts(p, partsFor(f.c, f.n*f.c*f.s), &t.wg)
 	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
 }
 

@@ -90,25 +90,22 @@ const (
 	syncBwdApply
 )
 
-// bnSyncTask runs one phase of a synchronized BatchNormalization split
-// over channels, with bnTask's per-channel computations.
+// bnSyncTask runs one phase (its mode) of a synchronized
+// BatchNormalization split over channels, with bnTask's per-channel
+// computations.
 type bnSyncTask struct {
 	bnTask
-	s     *bnSync
-	phase int
+	s *bnSync
 }
 
 func (t *bnSyncTask) run(phase int, x, scale, bias, dy, out []float32) {
-	t.phase, t.x, t.scale, t.bias, t.dy, t.out = phase, x, scale, bias, dy, out
-	f := t.f
-	runTaskParts(t, partsFor(f.c, f.n*f.c*f.s), &t.wg)
-	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
+	t.startParts(t, phase, x, scale, bias, dy, out)
 }
 
 func (t *bnSyncTask) runPart(part, parts int) {
 	f := t.f
 	for c := f.c * part / parts; c < f.c*(part+1)/parts; c++ {
-		switch t.phase {
+		switch t.mode {
 		case syncFwdSums:
 			t.s.sums[c], t.s.sums[f.c+c] = t.channelSums(c)
 		case syncFwdApply:

@@ -29,19 +29,18 @@ type rankRun struct {
 	err error
 }
 
-// runRanks runs cfg on size in-process ranks; rank r writes RUNDIR
-// cfg.Out+"-rank<r>" when every rank is given its own (ownDirs), so that
-// a test can see what each rank wrote. setup, when set, sees each rank's
-// Trainer before it runs.
-func runRanks(t *testing.T, cfg Config, size int, ownDirs bool, setup func(rank int, tr *Trainer), opts ...Option) []rankRun {
+// runRanks runs cfg on size in-process ranks. perRank, when set, adapts
+// each rank's copy of cfg (its own RUNDIR, to see what each rank wrote);
+// setup, when set, sees each rank's Trainer before it runs.
+func runRanks(t *testing.T, cfg Config, size int, perRank func(rank int, c *Config), setup func(rank int, tr *Trainer), opts ...Option) []rankRun {
 	t.Helper()
 	comms := dist.InProcess(size)
 	runs := make([]rankRun, size)
 	var wg sync.WaitGroup
 	for r, c := range comms {
 		rc := cfg
-		if ownDirs {
-			rc.Out = fmt.Sprintf("%s-rank%d", cfg.Out, r)
+		if perRank != nil {
+			perRank(r, &rc)
 		}
 		wg.Go(func() {
 			defer c.Close()
@@ -68,26 +67,14 @@ func runRanks(t *testing.T, cfg Config, size int, ownDirs bool, setup func(rank 
 	return runs
 }
 
+// ownDirs gives every rank its own RUNDIR, <Out>-rank<r>.
+func ownDirs(r int, c *Config) { c.Out = fmt.Sprintf("%s-rank%d", c.Out, r) }
+
 // compareRuns checks that the run in got trained as the one-process run
-// in want: per-step losses and final tensors within runcmp.Tol. With
-// Adam, the tensors that only rounding noise moves (runcmp.GradientFree)
-// are not compared.
+// in want (runcmp.Check).
 func compareRuns(t *testing.T, got, want string, cfg Config) {
 	t.Helper()
-	var skip map[string]bool
-	if cfg.Optimizer != SGD {
-		var err error
-		if skip, err = runcmp.GradientFree(cfg.ModelProto); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diffs, err := runcmp.Runs(got, want, runcmp.Tol, skip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		t.Error(d)
-	}
+	runcmp.Check(t, got, want, cfg.ModelProto)
 }
 
 // dataParallelConfig is a LeNet BSNN run of 20 steps (batch 16) on a
@@ -115,7 +102,7 @@ func TestDataParallel(t *testing.T) {
 			if _, err := Run(context.Background(), one, nil); err != nil {
 				t.Fatal(err)
 			}
-			runs := runRanks(t, cfg, 2, true, nil)
+			runs := runRanks(t, cfg, 2, ownDirs, nil)
 			for r, run := range runs {
 				if run.err != nil {
 					t.Fatalf("rank %d: %v", r, run.err)
@@ -164,7 +151,7 @@ func TestDataParallelResumeAcrossRanks(t *testing.T) {
 	}
 	two := cfg
 	two.Out += "-two"
-	for r, run := range runRanks(t, two, 2, false, nil) {
+	for r, run := range runRanks(t, two, 2, nil, nil) {
 		if run.err != nil {
 			t.Fatalf("rank %d: %v", r, run.err)
 		}
@@ -179,7 +166,7 @@ func TestDataParallelResumeAcrossRanks(t *testing.T) {
 			truncateRun(t, tc.from, dir, 15) // mid-epoch 2 (10 steps per epoch)
 			rc := cfg
 			rc.Out, rc.Resume, rc.ModelProto = dir, true, nil
-			for r, run := range runRanks(t, rc, tc.ranks, false, nil) {
+			for r, run := range runRanks(t, rc, tc.ranks, nil, nil) {
 				if run.err != nil {
 					t.Fatalf("rank %d: %v", r, run.err)
 				}
@@ -230,25 +217,15 @@ func TestDataParallelErrors(t *testing.T) {
 	t.Run("batch", func(t *testing.T) {
 		c := cfg
 		c.Batch = 15
-		check(t, runRanks(t, c, 2, false, nil), "--batch 15 (the global batch) does not split evenly over 2 ranks")
+		check(t, runRanks(t, c, 2, nil, nil), "--batch 15 (the global batch) does not split evenly over 2 ranks")
 	})
 	t.Run("data", func(t *testing.T) {
 		// Rank 1 cannot read the data set.
-		comms := dist.InProcess(2)
-		runs := make([]rankRun, 2)
-		var wg sync.WaitGroup
-		for r, c := range comms {
-			rc := cfg
-			rc.Out = filepath.Join(t.TempDir(), "run")
+		runs := runRanks(t, cfg, 2, func(r int, c *Config) {
 			if r == 1 {
-				rc.Data = "cifar10:" + filepath.Join(t.TempDir(), "missing")
+				c.Data = "cifar10:" + filepath.Join(t.TempDir(), "missing")
 			}
-			wg.Go(func() {
-				defer c.Close()
-				_, runs[r].err = NewTrainer(rc, WithComm(c))
-			})
-		}
-		wg.Wait()
+		}, nil)
 		check(t, runs, "rank 1 of 2: ")
 	})
 	t.Run("nan", func(t *testing.T) {
@@ -256,7 +233,7 @@ func TestDataParallelErrors(t *testing.T) {
 		// 4, the last checkpoint (step 2) is whole.
 		c := cfg
 		c.CheckpointEvery = 2
-		runs := runRanks(t, c, 2, false, func(r int, tr *Trainer) {
+		runs := runRanks(t, c, 2, nil, func(r int, tr *Trainer) {
 			if r == 1 {
 				tr.testHook = func(step int, tp *trainProgram) {
 					if step == 3 {
@@ -283,7 +260,7 @@ func TestDataParallelReplicaCheck(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
 	debug := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	for r, run := range runRanks(t, cfg, 2, true, nil, WithLogger(debug)) {
+	for r, run := range runRanks(t, cfg, 2, ownDirs, nil, WithLogger(debug)) {
 		if run.err != nil {
 			t.Fatalf("rank %d: %v", r, run.err)
 		}
@@ -293,30 +270,15 @@ func TestDataParallelReplicaCheck(t *testing.T) {
 	}
 
 	// A rank whose weights drift.
-	comms := dist.InProcess(2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for r, c := range comms {
-		rc := cfg
-		rc.Out = filepath.Join(t.TempDir(), "run")
-		wg.Go(func() {
-			defer c.Close()
-			tr, err := NewTrainer(rc, WithComm(c), WithLogger(debug))
-			if err != nil {
-				errs[r] = err
-				return
-			}
-			defer tr.Close()
+	runs := runRanks(t, cfg, 2, func(r int, c *Config) { c.Out = filepath.Join(t.TempDir(), "run") },
+		func(r int, tr *Trainer) {
 			if r == 1 {
 				tr.tp.params[0].Data()[0] += 1e-3
 			}
-			_, errs[r] = tr.Run(context.Background())
-		})
-	}
-	wg.Wait()
-	for r, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "the replicas diverged") {
-			t.Errorf("rank %d: %v; want the divergence reported", r, err)
+		}, WithLogger(debug))
+	for r, run := range runs {
+		if run.err == nil || !strings.Contains(run.err.Error(), "the replicas diverged") {
+			t.Errorf("rank %d: %v; want the divergence reported", r, run.err)
 		}
 	}
 }

@@ -294,7 +294,9 @@ func (t *Trainer) endEpoch(ctx context.Context, epochStart time.Time) (*EvalResu
 }
 
 // Evaluate evaluates the current weights on the test set (inference mode:
-// BatchNormalization on its running statistics).
+// BatchNormalization on its running statistics). In a group of ranks each
+// evaluates its part of the test set and all get the whole set's result:
+// every rank must call it.
 func (t *Trainer) Evaluate(ctx context.Context) (*EvalResult, error) {
 	m, err := t.snapshot(t.epoch, t.best)
 	if err != nil {

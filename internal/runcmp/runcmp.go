@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -79,6 +80,24 @@ func Runs(got, want string, tol float64, skip map[string]bool) ([]string, error)
 	return append(diffs, Weights(ma, mb, tol, skip)...), nil
 }
 
+// Check fails t with every difference between the run in got and the
+// reference run in want (Runs, within Tol), leaving out the tensors of
+// model that only rounding noise moves (GradientFree).
+func Check(t testing.TB, got, want string, model *onnx.Model) {
+	t.Helper()
+	skip, err := GradientFree(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := Runs(got, want, Tol, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
 // Weights compares the float initializers of got and want: the relative L2
 // difference of each must be at most tol.
 func Weights(got, want *onnx.Model, tol float64, skip map[string]bool) []string {
@@ -125,10 +144,10 @@ func RelL2(a, b []float32) float64 {
 // BatchNormalization reads (in training mode BatchNormalization subtracts
 // the batch mean, so the bias's gradient is zero but for rounding), and
 // that BatchNormalization's running mean, which follows the bias. SGD
-// leaves such a bias where it is; Adam divides its noise by its own size
-// and moves it by about the learning rate every step, differently in runs
-// that add the same numbers in another order (several ranks against one
-// process), so such tensors are not comparable between those runs.
+// leaves such a bias about where it is; Adam divides its noise by its own
+// size and moves it by about the learning rate every step, differently in
+// runs that add the same numbers in another order (several ranks against
+// one process), so such tensors are not comparable between those runs.
 func GradientFree(m *onnx.Model) (map[string]bool, error) {
 	g, err := m.Graph()
 	if err != nil {
