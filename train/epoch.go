@@ -233,8 +233,11 @@ func (t *Trainer) record(r stepResult) error {
 }
 
 // writeStepLine adds a step line to metrics.jsonl (flushed every few
-// seconds).
+// seconds), on rank 0.
 func (t *Trainer) writeStepLine(r stepResult, batchAcc float64) error {
+	if !t.leader() {
+		return nil
+	}
 	line := StepLine{Kind: "step", Epoch: t.epoch + 1, Step: t.step, EpochStep: t.batchDone, Loss: r.loss,
 		TrainAcc: batchAcc, FlipRate: r.flipRate, FiringRate: r.firing, LR: r.lr, GradNorm: r.gradNorm,
 		StepTime: r.seconds, Ranks: t.comm.Size(), CommBytes: r.comm.Bytes, CommTime: r.comm.Time.Seconds(),
@@ -251,9 +254,6 @@ func (t *Trainer) writeStepLine(r stepResult, batchAcc float64) error {
 	}
 	t.log.Debug("step", "epoch", t.epoch+1, "step", t.step, "loss", r.loss, "acc", batchAcc, "flip_rate", r.flipRate,
 		"firing_rate", r.firing, "lr", r.lr, "step_time_s", r.seconds)
-	if !t.leader() {
-		return nil
-	}
 	return t.mw.maybeFlush()
 }
 
