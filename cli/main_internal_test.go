@@ -167,3 +167,41 @@ func TestRefuseMulti(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseComm: after a command, a group is closed when every rank stopped
+// at the same point (success, or an error agreed with dist.Agree); any
+// other error of a rank of several becomes a *jobError, on which Main ends
+// the whole job, and a single process's error stays as it is.
+func TestCloseComm(t *testing.T) {
+	plain := errors.New("disk full")
+	if err := closeComm(dist.Local{}, plain); err != plain {
+		t.Errorf("one process: %v, want the error as it is", err)
+	}
+	comms := dist.InProcess(2)
+	var je *jobError
+	if err := closeComm(comms[1], plain); !errors.As(err, &je) || err.Error() != "rank 1 of 2: disk full" {
+		t.Errorf("an error of rank 1 alone: %v, want a *jobError", err)
+	}
+	errs := make([]error, 2)
+	done := make(chan struct{})
+	for r, c := range comms {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			agreed := dist.Agree(c, plain) // both ranks fail: an agreed error
+			errs[r] = closeComm(c, agreed)
+		}()
+	}
+	<-done
+	<-done
+	for r, err := range errs {
+		var re *dist.RankError
+		if !errors.As(err, &re) {
+			t.Errorf("rank %d: %v, want the agreed *dist.RankError", r, err)
+		}
+	}
+	for _, c := range comms {
+		if err := c.Barrier(); !errors.Is(err, dist.ErrClosed) {
+			t.Errorf("rank %d: the group is not closed after an agreed error (%v)", c.Rank(), err)
+		}
+	}
+}
