@@ -11,6 +11,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/testmodels"
@@ -82,7 +83,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
-	sum, err := finetune(ctx, g, train.Config{
+	sum, err := finetune(ctx, g, dist.Local{}, train.Config{
 		ModelProto: conv.Model, TrainSet: trainSet, TestSet: testSet, Out: runDir,
 		Epochs: c.Epochs, Batch: c.Batch, Optimizer: train.Adam, LR: c.LR,
 		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Seed: 1,

@@ -54,6 +54,12 @@ type Options struct {
 	// overlap. It costs memory and exists for checking: a program must
 	// compute the same bits either way.
 	NoMemoryReuse bool
+	// BatchStatsReducer, in training mode, makes BatchNormalization compute
+	// its batch statistics over the samples of every replica of a
+	// data-parallel run rather than over this program's batch alone
+	// (synchronized batch normalization; see BatchStatsReducer). nil: this
+	// program's batch.
+	BatchStatsReducer BatchStatsReducer
 }
 
 // A Param is a float initializer that became a trainable Gorgonia node.

@@ -96,6 +96,9 @@ type bnKernel struct {
 	sums                    []float32
 	wantX, wantScale, wantB bool
 	task                    bnTask
+	// sync is set when the batch statistics are summed over replicas
+	// (Options.BatchStatsReducer; normsync.go).
+	sync *bnSync
 }
 
 func (k *bnKernel) Name() string {
@@ -103,8 +106,14 @@ func (k *bnKernel) Name() string {
 }
 func (k *bnKernel) OutShape() []int { return k.shape }
 
-// count is the number of values per channel.
-func (k *bnKernel) count() int { return k.n * k.s }
+// count is the number of values per channel (over every replica's batch
+// when the statistics are synchronized).
+func (k *bnKernel) count() int {
+	if k.sync != nil {
+		return k.sync.count
+	}
+	return k.n * k.s
+}
 
 func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 	if !k.training {
@@ -116,6 +125,9 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 		}
 		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
 		return nil
+	}
+	if k.sync != nil {
+		return k.sync.forward(in[0], in[1], in[2], out)
 	}
 	k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
 	return nil
@@ -193,6 +205,9 @@ func (k *bnDXKernel) Name() string    { return "dX/" + k.f.Name() }
 func (k *bnDXKernel) OutShape() []int { return k.f.shape }
 func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
 	k.task.f = k.f
+	if k.f.sync != nil {
+		return k.f.sync.dx(in[0], in[1], in[2], out)
+	}
 	if k.f.training {
 		k.task.start(bnDXTrain, in[0], in[1], nil, in[2], out)
 	} else {
@@ -252,9 +267,15 @@ type bnTask struct {
 }
 
 func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
+	t.startParts(t, mode, x, scale, bias, dy, out)
+}
+
+// startParts runs p's parts (t itself, or a task that embeds it) with t's
+// mode and buffers set.
+func (t *bnTask) startParts(p partTask, mode int, x, scale, bias, dy, out []float32) {
 	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
 	f := t.f
-	runTaskParts(t, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	runTaskParts(p, partsFor(f.c, f.n*f.c*f.s), &t.wg)
 	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
 }
 
@@ -285,26 +306,48 @@ func (t *bnTask) row(v []float32, n, c int) []float32 {
 	return v[(n*f.c+c)*f.s:][:f.s]
 }
 
-// stats computes channel c's batch mean and biased variance in one pass
-// over the data shifted by its first value (float32 within a row, float64
-// across rows), and updates the running statistics as ONNX defines them:
-// running = momentum*running + (1-momentum)*batch, with the biased batch
-// variance (ONNX's reference implementation; PyTorch uses the unbiased one,
-// a factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
+// stats computes channel c's batch mean and biased variance, and updates
+// the running statistics as ONNX defines them: running =
+// momentum*running + (1-momentum)*batch, with the biased batch variance
+// (ONNX's reference implementation; PyTorch uses the unbiased one, a
+// factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
 // channel averages over in practice).
 func (t *bnTask) stats(c int) {
+	sx, sxx := t.channelSums(c)
+	t.setStats(c, sx, sxx, float64(t.f.count()))
+}
+
+// channelSums returns sum(x) and sum(x^2) of channel c over the batch in
+// one pass. Each row is summed in float32 about its own first value, which
+// keeps float32's precision when the mean is far from zero, and the row
+// sums are moved to sums about zero and added in float64. A row's sums
+// depend on the row alone, and float64 holds the float32 statistics
+// whatever the order of the rows: the same batch split over the replicas
+// of a data-parallel run (normsync.go) gives the same statistics, in
+// practice bit for bit. The variance sxx/cnt - mean^2 then loses about
+// log2(1 + mean^2/var) of float64's 53 bits, far below float32's
+// precision.
+func (t *bnTask) channelSums(c int) (sx, sxx float64) {
 	f := t.f
-	k := t.row(t.x, 0, c)[0]
-	var s1, s2 float64
+	s := float64(f.s)
 	for n := 0; n < f.n; n++ {
-		a, b := sumShifted(t.row(t.x, n, c), k)
-		s1 += float64(a)
-		s2 += float64(b)
+		r := t.row(t.x, n, c)
+		k := r[0]
+		a, b := sumShifted(r, k)
+		kk, aa := float64(k), float64(a)
+		sx += aa + s*kk
+		sxx += float64(b) + 2*kk*aa + s*kk*kk
 	}
-	cnt := float64(f.count())
-	d := s1 / cnt
-	m := float64(k) + d
-	v := max(s2/cnt-d*d, 0)
+	return sx, sxx
+}
+
+// setStats sets channel c's batch mean and biased variance from the sums
+// of x and x^2 over cnt values, 1/sqrt(var + eps), and updates the running
+// statistics.
+func (t *bnTask) setStats(c int, sx, sxx, cnt float64) {
+	f := t.f
+	m := sx / cnt
+	v := max(sxx/cnt-m*m, 0)
 	f.mean[c] = float32(m)
 	f.variance[c] = float32(v)
 	f.invStd[c] = 1 / float32(math.Sqrt(float64(float32(v)+f.eps)))
@@ -365,6 +408,9 @@ func (t *bnTask) reduce(c int) {
 	}
 	f.sums[c] = float32(sdy)
 	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+	if s := f.sync; s != nil {
+		s.sums[c], s.sums[f.c+c] = sdy, sdyx*float64(f.invStd[c]) // before rounding, for the sum over replicas
+	}
 }
 
 // sumDyDx returns sum(dy) and sum(dy * (x - m)).
@@ -475,6 +521,9 @@ func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		sums: make([]float32, 2*cp),
 	}
 	k.task.f = k
+	if k.training && b.Opts.BatchStatsReducer != nil {
+		k.sync = newBNSync(k, b.Opts.BatchStatsReducer)
+	}
 	if k.training {
 		if N*sp < 2 {
 			return nil, fmt.Errorf("training-mode batch statistics need more than one value per channel (input %v)", x.Shape)

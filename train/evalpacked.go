@@ -12,7 +12,7 @@ import (
 // program p's taps would give: the per-step logits, the LIF layers' spike
 // counts, the AGMM gates and the non-zero inputs of the binary layers. p
 // itself does not run; it names the values and gives their sizes.
-func (p *evalProgram) runPacked(e *infer.Engine, bt *data.Batch) (*batchStats, error) {
+func (p *evalProgram) runPacked(e *infer.Engine, bt *data.Batch) (*evalStats, error) {
 	pr := &infer.Probes{Values: []string{p.logitsName}}
 	lifOut, err := tapOutputs(p.b.Graph, p.lifNodes())
 	if err != nil {
@@ -36,7 +36,7 @@ func (p *evalProgram) runPacked(e *infer.Engine, bt *data.Batch) (*batchStats, e
 	if _, err := e.RunProbed(bt.X, shape, pr); err != nil {
 		return nil, err
 	}
-	st := &batchStats{logits: pr.Floats[p.logitsName], nonzero: make([]int64, len(p.layers)), total: make([]int64, len(p.layers))}
+	st := &evalStats{logits: pr.Floats[p.logitsName], nonzero: make([]int64, len(p.layers)), total: make([]int64, len(p.layers))}
 	for i, tap := range p.b.LIF {
 		counts := pr.Counts[lifOut[i]]
 		rate := make([]float64, len(counts))

@@ -24,7 +24,14 @@ type trainProgram struct {
 // compileTrain compiles m for training batches of cfg.Batch samples, its
 // intermediate values in arena (nil: its own).
 func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*trainProgram, error) {
-	b, err := ops.NewBuilder(m, ops.Options{Training: true, Batch: cfg.Batch, STE: cfg.STE, Arena: arena})
+	return compileTrainWith(m, ni, cfg, ops.Options{Arena: arena})
+}
+
+// compileTrainWith is compileTrain with the engine's options opts (its
+// Arena and BatchStatsReducer; Training, Batch and STE come from cfg).
+func compileTrainWith(m *onnx.Model, ni *netInfo, cfg Config, opts ops.Options) (*trainProgram, error) {
+	opts.Training, opts.Batch, opts.STE = true, cfg.Batch, cfg.STE
+	b, err := ops.NewBuilder(m, opts)
 	if err != nil {
 		return nil, err
 	}

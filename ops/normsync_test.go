@@ -1,0 +1,197 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bsnnctl/bsnnctl/dist"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+)
+
+// bnSyncCase is a training-mode BatchNormalization with the loss
+// sum(y * R), compiled for a batch of n samples (or a replica's slice).
+type bnSyncCase struct {
+	ins   []refIn // x, scale, B, mean, var; x's data is the global batch
+	shape []int   // of the global batch
+	r     []float32
+}
+
+func newBNSyncCase(seed uint64, shape []int, offset float32) bnSyncCase {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	c := shape[1]
+	ins := bnInputs(rng, shape, c, []int{c})
+	for i := range ins {
+		if ins[i].f == nil {
+			ins[i].f = randF32(rng, prod(ins[i].shape))
+		}
+	}
+	// A channel far from zero: its statistics need the shifted sums.
+	per := prod(shape[2:])
+	for n := range shape[0] {
+		for j := range per {
+			ins[0].f[(n*c+c-1)*per+j] += offset
+		}
+	}
+	return bnSyncCase{ins: ins, shape: shape, r: randF32(rng, prod(shape))}
+}
+
+// compile builds the program for samples [lo, hi) of the global batch.
+func (bc bnSyncCase) compile(t *testing.T, lo, hi int, red BatchStatsReducer) (*Builder, *Program) {
+	t.Helper()
+	shape := append([]int{hi - lo}, bc.shape[1:]...)
+	per := prod(bc.shape[1:])
+	ins := append([]refIn(nil), bc.ins...)
+	ins[0] = refIn{name: "x", shape: shape}
+	b, err := NewBuilder(refModel("BatchNormalization", 15, []*onnxpb.AttributeProto{refAttrF("momentum", 0.8)}, ins, 3, 3),
+		Options{InputShapes: map[string][]int{"x": shape}, Training: true, InputGrads: true, BatchStatsReducer: red})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := b.WeightedSum(b.Outputs[0], bc.r[lo*per:hi*per])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.Compile(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetInput("x", bc.ins[0].f[lo*per:hi*per]); err != nil {
+		t.Fatal(err)
+	}
+	return b, p
+}
+
+// bnResult is what one run of a BatchNormalization program produced.
+type bnResult struct {
+	y, dx, dScale, dB, runMean, runVar []float32
+}
+
+func bnRun(b *Builder, p *Program) (bnResult, error) {
+	if err := p.Run(); err != nil {
+		return bnResult{}, err
+	}
+	cp := func(v []float32) []float32 { return append([]float32(nil), v...) }
+	return bnResult{y: cp(ValueData(b.Outputs[0])), dx: cp(p.InputGrad("x")),
+		dScale: cp(p.Grad(b.Param("scale"))), dB: cp(p.Grad(b.Param("B"))),
+		runMean: cp(ValueData(b.Outputs[1])), runVar: cp(ValueData(b.Outputs[2]))}, nil
+}
+
+// TestBatchNormSynchronized: replicas that each run their slice of a batch
+// with their statistics summed over the group (Options.BatchStatsReducer)
+// compute what one program computes on the whole batch: their slices of Y
+// and dX, the same running statistics, and scale and B gradients that add
+// up to the whole batch's, over two steps.
+func TestBatchNormSynchronized(t *testing.T) {
+	for _, tc := range []struct {
+		replicas int
+		shape    []int
+		offset   float32
+	}{
+		{2, []int{6, 3, 4, 5}, 0},
+		{3, []int{6, 4, 3, 3}, 50}, // a channel with mean 50 and unit spread
+		{2, []int{4, 5}, 0},        // [N, C]
+	} {
+		t.Run(fmt.Sprintf("%dx%v", tc.replicas, tc.shape), func(t *testing.T) {
+			bc := newBNSyncCase(uint64(tc.replicas), tc.shape, tc.offset)
+			n := tc.shape[0]
+			wb, wp := bc.compile(t, 0, n, nil)
+			defer wp.Close()
+			comms := dist.InProcess(tc.replicas)
+			got := make([][]bnResult, tc.replicas)
+			errs := make([]error, tc.replicas)
+			var wg sync.WaitGroup
+			for r, c := range comms {
+				lo, hi := r*n/tc.replicas, (r+1)*n/tc.replicas
+				b, p := bc.compile(t, lo, hi, c)
+				defer p.Close()
+				wg.Go(func() {
+					for range 2 {
+						res, err := bnRun(b, p)
+						if err != nil {
+							errs[r] = err
+							return
+						}
+						got[r] = append(got[r], res)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			per := len(bc.r) / n
+			for step := range 2 {
+				want, err := bnRun(wb, wp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dScale, dB := make([]float64, len(want.dScale)), make([]float64, len(want.dB))
+				for r := range comms {
+					lo, hi := r*n/tc.replicas*per, (r+1)*n/tc.replicas*per
+					res := got[r][step]
+					for name, e := range map[string]float64{
+						"Y":            relErr(res.y, want.y[lo:hi]),
+						"dX":           relErr(res.dx, want.dx[lo:hi]),
+						"running mean": relErr(res.runMean, want.runMean),
+						"running var":  relErr(res.runVar, want.runVar),
+					} {
+						if e > 1e-5 {
+							t.Errorf("step %d, replica %d: %s differs from the whole batch's by %.3g", step, r, name, e)
+						}
+					}
+					for i := range dScale {
+						dScale[i] += float64(res.dScale[i])
+						dB[i] += float64(res.dB[i])
+					}
+				}
+				if e := relErr64(want.dScale, dScale); e > 1e-5 {
+					t.Errorf("step %d: the replicas' scale gradients add up to the whole batch's within %.3g", step, e)
+				}
+				if e := relErr64(want.dB, dB); e > 1e-5 {
+					t.Errorf("step %d: the replicas' B gradients add up to the whole batch's within %.3g", step, e)
+				}
+			}
+		})
+	}
+}
+
+// failingReducer fails every reduction.
+type failingReducer struct{}
+
+func (failingReducer) AllreduceSum64([]float64) error { return errors.New("link down") }
+
+// TestBatchNormSynchronizedError: a reducer's error ends the run with a
+// message naming it.
+func TestBatchNormSynchronizedError(t *testing.T) {
+	bc := newBNSyncCase(1, []int{2, 3, 2, 2}, 0)
+	b, p := bc.compile(t, 0, 2, failingReducer{})
+	defer p.Close()
+	_, err := bnRun(b, p)
+	if err == nil || !strings.Contains(err.Error(), "link down") || !strings.Contains(err.Error(), "replicas") {
+		t.Errorf("run with a failing reducer: %v", err)
+	}
+}
+
+// TestBatchNormSynchronizedAllocs: synchronizing the statistics allocates
+// nothing per step.
+func TestBatchNormSynchronizedAllocs(t *testing.T) {
+	bc := newBNSyncCase(2, []int{4, 3, 4, 4}, 0)
+	_, plain := bc.compile(t, 0, 4, nil)
+	defer plain.Close()
+	_, synced := bc.compile(t, 0, 4, dist.Local{})
+	defer synced.Close()
+	allocs := func(p *Program) float64 {
+		return testing.AllocsPerRun(20, func() {
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if a, b := allocs(plain), allocs(synced); b > a {
+		t.Errorf("a step allocates %v times with synchronized statistics, %v times without", b, a)
+	}
+}
