@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/dist"
+	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // bnSyncCase is a training-mode BatchNormalization with the loss
@@ -26,27 +28,27 @@ func newBNSyncCase(seed uint64, shape []int, offset float32) bnSyncCase {
 	ins := bnInputs(rng, shape, c, []int{c})
 	for i := range ins {
 		if ins[i].f == nil {
-			ins[i].f = randF32(rng, prod(ins[i].shape))
+			ins[i].f = randF32(rng, static.Prod(ins[i].shape))
 		}
 	}
 	// A channel far from zero: its statistics need the shifted sums.
-	per := prod(shape[2:])
+	per := static.Prod(shape[2:])
 	for n := range shape[0] {
 		for j := range per {
 			ins[0].f[(n*c+c-1)*per+j] += offset
 		}
 	}
-	return bnSyncCase{ins: ins, shape: shape, r: randF32(rng, prod(shape))}
+	return bnSyncCase{ins: ins, shape: shape, r: randF32(rng, static.Prod(shape))}
 }
 
 // compile builds the program for samples [lo, hi) of the global batch.
 func (bc bnSyncCase) compile(t *testing.T, lo, hi int, red BatchStatsReducer) (*Builder, *Program) {
 	t.Helper()
 	shape := append([]int{hi - lo}, bc.shape[1:]...)
-	per := prod(bc.shape[1:])
+	per := static.Prod(bc.shape[1:])
 	ins := append([]refIn(nil), bc.ins...)
 	ins[0] = refIn{name: "x", shape: shape}
-	b, err := NewBuilder(refModel("BatchNormalization", 15, []*onnxpb.AttributeProto{refAttrF("momentum", 0.8)}, ins, 3, 3),
+	b, err := NewBuilder(refModel("BatchNormalization", 15, []*onnxpb.AttributeProto{onnx.AttrFloat("momentum", 0.8)}, ins, 3, 3),
 		Options{InputShapes: map[string][]int{"x": shape}, Training: true, InputGrads: true, BatchStatsReducer: red})
 	if err != nil {
 		t.Fatal(err)
