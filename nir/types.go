@@ -270,3 +270,9 @@ func ints64(s []int) []int64 {
 	}
 	return out
 }
+
+// OutputShape returns the output shape node n gives an input of shape in
+// (without batch or time axes), or a *FormatError when in does not fit n.
+func OutputShape(n Node, in []int64) ([]int64, error) {
+	return outputShape("", n, in)
+}
