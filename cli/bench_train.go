@@ -30,7 +30,7 @@ func (c *BenchTrainCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	opts := train.BenchOptions{Context: ctx, Batch: c.Batch, Steps: c.Steps, Threads: c.Threads}
+	opts := train.BenchOptions{Context: ctx, Batch: c.Batch, Steps: c.Steps}
 	if c.Arch != "none" {
 		dir, err := os.MkdirTemp("", "bsnnctl-bench")
 		if err != nil {
@@ -43,17 +43,28 @@ func (c *BenchTrainCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		opts.TorchArch, opts.Script = c.Arch, script
 	}
-	r, err := train.BenchTrainStep(m, opts)
+	var r *train.BenchResult
+	err = withThreads(c.Threads, func() (err error) {
+		r, err = train.BenchTrainStep(m, opts)
+		return err
+	})
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
+	// The peak RSS is the process's: reading the model, compiling and the
+	// timed steps (PyTorch runs in its own process).
+	rss := peakRSS()
 	if c.JSON {
-		return g.PrintJSON(r)
+		return g.PrintJSON(struct {
+			*train.BenchResult
+			PeakRSS int64 `json:"peak_rss_bytes"`
+		}{r, rss})
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "workload\tone training step, batch %d, T=%d, input %v, %d parameters\n", r.Batch, r.T, r.InputShape, r.Params)
 	fmt.Fprintf(tw, "threads\t%d\n", r.Threads)
 	fmt.Fprintf(tw, "bsnnctl\t%.3f s per step (median of %d; min %.3f, max %.3f)\n", r.StepSeconds, r.Steps, r.StepMin, r.StepMax)
+	fmt.Fprintf(tw, "bsnnctl peak memory\t%s\n", formatRSS(rss))
 	if r.Torch != nil {
 		fmt.Fprintf(tw, "PyTorch %s\t%.3f s per step (median)\n", r.Torch.Torch, r.Torch.StepSeconds)
 		fmt.Fprintf(tw, "ratio\t%.2f (bsnnctl / PyTorch; lower is better)\n", r.Ratio)

@@ -410,6 +410,16 @@ func (k *agmmGradKernel) OutShape() []int {
 	}
 	return []int{k.f.T}
 }
+
+// ScratchLen is the gradient the kernel computes but does not output
+// (AGMMBackward computes both).
+func (k *agmmGradKernel) ScratchLen() int {
+	if k.wrt == 0 {
+		return k.f.T
+	}
+	return prod(k.f.shape)
+}
+func (k *agmmGradKernel) SetScratch(s []float32) { k.scratch = s }
 func (k *agmmGradKernel) Forward(out []float32, in ...[]float32) error {
 	f := k.f
 	if k.wrt == 0 {

@@ -41,10 +41,11 @@ type Differentiable interface {
 
 var opIDs atomic.Uint64
 
-// gop adapts a Kernel to gorgonia.Op. Each gop owns its output buffer and
-// reuses it on every run, so a training step allocates no activations in
-// steady state (gorgonia's TapeMachine clears its registers on Reset, so
-// it would otherwise allocate every output anew).
+// gop adapts a Kernel to gorgonia.Op, so kernels can form a Gorgonia graph
+// and take part in differentiation. Programs do not run gops through
+// Gorgonia: the executor (exec.go) calls the kernels with memory it planned.
+// Do, for a caller that runs the graph in a Gorgonia VM, computes into a
+// buffer the gop allocates on first use and reuses.
 type gop struct {
 	k      Kernel
 	id     uint64

@@ -19,6 +19,7 @@ func (k *reshapeKernel) Forward(out []float32, in ...[]float32) error {
 	copy(out, in[0])
 	return nil
 }
+func (k *reshapeKernel) View()              {} // the executor shares the input's memory
 func (k *reshapeKernel) DiffWRT(int) []bool { return []bool{true} }
 func (k *reshapeKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g, err := Apply(&reshapeKernel{from: k.to, to: k.from}, grad)

@@ -22,7 +22,6 @@ type BenchOptions struct {
 	Batch     int    // default 32
 	Steps     int    // timed steps, default 5
 	Warmup    int    // untimed steps first, default 1
-	Threads   int    // GOMAXPROCS (and torch.set_num_threads); 0: current GOMAXPROCS
 	Optimizer string // default sgd (momentum 0.9)
 	Loss      string // default tet
 	// TorchArch, when set, also times the equivalent BSNN in PyTorch by
@@ -85,10 +84,7 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 	} else if opts.Warmup == 0 {
 		opts.Warmup = 1
 	}
-	if opts.Threads > 0 {
-		prev := runtime.GOMAXPROCS(opts.Threads)
-		defer runtime.GOMAXPROCS(prev)
-	}
+	// PyTorch runs on as many threads as the caller gave Go (GOMAXPROCS).
 	threads := runtime.GOMAXPROCS(0)
 	cfg := Config{Batch: opts.Batch, Optimizer: opts.Optimizer, Loss: opts.Loss, Out: "-", ModelProto: m, Data: "-"}.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -102,7 +98,7 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 		cfg.Loss = LossCE
 	}
 	t0 := time.Now()
-	tp, err := compileTrain(m.Clone(), ni, cfg)
+	tp, err := compileTrain(m.Clone(), ni, cfg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func BenchmarkTrainStepResNet20(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tp, err := compileTrain(m, ni, cfg)
+	tp, err := compileTrain(m, ni, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
