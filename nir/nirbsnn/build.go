@@ -11,22 +11,25 @@ import (
 )
 
 // A builder collects the nodes and initializers of an ONNX graph under
-// unique names.
+// unique names (node names and tensor names are separate namespaces).
 type builder struct {
-	nodes []*onnxpb.NodeProto
-	inits []*onnxpb.TensorProto
-	taken map[string]bool
+	nodes      []*onnxpb.NodeProto
+	inits      []*onnxpb.TensorProto
+	taken      map[string]bool // tensor names
+	takenNodes map[string]bool
 }
 
-func newBuilder() *builder { return &builder{taken: map[string]bool{}} }
+func newBuilder() *builder { return &builder{taken: map[string]bool{}, takenNodes: map[string]bool{}} }
 
-// fresh returns base, or base with a suffix when taken.
-func (b *builder) fresh(base string) string {
+// fresh returns the tensor name base, or base with a suffix when taken.
+func (b *builder) fresh(base string) string { return unique(b.taken, base) }
+
+func unique(taken map[string]bool, base string) string {
 	name := base
-	for i := 2; b.taken[name]; i++ {
+	for i := 2; taken[name]; i++ {
 		name = base + "_" + strconv.Itoa(i)
 	}
-	b.taken[name] = true
+	taken[name] = true
 	return name
 }
 
@@ -37,7 +40,7 @@ func (b *builder) node(base, op, domain string, in []string, outs []string, attr
 	for i, o := range outs {
 		out[i] = b.fresh(o)
 	}
-	n := &onnxpb.NodeProto{Name: proto.String(b.fresh(base)), OpType: proto.String(op), Input: in, Output: out, Attribute: attrs}
+	n := &onnxpb.NodeProto{Name: proto.String(unique(b.takenNodes, base)), OpType: proto.String(op), Input: in, Output: out, Attribute: attrs}
 	if domain != "" {
 		n.Domain = proto.String(domain)
 	}
@@ -53,7 +56,7 @@ func (b *builder) op(base, op string, in []string, out string, attrs ...*onnxpb.
 // exact adds a standard node whose output is out, a name reserved by the
 // caller.
 func (b *builder) exact(base, op string, in []string, out string, attrs ...*onnxpb.AttributeProto) {
-	b.nodes = append(b.nodes, &onnxpb.NodeProto{Name: proto.String(b.fresh(base)), OpType: proto.String(op),
+	b.nodes = append(b.nodes, &onnxpb.NodeProto{Name: proto.String(unique(b.takenNodes, base)), OpType: proto.String(op),
 		Input: in, Output: []string{out}, Attribute: attrs})
 }
 
