@@ -204,7 +204,7 @@ func (r *nodeReader) padding(n int) (pad []int64, mode string) {
 	if len(v) == 1 && n > 1 {
 		v = []int64{v[0], v[0]}
 	}
-	if r.err == nil && len(v) != n {
+	if len(v) != n {
 		r.fail("padding", "has %d values, want %d", len(v), n)
 		return make([]int64, n), ""
 	}

@@ -210,7 +210,9 @@ func (e *exporter) visit(n *onnx.Node) {
 		out.spikes = n.OpType == "LIF"
 		e.sigs[n.Outputs[0]] = out
 		for _, o := range n.Outputs[1:] {
-			e.poison[o] = true
+			if o != "" {
+				e.poison[o] = true
+			}
 		}
 	}
 }
@@ -223,7 +225,9 @@ var shapeKeeping = map[string]bool{
 
 func (e *exporter) poisonOutputs(n *onnx.Node) {
 	for _, o := range n.Outputs {
-		e.poison[o] = true
+		if o != "" {
+			e.poison[o] = true
+		}
 	}
 }
 
