@@ -200,8 +200,13 @@ func TestMalformed(t *testing.T) {
 		node, field string
 		unsupported bool
 	}{
-		{"no graph", func(r *hdf5.Group) { r.Links = slices.DeleteFunc(r.Links, func(l hdf5.Link) bool { return l.Name == "node" }) }, "", "node", false},
-		{"no type", func(r *hdf5.Group) { g := node(r, "lif"); g.Links = slices.DeleteFunc(g.Links, func(l hdf5.Link) bool { return l.Name == "type" }) }, "lif", "type", false},
+		{"no graph", func(r *hdf5.Group) {
+			r.Links = slices.DeleteFunc(r.Links, func(l hdf5.Link) bool { return l.Name == "node" })
+		}, "", "node", false},
+		{"no type", func(r *hdf5.Group) {
+			g := node(r, "lif")
+			g.Links = slices.DeleteFunc(g.Links, func(l hdf5.Link) bool { return l.Name == "type" })
+		}, "lif", "type", false},
 		{"numeric type", func(r *hdf5.Group) { node(r, "lif").Set("type", hdf5.ScalarDataset(int64(3))) }, "lif", "type", false},
 		{"unknown type", func(r *hdf5.Group) { node(r, "lif").Set("type", hdf5.ScalarDataset("Resonator")) }, "lif", "", true},
 		{"missing weight", func(r *hdf5.Group) {
