@@ -444,9 +444,11 @@ func (e *exporter) lif(n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	base := e.neuronNames[n.Name]
-	if base == "" {
-		base = n.Name
+	// A LIF keeps its name when it is a NIR name already (a model imported
+	// from NIR); the converter's ("/Relu/lif") become "<layer>.lif".
+	base := n.Name
+	if s := e.neuronNames[n.Name]; s != "" && strings.Contains(n.Name, "/") {
+		base = s
 	}
 	name := e.fresh(base)
 	meta := lifMetadata(nr.Params)
