@@ -3,6 +3,7 @@ package nirbsnn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -167,7 +168,7 @@ func convAttrs(kernel, stride, pad, dil []int64, mode string, groups int64) ([]*
 func (im *importer) layer(name string, n nir.Node, x string) error {
 	if a, b, ok := diagonal(n); ok {
 		if bn, ok := readBatchNorm(n.Meta(), len(a)); ok {
-			if wa, wb := bn.affine(nil); slicesEqual(wa, a) && slicesEqual(wb, b) {
+			if wa, wb := bn.affine(nil); slices.Equal(wa, a) && slices.Equal(wb, b) {
 				im.out[name] = im.batchNorm(name, x, bn, nil)
 				return nil
 			}
@@ -264,18 +265,6 @@ func lower(op string) string {
 		return "matmul"
 	}
 	return "gemm"
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // identityBN is BN(x) = x: γ 1, β 0, μ 0, var 1 - eps.

@@ -94,6 +94,16 @@ func (w weights) layerMeta(node string) nir.Metadata {
 	return m
 }
 
+// layerInputs reads a compute node's data input and weight.
+func (e *exporter) layerInputs(n *onnx.Node) (*signal, weights, error) {
+	x, err := e.signal(n.Input(0))
+	if err != nil {
+		return nil, weights{}, err
+	}
+	w, err := e.weight(n.Input(1))
+	return x, w, err
+}
+
 // layerName is the bsnn.layers name of a compute node, else its own.
 func (e *exporter) layerName(n *onnx.Node) string {
 	if s := e.layerNames[n.Name]; s != "" {
@@ -129,11 +139,7 @@ func (e *exporter) finishLayer(n *onnx.Node, name string, node nir.Node, x *sign
 }
 
 func (e *exporter) conv(n *onnx.Node) error {
-	x, err := e.signal(n.Input(0))
-	if err != nil {
-		return err
-	}
-	w, err := e.weight(n.Input(1))
+	x, w, err := e.layerInputs(n)
 	if err != nil {
 		return err
 	}
@@ -222,11 +228,7 @@ func (e *exporter) dense(n *onnx.Node, x *signal, wt []float32, in, out int, bia
 }
 
 func (e *exporter) matmul(n *onnx.Node) error {
-	x, err := e.signal(n.Input(0))
-	if err != nil {
-		return err
-	}
-	w, err := e.weight(n.Input(1))
+	x, w, err := e.layerInputs(n)
 	if err != nil {
 		return err
 	}
@@ -238,14 +240,10 @@ func (e *exporter) matmul(n *onnx.Node) error {
 }
 
 func (e *exporter) gemm(n *onnx.Node) error {
-	x, err := e.signal(n.Input(0))
-	if err != nil {
-		return err
-	}
 	if n.Int("transA", 0) != 0 {
 		return fmt.Errorf("transA = 1 multiplies along the batch axis")
 	}
-	w, err := e.weight(n.Input(1))
+	x, w, err := e.layerInputs(n)
 	if err != nil {
 		return err
 	}

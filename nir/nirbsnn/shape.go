@@ -17,6 +17,15 @@ func (e *exporter) constInts(name string) ([]int64, error) {
 	return t.Ints(), nil
 }
 
+// axes reads a node's axes: the attribute (older opsets) or the second
+// input.
+func (e *exporter) axes(n *onnx.Node) ([]int64, error) {
+	if axes := n.Ints("axes", nil); axes != nil || n.Input(1) == "" {
+		return axes, nil
+	}
+	return e.constInts(n.Input(1))
+}
+
 // encoder passes the direct encoding's repetition of the input over time
 // (Concat of T copies, or Unsqueeze -> Expand) through: NIR presents the
 // input at every step itself.
@@ -37,11 +46,9 @@ func (e *exporter) encoder(n *onnx.Node) error {
 			return fmt.Errorf("only the repetition of the input along axis 0 is read")
 		}
 	case "Unsqueeze":
-		axes := n.Ints("axes", nil)
-		if axes == nil && n.Input(1) != "" {
-			if axes, err = e.constInts(n.Input(1)); err != nil {
-				return err
-			}
+		axes, err := e.axes(n)
+		if err != nil {
+			return err
 		}
 		if !slices.Equal(axes, []int64{0}) {
 			return fmt.Errorf("axes %v; only a new leading time axis is read", axes)
@@ -71,11 +78,9 @@ func (e *exporter) decoder(n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	axes := n.Ints("axes", nil)
-	if axes == nil && n.Input(1) != "" {
-		if axes, err = e.constInts(n.Input(1)); err != nil {
-			return err
-		}
+	axes, err := e.axes(n)
+	if err != nil {
+		return err
 	}
 	if x.lead != 2 || !slices.Equal(axes, []int64{0}) || n.Int("keepdims", 1) != 0 {
 		return fmt.Errorf("only the mean over the time axis of a [T, N, ...] tensor (the output decoding) is read")
