@@ -472,14 +472,14 @@ func (im *importer) emit(name string) error {
 }
 
 // encoder writes the graph input and, for direct encoding, its repetition
-// over T steps: [N, ...] -> Unsqueeze -> Expand [T, N, ...] -> Reshape
-// [T*N, ...] (spec §3.7); events come as [T, N, ...] (spec §8).
+// over the T steps as the converter writes it: [N, ...] -> Concat of T
+// copies along axis 0 -> [T*N, ...] (spec §3.7); events come as
+// [T, N, ...] and are merged to [T*N, ...] (spec §8).
 func (im *importer) encoder(name string) error {
-	feat := im.types[name].Out
 	b := im.b
-	rest := append([]int64{-1}, feat...)
 	if im.events {
-		im.out[name] = b.op("encode/merge_time", "Reshape", []string{name, b.int64s("bsnn.shape.encode", rest...)}, name+".tn_flat")
+		shape := b.int64s("bsnn.shape.encode", append([]int64{-1}, im.types[name].Out...)...)
+		im.out[name] = b.op("encode/merge_time", "Reshape", []string{name, shape}, name+".tn_flat")
 		return nil
 	}
 	ins := make([]string, im.T)
@@ -487,7 +487,6 @@ func (im *importer) encoder(name string) error {
 		ins[i] = name
 	}
 	im.out[name] = b.op("encode/repeat", "Concat", ins, name+".repeat", attrInt("axis", 0))
-	_ = rest
 	return nil
 }
 

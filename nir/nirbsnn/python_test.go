@@ -299,4 +299,8 @@ func TestImportNIRWriteFiles(t *testing.T) {
 	if maxAbs(fr.out) == 0 {
 		t.Error("foreign network: no output spike at all; the comparison proves nothing")
 	}
+	// The imported network is a BSNN like any other: it exports to NIR again.
+	if _, err := Export(fres.Model, ExportOptions{}); err != nil {
+		t.Errorf("exporting the imported foreign network: %v", err)
+	}
 }
