@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
@@ -288,5 +289,37 @@ func TestEulerIsOurLIF(t *testing.T) {
 	}
 	if slices.Equal(euler(p.VThreshold), want) {
 		t.Error("the test puts no membrane on the threshold: it cannot show why the threshold is lowered")
+	}
+}
+
+// TestExportAnyProfile: a BSNN written in the plain (unrolled) or packed
+// profile exports to the same NIR graph as its portable form.
+func TestExportAnyProfile(t *testing.T) {
+	c := quickstartCase(t, 1)
+	want, err := Export(c.model, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []export.Profile{export.ProfilePlain, export.ProfilePacked} {
+		m, err := export.Export(c.model, p, export.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Export(m, ExportOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !slices.Equal(got.Names(), want.Names()) || !slices.Equal(got.Edges, want.Edges) {
+			t.Errorf("%s: graph differs:\n%v\n%v", p, got.Names(), want.Names())
+			continue
+		}
+		for _, name := range want.Names() {
+			pa, pb := params(want.Nodes[name]), params(got.Nodes[name])
+			for k, v := range pa {
+				if !slices.Equal(v, pb[k]) {
+					t.Errorf("%s: node %s: %s differs", p, name, k)
+				}
+			}
+		}
 	}
 }
