@@ -341,48 +341,6 @@ func allZero(v []float32) bool {
 	return true
 }
 
-// bnParams are a BatchNormalization's parameters from bsnn.batchnorm.
-type bnParams struct {
-	scale, bias, mean, vari []float32
-	eps, momentum           float32
-}
-
-func readBatchNorm(m nir.Metadata, c int) (*bnParams, bool) {
-	g, ok := m.Group(MetaBatchNorm)
-	if !ok {
-		return nil, false
-	}
-	p := &bnParams{}
-	for _, f := range []struct {
-		key string
-		dst *[]float32
-	}{{"scale", &p.scale}, {"bias", &p.bias}, {"mean", &p.mean}, {"var", &p.vari}} {
-		a, ok := g.Array(f.key)
-		v, isF32 := a.Data.([]float32)
-		if !ok || !isF32 || len(v) != c {
-			return nil, false
-		}
-		*f.dst = v
-	}
-	eps, ok1 := g.Float("epsilon")
-	mom, ok2 := g.Float("momentum")
-	if !ok1 || !ok2 {
-		return nil, false
-	}
-	p.eps, p.momentum = float32(eps), float32(mom)
-	return p, true
-}
-
-// affine is the per-channel y = a·x + b the BatchNormalization computes, a
-// multiplied by the layer's weight scale alpha (nil: 1), as Export writes it.
-func (p *bnParams) affine(alpha []float32) (a, b []float32) {
-	a, b = bnAffine(p.scale, p.bias, p.mean, p.vari, p.eps)
-	for c := range alpha {
-		a[c] *= alpha[c]
-	}
-	return a, b
-}
-
 // weightScale returns a binary layer's bsnn.weight_scale per output
 // channel, or nil when it is absent or 1 everywhere.
 func weightScale(m nir.Metadata, c int) []float32 {

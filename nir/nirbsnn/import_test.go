@@ -254,3 +254,15 @@ func TestImportEvents(t *testing.T) {
 		t.Error("an event-input model exported with the repetition note")
 	}
 }
+
+// TestIdentityBN: the BatchNormalization written for a NIR bias adds no
+// rounding: the engine's 1/sqrt(var + eps) is exactly 1, so BN(x) = x + b.
+func TestIdentityBN(t *testing.T) {
+	p := identityBN(3)
+	a, b := p.affine(nil)
+	for c := range a {
+		if a[c] != 1 || b[c] != 0 {
+			t.Fatalf("channel %d: a = %v, b = %v", c, a[c], b[c])
+		}
+	}
+}

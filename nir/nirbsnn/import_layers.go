@@ -11,11 +11,6 @@ import (
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
-// bnEpsilon is the epsilon of a BatchNormalization written for a NIR bias
-// or scale: with var = 1 - eps, var + eps rounds to exactly 1 in float32,
-// so the engine's BN(x) = x·γ + (β - μ·γ) adds no rounding of its own.
-const bnEpsilon = float32(1e-5)
-
 // A layerPlan is how one NIR layer becomes ONNX.
 type layerPlan struct {
 	w      []float32 // weights, NIR layout ([C_out, ...] or [out, in])
@@ -265,16 +260,6 @@ func lower(op string) string {
 		return "matmul"
 	}
 	return "gemm"
-}
-
-// identityBN is BN(x) = x: γ 1, β 0, μ 0, var 1 - eps.
-func identityBN(c int) *bnParams {
-	p := &bnParams{eps: bnEpsilon, momentum: 0.9}
-	p.scale, p.bias, p.mean, p.vari = make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
-	for i := 0; i < c; i++ {
-		p.scale[i], p.vari[i] = 1, 1-bnEpsilon
-	}
-	return p
 }
 
 // batchNorm writes BatchNormalization(x) named after layer; a bias the

@@ -2,7 +2,6 @@ package nirbsnn
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/export"
@@ -315,21 +314,6 @@ func channelVector(t *onnx.Tensor, feat []int64) ([]float32, error) {
 	return slices.Clone(v), nil
 }
 
-// bnAffine is the y = a·x + b our engine evaluates for a
-// BatchNormalization in inference, in the same float32 operations
-// (ops/norm.go): invStd = 1/float32(sqrt(var + eps)), a = invStd·γ,
-// b = β - μ·a.
-func bnAffine(gamma, beta, mean, variance []float32, eps float32) (a, b []float32) {
-	a = make([]float32, len(gamma))
-	b = make([]float32, len(gamma))
-	for c := range gamma {
-		inv := 1 / float32(math.Sqrt(float64(variance[c]+eps)))
-		a[c] = float32(inv * gamma[c])
-		b[c] = beta[c] - float32(mean[c]*a[c])
-	}
-	return a, b
-}
-
 func (e *exporter) batchNorm(n *onnx.Node) error {
 	x, err := e.signal(n.Input(0))
 	if err != nil {
@@ -348,13 +332,8 @@ func (e *exporter) batchNorm(n *onnx.Node) error {
 	}
 	eps, momentum := n.Float("epsilon", 1e-5), n.Float("momentum", 0.9)
 	a, b := bnAffine(p[0], p[1], p[2], p[3], eps)
+	bn := (&bnParams{scale: p[0], bias: p[1], mean: p[2], vari: p[3], eps: eps, momentum: momentum}).metadata()
 	var meta nir.Metadata
-	var bn nir.Metadata
-	for i, k := range []string{"scale", "bias", "mean", "var"} {
-		bn.Set(k, p[i])
-	}
-	bn.Set("epsilon", eps)
-	bn.Set("momentum", momentum)
 	meta.Set(MetaBatchNorm, bn)
 	if l := x.layer; l != nil && l.alpha != nil {
 		for c := range a {
