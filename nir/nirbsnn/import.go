@@ -84,7 +84,7 @@ func Import(g *nir.Graph, opts ImportOptions) (*Result, error) {
 	}
 	canon, err := export.Export(m, export.ProfilePortable, export.Options{ProducerVersion: opts.ProducerVersion})
 	if err != nil {
-		return nil, fmt.Errorf("nir import: internal error: the model written is not a BSNN export accepts: %w", err)
+		return nil, fmt.Errorf("nir import: the imported model is not a BSNN bsnnctl can export: %w", err)
 	}
 	enc := "direct"
 	if im.events {
