@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train"
@@ -50,19 +51,19 @@ func (c *ExportCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	profile, err := export.ParseProfile(c.Profile)
+	profile, err := bsnn.ParseProfile(c.Profile)
 	if err != nil {
 		return err
 	}
 	trainState := ""
-	if profile == export.ProfileTrain {
+	if profile == bsnn.ProfileTrain {
 		trainState = "kept"
 		if len(m.Proto.TrainingInfo) == 0 {
 			trainState = "fresh"
 		}
 	}
 	out, err := export.Export(m, profile, export.Options{
-		PlainForm:       export.PlainForm(c.PlainForm),
+		PlainForm:       bsnn.PlainForm(c.PlainForm),
 		ProducerVersion: Version,
 		TrainState:      freshTrainState,
 	})

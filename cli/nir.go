@@ -215,7 +215,8 @@ func (c *ImportCmd) runNIR(ctx context.Context, g *Globals) error {
 }
 
 // probeRun compiles the model in our engine and runs it once on a seeded
-// random batch of two.
+// random input, batch 2 for the symbolic batch dimension (also of an
+// event-input model's [T, N, ...]).
 func probeRun(m *onnx.Model) error {
 	gr, err := m.Graph()
 	if err != nil {
@@ -223,11 +224,13 @@ func probeRun(m *onnx.Model) error {
 	}
 	in := gr.Inputs[0]
 	shape := make([]int, len(in.Shape))
+	n := 1
 	for i, d := range in.Shape {
 		shape[i] = 2
 		if d.Known() {
 			shape[i] = int(d.Value)
 		}
+		n *= shape[i]
 	}
 	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{in.Name: shape}})
 	if err != nil {
@@ -239,7 +242,7 @@ func probeRun(m *onnx.Model) error {
 	}
 	defer p.Close()
 	rng := rand.New(rand.NewPCG(1, 1))
-	x := make([]float32, prodInts(shape))
+	x := make([]float32, n)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}

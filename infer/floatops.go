@@ -2,11 +2,11 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
@@ -48,13 +48,13 @@ func (b *binder) conv(n *onnx.Node) error {
 	if b.e.isBinaryLayer(n) && x.kind == kindSpikes {
 		return b.binaryLayer(n, x)
 	}
-	w, wshape, err := b.e.constFloats(n.Inputs[1])
+	w, wshape, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("weight: %w", err)
 	}
 	var bias []float32
 	if len(n.Inputs) > 2 && n.Inputs[2] != "" {
-		if bias, _, err = b.e.constFloats(n.Inputs[2]); err != nil {
+		if bias, _, err = b.constFloats(n.Inputs[2]); err != nil {
 			return fmt.Errorf("bias: %w", err)
 		}
 	}
@@ -87,14 +87,7 @@ func (b *binder) conv(n *onnx.Node) error {
 	if len(x.shape) == 3 {
 		shape = []int{x.shape[0], p.M, p.OutW()}
 	}
-	reason := "float weights"
-	if b.e.isBinaryLayer(n) {
-		reason = fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
-	} else if w, ok := b.e.binary[n.Inputs[1]]; ok {
-		reason = "binary weights with a scale other than 1, or several groups"
-		_ = w
-	}
-	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: reason})
+	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: b.floatReason(n, x)})
 	out := &tensor{kind: kindFloat, shape: shape}
 	src := x
 	if rep {
@@ -174,7 +167,7 @@ func (b *binder) reshape(n *onnx.Node) error {
 		}
 		shape = []int{numel(x.shape[:axis]), numel(x.shape[axis:])}
 	} else {
-		t, err := b.e.constant(n.Inputs[1])
+		t, err := b.constant(n.Inputs[1])
 		if err != nil {
 			return fmt.Errorf("the target shape must be a constant: %w", err)
 		}
@@ -250,7 +243,7 @@ func (b *binder) lif(n *onnx.Node) error {
 	if len(n.Outputs) > 1 && n.Outputs[1] != "" && (len(b.e.g.Consumers(n.Outputs[1])) > 0 || b.e.isOutput(n.Outputs[1])) {
 		return fmt.Errorf("the final membrane output V_T is not supported")
 	}
-	p, err := ops.LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return err
 	}
@@ -314,7 +307,7 @@ func (b *binder) gate(n *onnx.Node) error {
 	if x.kind != kindSpikes || x.gate != nil {
 		return fmt.Errorf("the input is %s, the packed engine gates spikes", x.kind)
 	}
-	alpha, _, err := b.e.constFloats(n.Inputs[1])
+	alpha, _, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("alpha: %w", err)
 	}
@@ -443,7 +436,7 @@ func (b *binder) reduceMean(n *onnx.Node) error {
 	}
 	axes := n.Ints("axes", nil)
 	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
-		t, err := b.e.constant(n.Inputs[1])
+		t, err := b.constant(n.Inputs[1])
 		if err != nil {
 			return fmt.Errorf("axes must be a constant: %w", err)
 		}
@@ -525,7 +518,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if len(x.shape) != 2 {
 		return fmt.Errorf("input shape %v: only 2-D products are supported", x.shape)
 	}
-	w, wshape, err := b.e.constFloats(n.Inputs[1])
+	w, wshape, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("weight: %w", err)
 	}
@@ -549,7 +542,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if n.OpType == "Gemm" {
 		alpha, beta = n.Float("alpha", 1), n.Float("beta", 1)
 		if len(n.Inputs) > 2 && n.Inputs[2] != "" {
-			c, cshape, err := b.e.constFloats(n.Inputs[2])
+			c, cshape, err := b.constFloats(n.Inputs[2])
 			if err != nil {
 				return fmt.Errorf("C: %w", err)
 			}
@@ -563,14 +556,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if transB {
 		ldb = k
 	}
-	reason := "float weights"
-	if w, ok := b.e.binary[n.Inputs[1]]; ok {
-		reason = fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
-		if !w.unit {
-			reason = "binary weights with a scale other than 1"
-		}
-	}
-	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: reason})
+	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: b.floatReason(n, x)})
 	src := b.asFloat(n, x)
 	out := &tensor{kind: kindFloat, shape: []int{m, nn}, f: make([]float32, m*nn)}
 	b.add(n, func() error {
@@ -589,4 +575,17 @@ func (b *binder) gemm(n *onnx.Node) error {
 	})
 	b.set(n.Outputs[0], out)
 	return nil
+}
+
+// floatReason says why the compute layer n runs on float kernels with input
+// x: its weights are float, or they are binary but the layer or its input
+// cannot be packed.
+func (b *binder) floatReason(n *onnx.Node, x *tensor) string {
+	if _, ok := b.e.binary[n.Input(1)]; !ok {
+		return "float weights"
+	}
+	if why := b.e.whyNotBinary(n); why != "" {
+		return "binary weights, but " + why
+	}
+	return fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
 }

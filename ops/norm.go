@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // BatchNormalization: inference semantics (running statistics) unless
@@ -443,21 +444,19 @@ func used(b *Builder, name string) bool {
 
 func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	x, scale, bias, mean, vr := in[0], in[1], in[2], in[3], in[4]
-	if len(x.Shape) < 2 {
-		return nil, fmt.Errorf("input %v needs at least 2 dimensions [N, C, ...]", x.Shape)
-	}
-	N, C, S := x.Shape[0], x.Shape[1], prod(x.Shape[2:])
-	opset := b.Opset(n)
-	cp, sp := C, S
-	if opset < 9 && n.Int("spatial", 1) == 0 {
-		cp, sp = C*S, 1
-	}
+	params := make([][]int64, 4)
 	for i, v := range in[1:] {
-		if v.Len() != cp {
-			return nil, fmt.Errorf("%s has shape %v, want %d values for input %v",
-				[4]string{"scale", "B", "input_mean", "input_var"}[i], v.Shape, cp, x.Shape)
-		}
+		params[i] = dims64(v.Shape)
 	}
+	c, err := static.BatchNormalization(n, b.Opset(n), dims64(x.Shape), params)
+	if err != nil {
+		return nil, err
+	}
+	N, cp := x.Shape[0], int(c)
+	if cp == 0 {
+		return nil, fmt.Errorf("input %v has no channel", x.Shape)
+	}
+	sp := static.Prod(x.Shape[1:]) / cp
 	mt, err := needConst(mean, "input_mean")
 	if err != nil {
 		return nil, err

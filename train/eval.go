@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/infer"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -29,6 +30,10 @@ type EvalOptions struct {
 	Fit data.Fit
 	// Observer, when set, receives EvalProgress events.
 	Observer Observer
+	// Engine runs the model: "" or "float" the float engine (package
+	// ops), "packed" the packed engine (package infer, binary layers on
+	// packed spikes; the statistics come from its spike counts).
+	Engine string
 }
 
 // EvalResult is what `bsnnctl eval` reports; it marshals to JSON as is.
@@ -105,6 +110,15 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 		return EvalResult{}, err
 	}
 	run := evalRun{batch: opts.Batch, workers: opts.Workers}
+	switch opts.Engine {
+	case "", "float":
+	case "packed":
+		if run.packed, err = infer.Compile(m, infer.Options{}); err != nil {
+			return EvalResult{}, err
+		}
+	default:
+		return EvalResult{}, fmt.Errorf("evaluate: engine %q, want float or packed", opts.Engine)
+	}
 	if opts.Observer != nil {
 		run.progress = func(done, total int) { opts.Observer(Event{Kind: EvalProgress, Done: done, Total: total}) }
 	}
@@ -136,6 +150,9 @@ type evalRun struct {
 	batch, workers int
 	progress       func(done, total int)
 	arena          *ops.Arena // for the programs' intermediate values (nil: a new one)
+	// packed, when set, runs the batches; the float programs then only
+	// describe the model (taps, layers) and never run.
+	packed *infer.Engine
 }
 
 // evaluate runs m over ds in batches.
@@ -183,7 +200,7 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 		if bt.N != main.N {
 			p = rest
 		}
-		err = acc.add(p, ni.Input, bt)
+		err = acc.add(p, ni.Input, bt, run.packed)
 		bt.Release()
 		if err != nil {
 			return nil, err
@@ -216,18 +233,56 @@ func newEvalAcc(p *evalProgram) *evalAcc {
 		nzSum: make([]float64, len(p.layers)), nzTotal: make([]float64, len(p.layers))}
 }
 
-// add runs program p on batch bt and adds its results.
-func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
+// batchStats is what one evaluated batch adds to the sums.
+type batchStats struct {
+	logits  []float32   // [T*N, C]
+	lifRate [][]float64 // per LIF tap: the fraction of neurons firing at each step
+	gates   [][]float64 // per AGMM tap: the mean gate at each step
+	// nonzero and total count the entries of each layer's data input
+	// (layers with a probe only).
+	nonzero, total []int64
+}
+
+// runFloat runs program p on batch bt and reads its taps.
+func (p *evalProgram) runFloat(input string, bt *data.Batch) (*batchStats, error) {
+	if err := p.prog.SetInput(input, bt.X); err != nil {
+		return nil, err
+	}
+	if err := p.prog.Run(); err != nil {
+		return nil, err
+	}
+	st := &batchStats{logits: p.logits.data, nonzero: make([]int64, len(p.layers)), total: make([]int64, len(p.layers))}
+	for _, tap := range p.b.LIF {
+		st.lifRate = append(st.lifRate, tap.Rate)
+	}
+	for _, tap := range p.b.AGMM {
+		st.gates = append(st.gates, tap.MeanGate())
+	}
+	for i, l := range p.layers {
+		if l.probe != nil {
+			st.nonzero[i], st.total[i] = l.probe.nonzero, l.probe.total
+		}
+	}
+	return st, nil
+}
+
+// add runs batch bt (in the packed engine e when set, else in program p)
+// and adds its results.
+func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch, e *infer.Engine) error {
 	if p == nil || bt.N != p.N {
 		return fmt.Errorf("internal error: batch of %d images", bt.N)
 	}
-	if err := p.prog.SetInput(input, bt.X); err != nil {
+	var st *batchStats
+	var err error
+	if e != nil {
+		st, err = p.runPacked(e, bt)
+	} else {
+		st, err = p.runFloat(input, bt)
+	}
+	if err != nil {
 		return err
 	}
-	if err := p.prog.Run(); err != nil {
-		return err
-	}
-	z := p.logits.data
+	z := st.logits
 	if len(a.meanLogit) != p.C {
 		a.meanLogit = make([]float64, p.C)
 	}
@@ -257,7 +312,7 @@ func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
 		if a.lifSum[i] == nil {
 			a.lifSum[i] = make([]float64, tap.T)
 		}
-		for t, r := range tap.Rate {
+		for t, r := range st.lifRate[i] {
 			a.lifSum[i][t] += r * float64(p.N)
 		}
 	}
@@ -265,14 +320,14 @@ func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
 		if a.gateSum[i] == nil {
 			a.gateSum[i] = make([]float64, tap.T)
 		}
-		for t, g := range tap.MeanGate() {
+		for t, g := range st.gates[i] {
 			a.gateSum[i][t] += g * float64(p.N)
 		}
 	}
 	for i, l := range p.layers {
 		if l.probe != nil {
-			a.nzSum[i] += float64(l.probe.nonzero)
-			a.nzTotal[i] += float64(l.probe.total)
+			a.nzSum[i] += float64(st.nonzero[i])
+			a.nzTotal[i] += float64(st.total[i])
 		}
 	}
 	return nil

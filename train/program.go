@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
@@ -35,7 +36,7 @@ func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*tr
 	case LossTET:
 		if ni.Logits == "" {
 			return nil, fmt.Errorf("loss tet needs the per-step logits, but the model's output %q is not a mean over time (metadata %s); use loss ce",
-				ni.Output, onnx.MetaOutputDecoding)
+				ni.Output, bsnn.MetaOutputDecoding)
 		}
 		v, T = b.Value(ni.Logits), ni.T
 	default:
@@ -146,9 +147,11 @@ type evalProgram struct {
 	b      *ops.Builder
 	prog   *ops.Program
 	logits *copyProbe
-	T, N   int
-	C      int
-	layers []*layer
+	// logitsName is the value logits copies (the packed engine reads it).
+	logitsName string
+	T, N       int
+	C          int
+	layers     []*layer
 }
 
 // compileEval compiles m in inference mode for batches of batch samples,
@@ -182,5 +185,5 @@ func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*eval
 	if err != nil {
 		return nil, err
 	}
-	return &evalProgram{b: b, prog: prog, logits: cp, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
+	return &evalProgram{b: b, prog: prog, logits: cp, logitsName: name, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -191,7 +192,7 @@ func (t *Trainer) openModel() (*loopState, error) {
 	}
 	if cfg.TimeSteps > 0 && cfg.TimeSteps != ni.T {
 		return nil, fmt.Errorf("the model runs T=%d time steps (%s), not %d: re-convert the ANN with --timesteps %d",
-			ni.T, onnx.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
+			ni.T, bsnn.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
 	}
 	t.cfg.TimeSteps = ni.T
 	t.ni = ni
@@ -222,6 +223,10 @@ func (t *Trainer) openNewModel() error {
 		src = m
 	}
 	t.model = src.Clone()
+	// A file written before bsnn's naming rules ("" outputs, a Concat of T
+	// copies of the input) is brought up to them: every file this run
+	// writes goes through bsnn.CheckNames.
+	bsnn.Legalize(t.model.Proto.Graph)
 	if !cfg.agmmOn() {
 		gates, err := bypassAGMM(t.model)
 		if err != nil {

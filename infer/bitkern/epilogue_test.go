@@ -2,11 +2,11 @@ package bitkern
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/opstest"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
@@ -47,7 +47,7 @@ func (b floatBlock) run(t *testing.T, x, w, gamma, beta, mean, variance, res []f
 	}
 	nodes = append(nodes,
 		opstest.Node{OpType: "Reshape", Inputs: []string{pre, "shape"}, Outputs: []string{"z5"}},
-		opstest.Node{Domain: onnx.DomainSNN, OpType: "LIF", Inputs: []string{"z5"}, Outputs: []string{"s"}, Attrs: opstest.AttrList(
+		opstest.Node{Domain: bsnn.DomainSNN, OpType: "LIF", Inputs: []string{"z5"}, Outputs: []string{"s"}, Attrs: opstest.AttrList(
 			opstest.Float("tau", b.lif.Tau), opstest.Float("v_threshold", b.lif.VThreshold), opstest.Float("v_reset", b.lif.VReset),
 			opstest.Int("decay_input", boolInt(b.lif.DecayInput)), opstest.Int("soft_reset", boolInt(b.lif.SoftReset)),
 			opstest.Int("detach_reset", 0), opstest.String("surrogate", "triangle"), opstest.Float("surrogate_alpha", 1))})
@@ -65,7 +65,7 @@ func (b floatBlock) run(t *testing.T, x, w, gamma, beta, mean, variance, res []f
 		inputs = append(inputs, opstest.Input{Name: "r", Shape: []int{p.N, p.M, oh, ow}})
 		vals["r"] = res
 	}
-	c := &opstest.Case{Name: "block", Domain: onnx.DomainSNN, OpType: "LIF", Nodes: nodes, Inputs: inputs,
+	c := &opstest.Case{Name: "block", Domain: bsnn.DomainSNN, OpType: "LIF", Nodes: nodes, Inputs: inputs,
 		Outputs: []opstest.Output{{Name: "y"}, {Name: "s"}}}
 	inst, err := c.Build(vals, false)
 	if err != nil {

@@ -3,11 +3,8 @@ package nirbsnn
 import (
 	"strconv"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // A builder collects the nodes and initializers of an ONNX graph under
@@ -40,11 +37,7 @@ func (b *builder) node(base, op, domain string, in []string, outs []string, attr
 	for i, o := range outs {
 		out[i] = b.fresh(o)
 	}
-	n := &onnxpb.NodeProto{Name: proto.String(unique(b.takenNodes, base)), OpType: proto.String(op), Input: in, Output: out, Attribute: attrs}
-	if domain != "" {
-		n.Domain = proto.String(domain)
-	}
-	b.nodes = append(b.nodes, n)
+	b.nodes = append(b.nodes, onnx.NewNode(unique(b.takenNodes, base), op, domain, in, out, attrs...))
 	return out
 }
 
@@ -56,8 +49,7 @@ func (b *builder) op(base, op string, in []string, out string, attrs ...*onnxpb.
 // exact adds a standard node whose output is out, a name reserved by the
 // caller.
 func (b *builder) exact(base, op string, in []string, out string, attrs ...*onnxpb.AttributeProto) {
-	b.nodes = append(b.nodes, &onnxpb.NodeProto{Name: proto.String(unique(b.takenNodes, base)), OpType: proto.String(op),
-		Input: in, Output: []string{out}, Attribute: attrs})
+	b.nodes = append(b.nodes, onnx.NewNode(unique(b.takenNodes, base), op, "", in, []string{out}, attrs...))
 }
 
 func (b *builder) floats(base string, dims []int64, v []float32) string {
@@ -70,34 +62,4 @@ func (b *builder) int64s(base string, v ...int64) string {
 	name := b.fresh(base)
 	b.inits = append(b.inits, onnx.Int64Tensor(name, []int64{int64(len(v))}, v))
 	return name
-}
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
-func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-// lifAttrs are every attribute of a LIF node (spec §2.2 writes them all).
-func lifAttrs(p spiking.LIFParams) []*onnxpb.AttributeProto {
-	return []*onnxpb.AttributeProto{
-		attrFloat("tau", p.Tau),
-		attrFloat("v_threshold", p.VThreshold),
-		attrFloat("v_reset", p.VReset),
-		attrInt("decay_input", b2i(p.DecayInput)),
-		attrInt("soft_reset", b2i(p.SoftReset)),
-		attrString("surrogate", p.Surrogate.String()),
-		attrFloat("surrogate_alpha", p.SurrogateAlpha),
-		attrInt("detach_reset", b2i(p.DetachReset)),
-	}
 }

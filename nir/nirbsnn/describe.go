@@ -1,8 +1,8 @@
 package nirbsnn
 
 import (
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/nir"
-	"github.com/bsnnctl/bsnnctl/onnx"
 )
 
 // A Summary describes a NIR graph in the terms of this mapping: what
@@ -29,10 +29,10 @@ func Describe(g *nir.Graph) Summary {
 	s := Summary{Version: g.Version, Nodes: map[string]int{}, Edges: len(g.Edges), BinaryLayers: []string{}}
 	md := g.Metadata
 	s.DT, _ = md.Float("dt")
-	if t, ok := md.Int(onnx.MetaTimeSteps); ok {
+	if t, ok := md.Int(bsnn.MetaTimeSteps); ok {
 		s.TimeSteps = int(t)
 	}
-	s.InputEncoding, _ = md.String(onnx.MetaInputEncoding)
+	s.InputEncoding, _ = md.String(bsnn.MetaInputEncoding)
 	s.BatchNorm, _ = md.String(MetaBatchNormMode)
 	for _, name := range g.Names() {
 		n := g.Nodes[name]

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -74,9 +75,9 @@ func Export(m *onnx.Model, opts ExportOptions) (*nir.Graph, error) {
 	}
 	opts.BatchNorm = bn
 	if opts.Producer == "" {
-		opts.Producer = export.Producer
+		opts.Producer = bsnn.Producer
 	}
-	canon, err := export.Export(m, export.ProfilePortable, export.Options{})
+	canon, err := export.Export(m, bsnn.ProfilePortable, export.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (e *exporter) run() (*nir.Graph, error) {
 	for _, gt := range e.info.Gates {
 		e.gates[gt.Name] = gt
 	}
-	if layers, ok := e.m.Layers(); ok {
+	if layers, ok := bsnn.ReadLayers(e.m); ok {
 		for _, l := range layers {
 			e.layerNames[l.Node] = l.Name
 			if l.Neuron != "" && e.neuronNames[l.Neuron] == "" {
@@ -164,10 +165,10 @@ func (e *exporter) run() (*nir.Graph, error) {
 		e.layerNames[l.Node] = l.Name
 	}
 	meta := e.m.Metadata()
-	e.events = meta[onnx.MetaInputEncoding] == "events"
+	e.events = meta[bsnn.MetaInputEncoding] == "events"
 	T := e.info.TimeSteps
 	if T <= 0 {
-		return nil, fmt.Errorf("nir export: the model does not say its number of time steps (%s)", onnx.MetaTimeSteps)
+		return nil, fmt.Errorf("nir export: the model does not say its number of time steps (%s)", bsnn.MetaTimeSteps)
 	}
 	if err := e.input(); err != nil {
 		return nil, err
@@ -233,7 +234,7 @@ func (e *exporter) poisonOutputs(n *onnx.Node) {
 
 func (e *exporter) node(n *onnx.Node) error {
 	switch n.Domain {
-	case onnx.DomainSNN:
+	case bsnn.DomainSNN:
 		switch n.OpType {
 		case "LIF":
 			return e.lif(n)
@@ -241,7 +242,7 @@ func (e *exporter) node(n *onnx.Node) error {
 			return e.gate(n)
 		}
 		return fmt.Errorf("NIR has no equivalent of %s", n.OpType)
-	case onnx.DomainQONNX:
+	case bsnn.DomainQONNX:
 		if n.OpType == "BipolarQuant" && e.binary[n.Outputs[0]] != nil {
 			return nil // read by the layer
 		}
@@ -412,15 +413,15 @@ func (e *exporter) graphMetadata(T int) {
 	m.Set("dt", e.opts.DT)
 	m.Set(MetaFormatVersion, FormatVersion)
 	m.Set(MetaProducer, e.opts.Producer)
-	m.Set(onnx.MetaTimeSteps, int64(T))
+	m.Set(bsnn.MetaTimeSteps, int64(T))
 	if e.events {
-		m.Set(onnx.MetaInputEncoding, "events")
+		m.Set(bsnn.MetaInputEncoding, "events")
 	} else {
-		m.Set(onnx.MetaInputEncoding, "direct")
+		m.Set(bsnn.MetaInputEncoding, "direct")
 		m.Set(MetaInputRepeat, int64(T))
 	}
-	m.Set(onnx.MetaOutputDecoding, "mean_over_time")
-	m.Set(onnx.MetaSpikeCondition, ">=")
+	m.Set(bsnn.MetaOutputDecoding, "mean_over_time")
+	m.Set(bsnn.MetaSpikeCondition, ">=")
 	m.Set(MetaBatchNormMode, string(e.opts.BatchNorm))
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
@@ -90,8 +91,8 @@ func TestExportGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := g.Metadata
-	for k, want := range map[string]any{"dt": DefaultDT, onnx.MetaTimeSteps: int64(4), MetaInputRepeat: int64(4),
-		onnx.MetaInputEncoding: "direct", onnx.MetaOutputDecoding: "mean_over_time", MetaBatchNormMode: "layer",
+	for k, want := range map[string]any{"dt": DefaultDT, bsnn.MetaTimeSteps: int64(4), MetaInputRepeat: int64(4),
+		bsnn.MetaInputEncoding: "direct", bsnn.MetaOutputDecoding: "mean_over_time", MetaBatchNormMode: "layer",
 		MetaProducer: "bsnnctl test", MetaFormatVersion: FormatVersion} {
 		var got any
 		switch want.(type) {
@@ -300,7 +301,7 @@ func TestExportAnyProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []export.Profile{export.ProfilePlain, export.ProfilePacked} {
+	for _, p := range []bsnn.Profile{bsnn.ProfilePlain, bsnn.ProfilePacked} {
 		m, err := export.Export(c.model, p, export.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -82,7 +83,7 @@ func Import(g *nir.Graph, opts ImportOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	canon, err := export.Export(m, export.ProfilePortable, export.Options{ProducerVersion: opts.ProducerVersion})
+	canon, err := export.Export(m, bsnn.ProfilePortable, export.Options{ProducerVersion: opts.ProducerVersion})
 	if err != nil {
 		return nil, fmt.Errorf("nir import: the imported model is not a BSNN bsnnctl can export: %w", err)
 	}
@@ -112,7 +113,7 @@ type importer struct {
 
 	b       *builder
 	out     map[string]string // NIR node -> its ONNX output, [T*N, ...]
-	layers  []onnx.LayerInfo
+	layers  []bsnn.Layer
 	lifNode map[string]string // NIR neuron -> ONNX LIF node
 	bad     []onnx.Unsupported
 }
@@ -126,7 +127,7 @@ func (im *importer) unsupported(name, reason string) {
 func (im *importer) settings() error {
 	md := im.g.Metadata
 	im.T = im.opts.TimeSteps
-	if t, ok := md.Int(onnx.MetaTimeSteps); ok {
+	if t, ok := md.Int(bsnn.MetaTimeSteps); ok {
 		im.T = int(t)
 	}
 	if im.T == 0 {
@@ -146,7 +147,7 @@ func (im *importer) settings() error {
 		return fmt.Errorf("nir import: dt must be a positive number of seconds, got %g", im.dt)
 	}
 	enc := im.opts.InputEncoding
-	if s, ok := md.String(onnx.MetaInputEncoding); ok {
+	if s, ok := md.String(bsnn.MetaInputEncoding); ok {
 		enc = s
 	}
 	switch enc {
@@ -430,21 +431,25 @@ func (im *importer) emit(name string) error {
 }
 
 // encoder writes the graph input and, for direct encoding, its repetition
-// over the T steps as the converter writes it: [N, ...] -> Concat of T
-// copies along axis 0 -> [T*N, ...] (spec §3.7); events come as
-// [T, N, ...] and are merged to [T*N, ...] (spec §8).
+// over the T steps as the converter writes it (spec §3.7): [N, ...] ->
+// Unsqueeze(axes [0]) -> Expand([T, 1, ...]) -> Reshape([-1, ...]) ->
+// [T*N, ...]; events come as [T, N, ...] and are merged to [T*N, ...]
+// (spec §8).
 func (im *importer) encoder(name string) error {
 	b := im.b
-	if im.events {
-		shape := b.int64s("bsnn.shape.encode", append([]int64{-1}, im.types[name].Out...)...)
-		im.out[name] = b.op("encode/merge_time", "Reshape", []string{name, shape}, name+".tn_flat")
-		return nil
+	feat := im.types[name].Out
+	x := name
+	if !im.events {
+		u := b.op("encode/unsqueeze", "Unsqueeze", []string{name, b.int64s("bsnn.axes.0", 0)}, name+".unsqueezed")
+		reps := make([]int64, len(feat)+2)
+		for i := range reps {
+			reps[i] = 1
+		}
+		reps[0] = int64(im.T)
+		x = b.op("encode/expand", "Expand", []string{u, b.int64s("bsnn.shape.expand", reps...)}, name+".repeat_tn")
 	}
-	ins := make([]string, im.T)
-	for i := range ins {
-		ins[i] = name
-	}
-	im.out[name] = b.op("encode/repeat", "Concat", ins, name+".repeat", attrInt("axis", 0))
+	shape := b.int64s("bsnn.shape.encode", append([]int64{-1}, feat...)...)
+	im.out[name] = b.op("encode/repeat", "Reshape", []string{x, shape}, name+".repeat")
 	return nil
 }
 
@@ -453,7 +458,7 @@ func (im *importer) decoder(name, x string) error {
 	feat := im.types[name].Out
 	b := im.b
 	tn := b.op("decode/to_tn", "Reshape", []string{x, b.int64s("bsnn.shape.decode", append([]int64{int64(im.T), -1}, feat...)...)}, x+".tn")
-	b.exact("decode/mean_over_time", "ReduceMean", []string{tn}, name, attrInts("axes", 0), attrInt("keepdims", 0))
+	b.exact("decode/mean_over_time", "ReduceMean", []string{tn}, name, onnx.AttrInts("axes", 0), onnx.AttrInt("keepdims", 0))
 	im.out[name] = name
 	return nil
 }
@@ -481,13 +486,13 @@ func (im *importer) model() (*onnx.Model, error) {
 		DocString:   proto.String(fmt.Sprintf("binary spiking network imported from NIR by bsnnctl: T=%d, dt=%g s", im.T, im.dt)),
 	}
 	mp := &onnxpb.ModelProto{
-		IrVersion: proto.Int64(export.TargetIRVersion),
+		IrVersion: proto.Int64(bsnn.TargetIRVersion),
 		OpsetImport: []*onnxpb.OperatorSetIdProto{
-			{Domain: proto.String(""), Version: proto.Int64(export.TargetOpset)},
-			{Domain: proto.String(onnx.DomainQONNX), Version: proto.Int64(1)},
-			{Domain: proto.String(onnx.DomainSNN), Version: proto.Int64(1)},
+			{Domain: proto.String(""), Version: proto.Int64(bsnn.TargetOpset)},
+			{Domain: proto.String(bsnn.DomainQONNX), Version: proto.Int64(1)},
+			{Domain: proto.String(bsnn.DomainSNN), Version: proto.Int64(1)},
 		},
-		ProducerName: proto.String(export.Producer),
+		ProducerName: proto.String(bsnn.Producer),
 		Graph:        g,
 	}
 	m := &onnx.Model{Proto: mp}
@@ -513,17 +518,17 @@ func (im *importer) model() (*onnx.Model, error) {
 		enc = "events"
 	}
 	for _, kv := range [][2]string{
-		{onnx.MetaFormatVersion, export.FormatVersion},
-		{onnx.MetaProfile, string(export.ProfilePortable)},
-		{onnx.MetaTimeSteps, strconv.Itoa(im.T)},
-		{onnx.MetaTimeAxis, "0"},
-		{onnx.MetaInputEncoding, enc},
-		{onnx.MetaOutputDecoding, "mean_over_time"},
-		{onnx.MetaSignZero, "+1"},
-		{onnx.MetaSpikeCondition, ">="},
-		{onnx.MetaLayers, string(layers)},
-		{onnx.MetaAGMM, `{"enabled":false,"gates":[]}`},
-		{onnx.MetaSourceModel, string(source)},
+		{bsnn.MetaFormatVersion, bsnn.FormatVersion},
+		{bsnn.MetaProfile, string(bsnn.ProfilePortable)},
+		{bsnn.MetaTimeSteps, strconv.Itoa(im.T)},
+		{bsnn.MetaTimeAxis, "0"},
+		{bsnn.MetaInputEncoding, enc},
+		{bsnn.MetaOutputDecoding, "mean_over_time"},
+		{bsnn.MetaSignZero, "+1"},
+		{bsnn.MetaSpikeCondition, ">="},
+		{bsnn.MetaLayers, string(layers)},
+		{bsnn.MetaAGMM, `{"enabled":false,"gates":[]}`},
+		{bsnn.MetaSourceModel, string(source)},
 	} {
 		m.SetMetadata(kv[0], kv[1])
 	}

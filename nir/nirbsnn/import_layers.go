@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
@@ -152,8 +153,8 @@ func convAttrs(kernel, stride, pad, dil []int64, mode string, groups int64) ([]*
 			pads[i], pads[i+sp] = total/2, total-total/2
 		}
 	}
-	return []*onnxpb.AttributeProto{attrInts("kernel_shape", kernel...), attrInts("strides", stride...),
-		attrInts("pads", pads...), attrInts("dilations", dil...), attrInt("group", groups)}, nil
+	return []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", kernel...), onnx.AttrInts("strides", stride...),
+		onnx.AttrInts("pads", pads...), onnx.AttrInts("dilations", dil...), onnx.AttrInt("group", groups)}, nil
 }
 
 // layer writes a Conv2d, Conv1d, Affine or Linear node: a binary layer as
@@ -194,7 +195,7 @@ func (im *importer) layer(name string, n nir.Node, x string) error {
 	}
 	p := im.plan(name, n, w, bias)
 	b := im.b
-	info := onnx.LayerInfo{Name: name, Binary: p.binary}
+	info := bsnn.Layer{Name: name, Binary: p.binary}
 	var y string
 	if p.binary {
 		latentDims, latent := p.dims, p.signs
@@ -215,7 +216,7 @@ func (im *importer) layer(name string, n nir.Node, x string) error {
 		}
 		info.WeightLatent = b.floats(name+".weight_latent", latentDims, latent)
 		info.WeightScale = b.floats(name+".weight_scale", scaleDims, scale)
-		info.WeightBin = b.node(name+"/binarize", "BipolarQuant", onnx.DomainQONNX, []string{info.WeightLatent, info.WeightScale}, []string{name + ".weight_bin"})[0]
+		info.WeightBin = b.node(name+"/binarize", "BipolarQuant", bsnn.DomainQONNX, []string{info.WeightLatent, info.WeightScale}, []string{name + ".weight_bin"})[0]
 		op, suffix := "Conv", "/conv"
 		if dense {
 			op, suffix = "MatMul", "/matmul"
@@ -235,7 +236,7 @@ func (im *importer) layer(name string, n nir.Node, x string) error {
 		}
 		op := "Conv"
 		if dense {
-			op, attrs = "Gemm", []*onnxpb.AttributeProto{attrInt("transB", 1)}
+			op, attrs = "Gemm", []*onnxpb.AttributeProto{onnx.AttrInt("transB", 1)}
 		}
 		out := name
 		if p.bn != nil {
@@ -277,7 +278,7 @@ func (im *importer) batchNorm(layer, x string, p *bnParams, bias []float32) stri
 	in := []string{x,
 		b.floats(layer+".bn.weight", []int64{c}, p.scale), b.floats(layer+".bn.bias", []int64{c}, p.bias),
 		b.floats(layer+".bn.running_mean", []int64{c}, mean), b.floats(layer+".bn.running_var", []int64{c}, p.vari)}
-	return b.op(layer+"/bn", "BatchNormalization", in, layer, attrFloat("epsilon", p.eps), attrFloat("momentum", p.momentum))
+	return b.op(layer+"/bn", "BatchNormalization", in, layer, onnx.AttrFloat("epsilon", p.eps), onnx.AttrFloat("momentum", p.momentum))
 }
 
 // neuron writes a LIF neuron on the [T, N, ...] view of its input, with
@@ -305,7 +306,7 @@ func (im *importer) neuron(name string, meta nir.Metadata, m lifMapping, x strin
 		x = b.op(name+"/gain", "Mul", []string{x, b.floats(name+".gain", nil, []float32{float32(m.gain)})}, name+".scaled")
 	}
 	tn := b.op(name+"/to_tn", "Reshape", []string{x, b.int64s(name+".shape_tn", append([]int64{int64(im.T), -1}, feat...)...)}, x+".tn")
-	lif := b.node(name, "LIF", onnx.DomainSNN, []string{tn}, []string{name + ".spikes", name + ".v_T"}, lifAttrs(p)...)
+	lif := b.node(name, "LIF", bsnn.DomainSNN, []string{tn}, []string{name + ".spikes", name + ".v_T"}, bsnn.LIFAttributes(p)...)
 	im.lifNode[name] = b.nodes[len(b.nodes)-1].GetName()
 	im.out[name] = b.op(name+"/from_tn", "Reshape", []string{lif[0], b.int64s(name+".shape", append([]int64{-1}, feat...)...)}, name)
 	return nil
@@ -315,8 +316,8 @@ func (im *importer) neuron(name string, meta nir.Metadata, m lifMapping, x strin
 // of spikes back as MaxPool.
 func (im *importer) maxPool(name string, pool *nir.SumPool2d, x string) error {
 	k, s, p := pool.KernelSize, pool.Stride, pool.Padding
-	im.out[name] = im.b.op(name, "MaxPool", []string{x}, name, attrInts("kernel_shape", k[:]...), attrInts("strides", s[:]...),
-		attrInts("pads", p[0], p[1], p[0], p[1]))
+	im.out[name] = im.b.op(name, "MaxPool", []string{x}, name, onnx.AttrInts("kernel_shape", k[:]...), onnx.AttrInts("strides", s[:]...),
+		onnx.AttrInts("pads", p[0], p[1], p[0], p[1]))
 	return nil
 }
 
@@ -325,9 +326,9 @@ func (im *importer) maxPool(name string, pool *nir.SumPool2d, x string) error {
 // exact when the window size is a power of two).
 func (im *importer) avgPool(name string, k, s, p [2]int64, x string, sum bool) error {
 	b := im.b
-	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", k[:]...), attrInts("strides", s[:]...), attrInts("pads", p[0], p[1], p[0], p[1])}
+	attrs := []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", k[:]...), onnx.AttrInts("strides", s[:]...), onnx.AttrInts("pads", p[0], p[1], p[0], p[1])}
 	if p != [2]int64{} {
-		attrs = append(attrs, attrInt("count_include_pad", 1))
+		attrs = append(attrs, onnx.AttrInt("count_include_pad", 1))
 	}
 	out := name
 	if sum {

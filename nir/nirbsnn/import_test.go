@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -216,8 +217,8 @@ func simulate(g *nir.Graph, x []float32, n, T int) []float32 {
 // repetition note.
 func TestImportEvents(t *testing.T) {
 	g := nir.NewGraph()
-	g.Metadata.Set(onnx.MetaInputEncoding, "events")
-	g.Metadata.Set(onnx.MetaTimeSteps, int64(5))
+	g.Metadata.Set(bsnn.MetaInputEncoding, "events")
+	g.Metadata.Set(bsnn.MetaTimeSteps, int64(5))
 	g.Add("input", &nir.Input{Shape: []int64{2, 3, 3}})
 	g.Add("flat", &nir.Flatten{InputType: []int64{2, 3, 3}, StartDim: 0, EndDim: -1}, "input")
 	g.Add("fc", &nir.Linear{Weight: nir.F32([]int{4, 18}, f32s(72, func(i int) float32 { return float32(1 - 2*(i%2)) }))}, "flat")
@@ -229,8 +230,8 @@ func TestImportEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := res.Model
-	if m.Metadata()[onnx.MetaInputEncoding] != "events" || res.TimeSteps != 5 {
-		t.Errorf("encoding %q, T %d", m.Metadata()[onnx.MetaInputEncoding], res.TimeSteps)
+	if m.Metadata()[bsnn.MetaInputEncoding] != "events" || res.TimeSteps != 5 {
+		t.Errorf("encoding %q, T %d", m.Metadata()[bsnn.MetaInputEncoding], res.TimeSteps)
 	}
 	mg, err := m.Graph()
 	if err != nil {
@@ -247,7 +248,7 @@ func TestImportEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := back.Metadata.String(onnx.MetaInputEncoding); s != "events" {
+	if s, _ := back.Metadata.String(bsnn.MetaInputEncoding); s != "events" {
 		t.Errorf("exported input encoding %q", s)
 	}
 	if _, ok := back.Metadata[MetaInputRepeat]; ok {

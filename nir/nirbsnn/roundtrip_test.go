@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/nir"
 )
@@ -105,8 +106,8 @@ func TestReexportIsStable(t *testing.T) {
 		}
 	}
 	// The imported model is a BSNN the exporter reads in every profile.
-	for _, p := range export.Profiles {
-		if p == export.ProfileTrain {
+	for _, p := range bsnn.Profiles {
+		if p == bsnn.ProfileTrain {
 			continue
 		}
 		if _, err := export.Export(res.Model, p, export.Options{}); err != nil {
