@@ -28,6 +28,8 @@ type ImportCmd struct {
 	KeepFP    []string `name:"keep-fp" sep:"," placeholder:"LIST" help:"Extra layers to keep float: shortcuts, depthwise (default on), no-depthwise, all, or layer/node names (comma separated)."`
 	NoVerify  bool     `name:"no-verify" help:"Skip running the source network before converting."`
 	JSON      bool     `name:"json" help:"Print the report as JSON."`
+
+	NIR nirImportFlags `embed:"" prefix:"nir-"`
 }
 
 // Validate rejects impossible flag values (usage error).
@@ -68,6 +70,9 @@ var checkORT = crosscheck.CheckORT
 
 // Run converts the model.
 func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
+	if isNIRFile(c.Model) {
+		return c.runNIR(ctx, g)
+	}
 	src, err := os.ReadFile(c.Model)
 	if err != nil {
 		return err
