@@ -196,14 +196,28 @@ func (ni *netInfo) opsOptions(opts ops.Options, n int) ops.Options {
 func (ni *netInfo) checkData(kind data.Kind) error {
 	switch {
 	case ni.events() && !kind.IsEvent():
-		return fmt.Errorf("the model reads event frames (input %q [T=%d, N, %d, %d, %d], %s %q), but %s is an image data set: give an event data set (%s:DIR, %s:DIR or %s:DIR)",
-			ni.Input, ni.T, ni.InputShape.C, ni.InputShape.H, ni.InputShape.W, bsnn.MetaInputEncoding, ni.Encoding,
-			kind, data.NMNIST, data.DVSGesture, data.CIFAR10DVS)
+		return fmt.Errorf("the model reads event frames (input %q %s, %s %q), but %s is an image data set: give an event data set (%s:DIR, %s:DIR or %s:DIR)",
+			ni.Input, ni.inputDims(), bsnn.MetaInputEncoding, ni.Encoding, kind, data.NMNIST, data.DVSGesture, data.CIFAR10DVS)
 	case !ni.events() && kind.IsEvent():
-		return fmt.Errorf("%s is an event data set, but the model reads images (input %q, %s %q): convert the ANN with `bsnnctl import --input events` to read event frames",
-			kind, ni.Input, bsnn.MetaInputEncoding, ni.Encoding)
+		return fmt.Errorf("%s is an event data set, but the model reads images (input %q %s): convert the ANN with `bsnnctl import --input events` to read event frames",
+			kind, ni.Input, ni.inputDims())
 	}
 	return nil
+}
+
+// inputDims writes the input's shape: [T=4, N, 2, 34, 34], [N, 1, 28, 28],
+// [N, 28, 28] or [N, 784].
+func (ni *netInfo) inputDims() string {
+	s := ni.InputShape
+	switch {
+	case ni.events():
+		return fmt.Sprintf("[T=%d, N, %d, %d, %d]", ni.T, s.C, s.H, s.W)
+	case ni.InputRank == 2:
+		return fmt.Sprintf("[N, %d]", s.C)
+	case ni.InputRank == 3:
+		return fmt.Sprintf("[N, %d, %d]", s.H, s.W)
+	}
+	return fmt.Sprintf("[N, %d, %d, %d]", s.C, s.H, s.W)
 }
 
 // findPerStepLogits walks back from the output through shape-only ops to a
