@@ -196,6 +196,18 @@ func (t *Trainer) openEventData(lc data.LoaderConfig) (int, error) {
 	return trainDS.N, nil
 }
 
+// CheckData reports whether model can read a data set of the given kind:
+// an event data set needs an event-input model (bsnn.input_encoding
+// "events", spec §8), an image data set any other. The error names the
+// model's input and what to do.
+func CheckData(model *onnx.Model, kind data.Kind) error {
+	ni, err := analyze(model)
+	if err != nil {
+		return err
+	}
+	return ni.checkData(kind)
+}
+
 // OpenEvents opens one split of the event data set spec binned into the
 // frames model reads (spec §8): T frames per sample, T the model's time
 // steps, of its input's H×W (downsampled from the sensor). opt gives the
