@@ -1,5 +1,5 @@
 // Package export writes a binary spiking neural network (BSNN) in each
-// profile of shared/spec/bsnn-onnx.md §5 and reads back every file it
+// profile of docs/spec/bsnn-onnx.md §5 and reads back every file it
 // writes.
 //
 //	out, err := export.Export(model, bsnn.ProfilePacked, export.Options{})
