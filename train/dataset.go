@@ -128,10 +128,10 @@ func openImageSplits(cfg Config, ni *netInfo) (trainDS, testDS *data.Dataset, er
 			return nil, nil, err
 		}
 	}
-	if trainDS, err = limit(trainDS, cfg.TrainLimit, trainDS.N, trainDS.Slice); err != nil {
+	if trainDS, err = limit(trainDS, cfg.TrainLimit); err != nil {
 		return nil, nil, err
 	}
-	if testDS, err = limit(testDS, cfg.TestLimit, testDS.N, testDS.Slice); err != nil {
+	if testDS, err = limit(testDS, cfg.TestLimit); err != nil {
 		return nil, nil, err
 	}
 	if testDS.N == 0 {
@@ -140,11 +140,16 @@ func openImageSplits(cfg Config, ni *netInfo) (trainDS, testDS *data.Dataset, er
 	return trainDS, testDS, nil
 }
 
-// limit returns the first k of a split's n samples (all of them for k <=
-// 0).
-func limit[D any](ds D, k, n int, slice func(lo, hi int) (D, error)) (D, error) {
-	if k > 0 && k < n {
-		return slice(0, k)
+// split is an image or an event data set split.
+type split[D any] interface {
+	Len() int
+	Slice(lo, hi int) (D, error)
+}
+
+// limit returns the first k samples of ds (all of them for k <= 0).
+func limit[D split[D]](ds D, k int) (D, error) {
+	if k > 0 && k < ds.Len() {
+		return ds.Slice(0, k)
 	}
 	return ds, nil
 }
@@ -172,10 +177,10 @@ func (t *Trainer) openEventData(lc data.LoaderConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if trainDS, err = limit(trainDS, cfg.TrainLimit, trainDS.N, trainDS.Slice); err != nil {
+	if trainDS, err = limit(trainDS, cfg.TrainLimit); err != nil {
 		return 0, err
 	}
-	if testDS, err = limit(testDS, cfg.TestLimit, testDS.N, testDS.Slice); err != nil {
+	if testDS, err = limit(testDS, cfg.TestLimit); err != nil {
 		return 0, err
 	}
 	if trainDS.N < cfg.Batch {

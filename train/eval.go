@@ -85,7 +85,7 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 	if ds == nil || ds.N == 0 {
 		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
 	}
-	ds, err := limit(ds, opts.Limit, ds.N, ds.Slice)
+	ds, err := limit(ds, opts.Limit)
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -109,7 +109,7 @@ func EvaluateEvents(model *onnx.Model, ds *data.EventDataset, opts EvalOptions) 
 	if ds == nil || ds.N == 0 {
 		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
 	}
-	ds, err := limit(ds, opts.Limit, ds.N, ds.Slice)
+	ds, err := limit(ds, opts.Limit)
 	if err != nil {
 		return EvalResult{}, err
 	}
