@@ -100,7 +100,12 @@
 // The input [N, ...] is repeated T times into [T*N, ...] by Unsqueeze(axes
 // [0]) -> Expand([T, 1, ...]) -> Reshape([-1, ...]) (row t*N + n is step t
 // of sample n; the graph is the same size for any T and lists the input
-// once). Stateless ops run on [T*N, ...]. Each Relu and Clip(min=0) becomes
+// once). With Options.InputEncoding bsnn.EncodingEvents (spec §8) the
+// BSNN's input is instead time-major [T, N, ...] (T fixed, N symbolic, the
+// ANN's input name), one frame of the ANN's input shape per step (event
+// frames), merged into [T*N, ...] by one Reshape([-1, ...]) (node
+// encode/frames), and bsnn.input_encoding says "events". Stateless ops run
+// on [T*N, ...]. Each Relu and Clip(min=0) becomes
 // Reshape [T,-1,...] -> LIF (all eight attributes written; the V_T output,
 // which nothing reads, listed under the name <lif>.V_T) -> Reshape
 // [-1,...]; the LIF output (spikes, annotated BINARY) is reused as the

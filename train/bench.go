@@ -106,7 +106,7 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 	compile := time.Since(t0).Seconds()
 	opt := NewOptimizer(cfg, tp.params, func(name string) bool { return ni.Weights[name] })
 	r := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, opts.Batch*ni.InputShape.Size())
+	x := make([]float32, opts.Batch*ni.sampleLen())
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}
@@ -115,7 +115,7 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 		y[i] = r.IntN(tp.loss.C)
 	}
 	res := &BenchResult{Batch: opts.Batch, T: ni.T, Threads: threads, CompileSeconds: compile, Steps: opts.Steps,
-		InputShape: []int{opts.Batch, ni.InputShape.C, ni.InputShape.H, ni.InputShape.W}}
+		InputShape: ni.inputShape(opts.Batch)}
 	for _, p := range tp.params {
 		res.Params += len(p.Data())
 	}
