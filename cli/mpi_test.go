@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/bsnnctl/bsnnctl/internal/interop"
-	"github.com/bsnnctl/bsnnctl/train/data"
 	"github.com/bsnnctl/bsnnctl/internal/runcmp"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
 // The tests in this file run `bsnnctl finetune` built with -tags mpi under
