@@ -263,6 +263,17 @@ func (k *convBiasGradKernel) Forward(out []float32, in ...[]float32) error {
 	return nil
 }
 
+// macs is the number of multiply-adds of the forward convolution; the data
+// and filter gradients do as many.
+func (k *convKernel) macs() float64 {
+	p := k.p
+	return float64(p.N*p.M*p.OutH()*p.OutW()) * float64(p.C/p.Groups*p.KH*p.KW)
+}
+
+func (k *convKernel) Flops() float64           { return 2 * k.macs() }
+func (k *convDataGradKernel) Flops() float64   { return 2 * k.f.macs() }
+func (k *convFilterGradKernel) Flops() float64 { return 2 * k.f.macs() }
+
 // xShape and wShape give the ONNX shapes (1-D convolutions keep rank 3).
 func (k *convKernel) xShape() []int {
 	p := k.p

@@ -4,10 +4,11 @@
 //   - onnxruntime, through the Go binding github.com/yalue/onnxruntime_go on the
 //     CPU library libonnxruntime.so.1 shipped in npm onnxruntime-node@1.30.0
 //     (InitORT, RunORT, ModelIO);
-//   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable).
+//   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable);
+//   - Debian's PyTorch, the reference of `bsnnctl bench` (TorchAvailable).
 //
-// Neither tool is needed to build or test the rest of the project. A test
-// asks for a tool with Need (or NeedORT, NeedPythonONNX): when the tool is
+// None of these tools is needed to build or test the rest of the project. A test
+// asks for a tool with Need (or NeedORT, NeedPythonONNX, NeedTorch): when the tool is
 // missing the test is skipped, unless BSNNCTL_INTEROP=1 is set (as
 // scripts/test.sh and .ci/run do), in which case it fails.
 //
