@@ -9,9 +9,13 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
-// reshapeKernel copies its input into a new shape (Reshape, Flatten,
-// Squeeze, Unsqueeze at run time). Its gradient is the reverse reshape.
+// reshapeKernel gives its input a new shape (Reshape, Flatten, Squeeze,
+// Unsqueeze at run time): an aliasKernel, so its output is a view of its
+// input and nothing is copied. Its gradient is the reverse reshape, a view
+// of the output's gradient.
 type reshapeKernel struct{ from, to []int }
+
+func (k *reshapeKernel) aliasesInput() {}
 
 func (k *reshapeKernel) Name() string    { return fmt.Sprintf("Reshape%v->%v", k.from, k.to) }
 func (k *reshapeKernel) OutShape() []int { return k.to }
