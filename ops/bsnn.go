@@ -172,26 +172,27 @@ func LIFParamsOf(n *onnx.Node) (spiking.LIFParams, error) {
 }
 
 type lifKernel struct {
-	p     spiking.LIFParams
-	shape []int
-	T, M  int
-	tap   *LIFTap
+	p      spiking.LIFParams
+	shape  []int
+	T, M   int
+	tap    *LIFTap
+	counts []int64 // spikes per step of the last run
 }
 
 func (k *lifKernel) Name() string    { return fmt.Sprintf("LIF(%+v)%v", k.p, k.shape) }
 func (k *lifKernel) OutShape() []int { return k.shape }
 func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
-	if err := spiking.LIFForward(k.p, k.T, k.M, in[0], out, nil); err != nil {
+	if k.tap == nil {
+		return spiking.LIFForward(k.p, k.T, k.M, in[0], out, nil)
+	}
+	if k.counts == nil {
+		k.counts = make([]int64, k.T)
+	}
+	if err := spiking.LIFForwardCount(k.p, k.T, k.M, in[0], out, nil, k.counts); err != nil {
 		return err
 	}
-	if k.tap != nil {
-		for t := 0; t < k.T; t++ {
-			var c float64
-			for _, s := range out[t*k.M : (t+1)*k.M] {
-				c += float64(s)
-			}
-			k.tap.Rate[t] = c / float64(max(k.M, 1))
-		}
+	for t, c := range k.counts {
+		k.tap.Rate[t] = float64(c) / float64(max(k.M, 1))
 	}
 	return nil
 }

@@ -75,7 +75,22 @@ type lifConsts struct {
 	detach bool
 	sur    Surrogate
 	alpha  float32
+	vec    lifVec // the same constants for the assembly rows
 }
+
+// lifVec is the constant block the assembly rows read (lif_amd64.s).
+type lifVec struct {
+	k, a, vth, vr float32
+	soft          int32
+	alpha, inv    float32 // surrogate width and 1/alpha^2 (triangle)
+	decay         float32
+	one, half     float32
+	absMask       uint32
+}
+
+// forceGo makes the kernels use the Go loops even where assembly exists
+// (tests compare the two).
+var forceGo bool
 
 func (p LIFParams) consts() lifConsts {
 	k := 1 / p.Tau
@@ -83,10 +98,50 @@ func (p LIFParams) consts() lifConsts {
 	if p.DecayInput {
 		a = k
 	}
-	return lifConsts{
+	c := lifConsts{
 		k: k, decay: 1 - k, a: a, vth: p.VThreshold, vr: p.VReset,
 		soft: p.SoftReset, detach: p.DetachReset, sur: p.Surrogate, alpha: p.SurrogateAlpha,
 	}
+	c.vec = lifVec{k: c.k, a: c.a, vth: c.vth, vr: c.vr, alpha: c.alpha, inv: 1 / (c.alpha * c.alpha),
+		decay: c.decay, one: 1, half: 0.5, absMask: 1<<31 - 1}
+	if c.soft {
+		c.vec.soft = 1
+	}
+	return c
+}
+
+// fireRow runs one step for a row of neurons: from the membranes v and the
+// inputs x it writes the spikes into s and the membranes after the reset
+// back into v, and returns the number of spikes.
+func (c *lifConsts) fireRow(x, v, s []float32) int {
+	done, spikes := fireRowAsm(c, x, v, s)
+	x, s = x[:len(v)], s[:len(v)]
+	for i := done; i < len(v); i++ {
+		s[i], v[i] = c.fire(c.charge(v[i], x[i]))
+		spikes += int(s[i])
+	}
+	return spikes
+}
+
+// chargeRow is fireRow keeping H (into h) instead of the spikes.
+func (c *lifConsts) chargeRow(x, v, h []float32) {
+	x, h = x[:len(v)], h[:len(v)]
+	for i := chargeRowAsm(c, x, v, h); i < len(v); i++ {
+		h[i] = c.charge(v[i], x[i])
+		_, v[i] = c.fire(h[i])
+	}
+}
+
+// backStep runs one reverse step of BPTT for a row (backRow after the
+// surrogate; sg is scratch of the row's length).
+func (c *lifConsts) backStep(h, sg, gs, gv []float32) {
+	done := backRowAsm(c, h, gs, gv)
+	if done == len(h) {
+		return
+	}
+	h, sg, gs, gv = h[done:], sg[done:len(h)], gs[done:len(h)], gv[done:len(h)]
+	c.sur.gradSlice(sg, h, c.vth, c.alpha)
+	c.backRow(h, sg, gs, gv)
 }
 
 // charge returns H = V - (V - v_reset)*k + a*X in the documented float32 order. The explicit
@@ -166,6 +221,25 @@ func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
 		return err
 	}
 	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT}.run(numParts(M, n, partAlign))
+	return nil
+}
+
+// LIFForwardCount is LIFForward that also writes into counts [T] the
+// number of spikes at each step, counted in the same pass over the data
+// (counts[t]/M is the firing rate at step t).
+func LIFForwardCount(p LIFParams, T, M int, x, s, vT []float32, counts []int64) error {
+	const op = "LIFForwardCount"
+	n, err := lifCheck(op, p, T, M)
+	if err == nil {
+		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
+	}
+	if err == nil && len(counts) != T {
+		err = fmt.Errorf("%w: %s: counts has %d values, want T = %d", ErrShape, op, len(counts), T)
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT, counts: counts}.run(numParts(M, n, partAlign))
 	return nil
 }
 
@@ -261,8 +335,9 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// lifForwardRange runs LIFForward for neurons [lo, hi).
-func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
+// lifForwardRange runs LIFForward for neurons [lo, hi), adding the number
+// of spikes at step t to counts[t] when counts is not nil.
+func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, counts []int64, lo, hi int) {
 	var vb [lifChunk]float32
 	for c0 := lo; c0 < hi; c0 += lifChunk {
 		v := vb[:min(lifChunk, hi-c0)]
@@ -271,10 +346,9 @@ func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
 		}
 		for t := range T {
 			off := t*M + c0
-			xr := x[off : off+len(v)]
-			sr := s[off : off+len(v)]
-			for i, xi := range xr {
-				sr[i], v[i] = c.fire(c.charge(v[i], xi))
+			n := c.fireRow(x[off:off+len(v)], v, s[off:off+len(v)])
+			if counts != nil {
+				counts[t] += int64(n)
 			}
 		}
 		if vT != nil {
@@ -295,13 +369,7 @@ func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi i
 		}
 		for t := range T {
 			off := t*M + c0
-			xr := x[off : off+n]
-			hr := gx[off : off+n]
-			for i, xi := range xr {
-				h := c.charge(v[i], xi)
-				hr[i] = h
-				_, v[i] = c.fire(h)
-			}
+			c.chargeRow(x[off:off+n], v, gx[off:off+n])
 		}
 		// Backward sweep: v now holds dL/dV_t.
 		gv := v
@@ -313,10 +381,7 @@ func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi i
 		sg := sgb[:n]
 		for t := T - 1; t >= 0; t-- {
 			off := t*M + c0
-			hr := gx[off : off+n]
-			gsr := gs[off : off+n]
-			c.sur.gradSlice(sg, hr, c.vth, c.alpha)
-			c.backRow(hr, sg, gsr, gv)
+			c.backStep(gx[off:off+n], sg, gs[off:off+n], gv)
 		}
 	}
 }
@@ -369,6 +434,10 @@ type lifJob struct {
 	c                                  lifConsts
 	T, M                               int
 	x, v, s, vOut, gs, gvIn, gx, gvOut []float32
+	// counts [T] receives the spike counts of a forward call (nil: not
+	// counted); partCounts [parts*T] holds each part's, summed in part
+	// order at the end.
+	counts, partCounts []int64
 }
 
 var lifJobs jobPool[lifJob]
@@ -376,15 +445,41 @@ var lifJobs jobPool[lifJob]
 // run executes the call described by j over its M neurons in parts pieces.
 func (j lifJob) run(parts int) {
 	pj := lifJobs.get()
+	j.partCounts = pj.partCounts[:0]
 	*pj = j
+	if j.counts != nil {
+		pj.partCounts = growInt64(pj.partCounts, parts*j.T)
+		clear(pj.partCounts)
+	}
 	runParts(pj, j.M, parts, partAlign)
+	if j.counts != nil {
+		clear(j.counts)
+		for part := range parts {
+			for t, c := range pj.partCounts[part*j.T : (part+1)*j.T] {
+				j.counts[t] += c
+			}
+		}
+	}
 	lifJobs.put(pj)
 }
 
-func (j *lifJob) runRange(_, lo, hi int) {
+func (j *lifJob) reset() { *j = lifJob{partCounts: j.partCounts[:0]} }
+
+func growInt64(s []int64, n int) []int64 {
+	if cap(s) < n {
+		return make([]int64, n)
+	}
+	return s[:n]
+}
+
+func (j *lifJob) runRange(part, lo, hi int) {
 	switch j.kind {
 	case lifFwd:
-		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, lo, hi)
+		var counts []int64
+		if j.counts != nil {
+			counts = j.partCounts[part*j.T : (part+1)*j.T]
+		}
+		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, counts, lo, hi)
 	case lifBwd:
 		lifBackwardRange(&j.c, j.T, j.M, j.x, j.gs, j.gvIn, j.gx, lo, hi)
 	case lifStepFwd:

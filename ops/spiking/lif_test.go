@@ -450,7 +450,7 @@ func TestLIFParallelMatchesSerial(t *testing.T) {
 		}
 		c := p.consts()
 		s2, vT2, gx2 := make([]float32, T*M), make([]float32, M), make([]float32, T*M)
-		lifForwardRange(&c, T, M, x, s2, vT2, 0, M)
+		lifForwardRange(&c, T, M, x, s2, vT2, nil, 0, M)
 		lifBackwardRange(&c, T, M, x, gs, gvT, gx2, 0, M)
 		sameBits(t, "S", s, s2)
 		sameBits(t, "V_T", vT, vT2)
@@ -556,6 +556,50 @@ func TestLIFShapeErrors(t *testing.T) {
 	for _, c := range cases {
 		if !errors.Is(c.err, ErrShape) {
 			t.Errorf("%s: err = %v, want ErrShape", c.name, c.err)
+		}
+	}
+}
+
+// TestLIFAsmMatchesGo runs every configuration through the assembly rows
+// (where the CPU has them) and the Go loops and compares the bits, at sizes
+// that leave Go tails after the vectors; LIFForwardCount's counts must be
+// the number of ones in S.
+func TestLIFAsmMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, p := range lifConfigs() {
+		for _, M := range []int{5, 8, 37, 1100} {
+			const T = 4
+			x := randVec(rng, T*M, -2, 3)
+			for i := range x[:M] {
+				x[i] = float32(i%3) * 0.5 // exact thresholds and resets
+			}
+			gs, gvT := randGrads(rng, T, M, true)
+			run := func(goOnly bool) (s, vT, gx []float32, counts []int64) {
+				old := forceGo
+				forceGo = goOnly
+				defer func() { forceGo = old }()
+				s, vT, gx, counts = make([]float32, T*M), make([]float32, M), make([]float32, T*M), make([]int64, T)
+				must(t, LIFForwardCount(p, T, M, x, s, vT, counts))
+				must(t, LIFBackward(p, T, M, x, gs, gvT, gx))
+				return
+			}
+			s1, v1, g1, c1 := run(false)
+			s2, v2, g2, c2 := run(true)
+			name := fmt.Sprintf("%s M=%d", lifName(p), M)
+			sameBits(t, name+" S", s1, s2)
+			sameBits(t, name+" V_T", v1, v2)
+			sameBits(t, name+" gx", g1, g2)
+			for tt := range T {
+				var ones int64
+				for _, v := range s1[tt*M : (tt+1)*M] {
+					if v == 1 {
+						ones++
+					}
+				}
+				if c1[tt] != ones || c2[tt] != ones {
+					t.Errorf("%s: counts[%d] = %d (asm), %d (Go), want %d", name, tt, c1[tt], c2[tt], ones)
+				}
+			}
 		}
 	}
 }

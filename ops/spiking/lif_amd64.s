@@ -1,0 +1,192 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The LIF rows of lif_amd64.go: 8 neurons per YMM register, every
+// operation the one IEEE float32 operation of the package documentation,
+// in the same order (no FMA), so the results are bit-identical to the Go
+// loops. n is a multiple of 8. c points at a lifVec:
+//
+//	0 k   4 a   8 vth   12 vr   16 soft (int32)   20 alpha   24 inv (1/alpha^2)
+//	28 decay (1-k)   32 one   36 half   40 abs mask (0x7fffffff)
+
+// func lifFireRowAVX2(x, v, s *float32, n int, c *lifVec) int
+// One step for n neurons: H from v and x, spikes into s, the membrane after
+// the reset back into v. Returns the number of spikes.
+TEXT ·lifFireRowAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ s+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+	XORQ R10, R10
+	TESTL R9, R9
+	JNZ  fsoft
+
+fhard:
+	CMPQ AX, CX
+	JGE  fdone
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1          // d = V - vr
+	VMULPS  Y8, Y1, Y1           // l = d*k
+	VSUBPS  Y1, Y0, Y1           // h0 = V - l
+	VMULPS  (SI)(AX*4), Y9, Y2   // ax = a*X
+	VADDPS  Y2, Y1, Y1           // H = h0 + ax
+	VCMPPS  $0x1D, Y10, Y1, Y3   // H >= vth (GE_OQ: false on NaN)
+	VANDPS  Y12, Y3, Y4          // S
+	VMOVUPS Y4, (DX)(AX*4)
+	VSUBPS  Y11, Y1, Y5          // r = H - vr
+	VMULPS  Y5, Y4, Y5           // p = S*r
+	VSUBPS  Y5, Y1, Y0           // V = H - p
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVMSKPS Y3, R11
+	POPCNTL R11, R11
+	ADDQ    R11, R10
+	ADDQ    $8, AX
+	JMP     fhard
+
+fsoft:
+	CMPQ AX, CX
+	JGE  fdone
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  (SI)(AX*4), Y9, Y2
+	VADDPS  Y2, Y1, Y1
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	VMOVUPS Y4, (DX)(AX*4)
+	VMULPS  Y10, Y4, Y5          // p = S*vth
+	VSUBPS  Y5, Y1, Y0           // V = H - p
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVMSKPS Y3, R11
+	POPCNTL R11, R11
+	ADDQ    R11, R10
+	ADDQ    $8, AX
+	JMP     fsoft
+
+fdone:
+	MOVQ R10, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func lifChargeRowAVX2(x, v, h *float32, n int, c *lifVec)
+// The forward step of the backward pass: H into h, the membrane after the
+// reset back into v.
+TEXT ·lifChargeRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ h+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+	TESTL R9, R9
+	JNZ  csoft
+
+chard:
+	CMPQ AX, CX
+	JGE  cdone
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  (SI)(AX*4), Y9, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DX)(AX*4)
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	VSUBPS  Y11, Y1, Y5
+	VMULPS  Y5, Y4, Y5
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     chard
+
+csoft:
+	CMPQ AX, CX
+	JGE  cdone
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  (SI)(AX*4), Y9, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DX)(AX*4)
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	VMULPS  Y10, Y4, Y5
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     csoft
+
+cdone:
+	VZEROUPPER
+	RET
+
+// func lifBackRowTriangleAVX2(h, gs, gv *float32, n int, c *lifVec)
+// One reverse step for the triangle surrogate and the hard reset without
+// detach: on entry h holds H_t and gv dL/dV_t; on return h holds dL/dX_t
+// and gv dL/dV_{t-1} (lifConsts.backRow's default case).
+TEXT ·lifBackRowTriangleAVX2(SB), NOSPLIT, $0-40
+	MOVQ h+0(FP), DI
+	MOVQ gs+8(FP), SI
+	MOVQ gv+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 20(R8), Y13
+	VBROADCASTSS 24(R8), Y14
+	VBROADCASTSS 28(R8), Y8
+	VBROADCASTSS 32(R8), Y12
+	VBROADCASTSS 36(R8), Y15
+	VBROADCASTSS 40(R8), Y7
+	XORQ AX, AX
+
+bloop:
+	CMPQ AX, CX
+	JGE  bdone
+	VMOVUPS (DI)(AX*4), Y0       // H
+	VSUBPS  Y10, Y0, Y1          // u = H - vth
+	VANDPS  Y7, Y1, Y1           // |u|
+	VSUBPS  Y1, Y13, Y1          // d = alpha - |u|
+	VANDPS  Y7, Y1, Y2           // |d|
+	VADDPS  Y2, Y1, Y1           // d + |d|
+	VMULPS  Y15, Y1, Y1          // (d + |d|)*0.5
+	VMULPS  Y1, Y14, Y1          // sg = inv*(...)
+	VCMPPS  $0x1D, Y10, Y0, Y2
+	VANDPS  Y12, Y2, Y2          // S
+	VSUBPS  Y2, Y12, Y2          // 1 - S
+	VSUBPS  Y11, Y0, Y3          // H - vr
+	VMULPS  Y1, Y3, Y3           // (H - vr)*sg
+	VSUBPS  Y3, Y2, Y2           // dV/dH = (1 - S) - (H - vr)*sg
+	VMULPS  (SI)(AX*4), Y1, Y4   // gs*sg
+	VMOVUPS (DX)(AX*4), Y5
+	VMULPS  Y2, Y5, Y5           // gv*dV/dH
+	VADDPS  Y5, Y4, Y4           // gH
+	VMULPS  Y4, Y9, Y5           // gx = a*gH
+	VMOVUPS Y5, (DI)(AX*4)
+	VMULPS  Y4, Y8, Y6           // gv = (1-k)*gH
+	VMOVUPS Y6, (DX)(AX*4)
+	ADDQ    $8, AX
+	JMP     bloop
+
+bdone:
+	VZEROUPPER
+	RET
