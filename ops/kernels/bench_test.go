@@ -55,8 +55,13 @@ func BenchmarkSgemm(b *testing.B) {
 // benchKernels runs f with the assembly kernel, and with the Go kernel when
 // the kernel=go sub-benchmark is selected.
 func benchKernels(b *testing.B, f func(b *testing.B)) {
-	if asmKernel != nil {
-		b.Run("kernel="+asmKernel.name, f)
+	for _, k := range asmKernels {
+		b.Run("kernel="+k.name, func(b *testing.B) {
+			old := forceKernel
+			forceKernel = k
+			defer func() { forceKernel = old }()
+			f(b)
+		})
 	}
 	b.Run("kernel="+goKernel.name, func(b *testing.B) {
 		old := forceGo

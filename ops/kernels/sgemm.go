@@ -29,15 +29,22 @@ type microKernel struct {
 }
 
 // forceGo makes every kernel use the portable Go micro-kernel even when the
-// assembly one is available. Tests set it to cover both paths.
-var forceGo bool
+// assembly one is available, and forceKernel (when not nil) makes them use
+// that one of asmKernels. Tests set them to cover every path.
+var (
+	forceGo     bool
+	forceKernel *microKernel
+)
 
 // activeKernel returns the micro-kernel the next call will use.
 func activeKernel() *microKernel {
-	if asmKernel != nil && !forceGo {
-		return asmKernel
+	switch {
+	case forceGo || asmKernel == nil:
+		return goKernel
+	case forceKernel != nil:
+		return forceKernel
 	}
-	return goKernel
+	return asmKernel
 }
 
 // parallelMinFlops is the size (m*n*k) from which Sgemm splits the work over
