@@ -65,9 +65,6 @@ func printComparison(w io.Writer, c *bench.Comparison) {
 	m := c.Machine
 	fmt.Fprintf(w, "dense work\t%.2f GFLOP per step (Conv/Gemm forward + backward, counted from the graph)\n", c.Flops/1e9)
 	fmt.Fprintf(w, "machine\t%s, %d threads; FMA peak %.0f GFLOP/s = %s\n", m.Model, c.Threads, m.PeakGFLOPS, m.Assumption)
-	if m.AVX512 {
-		fmt.Fprintf(w, "\t(the CPU has AVX-512: 16-lane kernels, such as PyTorch's oneDNN ones, can reach twice that)\n")
-	}
 	fmt.Fprintf(w, "rounds\t%d timed after %d warm-up, interleaved (%s)\n", c.Rounds, c.Warmup, engineOrder(c))
 	fmt.Fprintf(w, "load average\t%.2f %.2f %.2f before, %.2f %.2f %.2f after\n",
 		c.LoadBefore[0], c.LoadBefore[1], c.LoadBefore[2], c.LoadAfter[0], c.LoadAfter[1], c.LoadAfter[2])

@@ -112,8 +112,12 @@ func TestDetectMachine(t *testing.T) {
 		t.Fatalf("clock %v GHz", m.GHz)
 	}
 	if m.AVX2 && m.FMA {
-		if want := 2 * 2 * 8 * 2 * m.GHz; m.PeakGFLOPS != want {
-			t.Errorf("peak %v, want %v", m.PeakGFLOPS, want)
+		lanes := 8.0
+		if m.AVX512 {
+			lanes = 16
+		}
+		if want := 2 * 2 * lanes * 2 * m.GHz; m.PeakGFLOPS != want || m.PeakAVX2GFLOPS != 2*2*8*2*m.GHz {
+			t.Errorf("peak %v, AVX2 peak %v, want %v and %v", m.PeakGFLOPS, m.PeakAVX2GFLOPS, want, 2*2*8*2*m.GHz)
 		}
 	}
 }

@@ -16,12 +16,14 @@ import (
 //
 // FMAUnits is an assumption, not something the CPU reports: 2 FMA pipes
 // per core, true of every AVX2 core since Intel Haswell and AMD Zen 2
-// (Zen 1 has 2 pipes of half width; a mismatch shows as a peak fraction
-// above 1). Lanes is 8, the float32 width of the AVX2 registers the
-// engine's kernels use. GHz is the measured clock (a chain of dependent
-// integer additions, one per cycle) when it could be measured, else the
-// "cpu MHz" of /proc/cpuinfo, which on virtual machines is often the
-// nominal frequency rather than the running clock.
+// (Zen 1 and Zen 4 run 512-bit FMAs at half rate; a mismatch shows as a
+// peak fraction above 1). Lanes is the float32 width of the widest vector
+// registers both engines use: 16 with AVX-512F (our GEMM micro-kernel and
+// PyTorch's oneDNN kernels use it), else 8 (AVX2); PeakAVX2GFLOPS is the
+// 8-lane figure. GHz is the measured clock (a chain of dependent integer
+// additions, one per cycle) when it could be measured, else the "cpu MHz"
+// of /proc/cpuinfo, which on virtual machines is often the nominal
+// frequency rather than the running clock.
 type Machine struct {
 	Model   string  `json:"cpu"`
 	Threads int     `json:"threads"`
@@ -29,16 +31,15 @@ type Machine struct {
 	InfoMHz float64 `json:"cpuinfo_mhz"`
 	// MeasuredGHz is the clock measured by an add chain (0 when not
 	// measured).
-	MeasuredGHz float64 `json:"measured_ghz"`
-	GHz         float64 `json:"ghz"`
-	FMAUnits    int     `json:"fma_units"`
-	Lanes       int     `json:"lanes"`
-	AVX2, FMA   bool    `json:"-"`
-	// AVX512 reports avx512f: PyTorch's oneDNN kernels use 16-lane
-	// registers on such a CPU, so its peak is twice PeakGFLOPS.
-	AVX512     bool    `json:"avx512"`
-	PeakGFLOPS float64 `json:"peak_gflops"`
-	Assumption string  `json:"assumption"`
+	MeasuredGHz    float64 `json:"measured_ghz"`
+	GHz            float64 `json:"ghz"`
+	FMAUnits       int     `json:"fma_units"`
+	Lanes          int     `json:"lanes"`
+	AVX2, FMA      bool    `json:"-"`
+	AVX512         bool    `json:"avx512"`
+	PeakGFLOPS     float64 `json:"peak_gflops"`
+	PeakAVX2GFLOPS float64 `json:"peak_avx2_gflops"`
+	Assumption     string  `json:"assumption"`
 }
 
 // DetectMachine reads /proc/cpuinfo, measures the clock and computes the
@@ -52,11 +53,16 @@ func DetectMachine(threads int) Machine {
 	if m.GHz == 0 {
 		m.GHz, src = m.InfoMHz/1000, "/proc/cpuinfo"
 	}
+	isa := "AVX2"
+	if m.AVX512 {
+		m.Lanes, isa = 16, "AVX-512"
+	}
 	if m.AVX2 && m.FMA {
+		m.PeakAVX2GFLOPS = float64(threads*m.FMAUnits*8*2) * m.GHz
 		m.PeakGFLOPS = float64(threads*m.FMAUnits*m.Lanes*2) * m.GHz
 	}
-	m.Assumption = fmt.Sprintf("%d threads x %d FMA units x %d float32 lanes (AVX2) x 2 flops x %.2f GHz (%s clock)",
-		threads, m.FMAUnits, m.Lanes, m.GHz, src)
+	m.Assumption = fmt.Sprintf("%d threads x %d FMA units x %d float32 lanes (%s) x 2 flops x %.2f GHz (%s clock)",
+		threads, m.FMAUnits, m.Lanes, isa, m.GHz, src)
 	if m.PeakGFLOPS == 0 {
 		m.Assumption = "no AVX2+FMA: peak unknown"
 	}
