@@ -377,6 +377,7 @@ type agmmKernel struct {
 	shape   []int
 	T, N, D int
 	tap     *AGMMTap
+	dalpha  []float32 // [T], written by the dX kernel
 }
 
 func (k *agmmKernel) Name() string    { return fmt.Sprintf("AGMMGate(%+v)%v", k.p, k.shape) }
@@ -385,44 +386,41 @@ func (k *agmmKernel) Forward(out []float32, in ...[]float32) error {
 	return spiking.AGMMForward(k.p, k.T, k.N, k.D, in[0], in[1], out, k.tap.Gates)
 }
 func (k *agmmKernel) DiffWRT(int) []bool { return []bool{true, true} }
+
+// Grad computes both gradients in one pass over X and dY: the dX kernel
+// also leaves dalpha in the forward kernel's dalpha, and the dalpha kernel
+// (which takes dX as input to run after it) copies it out.
 func (k *agmmKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	gx, err := Apply(&agmmGradKernel{f: k, wrt: 0}, in[0], in[1], grad)
+	gx, err := Apply(&agmmGradKernel{f: k}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	ga, err := Apply(&agmmGradKernel{f: k, wrt: 1}, in[0], in[1], grad)
+	ga, err := Apply(&agmmAlphaGradKernel{f: k}, gx)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{gx, ga}, nil
 }
 
-// agmmGradKernel: inputs X, alpha, dY; output dX (wrt 0) or dalpha (wrt 1).
-type agmmGradKernel struct {
-	f       *agmmKernel
-	wrt     int
-	scratch []float32
-}
+// agmmGradKernel: inputs X, alpha, dY; output dX; dalpha into f.dalpha.
+type agmmGradKernel struct{ f *agmmKernel }
 
-func (k *agmmGradKernel) Name() string { return fmt.Sprintf("d%s/d%d", k.f.Name(), k.wrt) }
-func (k *agmmGradKernel) OutShape() []int {
-	if k.wrt == 0 {
-		return k.f.shape
-	}
-	return []int{k.f.T}
-}
+func (k *agmmGradKernel) Name() string    { return "dX/" + k.f.Name() }
+func (k *agmmGradKernel) OutShape() []int { return k.f.shape }
 func (k *agmmGradKernel) Forward(out []float32, in ...[]float32) error {
 	f := k.f
-	if k.wrt == 0 {
-		if k.scratch == nil {
-			k.scratch = make([]float32, f.T)
-		}
-		return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], out, k.scratch)
-	}
-	if k.scratch == nil {
-		k.scratch = make([]float32, len(in[0]))
-	}
-	return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], k.scratch, out)
+	return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], out, f.dalpha)
+}
+
+// agmmAlphaGradKernel: input dX (only to run after agmmGradKernel);
+// output dalpha.
+type agmmAlphaGradKernel struct{ f *agmmKernel }
+
+func (k *agmmAlphaGradKernel) Name() string    { return "dalpha/" + k.f.Name() }
+func (k *agmmAlphaGradKernel) OutShape() []int { return []int{k.f.T} }
+func (k *agmmAlphaGradKernel) Forward(out []float32, in ...[]float32) error {
+	copy(out, k.f.dalpha)
+	return nil
 }
 
 func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
@@ -440,7 +438,7 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	D := prod(x.Shape[2:])
 	tap := &AGMMTap{Node: n.Label(), T: T, N: N, Gates: make([]float32, T*N), InputLen: D}
-	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap}, x, alpha)
+	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap, dalpha: make([]float32, T)}, x, alpha)
 	if err != nil {
 		return nil, err
 	}

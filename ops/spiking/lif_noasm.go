@@ -3,5 +3,5 @@
 package spiking
 
 func fireRowAsm(c *lifConsts, x, v, s []float32) (done, spikes int) { return 0, 0 }
-func chargeRowAsm(c *lifConsts, x, v, h []float32) int               { return 0 }
-func backRowAsm(c *lifConsts, h, gs, gv []float32) int               { return 0 }
+func chargeRowAsm(c *lifConsts, x, v, h []float32) int              { return 0 }
+func backRowAsm(c *lifConsts, h, gs, gv []float32) int              { return 0 }
