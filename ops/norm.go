@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // BatchNormalization: inference semantics (running statistics) unless
@@ -296,7 +297,7 @@ func (t *bnTask) stats(c int) {
 	k := t.row(t.x, 0, c)[0]
 	var s1, s2 float64
 	for n := 0; n < f.n; n++ {
-		a, b := sumShifted(t.row(t.x, n, c), k)
+		a, b := kernels.SumShifted(t.row(t.x, n, c), k)
 		s1 += float64(a)
 		s2 += float64(b)
 	}
@@ -312,30 +313,6 @@ func (t *bnTask) stats(c int) {
 	f.runVar[c] = float32(mom*float64(f.runVar[c]) + (1-mom)*v)
 }
 
-// sumShifted returns sum(x - k) and sum((x - k)^2).
-func sumShifted(x []float32, k float32) (float32, float32) {
-	var a0, a1, a2, a3, b0, b1, b2, b3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		d0, d1, d2, d3 := v[0]-k, v[1]-k, v[2]-k, v[3]-k
-		a0 += d0
-		a1 += d1
-		a2 += d2
-		a3 += d3
-		b0 += d0 * d0
-		b1 += d1 * d1
-		b2 += d2 * d2
-		b3 += d3 * d3
-	}
-	for ; i < len(x); i++ {
-		d := x[i] - k
-		a0 += d
-		b0 += d * d
-	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
-}
-
 // normalize writes y = x*alpha + beta for channel c, with alpha = invStd *
 // scale and beta = B - mean*alpha, rounded as PyTorch's CPU kernel does
 // (an element near zero then falls on the same side of a following ReLU).
@@ -344,11 +321,7 @@ func (t *bnTask) normalize(c int) {
 	a := f.invStd[c] * t.scale[c]
 	b := t.bias[c] - float32(f.mean[c]*a)
 	for n := 0; n < f.n; n++ {
-		x, y := t.row(t.x, n, c), t.row(t.out, n, c)
-		x = x[:len(y)]
-		for i, v := range x {
-			y[i] = float32(v*a) + b
-		}
+		kernels.ScaleAdd(t.row(t.out, n, c), t.row(t.x, n, c), a, b)
 	}
 }
 
@@ -358,36 +331,12 @@ func (t *bnTask) reduce(c int) {
 	m := f.mean[c]
 	var sdy, sdyx float64
 	for n := 0; n < f.n; n++ {
-		a, b := sumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
+		a, b := kernels.SumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
 		sdy += float64(a)
 		sdyx += float64(b)
 	}
 	f.sums[c] = float32(sdy)
 	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
-}
-
-// sumDyDx returns sum(dy) and sum(dy * (x - m)).
-func sumDyDx(dy, x []float32, m float32) (float32, float32) {
-	x = x[:len(dy)]
-	var a0, a1, a2, a3, b0, b1, b2, b3 float32
-	i := 0
-	for ; i+4 <= len(dy); i += 4 {
-		g := dy[i : i+4 : i+4]
-		v := x[i : i+4 : i+4]
-		a0 += g[0]
-		a1 += g[1]
-		a2 += g[2]
-		a3 += g[3]
-		b0 += g[0] * (v[0] - m)
-		b1 += g[1] * (v[1] - m)
-		b2 += g[2] * (v[2] - m)
-		b3 += g[3] * (v[3] - m)
-	}
-	for ; i < len(dy); i++ {
-		a0 += dy[i]
-		b0 += dy[i] * (x[i] - m)
-	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
 
 // dxTrain writes channel c of the training-mode input gradient
@@ -403,11 +352,7 @@ func (t *bnTask) dxTrain(c int) {
 	p := -k * mdyx
 	q := k * (mdyx*m - mdy)
 	for n := 0; n < f.n; n++ {
-		x, dy, dx := t.row(t.x, n, c), t.row(t.dy, n, c), t.row(t.out, n, c)
-		x, dy = x[:len(dx)], dy[:len(dx)]
-		for i, g := range dy {
-			dx[i] = k*g + p*x[i] + q
-		}
+		kernels.Affine2(t.row(t.out, n, c), t.row(t.dy, n, c), t.row(t.x, n, c), k, p, q)
 	}
 }
 
@@ -417,11 +362,7 @@ func (t *bnTask) dxInfer(c int) {
 	f := t.f
 	k := t.scale[c] * f.invStd[c]
 	for n := 0; n < f.n; n++ {
-		dy, dx := t.row(t.dy, n, c), t.row(t.out, n, c)
-		dy = dy[:len(dx)]
-		for i, g := range dy {
-			dx[i] = g * k
-		}
+		kernels.Scale(t.row(t.out, n, c), t.row(t.dy, n, c), k)
 	}
 }
 
