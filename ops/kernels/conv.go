@@ -123,10 +123,25 @@ func ConvForward(p ConvParams, x, w, bias, y []float32) {
 		c.runItems(p.N*p.M, false)
 		return
 	}
+	c.packWeights(false, c.Mg, c.K, w, c.K)
+	if c.direct() {
+		c.mode = modeDirect
+		c.runItems(p.N, false)
+		return
+	}
 	c.mode = modeForward
 	c.prepareIm2col()
-	c.packWeights(false, c.Mg, c.K, w, c.K)
 	c.runItems(p.N*p.Groups, true)
+}
+
+// direct reports whether the call runs as a direct convolution on c.geom
+// and if so builds its offset table.
+func (c *convCall) direct() bool {
+	if c.p.Groups != 1 || c.strategy != convGEMM || !directOK(c.kr, &c.geom) {
+		return false
+	}
+	c.doffs = c.geom.buildDirectOffsets(c.doffs)
+	return true
 }
 
 // transposedMinChannels is the smallest group input-channel count for which
@@ -151,20 +166,32 @@ func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 		// dx[n,g] (Cg x HW) = W_g^T (Cg x Mg) * dy[n,g] (Mg x HW).
 		c.mode = modeBackwardDataPointwise
 		c.packWeights(true, c.Cg, c.Mg, w, c.Cg)
-	case p.StrideH == 1 && p.StrideW == 1 && c.Cg >= transposedMinChannels:
+	case p.StrideH == 1 && p.StrideW == 1 && (c.Cg >= transposedMinChannels || c.directTransposed()):
 		// With unit strides the adjoint is itself a convolution of dy with
 		// the flipped, transposed kernel, so it runs like a forward pass.
-		c.mode = modeBackwardDataTransposed
 		c.setGeom(c.transposedGeom())
-		c.prepareIm2col()
 		c.flipWeights(w)
 		c.packWeights(false, c.Cg, c.Mg*p.KH*p.KW, c.flipped, c.Mg*p.KH*p.KW)
+		if c.direct() {
+			c.mode = modeDirectBackwardData
+			c.runItems(p.N, false)
+			return
+		}
+		c.mode = modeBackwardDataTransposed
+		c.prepareIm2col()
 	default:
 		// dcol = W_g^T * dy[n,g] in column chunks, scattered into dx.
 		c.mode = modeBackwardDataCol2im
 		c.packWeights(true, c.K, c.Mg, w, c.K)
 	}
 	c.runItems(p.N*p.Groups, true)
+}
+
+// directTransposed reports whether the transposed geometry of a unit-stride
+// backward-data call would run directly (it does at any channel count).
+func (c *convCall) directTransposed() bool {
+	g := c.transposedGeom()
+	return c.p.Groups == 1 && c.strategy == convGEMM && directOK(c.kr, &g)
 }
 
 // ConvBackwardFilter computes dw, the gradient of the loss with respect to w,
@@ -220,6 +247,8 @@ const (
 	modeDepthwiseForward
 	modeDepthwiseBackwardData
 	modeDepthwiseBackwardFilter
+	modeDirect
+	modeDirectBackwardData
 )
 
 // convCall is one convolution call: its operands, derived sizes, the packed
@@ -237,6 +266,7 @@ type convCall struct {
 	wpack, flipped        []float32   // packed weights per group, flipped weights
 	mPad                  int         // rows of one group's packed weights
 	partials              [][]float32 // per-part dw sums (part 0 uses dw)
+	doffs                 []int32     // im2col row offsets of the direct convolution
 	items, parts, threads int
 	gemmThreads           int // > 1: one item at a time, each GEMM split
 	next                  atomic.Int64
@@ -373,7 +403,7 @@ func (c *convCall) start() {
 
 func (c *convCall) run(part int) {
 	var ws *gemmWorkspace
-	if c.mode <= modeBackwardFilter {
+	if c.mode <= modeBackwardFilter || c.mode >= modeDirect {
 		ws = getWorkspace()
 		defer putWorkspace(ws)
 	}
@@ -408,6 +438,10 @@ func (c *convCall) run(part int) {
 			c.depthwiseBackwardData(item)
 		case modeDepthwiseBackwardFilter:
 			c.depthwiseBackwardFilter(item)
+		case modeDirect:
+			c.directForwardItem(ws, item)
+		case modeDirectBackwardData:
+			c.directBackwardDataItem(ws, item)
 		}
 	}
 }
@@ -438,6 +472,28 @@ func (c *convCall) forwardItem(ws *gemmWorkspace, item int) {
 			addScalar(y[m*c.P:(m+1)*c.P], c.bias[g*c.Mg+m])
 		}
 	}
+}
+
+// directForwardItem computes y[n] (one group) directly.
+func (c *convCall) directForwardItem(ws *gemmWorkspace, n int) {
+	p := c.p
+	x := c.x[n*p.C*c.HW:][:p.C*c.HW]
+	y := c.y[n*p.M*c.P:][:p.M*c.P]
+	directItem(ws, &c.geom, c.kr, c.wpack, p.M, c.mPad, c.doffs, x, y)
+	if c.bias != nil {
+		for m := 0; m < p.M; m++ {
+			addScalar(y[m*c.P:(m+1)*c.P], c.bias[m])
+		}
+	}
+}
+
+// directBackwardDataItem computes dx[n] (one group) as the direct
+// convolution of dy[n] with the flipped kernel.
+func (c *convCall) directBackwardDataItem(ws *gemmWorkspace, n int) {
+	p := c.p
+	dy := c.dy[n*p.M*c.P:][:p.M*c.P]
+	dx := c.dx[n*p.C*c.HW:][:p.C*c.HW]
+	directItem(ws, &c.geom, c.kr, c.wpack, p.C, c.mPad, c.doffs, dy, dx)
 }
 
 // backwardDataItem computes dx[n, group g] as one GEMM: pointwise, or the

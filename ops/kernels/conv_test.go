@@ -125,6 +125,14 @@ func convCases() []ConvParams {
 		conv(2, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, one, 1),                // the ResNet block's conv, smaller image
 		conv(4, 16, 9, 9, 32, 3, 3, 2, 2, 1, 1, [4]int{1, 1, 0, 0}, 2), // strided, col2im in chunks
 		conv(1, 8, 33, 35, 8, 3, 3, 2, 2, 1, 1, one, 1),                // P > col2im chunk
+		// Rows of at least 16 output pixels at unit stride: the direct
+		// convolution (forward and backward data) with the AVX-512 kernel.
+		conv(2, 5, 18, 20, 19, 3, 3, 1, 1, 1, 1, one, 1),               // two channel panels, a 4-pixel tile
+		conv(1, 16, 16, 32, 16, 3, 3, 1, 1, 1, 1, one, 1),              // the first ResNet-20 stage
+		conv(2, 3, 17, 21, 4, 5, 5, 1, 1, 2, 2, [4]int{4, 3, 1, 2}, 1), // dilation, asymmetric pads
+		conv(2, 40, 16, 16, 24, 3, 3, 1, 1, 1, 1, one, 1),              // K=360: two k blocks
+		conv(1, 2, 16, 18, 3, 3, 3, 1, 1, 1, 1, [4]int{3, 3, 3, 3}, 1), // backward data crops the padding
+		conv(2, 4, 16, 17, 5, 2, 3, 1, 1, 1, 1, [4]int{0, 0, 1, 2}, 1), // even kernel height
 	}
 }
 

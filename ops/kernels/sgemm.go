@@ -299,6 +299,7 @@ type gemmWorkspace struct {
 	a, b  []float32
 	tmp   []float32
 	col   []float32    // im2col-gradient chunk of ConvBackwardData
+	pad   []float32    // zero-padded image of the direct convolution
 	tpose []float32    // im2col panels that packIm2colT transposes
 	block [256]float32 // one transposed 16x16 block
 }
