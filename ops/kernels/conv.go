@@ -206,6 +206,9 @@ func ConvBackwardFilter(p ConvParams, x, dy, dw []float32) {
 		c.runItems(p.M, false)
 		return
 	}
+	if c.sparseFilter() {
+		return
+	}
 	c.mode = modeBackwardFilter
 	c.prepareIm2col()
 	wl := p.wLen()
@@ -249,6 +252,9 @@ const (
 	modeDepthwiseBackwardFilter
 	modeDirect
 	modeDirectBackwardData
+	modeSparseList
+	modeSparseGrid
+	modeSparseSum
 )
 
 // convCall is one convolution call: its operands, derived sizes, the packed
@@ -267,6 +273,7 @@ type convCall struct {
 	mPad                  int         // rows of one group's packed weights
 	partials              [][]float32 // per-part dw sums (part 0 uses dw)
 	doffs                 []int32     // im2col row offsets of the direct convolution
+	sparse                sparseState // scratch of the sparse weight gradient
 	items, parts, threads int
 	gemmThreads           int // > 1: one item at a time, each GEMM split
 	next                  atomic.Int64
@@ -442,6 +449,12 @@ func (c *convCall) run(part int) {
 			c.directForwardItem(ws, item)
 		case modeDirectBackwardData:
 			c.directBackwardDataItem(ws, item)
+		case modeSparseList:
+			c.sparseListItem(item)
+		case modeSparseGrid:
+			c.sparseGridItem(ws, item)
+		case modeSparseSum:
+			c.sparseSumItem(part, item)
 		}
 	}
 }

@@ -8,3 +8,6 @@ var asmKernel *microKernel
 
 // asmKernels is empty in this build.
 var asmKernels []*microKernel
+
+// avx512Kernel is nil in this build.
+var avx512Kernel *microKernel
