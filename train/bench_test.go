@@ -2,7 +2,9 @@ package train
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -127,5 +129,46 @@ func TestBenchTrainStepRefusesADifferentNetwork(t *testing.T) {
 	var pe *ParityError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "272538 trainable parameters in ours, 272458 in PyTorch's") {
 		t.Fatalf("got %v, want a ParityError on the parameter counts", err)
+	}
+}
+
+// TestTrainStepReproducible runs the same training step of the ResNet-20
+// BSNN (forward and backward, no update) three times at two threads and
+// requires bit-identical gradients: every kernel splits its work over the
+// threads in a fixed way and sums in a fixed order (the resume test relies
+// on it).
+func TestTrainStepReproducible(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	m := fixtureBSNN(t, "resnet20_op11_keepbn_dynamic", 4)
+	cfg := Config{Batch: 8, Out: "-", Data: "-", ModelProto: m}.Defaults()
+	ni, err := analyze(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := compileTrain(m, ni, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.prog.Close()
+	x, y := benchBatch(8, ni.InputShape.Size(), tp.loss.C)
+	var first [][]float32
+	for run := 0; run < 3; run++ {
+		if err := tp.run(ni.Input, x, y); err != nil {
+			t.Fatal(err)
+		}
+		if run == 0 {
+			for _, g := range tp.grads {
+				first = append(first, append([]float32(nil), g...))
+			}
+			continue
+		}
+		for i, g := range tp.grads {
+			for k := range g {
+				if math.Float32bits(g[k]) != math.Float32bits(first[i][k]) {
+					t.Fatalf("run %d: gradient of %s[%d] = %v, first run %v", run+1, tp.params[i].Name, k, g[k], first[i][k])
+				}
+			}
+		}
 	}
 }

@@ -46,20 +46,14 @@ func TestTrainHelperProcess(t *testing.T) {
 
 // TestResume: an uninterrupted run and a run SIGKILLed mid-epoch then
 // resumed (same seed) end with the same metrics.jsonl (every key but the
-// timings) and byte-identical final.onnx and best.onnx, bitwise, at one
-// thread (GOMAXPROCS=1).
-//
-// At two threads a run is not bitwise reproducible even without a kill:
-// ops/kernels.ConvBackwardFilter hands the samples of a batch to per-thread
-// partial sums through an atomic counter, so which samples are summed
-// together depends on timing and the weight gradients of convolutions
-// differ in the last bits from run to run (float addition is not
-// associative). Fully connected layers are reproducible at any thread count.
+// timings) and byte-identical final.onnx and best.onnx, bitwise, at two
+// threads (GOMAXPROCS=2): every kernel splits its work over the threads in
+// a fixed way and sums partial results in a fixed order.
 func TestResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a helper process")
 	}
-	testResume(t, 1)
+	testResume(t, 2)
 }
 
 func testResume(t *testing.T, threads int) {
