@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // binOp is an elementwise arithmetic op with numpy broadcasting.
@@ -21,10 +22,14 @@ const (
 
 var binNames = [...]string{"Add", "Sub", "Mul", "Div"}
 
-// binaryKernel computes out = a (op) b with broadcasting.
+// binaryKernel computes out = a (op) b with broadcasting. passA and passB
+// say that an operand's gradient may be the output's gradient itself (an
+// Add's or Sub's first operand of the output's shape that gradAliasable
+// approves).
 type binaryKernel struct {
-	op        binOp
-	a, b, out []int
+	op           binOp
+	a, b, out    []int
+	passA, passB bool
 }
 
 func (k *binaryKernel) Name() string {
@@ -55,9 +60,7 @@ func binLoop(op binOp, out, a, b []float32, _, _ int) {
 	a = a[:len(out)]
 	switch op {
 	case opAdd:
-		for i := range out {
-			out[i] = a[i] + b[i]
-		}
+		kernels.Add(out, a, b)
 	case opSub:
 		for i := range out {
 			out[i] = a[i] - b[i]
@@ -92,11 +95,17 @@ func binStrided(op binOp, out, a, b []float32, sa, sb int) {
 func (k *binaryKernel) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (k *binaryKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	ga, err := Apply(&binaryGradKernel{f: k, which: 0}, in[0], in[1], grad)
+	apply := func(which int, pass bool) (*G.Node, error) {
+		if pass {
+			return Apply(&passGradKernel{shape: k.out}, grad)
+		}
+		return Apply(&binaryGradKernel{f: k, which: which}, in[0], in[1], grad)
+	}
+	ga, err := apply(0, k.passA)
 	if err != nil {
 		return nil, err
 	}
-	gb, err := Apply(&binaryGradKernel{f: k, which: 1}, in[0], in[1], grad)
+	gb, err := apply(1, k.passB)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +179,12 @@ func buildBinary(op binOp) BuildFunc {
 		if x.Const != nil && y.Const != nil && x.Node == nil && y.Node == nil {
 			return []*Value{foldBinary(op, x, y, out)}, nil
 		}
-		v, err := b.Apply(&binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}, x, y)
+		k := &binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}
+		if (op == opAdd || op == opSub) && n.Inputs[0] != n.Inputs[1] {
+			k.passA = equalInts(x.Shape, out) && gradAliasable(b, n.Inputs[0])
+			k.passB = op == opAdd && equalInts(y.Shape, out) && gradAliasable(b, n.Inputs[1])
+		}
+		v, err := b.Apply(k, x, y)
 		return []*Value{v}, err
 	}
 }

@@ -64,3 +64,6 @@ func scaleAddAVX2(dst, x *float32, n int, a, b float32)
 
 //go:noescape
 func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)
+
+//go:noescape
+func addAVX2(dst, a, b *float32, n int)

@@ -21,3 +21,4 @@ func sumDyDxAVX2(dy, x *float32, n int, m float32) (float32, float32) { panic("n
 func scaleAVX2(dst, x *float32, n int, a float32)                     { panic("no assembly") }
 func scaleAddAVX2(dst, x *float32, n int, a, b float32)               { panic("no assembly") }
 func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)         { panic("no assembly") }
+func addAVX2(dst, a, b *float32, n int)                               { panic("no assembly") }

@@ -177,3 +177,17 @@ func Affine2(dst, g, x []float32, k, p, q float32) {
 		dst[i] = float32(float32(k*g[i])+float32(p*x[i])) + q
 	}
 }
+
+// Add sets dst[i] = a[i] + b[i]. dst may be a or b.
+func Add(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 && vecAccel && !forceGo {
+		addAVX2(&dst[0], &a[0], &b[0], n)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] = a[i] + b[i]
+	}
+}

@@ -266,3 +266,21 @@ afloop:
 	JLT  afloop
 	VZEROUPPER
 	RET
+
+// func addAVX2(dst, a, b *float32, n int)
+// n is a positive multiple of 8.
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+adloop:
+	VMOVUPS (SI)(AX*4), Y0
+	VADDPS (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT  adloop
+	VZEROUPPER
+	RET

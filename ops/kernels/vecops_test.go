@@ -17,7 +17,7 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			s64, sd64, dot64 float64
 			ss1, ss2         float32
 			sd1, sd2         float32
-			sc, sa, af       []float32
+			sc, sa, af, ad   []float32
 		}
 		run := func(goOnly bool) out {
 			old := forceGo
@@ -28,7 +28,8 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			o.sd64, o.dot64 = SumDot64(x, y)
 			o.ss1, o.ss2 = SumShifted(x, 0.25)
 			o.sd1, o.sd2 = SumDyDx(y, x, -0.5)
-			o.sc, o.sa, o.af = make([]float32, n), make([]float32, n), make([]float32, n)
+			o.sc, o.sa, o.af, o.ad = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+			Add(o.ad, x, y)
 			Scale(o.sc, x, 1.7)
 			ScaleAdd(o.sa, x, 1.7, -0.3)
 			Affine2(o.af, x, y, 0.9, -1.3, 0.1)
@@ -40,7 +41,7 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 		}
 		for i := range n {
 			if math.Float32bits(a.sc[i]) != math.Float32bits(g.sc[i]) || math.Float32bits(a.sa[i]) != math.Float32bits(g.sa[i]) ||
-				math.Float32bits(a.af[i]) != math.Float32bits(g.af[i]) {
+				math.Float32bits(a.af[i]) != math.Float32bits(g.af[i]) || math.Float32bits(a.ad[i]) != math.Float32bits(g.ad[i]) {
 				t.Fatalf("n=%d i=%d: maps differ", n, i)
 			}
 			if want := float32(float32(x[i]*1.7) - 0.3); a.sa[i] != want {
