@@ -48,9 +48,9 @@ type sparseArgs struct {
 }
 
 // tapSums is one call of sparseTaps, for one sample and input channel: for
-// every tap t, acc[t*accStride:][:16*mvec] += v * (sum over the entries pos
-// of list of the 16*mvec floats at grid[(pos+tapOffs[t])*16:], chunk k at
-// + k*chunkStride). Strides are in elements. The entries are summed as two
+// every tap t, acc[t*accStride:][:16*mvec] += v * (sum over the entries b
+// of list (byte offsets) of the 16*mvec floats at grid[(b+tapOffs[t])/4:],
+// chunk k at + k*chunkStride). Strides are in elements. The entries are summed as two
 // interleaved halves (even and odd entries) added at the end, multiplied by
 // v and added to acc, with no FMA.
 type tapSums struct {
@@ -210,7 +210,7 @@ func (c *convCall) sparseSumItem(part, ci int) {
 	tapOffs := s.tapOffs[part*kk : (part+1)*kk]
 	for i := 0; i < p.KH; i++ {
 		for j := 0; j < p.KW; j++ {
-			tapOffs[i*p.KW+j] = -(i*p.DilH*s.wg + j*p.DilW)
+			tapOffs[i*p.KW+j] = -64 * (i*p.DilH*s.wg + j*p.DilW)
 		}
 	}
 	for m0 := 0; m0 < p.M; m0 += 64 {
@@ -246,7 +246,7 @@ func sparseTapsGo(t *tapSums) {
 			if e%2 == 1 {
 				sum = &odd
 			}
-			row := (int(pos) + off) * 16
+			row := (int(pos) + off) / 4
 			for k := 0; k < t.mvec; k++ {
 				for l, x := range t.grid[k*t.chunkStride+row:][:16] {
 					sum[16*k+l] += x
@@ -260,7 +260,8 @@ func sparseTapsGo(t *tapSums) {
 	}
 }
 
-// spikeIndexesGo is spikeIndexesAVX512 in Go.
+// spikeIndexesGo is spikeIndexesAVX512 in Go: (base+i)*64 for every
+// nonzero x[i], false when a nonzero is not v.
 func spikeIndexesGo(x []float32, v float32, base int32, out []int32) (int, bool) {
 	k := 0
 	for i, e := range x {
@@ -268,7 +269,7 @@ func spikeIndexesGo(x []float32, v float32, base int32, out []int32) (int, bool)
 			if e != v {
 				return 0, false
 			}
-			out[k] = base + int32(i)
+			out[k] = (base + int32(i)) * 64
 			k++
 		}
 	}

@@ -22,8 +22,8 @@ GLOBL iota16<>(SB), RODATA, $64
 
 // func spikeIndexesAVX512(x *float32, w int, v float32, base int32, out *int32) (count int, ok bool)
 //
-// For the w floats of x, writes base+i to out for every i with x[i] != 0,
-// in order, and returns how many. Returns ok = false (count 0) as soon as a
+// For the w floats of x, writes (base+i)*64 to out for every i with
+// x[i] != 0, in order, and returns how many. Returns ok = false (count 0) as soon as a
 // nonzero differs from v: the row is not a spike row of value v.
 TEXT ·spikeIndexesAVX512(SB), NOSPLIT, $0-41
 	MOVQ x+0(FP), SI
@@ -32,10 +32,11 @@ TEXT ·spikeIndexesAVX512(SB), NOSPLIT, $0-41
 	MOVL base+20(FP), AX
 	VPBROADCASTD AX, Z2
 	VPADDD iota16<>(SB), Z2, Z2
+	VPSLLD $6, Z2, Z2
 	MOVQ out+24(FP), DI
 	MOVQ DI, R11
 	VPXORD Z0, Z0, Z0
-	MOVL $16, AX
+	MOVL $1024, AX
 	VPBROADCASTD AX, Z3
 
 siloop:
@@ -89,104 +90,340 @@ sibad:
 	RET
 
 
-// ADD_ENTRY(off, a0, a1, a2, a3, done) adds the grid rows of the list
-// entry at off(SI)(R11*4), shifted by the tap (R13 bytes), to a0..a3 (as
-// many as there are chunks, DI), then jumps to done.
-#define ADD_ENTRY(off, a0, a1, a2, a3, done) \
-	MOVLQSX off(SI)(R11*4), AX; \
-	SHLQ $6, AX; \
-	ADDQ R13, AX; \
-	VADDPS (BX)(AX*1), a0, a0; \
-	CMPQ DI, $1; \
-	JEQ  done; \
-	ADDQ R12, AX; \
-	VADDPS (BX)(AX*1), a1, a1; \
-	CMPQ DI, $2; \
-	JEQ  done; \
-	ADDQ R12, AX; \
-	VADDPS (BX)(AX*1), a2, a2; \
-	CMPQ DI, $3; \
-	JEQ  done; \
-	ADDQ R12, AX; \
-	VADDPS (BX)(AX*1), a3, a3
+// The sparse tap sums: for NV chunks of 16 output channels, register Z4+k
+// (even entries) and Z8+k (odd entries) sum chunk k's rows.
 
 // func sparseTapsAVX512(a *sparseArgs)
 //
 // For one sample and one input channel: for every tap t, the sum over the
-// list entries pos of the grid rows at pos + tapOffs[t] (mvec chunks of 16
-// floats, chunkStride bytes apart), summed as two interleaved halves (even
-// and odd entries) added at the end, is multiplied by v and added to the
-// tap's accumulator row acc[t] (accStride bytes apart), with no FMA, as
-// sparseTapsGo does.
+// list entries (byte offsets of grid rows) of the rows at entry + tapOffs[t]
+// (mvec chunks of 16 floats, chunkStride bytes apart), summed as two
+// interleaved halves (even and odd entries) added at the end, is multiplied
+// by v and added to the tap's accumulator row (accStride bytes apart), with
+// no FMA, as sparseTapsGo does.
 TEXT ·sparseTapsAVX512(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), R8
-	MOVQ 8(R8), BX
 	MOVQ 16(R8), SI
 	MOVQ 24(R8), R10
 	VBROADCASTSS 32(R8), Z12
-	MOVQ 40(R8), DI
-	MOVQ 48(R8), R12
 	MOVQ 56(R8), CX
 	MOVQ 64(R8), R9
 	MOVQ 0(R8), DX
+	MOVQ 40(R8), AX
+	CMPQ AX, $1
+	JEQ  tap1
+	CMPQ AX, $2
+	JEQ  tap2
+	CMPQ AX, $3
+	JEQ  tap3
+	JMP  tap4
 
-sttap:
-	MOVQ (R9), R13
-	SHLQ $6, R13
+tap1:
+	MOVQ 8(R8), BX
+	ADDQ (R9), BX
 	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
 	XORQ R11, R11
-
-stpair:
+quad1:
+	LEAQ 4(R11), AX
+	CMPQ AX, R10
+	JGT  rest1
+	MOVLQSX 64(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 68(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 72(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 76(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	MOVLQSX 12(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	ADDQ $4, R11
+	JMP  quad1
+rest1:
+	CMPQ R11, R10
+	JGE  sum1
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
 	LEAQ 1(R11), AX
 	CMPQ AX, R10
-	JGE  stlast
-	ADD_ENTRY(0, Z4, Z5, Z6, Z7, stodd)
-stodd:
-	ADD_ENTRY(4, Z8, Z9, Z10, Z11, stnext)
-stnext:
-	ADDQ $2, R11
-	JMP  stpair
-
-stlast:
-	CMPQ R11, R10
-	JGE  stsum
-	ADD_ENTRY(0, Z4, Z5, Z6, Z7, stsum)
-
-stsum:
+	JGE  sum1
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	LEAQ 2(R11), AX
+	CMPQ AX, R10
+	JGE  sum1
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+sum1:
 	VADDPS Z8, Z4, Z4
 	VMULPS Z12, Z4, Z4
-	VADDPS (DX), Z4, Z4
-	VMOVUPS Z4, (DX)
-	CMPQ DI, $1
-	JEQ  stadv
+	VADDPS 0(DX), Z4, Z4
+	VMOVUPS Z4, 0(DX)
+	ADDQ 72(R8), DX
+	ADDQ $8, R9
+	DECQ CX
+	JNZ  tap1
+	VZEROUPPER
+	RET
+
+tap2:
+	MOVQ 8(R8), BX
+	ADDQ (R9), BX
+	MOVQ BX, DI
+	ADDQ 48(R8), DI
+	VPXORD Z4, Z4, Z4
+	VPXORD Z8, Z8, Z8
+	VPXORD Z5, Z5, Z5
+	VPXORD Z9, Z9, Z9
+	XORQ R11, R11
+quad2:
+	LEAQ 4(R11), AX
+	CMPQ AX, R10
+	JGT  rest2
+	MOVLQSX 64(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 68(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 72(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 76(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	MOVLQSX 12(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	ADDQ $4, R11
+	JMP  quad2
+rest2:
+	CMPQ R11, R10
+	JGE  sum2
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	LEAQ 1(R11), AX
+	CMPQ AX, R10
+	JGE  sum2
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	LEAQ 2(R11), AX
+	CMPQ AX, R10
+	JGE  sum2
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+sum2:
+	VADDPS Z8, Z4, Z4
+	VMULPS Z12, Z4, Z4
+	VADDPS 0(DX), Z4, Z4
+	VMOVUPS Z4, 0(DX)
 	VADDPS Z9, Z5, Z5
 	VMULPS Z12, Z5, Z5
 	VADDPS 64(DX), Z5, Z5
 	VMOVUPS Z5, 64(DX)
-	CMPQ DI, $2
-	JEQ  stadv
+	ADDQ 72(R8), DX
+	ADDQ $8, R9
+	DECQ CX
+	JNZ  tap2
+	VZEROUPPER
+	RET
+
+tap3:
+	MOVQ 8(R8), BX
+	ADDQ (R9), BX
+	MOVQ BX, DI
+	ADDQ 48(R8), DI
+	MOVQ DI, R12
+	ADDQ 48(R8), R12
+	VPXORD Z4, Z4, Z4
+	VPXORD Z8, Z8, Z8
+	VPXORD Z5, Z5, Z5
+	VPXORD Z9, Z9, Z9
+	VPXORD Z6, Z6, Z6
+	VPXORD Z10, Z10, Z10
+	XORQ R11, R11
+quad3:
+	LEAQ 4(R11), AX
+	CMPQ AX, R10
+	JGT  rest3
+	MOVLQSX 64(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 68(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 72(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 76(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	MOVLQSX 12(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	ADDQ $4, R11
+	JMP  quad3
+rest3:
+	CMPQ R11, R10
+	JGE  sum3
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	LEAQ 1(R11), AX
+	CMPQ AX, R10
+	JGE  sum3
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	LEAQ 2(R11), AX
+	CMPQ AX, R10
+	JGE  sum3
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+sum3:
+	VADDPS Z8, Z4, Z4
+	VMULPS Z12, Z4, Z4
+	VADDPS 0(DX), Z4, Z4
+	VMOVUPS Z4, 0(DX)
+	VADDPS Z9, Z5, Z5
+	VMULPS Z12, Z5, Z5
+	VADDPS 64(DX), Z5, Z5
+	VMOVUPS Z5, 64(DX)
 	VADDPS Z10, Z6, Z6
 	VMULPS Z12, Z6, Z6
 	VADDPS 128(DX), Z6, Z6
 	VMOVUPS Z6, 128(DX)
-	CMPQ DI, $3
-	JEQ  stadv
+	ADDQ 72(R8), DX
+	ADDQ $8, R9
+	DECQ CX
+	JNZ  tap3
+	VZEROUPPER
+	RET
+
+tap4:
+	MOVQ 8(R8), BX
+	ADDQ (R9), BX
+	MOVQ BX, DI
+	ADDQ 48(R8), DI
+	MOVQ DI, R12
+	ADDQ 48(R8), R12
+	MOVQ R12, R13
+	ADDQ 48(R8), R13
+	VPXORD Z4, Z4, Z4
+	VPXORD Z8, Z8, Z8
+	VPXORD Z5, Z5, Z5
+	VPXORD Z9, Z9, Z9
+	VPXORD Z6, Z6, Z6
+	VPXORD Z10, Z10, Z10
+	VPXORD Z7, Z7, Z7
+	VPXORD Z11, Z11, Z11
+	XORQ R11, R11
+quad4:
+	LEAQ 4(R11), AX
+	CMPQ AX, R10
+	JGT  rest4
+	MOVLQSX 64(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 68(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 72(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 76(SI)(R11*4), AX
+	PREFETCHT0 (BX)(AX*1)
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	VADDPS (R13)(AX*1), Z7, Z7
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	VADDPS (R13)(AX*1), Z11, Z11
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	VADDPS (R13)(AX*1), Z7, Z7
+	MOVLQSX 12(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	VADDPS (R13)(AX*1), Z11, Z11
+	ADDQ $4, R11
+	JMP  quad4
+rest4:
+	CMPQ R11, R10
+	JGE  sum4
+	MOVLQSX 0(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	VADDPS (R13)(AX*1), Z7, Z7
+	LEAQ 1(R11), AX
+	CMPQ AX, R10
+	JGE  sum4
+	MOVLQSX 4(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z8, Z8
+	VADDPS (DI)(AX*1), Z9, Z9
+	VADDPS (R12)(AX*1), Z10, Z10
+	VADDPS (R13)(AX*1), Z11, Z11
+	LEAQ 2(R11), AX
+	CMPQ AX, R10
+	JGE  sum4
+	MOVLQSX 8(SI)(R11*4), AX
+	VADDPS (BX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z5, Z5
+	VADDPS (R12)(AX*1), Z6, Z6
+	VADDPS (R13)(AX*1), Z7, Z7
+sum4:
+	VADDPS Z8, Z4, Z4
+	VMULPS Z12, Z4, Z4
+	VADDPS 0(DX), Z4, Z4
+	VMOVUPS Z4, 0(DX)
+	VADDPS Z9, Z5, Z5
+	VMULPS Z12, Z5, Z5
+	VADDPS 64(DX), Z5, Z5
+	VMOVUPS Z5, 64(DX)
+	VADDPS Z10, Z6, Z6
+	VMULPS Z12, Z6, Z6
+	VADDPS 128(DX), Z6, Z6
+	VMOVUPS Z6, 128(DX)
 	VADDPS Z11, Z7, Z7
 	VMULPS Z12, Z7, Z7
 	VADDPS 192(DX), Z7, Z7
 	VMOVUPS Z7, 192(DX)
-
-stadv:
 	ADDQ 72(R8), DX
 	ADDQ $8, R9
 	DECQ CX
-	JNZ  sttap
+	JNZ  tap4
 	VZEROUPPER
 	RET

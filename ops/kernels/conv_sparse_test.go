@@ -122,9 +122,9 @@ func TestSparseLoopsAsmMatchGo(t *testing.T) {
 		grid := randSlice(r, mvec*positions*16)
 		list := make([]int32, r.IntN(40)+1)
 		for e := range list {
-			list[e] = int32(10 + r.IntN(positions-10))
+			list[e] = int32(64 * (10 + r.IntN(positions-10)))
 		}
-		ts := tapSums{grid: grid, list: list, v: 0.7, mvec: mvec, chunkStride: positions * 16, accStride: 64, tapOffs: []int{0, -3, -7, -10}}
+		ts := tapSums{grid: grid, list: list, v: 0.7, mvec: mvec, chunkStride: positions * 16, accStride: 64, tapOffs: []int{0, -3 * 64, -7 * 64, -10 * 64}}
 		ta, tg := ts, ts
 		ta.acc, tg.acc = randSlice(r, 4*64), make([]float32, 4*64)
 		copy(tg.acc, ta.acc)
