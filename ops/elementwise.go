@@ -268,11 +268,7 @@ func (k *unaryKernel) Forward(out []float32, in ...[]float32) error {
 	x := in[0][:len(out)]
 	switch k.kind {
 	case unRelu:
-		// Branchless: the sign of an activation is unpredictable, and a
-		// mispredicted branch per element costs more than the max.
-		for i, v := range x {
-			out[i] = max(v, 0)
-		}
+		kernels.Relu(out, x)
 	case unSigmoid:
 		for i, v := range x {
 			out[i] = sigmoid(v)
@@ -322,14 +318,7 @@ func (k *unaryGradKernel) Forward(out []float32, in ...[]float32) error {
 	x, gy := in[0][:len(out)], in[1][:len(out)]
 	switch k.f.kind {
 	case unRelu:
-		// Branchless mask: all ones where x > 0 (a positive, non-NaN float
-		// is a positive int32 bit pattern), zero elsewhere.
-		gy = gy[:len(x)]
-		for i, v := range x {
-			b := int32(math.Float32bits(v))
-			mask := uint32((-b & ^b) >> 31) // arithmetic shift: 0 or all ones
-			out[i] = math.Float32frombits(math.Float32bits(gy[i]) & mask)
-		}
+		kernels.ReluGrad(out, x, gy)
 	case unSigmoid:
 		for i, v := range x {
 			s := sigmoid(v)

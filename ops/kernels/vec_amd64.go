@@ -67,3 +67,9 @@ func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)
 
 //go:noescape
 func addAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func reluAVX2(dst, x *float32, n int)
+
+//go:noescape
+func reluGradAVX2(dst, x, dy *float32, n int)

@@ -22,3 +22,5 @@ func scaleAVX2(dst, x *float32, n int, a float32)                     { panic("n
 func scaleAddAVX2(dst, x *float32, n int, a, b float32)               { panic("no assembly") }
 func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)         { panic("no assembly") }
 func addAVX2(dst, a, b *float32, n int)                               { panic("no assembly") }
+func reluAVX2(dst, x *float32, n int)                                 { panic("no assembly") }
+func reluGradAVX2(dst, x, dy *float32, n int)                         { panic("no assembly") }

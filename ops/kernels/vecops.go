@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // Vector primitives for the normalization and spiking kernels: sums and
 // elementwise maps over float32 slices, in AVX2 assembly where the CPU has
 // it (vecops_amd64.s) and in Go otherwise. The Go loops sum in exactly the
@@ -189,5 +191,39 @@ func Add(dst, a, b []float32) {
 	}
 	for i := n; i < len(dst); i++ {
 		dst[i] = a[i] + b[i]
+	}
+}
+
+// Relu sets dst[i] = max(x[i], 0) with Go's max: NaN stays NaN and -0
+// becomes +0. dst may be x.
+func Relu(dst, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 && vecAccel && !forceGo {
+		reluAVX2(&dst[0], &x[0], n)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] = max(x[i], 0)
+	}
+}
+
+// ReluGrad sets dst[i] = dy[i] where the bits of x[i] are a positive int32
+// (x > 0, +Inf and positive NaNs), 0 elsewhere. dst may be x or dy.
+func ReluGrad(dst, x, dy []float32) {
+	x, dy = x[:len(dst)], dy[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 && vecAccel && !forceGo {
+		reluGradAVX2(&dst[0], &x[0], &dy[0], n)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(dst); i++ {
+		if int32(math.Float32bits(x[i])) > 0 {
+			dst[i] = dy[i]
+		} else {
+			dst[i] = 0
+		}
 	}
 }

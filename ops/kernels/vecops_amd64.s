@@ -284,3 +284,43 @@ adloop:
 	JLT  adloop
 	VZEROUPPER
 	RET
+
+// func reluAVX2(dst, x *float32, n int)
+// max(0, x) returns x when x is NaN (the second operand), and adding +0
+// turns -0 into +0, as Go's max(x, 0) does. n is a positive multiple of 8.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y15, Y15, Y15
+	XORQ AX, AX
+reloop:
+	VMAXPS (SI)(AX*4), Y15, Y0
+	VADDPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT  reloop
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(dst, x, dy *float32, n int)
+// dy where x's bits are a positive int32, else 0. n is a positive multiple
+// of 8.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXOR Y15, Y15, Y15
+	XORQ AX, AX
+rgloop:
+	VMOVUPS (SI)(AX*4), Y0
+	VPCMPGTD Y15, Y0, Y0
+	VPAND (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT  rgloop
+	VZEROUPPER
+	RET

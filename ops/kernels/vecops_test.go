@@ -13,11 +13,19 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{0, 1, 7, 8, 15, 16, 31, 32, 33, 100, 1000, 4099} {
 		x, y := randSlice(r, n), randSlice(r, n)
+		// The edge cases of Relu: signed zeros, infinities, NaNs of both signs.
+		specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+			float32(math.NaN()), -float32(math.NaN())}
+		xr := append([]float32(nil), x...)
+		for i := range min(n, len(specials)) {
+			xr[i] = specials[i]
+		}
 		type out struct {
 			s64, sd64, dot64 float64
 			ss1, ss2         float32
 			sd1, sd2         float32
 			sc, sa, af, ad   []float32
+			re, rg           []float32
 		}
 		run := func(goOnly bool) out {
 			old := forceGo
@@ -30,6 +38,9 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			o.sd1, o.sd2 = SumDyDx(y, x, -0.5)
 			o.sc, o.sa, o.af, o.ad = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 			Add(o.ad, x, y)
+			o.re, o.rg = make([]float32, n), make([]float32, n)
+			Relu(o.re, xr)
+			ReluGrad(o.rg, xr, y)
 			Scale(o.sc, x, 1.7)
 			ScaleAdd(o.sa, x, 1.7, -0.3)
 			Affine2(o.af, x, y, 0.9, -1.3, 0.1)
@@ -41,7 +52,8 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 		}
 		for i := range n {
 			if math.Float32bits(a.sc[i]) != math.Float32bits(g.sc[i]) || math.Float32bits(a.sa[i]) != math.Float32bits(g.sa[i]) ||
-				math.Float32bits(a.af[i]) != math.Float32bits(g.af[i]) || math.Float32bits(a.ad[i]) != math.Float32bits(g.ad[i]) {
+				math.Float32bits(a.af[i]) != math.Float32bits(g.af[i]) || math.Float32bits(a.ad[i]) != math.Float32bits(g.ad[i]) ||
+				!sameFloat(a.re[i], g.re[i]) || math.Float32bits(a.rg[i]) != math.Float32bits(g.rg[i]) {
 				t.Fatalf("n=%d i=%d: maps differ", n, i)
 			}
 			if want := float32(float32(x[i]*1.7) - 0.3); a.sa[i] != want {
@@ -64,4 +76,9 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 				a.s64, a.dot64, a.ss1, a.ss2, a.sd1, a.sd2, s, d, s1, s2, q1, q2)
 		}
 	}
+}
+
+// sameFloat: equal bits, or both NaN (the NaN's bits are not specified).
+func sameFloat(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
 }
