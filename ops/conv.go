@@ -346,6 +346,19 @@ func buildConv(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if bias != nil {
 		k.wantB = wantGrad(b, bias)
 	}
+	if src, T, ok := repeatedInput(b, n.Inputs[0]); ok && N%T == 0 && src.Shape[0] == N/T {
+		// The same images T times (direct encoding): convolve them once.
+		k.p.N = N / T
+		k.out = append([]int{N / T}, k.out[1:]...)
+		k.wantX = wantGrad(b, src)
+		args[0] = src
+		once, err := b.Apply(k, args...)
+		if err != nil {
+			return nil, err
+		}
+		v, err := b.Apply(&repeatKernel{T: T, shape: append([]int{N}, k.out[1:]...)}, once)
+		return []*Value{v}, err
+	}
 	v, err := b.Apply(k, args...)
 	return []*Value{v}, err
 }

@@ -676,3 +676,80 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestConvRepeatedInput: a convolution of the Concat of T copies of x (a
+// BSNN's direct encoding) convolves x once and repeats the result. Its
+// output equals the convolution of the explicitly repeated input bit for
+// bit, and its weight, bias and input gradients (the input's summed over
+// the copies) agree with that convolution's.
+func TestConvRepeatedInput(t *testing.T) {
+	const T = 3
+	r := rand.New(rand.NewPCG(7, 8))
+	w, bias := randF32(r, 3*2*3*3), randF32(r, 3)
+	x := randF32(r, 2*2*6*6)
+	attrs := []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1, 1, 1)}
+	ins := []refIn{{name: "x", shape: []int{2, 2, 6, 6}}, {name: "w", shape: []int{3, 2, 3, 3}, param: true, f: w},
+		{name: "b", shape: []int{3}, param: true, f: bias}}
+	repeated := refModel("Conv", 13, attrs, ins, 1, 1)
+	g := repeated.Proto.Graph
+	g.Node[0].Input[0] = "xs"
+	g.Node = append([]*onnxpb.NodeProto{{OpType: proto.String("Concat"), Name: proto.String("repeat"),
+		Input: []string{"x", "x", "x"}, Output: []string{"xs"}, Attribute: []*onnxpb.AttributeProto{refAttrI("axis", 0)}}}, g.Node...)
+	ins[0] = refIn{name: "x", shape: []int{T * 2, 2, 6, 6}}
+	explicit := refModel("Conv", 13, attrs, ins, 1, 1)
+	xs := append(append(append([]float32(nil), x...), x...), x...)
+	dy := randF32(r, T*2*3*6*6)
+	run := func(m *onnx.Model, in []float32) (*Program, *Builder) {
+		b, err := NewBuilder(m, Options{InputGrads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss, err := b.WeightedSum(b.Outputs[0], dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := b.Compile(loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.SetInput("x", in); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return p, b
+	}
+	pr, br := run(repeated, x)
+	defer pr.Close()
+	pe, be := run(explicit, xs)
+	defer pe.Close()
+	repeats := 0
+	for _, n := range br.G.AllNodes() {
+		if _, ok := KernelOf(n).(*repeatKernel); ok {
+			repeats++
+		}
+	}
+	if repeats != 1 {
+		t.Fatalf("%d repeat kernels, want 1: the repeated input was not recognised", repeats)
+	}
+	yr, ye := pr.Output(0).Float32, pe.Output(0).Float32
+	for i := range ye {
+		if math.Float32bits(yr[i]) != math.Float32bits(ye[i]) {
+			t.Fatalf("y[%d] = %v, explicit repeat %v", i, yr[i], ye[i])
+		}
+	}
+	for _, name := range []string{"w", "b"} {
+		if e := relErr64(pr.Grad(br.Param(name)), toF64s(pe.Grad(be.Param(name)))); e > 1e-5 {
+			t.Errorf("d%s: relative error %g", name, e)
+		}
+	}
+	dxe := pe.InputGrad("x")
+	sum := make([]float64, len(x))
+	for i := range dxe {
+		sum[i%len(x)] += float64(dxe[i])
+	}
+	if e := relErr64(pr.InputGrad("x"), sum); e > 1e-5 {
+		t.Errorf("dx: relative error %g", e)
+	}
+}
