@@ -177,18 +177,22 @@ type lifKernel struct {
 	T, M   int
 	tap    *LIFTap
 	counts []int64 // spikes per step of the last run
+	// fused, when set, says what the LIF computes its input from
+	// (fuseIntoLIF).
+	fused *lifFusion
 }
 
 func (k *lifKernel) Name() string    { return fmt.Sprintf("LIF(%+v)%v", k.p, k.shape) }
 func (k *lifKernel) OutShape() []int { return k.shape }
 func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
+	x, aff := k.input(in[0])
 	if k.tap == nil {
-		return spiking.LIFForward(k.p, k.T, k.M, in[0], out, nil)
+		return spiking.LIFForwardAffine(k.p, k.T, k.M, x, aff, out, nil, nil)
 	}
 	if k.counts == nil {
 		k.counts = make([]int64, k.T)
 	}
-	if err := spiking.LIFForwardCount(k.p, k.T, k.M, in[0], out, nil, k.counts); err != nil {
+	if err := spiking.LIFForwardAffine(k.p, k.T, k.M, x, aff, out, nil, k.counts); err != nil {
 		return err
 	}
 	for t, c := range k.counts {
@@ -202,12 +206,27 @@ func (k *lifKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{g}, err
 }
 
+// input returns the LIF's input and its mapping: the graph input, or the
+// fused BatchNormalization's input and factors (and the residual).
+func (k *lifKernel) input(in []float32) ([]float32, *spiking.Affine) {
+	f := k.fused
+	if f == nil {
+		return in, nil
+	}
+	f.bn.aff.R = nil
+	if f.add != nil {
+		f.bn.aff.R = f.add.in[f.res]
+	}
+	return f.bn.x, &f.bn.aff
+}
+
 type lifGradKernel struct{ f *lifKernel }
 
 func (k *lifGradKernel) Name() string    { return "d" + k.f.Name() }
 func (k *lifGradKernel) OutShape() []int { return k.f.shape }
 func (k *lifGradKernel) Forward(out []float32, in ...[]float32) error {
-	return spiking.LIFBackward(k.f.p, k.f.T, k.f.M, in[0], in[1], nil, out)
+	x, aff := k.f.input(in[0])
+	return spiking.LIFBackwardAffine(k.f.p, k.f.T, k.f.M, x, aff, in[1], nil, out)
 }
 
 // lifFinalKernel computes LIF's optional V_T output; its gradient is BPTT
@@ -259,7 +278,11 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	T, M := x.Shape[0], prod(x.Shape[1:])
 	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
-	s, err := b.Apply(&lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}, x)
+	k := &lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}
+	if len(n.Outputs) < 2 || n.Outputs[1] == "" || !used(b, n.Outputs[1]) {
+		k.fused = fuseIntoLIF(b, n.Inputs[0], T*M)
+	}
+	s, err := b.Apply(k, x)
 	if err != nil {
 		return nil, err
 	}
@@ -479,4 +502,86 @@ func init() {
 	Register(&Spec{Domain: onnx.DomainSNN, OpType: "AGMMGate", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
 		Attrs: AGMMGateAttrs, Build: buildAGMMGate, Function: agmmGateFunction,
 		Doc: "AGMM gate: Y = alpha[t]*sigmoid(mean(X[t,n]))*X[t,n]"})
+}
+
+// lifFusion is what a LIF normalizes on the fly instead of reading its
+// input: a BatchNormalization's input and factors, plus the other operand
+// of a residual Add when the normalization's output goes through one.
+type lifFusion struct {
+	bn  *bnKernel
+	add *binaryKernel // nil: no residual Add
+	res int           // the Add's operand that is the residual
+}
+
+// fuseIntoLIF finds the BatchNormalization (and residual Add) computing the
+// LIF input name, directly or through reshapes, and sets them to leave
+// their outputs unwritten, when the LIF is the only reader of every value
+// on the way (one consumer each, no graph output). Otherwise it returns
+// nil. The LIF then computes its input from the BatchNormalization's input
+// (and the Add's other operand), saving a write and a read of each
+// skipped tensor; the backward passes of the BatchNormalization and the
+// Add read their inputs and the LIF's gradient, as before.
+func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
+	g := b.Graph
+	single := func(v string) bool {
+		if len(g.Consumers(v)) != 1 {
+			return false
+		}
+		for _, o := range g.Outputs {
+			if o.Name == v {
+				return false
+			}
+		}
+		return true
+	}
+	kernelOf := func(v string) Kernel {
+		if val := b.Value(v); val != nil && val.Node != nil {
+			return KernelOf(val.Node)
+		}
+		return nil
+	}
+	var f lifFusion
+	for range 64 {
+		if !single(name) {
+			return nil
+		}
+		p := g.Producer(name)
+		if p == nil || p.Domain != "" {
+			return nil
+		}
+		switch {
+		case isReshapeOp(p):
+			name = p.Inputs[0]
+			continue
+		case p.OpType == "Add" && f.add == nil:
+			add, ok := kernelOf(name).(*binaryKernel)
+			if !ok || !equalInts(add.a, add.out) || !equalInts(add.b, add.out) || p.Inputs[0] == p.Inputs[1] {
+				return nil
+			}
+			for i, in := range p.Inputs[:2] {
+				if _, ok := kernelOf(in).(*bnKernel); ok && single(in) && g.Producer(in).Outputs[0] == in {
+					f.add, f.res, name = add, 1-i, in
+					break
+				}
+			}
+			if f.add == nil {
+				return nil
+			}
+			continue
+		case p.OpType == "BatchNormalization" && p.Outputs[0] == name:
+			bn, ok := kernelOf(name).(*bnKernel)
+			if !ok || bn.n*bn.c*bn.s != size {
+				return nil
+			}
+			f.bn = bn
+			bn.feedsLIF = true
+			bn.aff = spiking.Affine{S: bn.s, A: make([]float32, bn.c), B: make([]float32, bn.c)}
+			if f.add != nil {
+				f.add.feedsLIF = true
+			}
+			return &f
+		}
+		return nil
+	}
+	return nil
 }

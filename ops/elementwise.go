@@ -30,6 +30,11 @@ type binaryKernel struct {
 	op           binOp
 	a, b, out    []int
 	passA, passB bool
+	// feedsLIF is set when the output's only reader is a LIF that adds the
+	// operands itself (fuseIntoLIF): Forward then leaves out unwritten and
+	// keeps the operands in in.
+	feedsLIF bool
+	in       [2][]float32
 }
 
 func (k *binaryKernel) Name() string {
@@ -39,6 +44,10 @@ func (k *binaryKernel) OutShape() []int { return k.out }
 
 func (k *binaryKernel) Forward(out []float32, in ...[]float32) error {
 	a, b := in[0], in[1]
+	if k.feedsLIF {
+		k.in = [2][]float32{a, b}
+		return nil
+	}
 	if len(a) == len(out) && len(b) == len(out) {
 		binLoop(k.op, out, a, b, 1, 1)
 		return nil

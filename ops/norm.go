@@ -10,6 +10,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // BatchNormalization: inference semantics (running statistics) unless
@@ -96,6 +97,13 @@ type bnKernel struct {
 	sums                    []float32
 	wantX, wantScale, wantB bool
 	task                    bnTask
+	// feedsLIF is set when the output's only reader is a LIF that applies
+	// the normalization itself (fuseBNIntoLIF): Forward then leaves out
+	// unwritten and keeps, for the LIF, its input x and the per-channel
+	// factors y = x*aff.A + aff.B.
+	feedsLIF bool
+	x        []float32
+	aff      spiking.Affine
 }
 
 func (k *bnKernel) Name() string {
@@ -114,11 +122,30 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 			// In float32 like PyTorch: 1 / sqrt(var + eps).
 			k.invStd[c] = 1 / float32(math.Sqrt(float64(k.runVar[c]+k.eps)))
 		}
-		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
-		return nil
 	}
-	k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
+	switch {
+	case k.feedsLIF:
+		if k.training {
+			k.task.start(bnStats, in[0], in[1], in[2], nil, nil)
+		}
+		k.x = in[0]
+		for c := range k.aff.A {
+			k.aff.A[c], k.aff.B[c] = k.factors(c, in[1], in[2])
+		}
+	case k.training:
+		k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
+	default:
+		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
+	}
 	return nil
+}
+
+// factors returns channel c's y = x*a + b: a = invStd * scale and b = B -
+// mean*a, rounded as PyTorch's CPU kernel does (an element near zero then
+// falls on the same side of a following ReLU).
+func (k *bnKernel) factors(c int, scale, bias []float32) (a, b float32) {
+	a = k.invStd[c] * scale[c]
+	return a, bias[c] - float32(k.mean[c]*a)
 }
 
 func (k *bnKernel) DiffWRT(arity int) []bool {
@@ -237,6 +264,7 @@ func (k *bnStatKernel) Forward(out []float32, in ...[]float32) error {
 const (
 	bnFwdInfer = iota
 	bnFwdTrain
+	bnStats
 	bnReduce
 	bnDXTrain
 	bnDXInfer
@@ -267,6 +295,8 @@ func (t *bnTask) runPart(part, parts int) {
 		case bnFwdTrain:
 			t.stats(c)
 			t.normalize(c)
+		case bnStats:
+			t.stats(c)
 		case bnReduce:
 			t.reduce(c)
 			t.out[c], t.out[f.c+c] = f.sums[c], f.sums[f.c+c]
@@ -313,13 +343,10 @@ func (t *bnTask) stats(c int) {
 	f.runVar[c] = float32(mom*float64(f.runVar[c]) + (1-mom)*v)
 }
 
-// normalize writes y = x*alpha + beta for channel c, with alpha = invStd *
-// scale and beta = B - mean*alpha, rounded as PyTorch's CPU kernel does
-// (an element near zero then falls on the same side of a following ReLU).
+// normalize writes y = x*a + b for channel c (bnKernel.factors).
 func (t *bnTask) normalize(c int) {
 	f := t.f
-	a := f.invStd[c] * t.scale[c]
-	b := t.bias[c] - float32(f.mean[c]*a)
+	a, b := f.factors(c, t.scale, t.bias)
 	for n := 0; n < f.n; n++ {
 		kernels.ScaleAdd(t.row(t.out, n, c), t.row(t.x, n, c), a, b)
 	}

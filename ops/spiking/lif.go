@@ -110,24 +110,98 @@ func (p LIFParams) consts() lifConsts {
 	return c
 }
 
+// An Affine maps a LIF's inputs before the neurons see them:
+// X' = X*A[c] + B[c], the product rounded first, plus R[j] when R is not
+// nil (j the element's index in X), where neuron i of the [T, M] layout
+// belongs to channel c = (i/S) % len(A). It is the BatchNormalization (and
+// the residual Add) feeding the neurons in a BSNN's [T*N, C, S] layout
+// (A = scale/sqrt(var+eps), B = bias - mean*A), applied on the fly so that
+// the normalized tensor (and the sum) is never written.
+type Affine struct {
+	S    int
+	A, B []float32
+	R    []float32
+}
+
+func (a *Affine) check(op string, n int) error {
+	if a.S < 1 || len(a.A) == 0 || len(a.B) != len(a.A) {
+		return fmt.Errorf("%w: %s: affine with S = %d, %d scales and %d offsets", ErrShape, op, a.S, len(a.A), len(a.B))
+	}
+	if a.R != nil {
+		return checkLen(op, "residual", a.R, n)
+	}
+	return nil
+}
+
 // fireRow runs one step for a row of neurons: from the membranes v and the
 // inputs x it writes the spikes into s and the membranes after the reset
-// back into v, and returns the number of spikes.
-func (c *lifConsts) fireRow(x, v, s []float32) int {
-	done, spikes := fireRowAsm(c, x, v, s)
+// back into v, and returns the number of spikes. With aff (not nil), the
+// inputs are mapped, the row's first neuron being neuron i0.
+// The element offset off locates the row in X (for the residual).
+func (c *lifConsts) fireRow(x, v, s []float32, aff *Affine, i0, off int) int {
+	if aff != nil {
+		spikes := 0
+		for lo := 0; lo < len(v); {
+			ch := (i0 + lo) / aff.S
+			hi := min(len(v), (ch+1)*aff.S-i0)
+			ch %= len(aff.A)
+			var r []float32
+			if aff.R != nil {
+				r = aff.R[off+lo : off+hi]
+			}
+			spikes += c.fireRun(x[lo:hi], v[lo:hi], s[lo:hi], true, aff.A[ch], aff.B[ch], r)
+			lo = hi
+		}
+		return spikes
+	}
+	return c.fireRun(x, v, s, false, 1, 0, nil)
+}
+
+func (c *lifConsts) fireRun(x, v, s []float32, affine bool, a, b float32, r []float32) int {
+	done, spikes := fireRowAsm(c, x, v, s, affine, a, b, r)
 	x, s = x[:len(v)], s[:len(v)]
 	for i := done; i < len(v); i++ {
-		s[i], v[i] = c.fire(c.charge(v[i], x[i]))
+		s[i], v[i] = c.fire(c.charge(v[i], mapInput(x, i, affine, a, b, r)))
 		spikes += int(s[i])
 	}
 	return spikes
 }
 
+// mapInput returns input i mapped as an Affine does.
+func mapInput(x []float32, i int, affine bool, a, b float32, r []float32) float32 {
+	xi := x[i]
+	if affine {
+		xi = float32(xi*a) + b
+		if r != nil {
+			xi += r[i]
+		}
+	}
+	return xi
+}
+
 // chargeRow is fireRow keeping H (into h) instead of the spikes.
-func (c *lifConsts) chargeRow(x, v, h []float32) {
+func (c *lifConsts) chargeRow(x, v, h []float32, aff *Affine, i0, off int) {
+	if aff != nil {
+		for lo := 0; lo < len(v); {
+			ch := (i0 + lo) / aff.S
+			hi := min(len(v), (ch+1)*aff.S-i0)
+			ch %= len(aff.A)
+			var r []float32
+			if aff.R != nil {
+				r = aff.R[off+lo : off+hi]
+			}
+			c.chargeRun(x[lo:hi], v[lo:hi], h[lo:hi], true, aff.A[ch], aff.B[ch], r)
+			lo = hi
+		}
+		return
+	}
+	c.chargeRun(x, v, h, false, 1, 0, nil)
+}
+
+func (c *lifConsts) chargeRun(x, v, h []float32, affine bool, a, b float32, r []float32) {
 	x, h = x[:len(v)], h[:len(v)]
-	for i := chargeRowAsm(c, x, v, h); i < len(v); i++ {
-		h[i] = c.charge(v[i], x[i])
+	for i := chargeRowAsm(c, x, v, h, affine, a, b, r); i < len(v); i++ {
+		h[i] = c.charge(v[i], mapInput(x, i, affine, a, b, r))
 		_, v[i] = c.fire(h[i])
 	}
 }
@@ -228,18 +302,50 @@ func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
 // number of spikes at each step, counted in the same pass over the data
 // (counts[t]/M is the firing rate at step t).
 func LIFForwardCount(p LIFParams, T, M int, x, s, vT []float32, counts []int64) error {
-	const op = "LIFForwardCount"
+	return LIFForwardAffine(p, T, M, x, nil, s, vT, counts)
+}
+
+// LIFForwardAffine is LIFForwardCount on the inputs mapped by aff (nil: not
+// mapped); counts may be nil. s must not be x when aff is not nil.
+func LIFForwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, s, vT []float32, counts []int64) error {
+	const op = "LIFForwardAffine"
 	n, err := lifCheck(op, p, T, M)
 	if err == nil {
 		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
 	}
-	if err == nil && len(counts) != T {
+	if err == nil && counts != nil && len(counts) != T {
 		err = fmt.Errorf("%w: %s: counts has %d values, want T = %d", ErrShape, op, len(counts), T)
+	}
+	if err == nil && aff != nil {
+		err = aff.check(op, n)
 	}
 	if err != nil {
 		return err
 	}
-	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT, counts: counts}.run(numParts(M, n, partAlign))
+	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT, counts: counts, aff: aff}.run(numParts(M, n, partAlign))
+	return nil
+}
+
+// LIFBackwardAffine is LIFBackward for LIFForwardAffine: the forward input
+// is x mapped by aff, and gx receives dL/d(mapped X), the gradient the
+// layer that computes the mapping (the BatchNormalization) takes.
+func LIFBackwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32) error {
+	const op = "LIFBackwardAffine"
+	n, err := lifCheck(op, p, T, M)
+	if err == nil {
+		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
+			checkOptLen(op, "gvT", gvT, M), checkLen(op, "gx", gx, n))
+	}
+	if err == nil && n > 0 && &gx[0] == &gs[0] {
+		err = fmt.Errorf("%w: %s: gx must not alias gs", ErrShape, op)
+	}
+	if err == nil && aff != nil {
+		err = aff.check(op, n)
+	}
+	if err != nil {
+		return err
+	}
+	lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, aff: aff, gs: gs, gvIn: gvT, gx: gx}.run(numParts(M, n, partAlign))
 	return nil
 }
 
@@ -337,7 +443,7 @@ func firstErr(errs ...error) error {
 
 // lifForwardRange runs LIFForward for neurons [lo, hi), adding the number
 // of spikes at step t to counts[t] when counts is not nil.
-func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, counts []int64, lo, hi int) {
+func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, aff *Affine, counts []int64, lo, hi int) {
 	var vb [lifChunk]float32
 	for c0 := lo; c0 < hi; c0 += lifChunk {
 		v := vb[:min(lifChunk, hi-c0)]
@@ -346,7 +452,7 @@ func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, counts []int64,
 		}
 		for t := range T {
 			off := t*M + c0
-			n := c.fireRow(x[off:off+len(v)], v, s[off:off+len(v)])
+			n := c.fireRow(x[off:off+len(v)], v, s[off:off+len(v)], aff, c0, off)
 			if counts != nil {
 				counts[t] += int64(n)
 			}
@@ -358,7 +464,7 @@ func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, counts []int64,
 }
 
 // lifBackwardRange runs LIFBackward for neurons [lo, hi).
-func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi int) {
+func lifBackwardRange(c *lifConsts, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32, lo, hi int) {
 	var vb, sgb [lifChunk]float32
 	for c0 := lo; c0 < hi; c0 += lifChunk {
 		n := min(lifChunk, hi-c0)
@@ -369,7 +475,7 @@ func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi i
 		}
 		for t := range T {
 			off := t*M + c0
-			c.chargeRow(x[off:off+n], v, gx[off:off+n])
+			c.chargeRow(x[off:off+n], v, gx[off:off+n], aff, c0, off)
 		}
 		// Backward sweep: v now holds dL/dV_t.
 		gv := v
@@ -434,6 +540,7 @@ type lifJob struct {
 	c                                  lifConsts
 	T, M                               int
 	x, v, s, vOut, gs, gvIn, gx, gvOut []float32
+	aff                                *Affine
 	// counts [T] receives the spike counts of a forward call (nil: not
 	// counted); partCounts [parts*T] holds each part's, summed in part
 	// order at the end.
@@ -479,9 +586,9 @@ func (j *lifJob) runRange(part, lo, hi int) {
 		if j.counts != nil {
 			counts = j.partCounts[part*j.T : (part+1)*j.T]
 		}
-		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, counts, lo, hi)
+		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, j.aff, counts, lo, hi)
 	case lifBwd:
-		lifBackwardRange(&j.c, j.T, j.M, j.x, j.gs, j.gvIn, j.gx, lo, hi)
+		lifBackwardRange(&j.c, j.T, j.M, j.x, j.aff, j.gs, j.gvIn, j.gx, lo, hi)
 	case lifStepFwd:
 		lifStepRange(&j.c, j.x, j.v, j.s, j.vOut, lo, hi)
 	case lifStepBwd:

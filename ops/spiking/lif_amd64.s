@@ -190,3 +190,215 @@ bloop:
 bdone:
 	VZEROUPPER
 	RET
+
+// func lifFireRowAffineAVX2(x, v, s *float32, n int, c *lifVec, a, b float32) int
+// lifFireRowAVX2 on the inputs x*a + b (the product rounded first): the
+// BatchNormalization that feeds the neurons, applied on the fly.
+TEXT ·lifFireRowAffineAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ s+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS a+40(FP), Y6
+	VBROADCASTSS b+44(FP), Y7
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+	XORQ R10, R10
+
+afloop:
+	CMPQ AX, CX
+	JGE  afdone
+	VMULPS  (SI)(AX*4), Y6, Y2   // x*a
+	VADDPS  Y7, Y2, Y2           // X = x*a + b
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  Y2, Y9, Y2           // ax = a_lif*X
+	VADDPS  Y2, Y1, Y1           // H
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	VMOVUPS Y4, (DX)(AX*4)
+	TESTL   R9, R9
+	JNZ     afsoft
+	VSUBPS  Y11, Y1, Y5
+	VMULPS  Y5, Y4, Y5
+	JMP     afreset
+afsoft:
+	VMULPS  Y10, Y4, Y5
+afreset:
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVMSKPS Y3, R11
+	POPCNTL R11, R11
+	ADDQ    R11, R10
+	ADDQ    $8, AX
+	JMP     afloop
+
+afdone:
+	MOVQ R10, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func lifChargeRowAffineAVX2(x, v, h *float32, n int, c *lifVec, a, b float32)
+// lifChargeRowAVX2 on the inputs x*a + b.
+TEXT ·lifChargeRowAffineAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ h+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS a+40(FP), Y6
+	VBROADCASTSS b+44(FP), Y7
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+
+acloop:
+	CMPQ AX, CX
+	JGE  acdone
+	VMULPS  (SI)(AX*4), Y6, Y2
+	VADDPS  Y7, Y2, Y2
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  Y2, Y9, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DX)(AX*4)
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	TESTL   R9, R9
+	JNZ     acsoft
+	VSUBPS  Y11, Y1, Y5
+	VMULPS  Y5, Y4, Y5
+	JMP     acreset
+acsoft:
+	VMULPS  Y10, Y4, Y5
+acreset:
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     acloop
+
+acdone:
+	VZEROUPPER
+	RET
+
+// func lifFireRowAffineResAVX2(x, v, s *float32, n int, c *lifVec, a, b float32, r *float32) int
+// lifFireRowAffineAVX2 on the inputs (x*a + b) + r: a BatchNormalization
+// and a residual Add, applied on the fly.
+TEXT ·lifFireRowAffineResAVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ s+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS a+40(FP), Y6
+	VBROADCASTSS b+44(FP), Y7
+	MOVQ r+48(FP), BX
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+	XORQ R10, R10
+
+arloop:
+	CMPQ AX, CX
+	JGE  ardone
+	VMULPS  (SI)(AX*4), Y6, Y2   // x*a
+	VADDPS  Y7, Y2, Y2           // x*a + b
+	VADDPS  (BX)(AX*4), Y2, Y2   // X = (x*a + b) + r
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  Y2, Y9, Y2           // ax = a_lif*X
+	VADDPS  Y2, Y1, Y1           // H
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	VMOVUPS Y4, (DX)(AX*4)
+	TESTL   R9, R9
+	JNZ     arsoft
+	VSUBPS  Y11, Y1, Y5
+	VMULPS  Y5, Y4, Y5
+	JMP     arreset
+arsoft:
+	VMULPS  Y10, Y4, Y5
+arreset:
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVMSKPS Y3, R11
+	POPCNTL R11, R11
+	ADDQ    R11, R10
+	ADDQ    $8, AX
+	JMP     arloop
+
+ardone:
+	MOVQ R10, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func lifChargeRowAffineResAVX2(x, v, h *float32, n int, c *lifVec, a, b float32, r *float32)
+// lifChargeRowAVX2 on the inputs (x*a + b) + r.
+TEXT ·lifChargeRowAffineResAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ h+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VBROADCASTSS a+40(FP), Y6
+	VBROADCASTSS b+44(FP), Y7
+	MOVQ r+48(FP), BX
+	VBROADCASTSS 0(R8), Y8
+	VBROADCASTSS 4(R8), Y9
+	VBROADCASTSS 8(R8), Y10
+	VBROADCASTSS 12(R8), Y11
+	VBROADCASTSS 32(R8), Y12
+	MOVL 16(R8), R9
+	XORQ AX, AX
+
+crloop:
+	CMPQ AX, CX
+	JGE  crdone
+	VMULPS  (SI)(AX*4), Y6, Y2
+	VADDPS  Y7, Y2, Y2
+	VADDPS  (BX)(AX*4), Y2, Y2
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y11, Y0, Y1
+	VMULPS  Y8, Y1, Y1
+	VSUBPS  Y1, Y0, Y1
+	VMULPS  Y2, Y9, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DX)(AX*4)
+	VCMPPS  $0x1D, Y10, Y1, Y3
+	VANDPS  Y12, Y3, Y4
+	TESTL   R9, R9
+	JNZ     crsoft
+	VSUBPS  Y11, Y1, Y5
+	VMULPS  Y5, Y4, Y5
+	JMP     crreset
+crsoft:
+	VMULPS  Y10, Y4, Y5
+crreset:
+	VSUBPS  Y5, Y1, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     crloop
+
+crdone:
+	VZEROUPPER
+	RET

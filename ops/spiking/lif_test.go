@@ -450,8 +450,8 @@ func TestLIFParallelMatchesSerial(t *testing.T) {
 		}
 		c := p.consts()
 		s2, vT2, gx2 := make([]float32, T*M), make([]float32, M), make([]float32, T*M)
-		lifForwardRange(&c, T, M, x, s2, vT2, nil, 0, M)
-		lifBackwardRange(&c, T, M, x, gs, gvT, gx2, 0, M)
+		lifForwardRange(&c, T, M, x, s2, vT2, nil, nil, 0, M)
+		lifBackwardRange(&c, T, M, x, nil, gs, gvT, gx2, 0, M)
 		sameBits(t, "S", s, s2)
 		sameBits(t, "V_T", vT, vT2)
 		sameBits(t, "gx", gx, gx2)
@@ -600,6 +600,53 @@ func TestLIFAsmMatchesGo(t *testing.T) {
 					t.Errorf("%s: counts[%d] = %d (asm), %d (Go), want %d", name, tt, c1[tt], c2[tt], ones)
 				}
 			}
+		}
+	}
+}
+
+// TestLIFAffine: LIFForwardAffine and LIFBackwardAffine equal LIFForward
+// and LIFBackward on the mapped inputs bit for bit, with the assembly rows
+// and the Go loops, with channel runs that do and do not line up with the
+// vectors and the chunks.
+func TestLIFAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, p := range lifConfigs() {
+		for _, sh := range []struct{ N, C, S int }{{2, 3, 5}, {2, 4, 64}, {3, 2, 1031}} {
+			const T = 3
+			M := sh.N * sh.C * sh.S
+			x := randVec(rng, T*M, -2, 2)
+			aff := &Affine{S: sh.S, A: randVec(rng, sh.C, 0.5, 2), B: randVec(rng, sh.C, -0.5, 1)}
+			if sh.S != 5 {
+				aff.R = randVec(rng, T*M, -1, 1) // with a residual
+			}
+			mapped := make([]float32, len(x))
+			for i, v := range x {
+				c := (i % M / sh.S) % sh.C
+				mapped[i] = float32(v*aff.A[c]) + aff.B[c]
+				if aff.R != nil {
+					mapped[i] += aff.R[i]
+				}
+			}
+			gs, gvT := randGrads(rng, T, M, true)
+			for _, goOnly := range []bool{false, true} {
+				forceGo = goOnly
+				name := fmt.Sprintf("%s %v go=%v", lifName(p), sh, goOnly)
+				s1, s2 := make([]float32, T*M), make([]float32, T*M)
+				v1, v2 := make([]float32, M), make([]float32, M)
+				c1, c2 := make([]int64, T), make([]int64, T)
+				must(t, LIFForwardAffine(p, T, M, x, aff, s1, v1, c1))
+				must(t, LIFForwardCount(p, T, M, mapped, s2, v2, c2))
+				sameBits(t, name+" S", s1, s2)
+				sameBits(t, name+" V_T", v1, v2)
+				if fmt.Sprint(c1) != fmt.Sprint(c2) {
+					t.Errorf("%s: counts %v, want %v", name, c1, c2)
+				}
+				g1, g2 := make([]float32, T*M), make([]float32, T*M)
+				must(t, LIFBackwardAffine(p, T, M, x, aff, gs, gvT, g1))
+				must(t, LIFBackward(p, T, M, mapped, gs, gvT, g2))
+				sameBits(t, name+" gx", g1, g2)
+			}
+			forceGo = false
 		}
 	}
 }
