@@ -5,6 +5,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // Energy per operation (45 nm, Horowitz 2014), spec §6.
@@ -149,12 +150,7 @@ type nzProbe struct {
 func (k *nzProbe) Name() string    { return fmt.Sprintf("NonZeroProbe%v", k.shape) }
 func (k *nzProbe) OutShape() []int { return nil }
 func (k *nzProbe) Forward(out []float32, in ...[]float32) error {
-	var c int64
-	for _, v := range in[0] {
-		if v != 0 {
-			c++
-		}
-	}
+	c := int64(kernels.CountNonzero(in[0]))
 	k.nonzero, k.total = c, int64(len(in[0]))
 	k.runs++
 	if k.total > 0 {

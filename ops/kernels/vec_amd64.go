@@ -73,3 +73,6 @@ func reluAVX2(dst, x *float32, n int)
 
 //go:noescape
 func reluGradAVX2(dst, x, dy *float32, n int)
+
+//go:noescape
+func countNonzeroAVX2(x *float32, n int) int

@@ -24,3 +24,4 @@ func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)         { panic("n
 func addAVX2(dst, a, b *float32, n int)                               { panic("no assembly") }
 func reluAVX2(dst, x *float32, n int)                                 { panic("no assembly") }
 func reluGradAVX2(dst, x, dy *float32, n int)                         { panic("no assembly") }
+func countNonzeroAVX2(x *float32, n int) int                          { panic("no assembly") }

@@ -227,3 +227,21 @@ func ReluGrad(dst, x, dy []float32) {
 		}
 	}
 }
+
+// CountNonzero returns how many elements of x are not 0 (NaNs count,
+// -0 does not).
+func CountNonzero(x []float32) int {
+	n := len(x) &^ 7
+	c := 0
+	if n > 0 && vecAccel && !forceGo {
+		c = countNonzeroAVX2(&x[0], n)
+	} else {
+		n = 0
+	}
+	for _, v := range x[n:] {
+		if v != 0 {
+			c++
+		}
+	}
+	return c
+}

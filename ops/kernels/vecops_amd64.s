@@ -324,3 +324,23 @@ rgloop:
 	JLT  rgloop
 	VZEROUPPER
 	RET
+
+// func countNonzeroAVX2(x *float32, n int) int
+// n is a positive multiple of 8. NEQ_UQ: NaN counts as nonzero, -0 equals 0.
+TEXT ·countNonzeroAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y15, Y15, Y15
+	XORQ AX, AX
+	XORQ DX, DX
+czloop:
+	VCMPPS $4, (SI)(AX*4), Y15, Y0
+	VMOVMSKPS Y0, R8
+	POPCNTL R8, R8
+	ADDQ R8, DX
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT  czloop
+	MOVQ DX, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -26,6 +26,7 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			sd1, sd2         float32
 			sc, sa, af, ad   []float32
 			re, rg           []float32
+			nz               int
 		}
 		run := func(goOnly bool) out {
 			old := forceGo
@@ -40,6 +41,7 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			Add(o.ad, x, y)
 			o.re, o.rg = make([]float32, n), make([]float32, n)
 			Relu(o.re, xr)
+			o.nz = CountNonzero(xr)
 			ReluGrad(o.rg, xr, y)
 			Scale(o.sc, x, 1.7)
 			ScaleAdd(o.sa, x, 1.7, -0.3)
@@ -47,6 +49,9 @@ func TestVecOpsAsmMatchesGo(t *testing.T) {
 			return o
 		}
 		a, g := run(false), run(true)
+		if a.nz != g.nz {
+			t.Errorf("n=%d: CountNonzero %d (asm), %d (Go)", n, a.nz, g.nz)
+		}
 		if a.s64 != g.s64 || a.sd64 != g.sd64 || a.dot64 != g.dot64 || a.ss1 != g.ss1 || a.ss2 != g.ss2 || a.sd1 != g.sd1 || a.sd2 != g.sd2 {
 			t.Errorf("n=%d: sums differ: asm %+v go %+v", n, a, g)
 		}
