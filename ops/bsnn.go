@@ -226,7 +226,26 @@ func (k *lifGradKernel) Name() string    { return "d" + k.f.Name() }
 func (k *lifGradKernel) OutShape() []int { return k.f.shape }
 func (k *lifGradKernel) Forward(out []float32, in ...[]float32) error {
 	x, aff := k.f.input(in[0])
-	return spiking.LIFBackwardAffine(k.f.p, k.f.T, k.f.M, x, aff, in[1], nil, out)
+	var bn *bnKernel
+	if f := k.f.fused; f != nil && f.bn.training {
+		// Also the row sums of the BatchNormalization's backward pass.
+		bn = f.bn
+		bn.rowSums = growF32(bn.rowSums, 2*bn.n*bn.c)
+		aff.Mean, aff.RowSums = bn.mean, bn.rowSums
+	}
+	err := spiking.LIFBackwardAffine(k.f.p, k.f.T, k.f.M, x, aff, in[1], nil, out)
+	if bn != nil {
+		bn.sumsReady = err == nil && aff.SumsOK()
+		aff.Mean, aff.RowSums = nil, nil
+	}
+	return err
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 // lifFinalKernel computes LIF's optional V_T output; its gradient is BPTT

@@ -104,6 +104,11 @@ type bnKernel struct {
 	feedsLIF bool
 	x        []float32
 	aff      spiking.Affine
+	// rowSums holds, per (sample, channel) row, sum(dY) and
+	// sum(dY*(x-mean)) of the backward pass when the fused LIF computed them
+	// (sumsReady), so that the dX kernel need not read x and dY for them.
+	rowSums   []float32
+	sumsReady bool
 }
 
 func (k *bnKernel) Name() string {
@@ -221,7 +226,11 @@ func (k *bnDXKernel) OutShape() []int { return k.f.shape }
 func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
 	k.task.f = k.f
 	if k.f.training {
-		k.task.start(bnDXTrain, in[0], in[1], nil, in[2], out)
+		mode := bnDXTrain
+		if k.f.sumsReady {
+			mode, k.f.sumsReady = bnDXTrainRows, false
+		}
+		k.task.start(mode, in[0], in[1], nil, in[2], out)
 	} else {
 		k.task.start(bnDXInfer, nil, in[0], nil, in[1], out)
 	}
@@ -265,6 +274,7 @@ const (
 	bnFwdInfer = iota
 	bnFwdTrain
 	bnStats
+	bnDXTrainRows
 	bnReduce
 	bnDXTrain
 	bnDXInfer
@@ -302,6 +312,9 @@ func (t *bnTask) runPart(part, parts int) {
 			t.out[c], t.out[f.c+c] = f.sums[c], f.sums[f.c+c]
 		case bnDXTrain:
 			t.reduce(c)
+			t.dxTrain(c)
+		case bnDXTrainRows:
+			t.reduceRows(c)
 			t.dxTrain(c)
 		case bnDXInfer:
 			t.dxInfer(c)
@@ -361,6 +374,20 @@ func (t *bnTask) reduce(c int) {
 		a, b := kernels.SumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
 		sdy += float64(a)
 		sdyx += float64(b)
+	}
+	f.sums[c] = float32(sdy)
+	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+}
+
+// reduceRows is reduce from the row sums the fused LIF left (rowSums),
+// added in the same order.
+func (t *bnTask) reduceRows(c int) {
+	f := t.f
+	var sdy, sdyx float64
+	for n := 0; n < f.n; n++ {
+		r := 2 * (n*f.c + c)
+		sdy += float64(f.rowSums[r])
+		sdyx += float64(f.rowSums[r+1])
 	}
 	f.sums[c] = float32(sdy)
 	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))

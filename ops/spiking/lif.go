@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // LIFParams are the attributes of bsnn.custom_op.snn::LIF and ::LIFStep (spec §2.2).
@@ -121,6 +123,21 @@ type Affine struct {
 	S    int
 	A, B []float32
 	R    []float32
+	// Mean and RowSums, when both are set, make LIFBackwardAffine also
+	// compute the sums the BatchNormalization's backward pass needs, while
+	// the gradient is in cache: for every run of S elements of one channel
+	// (row r = index/S of the [T*N*C, S] view of X, channel r % C),
+	// RowSums[2r] = sum(g) and RowSums[2r+1] = sum(g*(X-Mean[c])) of the
+	// run's gradient g, as kernels.SumDyDx computes them. They are only
+	// computed when S divides lifChunk (SumsOK); RowSums has 2*T*M/S
+	// values.
+	Mean, RowSums []float32
+}
+
+// SumsOK reports whether LIFBackwardAffine computes a's row sums (Mean and
+// RowSums set, and channel runs that a chunk of neurons holds whole).
+func (a *Affine) SumsOK() bool {
+	return a != nil && a.Mean != nil && a.RowSums != nil && a.S <= lifChunk && lifChunk%a.S == 0
 }
 
 func (a *Affine) check(op string, n int) error {
@@ -128,7 +145,12 @@ func (a *Affine) check(op string, n int) error {
 		return fmt.Errorf("%w: %s: affine with S = %d, %d scales and %d offsets", ErrShape, op, a.S, len(a.A), len(a.B))
 	}
 	if a.R != nil {
-		return checkLen(op, "residual", a.R, n)
+		if err := checkLen(op, "residual", a.R, n); err != nil {
+			return err
+		}
+	}
+	if a.SumsOK() && (len(a.Mean) != len(a.A) || len(a.RowSums) != 2*(n/a.S)) {
+		return fmt.Errorf("%w: %s: %d means and %d row sums for %d channels and %d runs", ErrShape, op, len(a.Mean), len(a.RowSums), len(a.A), n/a.S)
 	}
 	return nil
 }
@@ -345,7 +367,13 @@ func LIFBackwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT,
 	if err != nil {
 		return err
 	}
-	lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, aff: aff, gs: gs, gvIn: gvT, gx: gx}.run(numParts(M, n, partAlign))
+	j := lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, aff: aff, gs: gs, gvIn: gvT, gx: gx}
+	if aff.SumsOK() {
+		// Parts and chunks start on runs: a part is a whole number of
+		// lifChunk-neuron chunks.
+		j.align = lifChunk
+	}
+	j.run(numParts(M, n, max(partAlign, j.align)))
 	return nil
 }
 
@@ -488,7 +516,20 @@ func lifBackwardRange(c *lifConsts, T, M int, x []float32, aff *Affine, gs, gvT,
 		for t := T - 1; t >= 0; t-- {
 			off := t*M + c0
 			c.backStep(gx[off:off+n], sg, gs[off:off+n], gv)
+			if aff.SumsOK() {
+				aff.rowSums(gx, x, off, n)
+			}
 		}
+	}
+}
+
+// rowSums computes the row sums of the runs of elements [off, off+n) (whole
+// runs: a chunk starts on a run and S divides the chunk).
+func (a *Affine) rowSums(g, x []float32, off, n int) {
+	for r0 := off; r0 < off+n; r0 += a.S {
+		r := r0 / a.S
+		s1, s2 := kernels.SumDyDx(g[r0:r0+a.S], x[r0:r0+a.S], a.Mean[r%len(a.A)])
+		a.RowSums[2*r], a.RowSums[2*r+1] = s1, s2
 	}
 }
 
@@ -545,6 +586,7 @@ type lifJob struct {
 	// counted); partCounts [parts*T] holds each part's, summed in part
 	// order at the end.
 	counts, partCounts []int64
+	align              int // part boundaries are multiples of it (0: partAlign)
 }
 
 var lifJobs jobPool[lifJob]
@@ -558,7 +600,7 @@ func (j lifJob) run(parts int) {
 		pj.partCounts = growInt64(pj.partCounts, parts*j.T)
 		clear(pj.partCounts)
 	}
-	runParts(pj, j.M, parts, partAlign)
+	runParts(pj, j.M, parts, max(partAlign, j.align))
 	if j.counts != nil {
 		clear(j.counts)
 		for part := range parts {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // lifConfigs returns LIF attribute sets covering every reset mode, decay_input, detach_reset
@@ -611,7 +613,7 @@ func TestLIFAsmMatchesGo(t *testing.T) {
 func TestLIFAffine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, p := range lifConfigs() {
-		for _, sh := range []struct{ N, C, S int }{{2, 3, 5}, {2, 4, 64}, {3, 2, 1031}} {
+		for _, sh := range []struct{ N, C, S int }{{2, 3, 5}, {2, 4, 64}, {3, 2, 1031}, {4, 4, 256}} {
 			const T = 3
 			M := sh.N * sh.C * sh.S
 			x := randVec(rng, T*M, -2, 2)
@@ -642,9 +644,21 @@ func TestLIFAffine(t *testing.T) {
 					t.Errorf("%s: counts %v, want %v", name, c1, c2)
 				}
 				g1, g2 := make([]float32, T*M), make([]float32, T*M)
+				aff.Mean, aff.RowSums = randVec(rng, sh.C, -1, 1), make([]float32, 2*T*M/sh.S)
 				must(t, LIFBackwardAffine(p, T, M, x, aff, gs, gvT, g1))
 				must(t, LIFBackward(p, T, M, mapped, gs, gvT, g2))
 				sameBits(t, name+" gx", g1, g2)
+				if aff.SumsOK() {
+					for r := 0; r < T*M/sh.S; r++ {
+						a, b := kernels.SumDyDx(g2[r*sh.S:(r+1)*sh.S], x[r*sh.S:(r+1)*sh.S], aff.Mean[r%sh.C])
+						if aff.RowSums[2*r] != a || aff.RowSums[2*r+1] != b {
+							t.Fatalf("%s: row %d sums %v %v, want %v %v", name, r, aff.RowSums[2*r], aff.RowSums[2*r+1], a, b)
+						}
+					}
+				} else if sh.S == 64 {
+					t.Fatalf("%s: no row sums for S = 64", name)
+				}
+				aff.Mean, aff.RowSums = nil, nil
 			}
 			forceGo = false
 		}
