@@ -173,7 +173,7 @@ func BenchmarkConvDirect(b *testing.B) {
 	shapes := append([]struct {
 		name string
 		p    ConvParams
-	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs[:2]...)
+	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
 	for _, s := range shapes {
 		p := s.p
 		r := rand.New(rand.NewPCG(4, 4))

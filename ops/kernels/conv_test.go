@@ -133,6 +133,8 @@ func convCases() []ConvParams {
 		conv(2, 40, 16, 16, 24, 3, 3, 1, 1, 1, 1, one, 1),              // K=360: two k blocks
 		conv(1, 2, 16, 18, 3, 3, 3, 1, 1, 1, 1, [4]int{3, 3, 3, 3}, 1), // backward data crops the padding
 		conv(2, 4, 16, 17, 5, 2, 3, 1, 1, 1, 1, [4]int{0, 0, 1, 2}, 1), // even kernel height
+		conv(3, 20, 8, 8, 18, 3, 3, 1, 1, 1, 1, one, 1),                // rows of 8: two rows per tile
+		conv(2, 6, 7, 8, 4, 3, 3, 1, 1, 1, 1, one, 1),                  // rows of 8, odd row count
 	}
 }
 
