@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/graph"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -171,4 +176,182 @@ func TestTrainStepReproducible(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkTrainStepPhases breaks a ResNet-20 training step (T=4, batch
+// 32) into phases for docs/performance.md: after a full step, it replays
+// every kernel of the program in the program's order on the values of that
+// step and times it (each kernel's work, its parallel parts included,
+// without the other kernels around it). Reported per phase: milliseconds
+// per step (_ms, the fastest of the b.N replays), bytes each tensor read or
+// written once (_MB, compulsory traffic) and dense flops (_GFLOP). Views
+// (reshapes, passed-through gradients) cost nothing and are not listed.
+func BenchmarkTrainStepPhases(b *testing.B) {
+	m := fixtureBSNN(b, "resnet20_op11_keepbn_dynamic", 4)
+	cfg := Config{Batch: 32, Out: "-", Data: "-", ModelProto: m}.Defaults()
+	ni, err := analyze(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp, err := compileTrain(m, ni, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tp.prog.Close()
+	x, y := benchBatch(32, ni.InputShape.Size(), tp.loss.C)
+	if err := tp.run(ni.Input, x, y); err != nil {
+		b.Fatal(err)
+	}
+	sorted, err := G.Sort(tp.b.G)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Per phase: the fastest of the b.N replays (the machine is shared),
+	// bytes and flops of one.
+	type phase struct{ ns, best, bytes, flops float64 }
+	phases := map[string]*phase{}
+	scratch := map[*G.Node][]float32{}
+	for i := 0; i < b.N; i++ {
+		for _, p := range phases {
+			p.ns, p.bytes, p.flops = 0, 0, 0
+		}
+		for j := len(sorted) - 1; j >= 0; j-- { // Sort lists consumers first
+			n := sorted[j]
+			name, k := phaseOf(n)
+			if name == "" {
+				continue
+			}
+			var in [][]float32
+			bytes := 0
+			it := tp.b.G.From(n.ID())
+			for it.Next() {
+				d := floatsOf(it.Node().(*G.Node).Value())
+				in = append(in, d)
+				bytes += 4 * len(d)
+			}
+			out := scratch[n]
+			if out == nil {
+				out = make([]float32, max(1, n.Shape().TotalSize()))
+				scratch[n] = out
+			}
+			var d time.Duration
+			if k != nil {
+				t0 := time.Now()
+				err = k.Forward(out, in...)
+				d = time.Since(t0)
+			} else {
+				// A gradient sum: Gorgonia's Add, which the tape machine
+				// runs in place into its first operand.
+				copy(out, in[0])
+				acc := tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(out))
+				t0 := time.Now()
+				_, err = n.Op().(G.UnsafeDoer).UnsafeDo(acc, graph.NodesOf(tp.b.G.From(n.ID()))[1].(*G.Node).Value())
+				d = time.Since(t0)
+			}
+			if err != nil {
+				b.Fatalf("%v: %v", n, err)
+			}
+			p := phases[name]
+			if p == nil {
+				p = &phase{}
+				phases[name] = p
+			}
+			p.ns += float64(d)
+			p.bytes += float64(bytes + 4*len(out))
+			if fc, ok := k.(interface{ Flops() float64 }); ok {
+				p.flops += fc.Flops()
+			}
+		}
+		for _, p := range phases {
+			if i == 0 || p.ns < p.best {
+				p.best = p.ns
+			}
+		}
+	}
+	for name, p := range phases {
+		b.ReportMetric(p.best/1e6, name+"_ms")
+		b.ReportMetric(p.bytes/1e6, name+"_MB")
+		if p.flops > 0 {
+			b.ReportMetric(p.flops/1e9, name+"_GFLOP")
+		}
+	}
+}
+
+// phaseOf names the phase of a node's work and returns its kernel (nil for
+// a Gorgonia op), or "" for work that is free (views) or no work.
+func phaseOf(n *G.Node) (string, ops.Kernel) {
+	if n.Op() == nil {
+		return "", nil
+	}
+	k := ops.KernelOf(n)
+	if k == nil {
+		if _, isConst := n.Op().(interface{ Value() G.Value }); isConst {
+			return "", nil
+		}
+		return "gradsum", nil
+	}
+	t := fmt.Sprintf("%T", k)
+	if strings.HasPrefix(t, "*ops.conv") && t != "*ops.convBiasGradKernel" {
+		// The convolutions by kind: the first layer's (3 input channels),
+		// the strided ones, the others.
+		suffix := ""
+		switch name := k.Name(); {
+		case strings.Contains(name, ",C=3,"):
+			suffix = "_first"
+		case strings.Contains(name, ",s=2,2,"):
+			suffix = "_strided"
+		}
+		switch t {
+		case "*ops.convKernel":
+			return "conv_fwd" + suffix, k
+		case "*ops.convDataGradKernel":
+			return "conv_bwd_data" + suffix, k
+		case "*ops.convFilterGradKernel":
+			return "conv_bwd_filter" + suffix, k
+		}
+	}
+	switch t {
+	case "*ops.reshapeKernel", "*ops.passGradKernel":
+		return "", nil
+	case "*ops.convKernel", "*ops.repeatKernel":
+		return "conv_fwd", k
+	case "*ops.convDataGradKernel":
+		return "conv_bwd_data", k
+	case "*ops.convFilterGradKernel", "*ops.convBiasGradKernel":
+		return "conv_bwd_filter", k
+	case "*ops.bnKernel":
+		return "bn_fwd", k
+	case "*ops.bnDXKernel", "*ops.bnReduceKernel", "*ops.bnPickKernel":
+		return "bn_bwd", k
+	case "*ops.lifKernel":
+		return "lif_fwd", k
+	case "*ops.lifGradKernel":
+		return "lif_bwd", k
+	case "*ops.agmmKernel":
+		return "agmm_fwd", k
+	case "*ops.agmmGradKernel", "*ops.agmmAlphaGradKernel":
+		return "agmm_bwd", k
+	case "*ops.binaryKernel":
+		return "add_fwd", k
+	case "*ops.binaryGradKernel":
+		return "add_bwd", k
+	case "*ops.bipolarKernel", "*ops.bipolarGradKernel":
+		return "bipolar", k
+	case "*train.nzProbe":
+		return "probe", k
+	}
+	return "other", k
+}
+
+func floatsOf(v G.Value) []float32 {
+	switch x := v.(type) {
+	case *tensor.Dense:
+		if d, ok := x.Data().([]float32); ok {
+			return d
+		}
+		return []float32{x.Data().(float32)}
+	case *G.F32:
+		return []float32{float32(*x)}
+	}
+	return nil
 }
