@@ -42,7 +42,11 @@ func (c *BenchConvCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	res, err := bench.RunBlock(ctx, cfg, c.NoTorch)
+	var res *bench.BlockComparison
+	err = withThreads(c.Threads, func() (err error) {
+		res, err = bench.RunBlock(ctx, cfg, c.NoTorch)
+		return err
+	})
 	if err := stop(); err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (c *BenchTrainCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	opts := train.BenchOptions{Context: ctx, Batch: c.Batch, Rounds: c.Rounds, Warmup: c.Warmup, Threads: c.Threads}
+	opts := train.BenchOptions{Context: ctx, Batch: c.Batch, Rounds: c.Rounds, Warmup: c.Warmup}
 	if c.Warmup == 0 {
 		opts.Warmup = -1
 	}
@@ -45,22 +45,33 @@ func (c *BenchTrainCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	r, err := train.BenchTrainStep(m, opts)
+	var r *train.BenchResult
+	err = withThreads(c.Threads, func() (err error) {
+		r, err = train.BenchTrainStep(m, opts)
+		return err
+	})
 	if err := stop(); err != nil {
 		return err
 	}
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
+	// The peak RSS is the process's: reading the model, compiling and the
+	// timed steps (PyTorch runs in its own process).
+	rss := peakRSS()
 	if c.JSON {
-		return g.PrintJSON(r)
+		return g.PrintJSON(struct {
+			*train.BenchResult
+			PeakRSS int64 `json:"peak_rss_bytes"`
+		}{r, rss})
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "workload\tone training step (forward, backward, SGD), batch %d, T=%d, input %v, %d parameters\n", r.Batch, r.T, r.InputShape, r.Params)
 	if p := r.Parity; p != nil {
-		fmt.Fprintf(tw, "parity\tsame network in PyTorch: %d parameters each; on the probe batch firing rates within %.4f, loss %.6f vs %.6f, logits %.2g apart (relative)\n",
-			p.Params, p.MaxRateDiff, p.Loss, p.TorchLoss, p.LogitRelDiff)
+		fmt.Fprintf(tw, "parity\tsame network in PyTorch: %d parameters each; on the probe batch firing rates within %.4f, loss %.6f vs %.6f, outputs %.2g apart (relative)\n",
+			p.Params, p.MaxRateDiff, p.Loss, p.TorchLoss, p.OutputRelDiff)
 	}
 	printComparison(tw, &r.Comparison)
+	fmt.Fprintf(tw, "bsnnctl peak memory\t%s\n", formatRSS(rss))
 	return tw.Flush()
 }

@@ -35,7 +35,14 @@ func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	res, err := train.Evaluate(m, ds, train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM, Threads: c.Threads})
+	bar := g.progress()
+	defer bar.finish()
+	var res train.EvalResult
+	err = withThreads(c.Threads, func() (err error) {
+		res, err = train.Evaluate(m, ds, train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM,
+			Observer: bar.observer()})
+		return err
+	})
 	if err != nil {
 		return fileErr(c.Model, err)
 	}

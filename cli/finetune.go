@@ -42,31 +42,54 @@ type FinetuneCmd struct {
 }
 
 // config maps the flags to a train.Config.
-func (c *FinetuneCmd) config(g *Globals) train.Config {
+func (c *FinetuneCmd) config() train.Config {
 	return train.Config{
 		Model: c.Model, Data: c.Data, Out: c.Out, Epochs: c.Epochs, Batch: c.Batch, LR: c.LR,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, WeightDecay: c.WeightDecay, Schedule: c.Schedule,
 		WarmupEpochs: c.WarmupEpochs, Loss: c.Loss, LabelSmoothing: c.LabelSmoothing, ClipNorm: c.ClipNorm,
 		AGMM: c.AGMM, STE: c.STE, TimeSteps: c.TimeSteps, AugPad: c.AugPad, AugFlip: c.AugFlip, Seed: c.Seed,
 		MaxSteps: c.MaxSteps, TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, LogEvery: c.LogEvery,
-		CheckpointEvery: c.CkptEvery, KeepCheckpoints: c.Keep, Threads: c.Threads, Resume: c.Resume,
-		NoProgress: !g.ShowProgress(),
+		CheckpointEvery: c.CkptEvery, KeepCheckpoints: c.Keep, Resume: c.Resume,
 	}
+}
+
+// finetuneResult is what finetune prints: the run's summary and the
+// process's peak resident set size.
+type finetuneResult struct {
+	*train.Summary
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
 // Run fine-tunes the model.
 func (c *FinetuneCmd) Run(ctx context.Context, g *Globals) error {
-	s, err := train.Run(ctx, c.config(g), g.Log)
+	var s *train.Summary
+	err := withThreads(c.Threads, func() (err error) {
+		s, err = finetune(ctx, g, c.config())
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	r := finetuneResult{Summary: s, PeakRSS: peakRSS()}
 	if c.JSON {
-		return g.PrintJSON(s)
+		return g.PrintJSON(r)
 	}
-	return writeSummary(g, s)
+	return writeSummary(g, r)
 }
 
-func writeSummary(g *Globals, s *train.Summary) error {
+// finetune runs a Trainer with the command's logger and progress bars.
+func finetune(ctx context.Context, g *Globals, cfg train.Config) (*train.Summary, error) {
+	bar := g.progress()
+	defer bar.finish()
+	t, err := train.NewTrainer(cfg, train.WithLogger(g.Log), train.WithObserver(bar.observer()))
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return t.Run(ctx)
+}
+
+func writeSummary(g *Globals, s finetuneResult) error {
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "run folder\t%s\n", s.RunDir)
 	fmt.Fprintf(tw, "epochs, steps\t%d, %d (%s)\n", s.Epochs, s.Steps, s.Stopped)
@@ -78,5 +101,6 @@ func writeSummary(g *Globals, s *train.Summary) error {
 		fmt.Fprintf(tw, "final\t%.4f accuracy, firing rate %.3f, %.3f uJ per sample -> %s\n", s.Final.Accuracy, s.Final.FiringRate, s.Final.EnergyUJ, s.FinalModel)
 	}
 	fmt.Fprintf(tw, "time\t%.1f s\n", s.Seconds)
+	fmt.Fprintf(tw, "peak memory\t%s\n", formatRSS(s.PeakRSS))
 	return tw.Flush()
 }

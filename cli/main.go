@@ -55,6 +55,9 @@ type exitCode int
 // on stderr), 80 on a usage error. It never panics: a panic in a command is
 // reported as a runtime error (with the stack at --log-level debug).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if code, stop := refuseLaunch(stderr); stop {
+		return code
+	}
 	return mainWith(ctx, &CLI{}, args, stdout, stderr)
 }
 

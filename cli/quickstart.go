@@ -34,6 +34,10 @@ type QuickstartCmd struct {
 
 // Run executes the pipeline and prints what it did.
 func (c *QuickstartCmd) Run(ctx context.Context, g *Globals) error {
+	return withThreads(c.Threads, func() error { return c.run(ctx, g) })
+}
+
+func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	start := time.Now()
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return err
@@ -77,12 +81,11 @@ func (c *QuickstartCmd) Run(ctx context.Context, g *Globals) error {
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
-	sum, err := train.Run(ctx, train.Config{
+	sum, err := finetune(ctx, g, train.Config{
 		ModelProto: conv.Model, TrainSet: trainSet, TestSet: testSet, Out: runDir,
 		Epochs: c.Epochs, Batch: c.Batch, Optimizer: train.Adam, LR: c.LR,
-		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Threads: c.Threads, Seed: 1,
-		NoProgress: !g.ShowProgress(),
-	}, g.Log)
+		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Seed: 1,
+	})
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func (c *QuickstartCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nmetrics: %s; plots: %s\n", filepath.Join(runDir, train.MetricsFile), filepath.Join(runDir, train.PlotsDir))
-	fmt.Fprintf(w, "done in %s\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(w, "done in %s; peak memory %s\n", time.Since(start).Round(time.Second), formatRSS(peakRSS()))
 	if sum.Final != nil {
 		fmt.Fprintf(w, "test accuracy: %.4f\n", sum.Final.Accuracy)
 	}

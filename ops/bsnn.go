@@ -178,14 +178,16 @@ type lifKernel struct {
 	tap    *LIFTap
 	counts []int64 // spikes per step of the last run
 	// fused, when set, says what the LIF computes its input from
-	// (fuseIntoLIF).
+	// (fuseIntoLIF): then the kernel's inputs are X (not read: a view of
+	// an output left unwritten), the BatchNormalization's input and, with
+	// a residual Add, the Add's other operand.
 	fused *lifFusion
 }
 
 func (k *lifKernel) Name() string    { return fmt.Sprintf("LIF(%+v)%v", k.p, k.shape) }
 func (k *lifKernel) OutShape() []int { return k.shape }
 func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
-	x, aff := k.input(in[0])
+	x, aff := k.input(in)
 	if k.tap == nil {
 		return spiking.LIFForwardAffine(k.p, k.T, k.M, x, aff, out, nil, nil)
 	}
@@ -200,32 +202,37 @@ func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
 	}
 	return nil
 }
-func (k *lifKernel) DiffWRT(int) []bool { return []bool{true} }
+
+// DiffWRT differentiates X only: the gradient of a fused BatchNormalization
+// (and Add) flows through X, to their own gradient kernels.
+func (k *lifKernel) DiffWRT(arity int) []bool { return diffFlags(arity, true) }
 func (k *lifKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := Apply(&lifGradKernel{f: k}, in[0], grad)
+	g, err := Apply(&lifGradKernel{f: k}, append(G.Nodes{in[0], grad}, in[1:]...)...)
 	return G.Nodes{g}, err
 }
 
-// input returns the LIF's input and its mapping: the graph input, or the
-// fused BatchNormalization's input and factors (and the residual).
-func (k *lifKernel) input(in []float32) ([]float32, *spiking.Affine) {
+// input returns the LIF's input and its mapping from the kernel's inputs
+// (X, or X, the BatchNormalization's input and the residual).
+func (k *lifKernel) input(in [][]float32) ([]float32, *spiking.Affine) {
 	f := k.fused
 	if f == nil {
-		return in, nil
+		return in[0], nil
 	}
 	f.bn.aff.R = nil
 	if f.add != nil {
-		f.bn.aff.R = f.add.in[f.res]
+		f.bn.aff.R = in[2]
 	}
-	return f.bn.x, &f.bn.aff
+	return in[1], &f.bn.aff
 }
 
+// lifGradKernel: inputs X, dS (and for a fused LIF the extra inputs of
+// lifKernel); output dX.
 type lifGradKernel struct{ f *lifKernel }
 
 func (k *lifGradKernel) Name() string    { return "d" + k.f.Name() }
 func (k *lifGradKernel) OutShape() []int { return k.f.shape }
 func (k *lifGradKernel) Forward(out []float32, in ...[]float32) error {
-	x, aff := k.f.input(in[0])
+	x, aff := k.f.input(append([][]float32{in[0]}, in[2:]...))
 	var bn *bnKernel
 	if f := k.f.fused; f != nil && f.bn.training {
 		// Also the row sums of the BatchNormalization's backward pass.
@@ -298,10 +305,13 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	T, M := x.Shape[0], prod(x.Shape[1:])
 	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
 	k := &lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}
+	args := []*Value{x}
 	if len(n.Outputs) < 2 || n.Outputs[1] == "" || !used(b, n.Outputs[1]) {
-		k.fused = fuseIntoLIF(b, n.Inputs[0], T*M)
+		if k.fused = fuseIntoLIF(b, n.Inputs[0], T*M); k.fused != nil {
+			args = append(args, k.fused.inputs...)
+		}
 	}
-	s, err := b.Apply(k, x)
+	s, err := b.Apply(k, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -527,17 +537,18 @@ func init() {
 // input: a BatchNormalization's input and factors, plus the other operand
 // of a residual Add when the normalization's output goes through one.
 type lifFusion struct {
-	bn  *bnKernel
-	add *binaryKernel // nil: no residual Add
-	res int           // the Add's operand that is the residual
+	bn     *bnKernel
+	add    *binaryKernel // nil: no residual Add
+	inputs []*Value      // the BatchNormalization's input, the residual
 }
 
 // fuseIntoLIF finds the BatchNormalization (and residual Add) computing the
 // LIF input name, directly or through reshapes, and sets them to leave
 // their outputs unwritten, when the LIF is the only reader of every value
 // on the way (one consumer each, no graph output). Otherwise it returns
-// nil. The LIF then computes its input from the BatchNormalization's input
-// (and the Add's other operand), saving a write and a read of each
+// nil. The LIF then reads the BatchNormalization's input (and the Add's
+// other operand) as extra inputs, so that the executor keeps them alive,
+// and computes its input from them, saving a write and a read of each
 // skipped tensor; the backward passes of the BatchNormalization and the
 // Add read their inputs and the LIF's gradient, as before.
 func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
@@ -559,7 +570,10 @@ func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
 		}
 		return nil
 	}
-	var f lifFusion
+	var (
+		add      *binaryKernel
+		residual string
+	)
 	for range 64 {
 		if !single(name) {
 			return nil
@@ -572,33 +586,39 @@ func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
 		case isReshapeOp(p):
 			name = p.Inputs[0]
 			continue
-		case p.OpType == "Add" && f.add == nil:
-			add, ok := kernelOf(name).(*binaryKernel)
-			if !ok || !equalInts(add.a, add.out) || !equalInts(add.b, add.out) || p.Inputs[0] == p.Inputs[1] {
+		case p.OpType == "Add" && add == nil:
+			k, ok := kernelOf(name).(*binaryKernel)
+			if !ok || !equalInts(k.a, k.out) || !equalInts(k.b, k.out) || p.Inputs[0] == p.Inputs[1] {
 				return nil
 			}
 			for i, in := range p.Inputs[:2] {
 				if _, ok := kernelOf(in).(*bnKernel); ok && single(in) && g.Producer(in).Outputs[0] == in {
-					f.add, f.res, name = add, 1-i, in
+					add, residual, name = k, p.Inputs[1-i], in
 					break
 				}
 			}
-			if f.add == nil {
+			if add == nil {
 				return nil
 			}
 			continue
 		case p.OpType == "BatchNormalization" && p.Outputs[0] == name:
 			bn, ok := kernelOf(name).(*bnKernel)
-			if !ok || bn.n*bn.c*bn.s != size {
+			z := b.Value(p.Inputs[0])
+			if !ok || bn.n*bn.c*bn.s != size || z == nil {
 				return nil
 			}
-			f.bn = bn
+			f := &lifFusion{bn: bn, add: add, inputs: []*Value{z}}
+			if add != nil {
+				r := b.Value(residual)
+				if r == nil {
+					return nil
+				}
+				f.inputs = append(f.inputs, r)
+				add.feedsLIF = true
+			}
 			bn.feedsLIF = true
 			bn.aff = spiking.Affine{S: bn.s, A: make([]float32, bn.c), B: make([]float32, bn.c)}
-			if f.add != nil {
-				f.add.feedsLIF = true
-			}
-			return &f
+			return f
 		}
 		return nil
 	}

@@ -53,6 +53,14 @@ type Options struct {
 	// InputGrads also differentiates the loss with respect to the graph
 	// inputs (Program.InputGrad).
 	InputGrads bool
+	// Arena holds the intermediate values of the compiled program; programs
+	// that never run at the same time can share one (nil: a new arena).
+	Arena *Arena
+	// NoMemoryReuse gives every intermediate value memory of its own
+	// instead of sharing memory between values whose lifetimes do not
+	// overlap. It costs memory and exists for checking: a program must
+	// compute the same bits either way.
+	NoMemoryReuse bool
 }
 
 // A Param is a float initializer that became a trainable Gorgonia node.

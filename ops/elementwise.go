@@ -23,18 +23,15 @@ const (
 var binNames = [...]string{"Add", "Sub", "Mul", "Div"}
 
 // binaryKernel computes out = a (op) b with broadcasting. passA and passB
-// say that an operand's gradient may be the output's gradient itself (an
-// Add's or Sub's first operand of the output's shape that gradAliasable
-// approves).
+// say that an operand's gradient is the output's gradient itself (an Add's
+// or Sub's first operand of the output's shape): a view, not a copy.
 type binaryKernel struct {
 	op           binOp
 	a, b, out    []int
 	passA, passB bool
 	// feedsLIF is set when the output's only reader is a LIF that adds the
-	// operands itself (fuseIntoLIF): Forward then leaves out unwritten and
-	// keeps the operands in in.
+	// operands itself (fuseIntoLIF): Forward then leaves out unwritten.
 	feedsLIF bool
-	in       [2][]float32
 }
 
 func (k *binaryKernel) Name() string {
@@ -45,7 +42,6 @@ func (k *binaryKernel) OutShape() []int { return k.out }
 func (k *binaryKernel) Forward(out []float32, in ...[]float32) error {
 	a, b := in[0], in[1]
 	if k.feedsLIF {
-		k.in = [2][]float32{a, b}
 		return nil
 	}
 	if len(a) == len(out) && len(b) == len(out) {
@@ -189,9 +185,9 @@ func buildBinary(op binOp) BuildFunc {
 			return []*Value{foldBinary(op, x, y, out)}, nil
 		}
 		k := &binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}
-		if (op == opAdd || op == opSub) && n.Inputs[0] != n.Inputs[1] {
-			k.passA = equalInts(x.Shape, out) && gradAliasable(b, n.Inputs[0])
-			k.passB = op == opAdd && equalInts(y.Shape, out) && gradAliasable(b, n.Inputs[1])
+		if op == opAdd || op == opSub {
+			k.passA = equalInts(x.Shape, out)
+			k.passB = op == opAdd && equalInts(y.Shape, out)
 		}
 		v, err := b.Apply(k, x, y)
 		return []*Value{v}, err

@@ -39,42 +39,19 @@ type Differentiable interface {
 	Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error)
 }
 
-// An aliasKernel's output is its only input's data under another shape
-// (Reshape, Flatten, Squeeze, Unsqueeze): its gop returns a tensor sharing
-// the input's backing array instead of copying into a buffer of its own.
-// Forward, a plain copy, runs only when the input is not a dense tensor.
-//
-// The output then lives in the input's buffer, which its producer rewrites
-// on the next run only. That is safe on Gorgonia's TapeMachine because it
-// writes into an input's buffer in one case only: the elementwise Add that
-// sums the gradient contributions of a node with several consumers may
-// reuse its first input's register. A contribution that aliases a reshape
-// output's gradient shares its buffer with no other live value (the
-// reshape's gradient is the only reader of its output's gradient), so the
-// in-place sum clobbers nothing. A kernel must not alias one incoming
-// gradient into two outputs (as an Add's gradient could), nor alias an
-// input that it or anyone else writes in place. Whoever reuses buffers
-// between nodes must treat an alias as a reader of its input's buffer.
-type aliasKernel interface {
-	Kernel
-	aliasesInput()
-}
-
 var opIDs atomic.Uint64
 
-// gop adapts a Kernel to gorgonia.Op. Each gop owns its output buffer and
-// reuses it on every run, so a training step allocates no activations in
-// steady state (gorgonia's TapeMachine clears its registers on Reset, so
-// it would otherwise allocate every output anew).
+// gop adapts a Kernel to gorgonia.Op, so kernels can form a Gorgonia graph
+// and take part in differentiation. Programs do not run gops through
+// Gorgonia: the executor (exec.go) calls the kernels with memory it planned.
+// Do, for a caller that runs the graph in a Gorgonia VM, computes into a
+// buffer the gop allocates on first use and reuses.
 type gop struct {
 	k      Kernel
 	id     uint64
 	inDims []int
 	shape  tensor.Shape
 	buf    *tensor.Dense
-	// view is an aliasKernel's output: viewOf's data under shape.
-	view   *tensor.Dense
-	viewOf []float32
 }
 
 // sdgop is a gop whose kernel is differentiable: it implements
@@ -142,9 +119,6 @@ func floats(v G.Value) ([]float32, error) {
 }
 
 func (o *gop) Do(vals ...G.Value) (G.Value, error) {
-	if v := o.alias(vals); v != nil {
-		return v, nil
-	}
 	in := make([][]float32, len(vals))
 	for i, v := range vals {
 		d, err := floats(v)
@@ -167,29 +141,6 @@ func (o *gop) Do(vals ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	return o.buf, nil
-}
-
-// alias returns the output of an aliasKernel as a view of its input, or
-// nil when the kernel does not alias or the input is not a dense float32
-// tensor of the right size. The view is made once and remade only when the
-// input's backing array changes.
-func (o *gop) alias(vals []G.Value) G.Value {
-	if _, ok := o.k.(aliasKernel); !ok || len(vals) != 1 || o.shape.IsScalar() {
-		return nil
-	}
-	d, ok := vals[0].(*tensor.Dense)
-	if !ok {
-		return nil
-	}
-	data, ok := d.Data().([]float32)
-	if !ok || len(data) != o.shape.TotalSize() {
-		return nil
-	}
-	if o.view == nil || &o.viewOf[0] != &data[0] {
-		o.view = tensor.New(tensor.WithShape(o.shape.Clone()...), tensor.WithBacking(data))
-		o.viewOf = data
-	}
-	return o.view
 }
 
 func (o *gop) ReturnsPtr() bool      { return false }

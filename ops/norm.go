@@ -98,11 +98,10 @@ type bnKernel struct {
 	wantX, wantScale, wantB bool
 	task                    bnTask
 	// feedsLIF is set when the output's only reader is a LIF that applies
-	// the normalization itself (fuseBNIntoLIF): Forward then leaves out
-	// unwritten and keeps, for the LIF, its input x and the per-channel
-	// factors y = x*aff.A + aff.B.
+	// the normalization itself (fuseIntoLIF): Forward then leaves out
+	// unwritten and keeps the per-channel factors y = x*aff.A + aff.B for
+	// the LIF.
 	feedsLIF bool
-	x        []float32
 	aff      spiking.Affine
 	// rowSums holds, per (sample, channel) row, sum(dY) and
 	// sum(dY*(x-mean)) of the backward pass when the fused LIF computed them
@@ -133,7 +132,6 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 		if k.training {
 			k.task.start(bnStats, in[0], in[1], in[2], nil, nil)
 		}
-		k.x = in[0]
 		for c := range k.aff.A {
 			k.aff.A[c], k.aff.B[c] = k.factors(c, in[1], in[2])
 		}

@@ -9,21 +9,39 @@ import (
 )
 
 // A Program is a compiled graph ready to run: forward only, or forward and
-// backward when it was compiled with a loss.
+// backward when it was compiled with a loss. After Run, the graph outputs,
+// the gradients and the loss hold their values until the next Run; the
+// memory of every other value is reused within a run (see Arena) and holds
+// nothing meaningful afterwards.
 type Program struct {
 	B          *Builder
 	Loss       *G.Node
 	Grads      map[*Param]*G.Node // gradient node of each parameter (training)
 	inputGrads map[string]*G.Node
-	vm         G.VM
+
+	steps      []step
+	slots      map[*G.Node]*slot
+	arena      *Arena
+	arenaLen   int  // float32 values of the arena this program needs
+	gen        int  // the arena generation the slots are bound to
+	bound      bool // the slots have memory (from the first run on)
+	flat       []float32
+	flatGrads  map[*Param][]float32
+	gradCopies []gradCopy
 }
 
 // Compile finishes the builder. With a loss (a scalar node) it adds the
 // gradient of the loss with respect to every parameter it depends on,
-// after checking that every op on the way has a gradient (gorgonia.Grad
-// would panic otherwise).
+// after checking that every op on the way has a gradient. It then orders
+// the ops and plans the program's memory in Options.Arena (a new arena if
+// none was given).
 func (b *Builder) Compile(loss *G.Node) (*Program, error) {
-	p := &Program{B: b, Loss: loss, Grads: map[*Param]*G.Node{}, inputGrads: map[string]*G.Node{}}
+	p := &Program{B: b, Loss: loss, Grads: map[*Param]*G.Node{}, inputGrads: map[string]*G.Node{}, arena: b.Opts.Arena}
+	if p.arena == nil {
+		p.arena = NewArena()
+	}
+	keep := map[*G.Node]bool{}
+	var flat []*Param
 	if loss != nil {
 		if !loss.IsScalar() {
 			return nil, fmt.Errorf("loss must be a scalar, got shape %v", loss.Shape())
@@ -50,24 +68,35 @@ func (b *Builder) Compile(loss *G.Node) (*Program, error) {
 			return nil, err
 		}
 		if len(wrt) > 0 {
-			grads, err := safeGrad(loss, wrt)
+			grads, err := backprop(b.G, loss, wrt)
 			if err != nil {
 				return nil, err
 			}
 			for i, prm := range ps {
 				p.Grads[prm] = grads[i]
+				keep[grads[i]] = true
 			}
 			for i, in := range gin {
 				p.inputGrads[in.Name] = grads[len(ps)+i]
+				keep[grads[len(ps)+i]] = true
 			}
+			flat = ps
 		}
+		keep[loss] = true
 	}
 	if b.G.Nodes().Len() == 0 {
 		// Everything was computed at compile time (a graph of constants):
 		// there is nothing to run.
 		return p, nil
 	}
-	p.vm = G.NewTapeMachine(b.G)
+	for _, o := range b.Outputs {
+		if o.Node != nil {
+			keep[o.Node] = true
+		}
+	}
+	if err := p.build(keep, flat); err != nil {
+		return nil, fmt.Errorf("planning the program: %w", err)
+	}
 	return p, nil
 }
 
@@ -136,15 +165,6 @@ func checkDifferentiable(g *G.ExprGraph, loss *G.Node, wrt []*G.Node) error {
 	return nil
 }
 
-func safeGrad(loss *G.Node, wrt []*G.Node) (g G.Nodes, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("gradient construction failed: %v", r)
-		}
-	}()
-	return G.Grad(loss, wrt...)
-}
-
 // SetInput copies data into the named graph input.
 func (p *Program) SetInput(name string, data []float32) error {
 	for _, in := range p.B.Inputs {
@@ -167,20 +187,22 @@ func (p *Program) Run() (err error) {
 			err = fmt.Errorf("run failed: %v", r)
 		}
 	}()
-	if p.vm == nil {
+	if len(p.steps) == 0 {
 		return nil
 	}
-	defer p.vm.Reset()
-	return p.vm.RunAll()
+	return p.exec()
 }
 
-// Close releases the machine.
+// Close releases the program's own memory (its arena goes when no program
+// uses it any more). The program must not be run afterwards.
 func (p *Program) Close() error {
-	if p.vm == nil {
-		return nil
-	}
-	return p.vm.Close()
+	p.steps, p.slots, p.flat, p.flatGrads, p.gradCopies = nil, nil, nil, nil, nil
+	return nil
 }
+
+// ArenaLen returns how many float32 values of its arena the program uses
+// for its intermediate values (the arena is allocated at the first run).
+func (p *Program) ArenaLen() int { return p.arenaLen }
 
 // ValueData returns the current data of a value (after Run), whether it is a
 // runtime node or a constant.
@@ -210,8 +232,12 @@ func (p *Program) Output(i int) *onnx.Tensor {
 }
 
 // Grad returns the gradient of the loss with respect to a parameter after
-// Run (shared memory; nil if the loss does not depend on it).
+// Run (shared memory: a slice of FlatGrads; nil if the loss does not depend
+// on it).
 func (p *Program) Grad(prm *Param) []float32 {
+	if g, ok := p.flatGrads[prm]; ok {
+		return g
+	}
 	n, ok := p.Grads[prm]
 	if !ok || n.Value() == nil {
 		return nil
@@ -219,6 +245,12 @@ func (p *Program) Grad(prm *Param) []float32 {
 	d, _ := floats(n.Value())
 	return d
 }
+
+// FlatGrads returns the gradients of every parameter in Grads after Run,
+// one after the other in the order of Builder.Params, in one buffer that
+// the program writes them to (Grad returns slices of it): the buffer a
+// data-parallel trainer all-reduces. nil for a program without a loss.
+func (p *Program) FlatGrads() []float32 { return p.flat }
 
 // LossValue returns the loss after Run.
 func (p *Program) LossValue() float32 {

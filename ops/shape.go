@@ -10,12 +10,10 @@ import (
 )
 
 // reshapeKernel gives its input a new shape (Reshape, Flatten, Squeeze,
-// Unsqueeze at run time): an aliasKernel, so its output is a view of its
-// input and nothing is copied. Its gradient is the reverse reshape, a view
-// of the output's gradient.
+// Unsqueeze at run time): a Viewer, so the executor makes its output a
+// view of its input and nothing is copied. Its gradient is the reverse
+// reshape, a view of the output's gradient.
 type reshapeKernel struct{ from, to []int }
-
-func (k *reshapeKernel) aliasesInput() {}
 
 func (k *reshapeKernel) Name() string    { return fmt.Sprintf("Reshape%v->%v", k.from, k.to) }
 func (k *reshapeKernel) OutShape() []int { return k.to }
@@ -23,6 +21,7 @@ func (k *reshapeKernel) Forward(out []float32, in ...[]float32) error {
 	copy(out, in[0])
 	return nil
 }
+func (k *reshapeKernel) View()              {} // the executor shares the input's memory
 func (k *reshapeKernel) DiffWRT(int) []bool { return []bool{true} }
 func (k *reshapeKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g, err := Apply(&reshapeKernel{from: k.to, to: k.from}, grad)

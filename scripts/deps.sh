@@ -7,7 +7,9 @@
 # What it ensures:
 #   - Debian packages (apt-get update runs only if one is missing):
 #       python3-torch python3-torchvision python3-onnx libonnx-testdata
-#       dataset-fashion-mnist protobuf-compiler
+#       dataset-fashion-mnist protobuf-compiler python3-h5py hdf5-tools
+#       openmpi-bin libopenmpi-dev pkgconf (Open MPI for package dist's
+#       tests: mpirun, and cgo's flags from pkg-config's "ompi" module)
 #     plus nodejs/npm when npm itself is missing.
 #   - npm onnxruntime-node@1.30.0 in a cache folder outside the repository,
 #       ${BSNNCTL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bsnnctl}/ort
@@ -26,7 +28,8 @@ set -euo pipefail
 
 ORT_VERSION=1.30.0
 APT_PACKAGES=(python3-torch python3-torchvision python3-onnx libonnx-testdata
-	dataset-fashion-mnist protobuf-compiler)
+	dataset-fashion-mnist protobuf-compiler python3-h5py hdf5-tools
+	openmpi-bin libopenmpi-dev pkgconf)
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 die() {
@@ -39,7 +42,7 @@ case "${1:-}" in
 '') ;;
 --export) mode='export' ;;
 -h | --help)
-	sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 0
 	;;
 *) die "unknown argument '$1' (use --export or --help)" ;;

@@ -6,7 +6,9 @@
 # 1. scripts/deps.sh installs missing Debian packages and onnxruntime-node,
 # 2. interop tests become mandatory: BSNNCTL_INTEROP=1, BSNNCTL_ORT_LIB=<lib>,
 # 3. large fixtures are generated once when testmodels/make_fixtures.py exists,
-# 4. go vet ./..., a gofmt check (generated *.pb.go excluded), then
+# 4. go vet ./... and go vet -tags mpi ./... (the Open MPI build of package
+#    dist, which needs cgo and Open MPI's headers), a gofmt check (generated
+#    *.pb.go excluded), then
 #    go test -timeout "${BSNNCTL_TEST_TIMEOUT:-30m}" [flags] ${BSNNCTL_TEST_PKGS:-./...}
 #
 # Extra arguments go to go test as flags; set BSNNCTL_TEST_PKGS to test fewer
@@ -40,6 +42,9 @@ fi
 
 step "go vet ./..."
 go vet ./...
+
+step "go vet -tags mpi ./..."
+go vet -tags mpi ./...
 
 step "gofmt"
 unformatted="$(gofmt -l . | grep -v '\.pb\.go$' || true)"

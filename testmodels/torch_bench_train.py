@@ -28,9 +28,10 @@ It is a persistent process driven over a pipe (internal/bench.Torch). It prints 
 with one JSON line ({"error": ...} on failure):
 
   probe X.npy Y.npy   take the batch (float32 [N, C, H, W], int64 [N]); run forward and backward
-                      in training mode without an optimizer step; reply {"loss", "logits",
-                      "rates"}: the per-step logits [T, N, classes] flattened, and the firing
-                      rate of every LIF layer (in the order they run) at every step
+                      in training mode without an optimizer step; reply {"loss", "output",
+                      "rates"}: the output (the mean over time of the per-step logits)
+                      [N, classes] flattened, and the firing rate of every LIF layer (in the
+                      order they run) at every step
   step                one timed training step on the batch (forward, backward, optimizer);
                       reply {"s": seconds}
 
@@ -353,7 +354,7 @@ def serve(model, T, opt):
                     if isinstance(mod, LIF):
                         mod.rates = None
                 opt.zero_grad(set_to_none=True)
-                reply({"loss": loss.item(), "logits": out.detach().flatten().tolist(), "rates": rates})
+                reply({"loss": loss.item(), "output": out.detach().mean(0).flatten().tolist(), "rates": rates})
             elif cmd == ["step"]:
                 if x is None:
                     raise ValueError("step before probe: no batch")

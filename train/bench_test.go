@@ -32,7 +32,7 @@ func BenchmarkTrainStepResNet20(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tp, err := compileTrain(m, ni, cfg)
+	tp, err := compileTrain(m, ni, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,15 +95,16 @@ func TestBenchTrainStep(t *testing.T) {
 			// One thread: this checks parity, not speed, and two OpenMP
 			// threads on a loaded machine wait a scheduler slice at
 			// every parallel region.
-			opts := BenchOptions{Batch: 2, Rounds: 2, Warmup: -1, Threads: 1,
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			opts := BenchOptions{Batch: 2, Rounds: 2, Warmup: -1,
 				Twin: &TorchTwin{Arch: "resnet20", Model: path, Script: string(testmodels.TorchBenchTrainScript())}}
 			r, err := BenchTrainStep(m, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			p := r.Parity
-			t.Logf("params %d, rates within %.4f, loss %.5f vs %.5f, logits %.3g apart; ratio of minimums %.2f",
-				p.Params, p.MaxRateDiff, p.Loss, p.TorchLoss, p.LogitRelDiff, r.RatioMin)
+			t.Logf("params %d, rates within %.4f, loss %.5f vs %.5f, outputs %.3g apart; ratio of minimums %.2f",
+				p.Params, p.MaxRateDiff, p.Loss, p.TorchLoss, p.OutputRelDiff, r.RatioMin)
 			if r.T != 4 || r.InputShape[1] != 3 || r.Params < 270000 || p.Params != p.TorchParams {
 				t.Errorf("result %+v, parity %+v", r, p)
 			}
@@ -129,7 +130,8 @@ func TestBenchTrainStepRefusesADifferentNetwork(t *testing.T) {
 	if err := onnx.EncodeFile(path, m); err != nil {
 		t.Fatal(err)
 	}
-	_, err := BenchTrainStep(m, BenchOptions{Batch: 2, Rounds: 1, Threads: 1,
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	_, err := BenchTrainStep(m, BenchOptions{Batch: 2, Rounds: 1,
 		Twin: &TorchTwin{Arch: "resnet20", Model: path, Script: string(testmodels.TorchBenchTrainScript())}})
 	var pe *ParityError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "272538 trainable parameters in ours, 272458 in PyTorch's") {
@@ -151,7 +153,7 @@ func TestTrainStepReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := compileTrain(m, ni, cfg)
+	tp, err := compileTrain(m, ni, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func BenchmarkTrainStepPhases(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tp, err := compileTrain(m, ni, cfg)
+	tp, err := compileTrain(m, ni, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -186,35 +186,7 @@ func EncodeTrainState(m *onnx.Model, st *OptState) error {
 		in = append(in, slotIn[k]...)
 		out = append(out, slotOut[k]...)
 	}
-	nesterov := int64(0)
-	if st.Nesterov {
-		nesterov = 1
-	}
-	decoupled := int64(0)
-	if st.Kind == AdamW {
-		decoupled = 1
-	}
-	node := &onnxpb.NodeProto{
-		Name: ptr(trainNodeName), OpType: ptr(trainOpType), Domain: ptr(onnx.DomainSNN),
-		Input: in, Output: out,
-		Attribute: []*onnxpb.AttributeProto{
-			attrS("optimizer", st.Kind),
-			attrF("lr", st.LR),
-			attrF("momentum", st.Momentum),
-			attrI("nesterov", nesterov),
-			attrF("beta1", st.Beta1),
-			attrF("beta2", st.Beta2),
-			attrF("epsilon", st.Eps),
-			attrF("weight_decay", st.WeightDecay),
-			attrI("decoupled_weight_decay", decoupled),
-			attrInts("decay_mask", decay),
-			attrI("slots", int64(ns)),
-			attrStrings("slot_names", slotNames(st.Kind)[:ns]),
-			attrI("step", st.Step),
-		},
-		DocString: ptr("bsnnctl optimizer step: X_new = X - R * update(G, state); hyperparameters as attributes"),
-	}
-	alg.Node = []*onnxpb.NodeProto{node}
+	alg.Node = []*onnxpb.NodeProto{optimizerNode(st, in, out, decay, ns)}
 	for i := range xs {
 		alg.Input = append(alg.Input, floatValueInfo(gs[i], shapes[i]))
 		alg.Output = append(alg.Output, floatValueInfo(xNew[i], shapes[i]))
@@ -239,6 +211,39 @@ func EncodeTrainState(m *onnx.Model, st *OptState) error {
 	}
 	m.SetMetadata(onnx.MetaProfile, ProfileTrain)
 	return nil
+}
+
+// optimizerNode is the AGMM node of the algorithm graph: one optimizer step
+// with st's hyperparameters as attributes.
+func optimizerNode(st *OptState, in, out []string, decay []int64, ns int) *onnxpb.NodeProto {
+	nesterov := int64(0)
+	if st.Nesterov {
+		nesterov = 1
+	}
+	decoupled := int64(0)
+	if st.Kind == AdamW {
+		decoupled = 1
+	}
+	return &onnxpb.NodeProto{
+		Name: ptr(trainNodeName), OpType: ptr(trainOpType), Domain: ptr(onnx.DomainSNN),
+		Input: in, Output: out,
+		Attribute: []*onnxpb.AttributeProto{
+			attrS("optimizer", st.Kind),
+			attrF("lr", st.LR),
+			attrF("momentum", st.Momentum),
+			attrI("nesterov", nesterov),
+			attrF("beta1", st.Beta1),
+			attrF("beta2", st.Beta2),
+			attrF("epsilon", st.Eps),
+			attrF("weight_decay", st.WeightDecay),
+			attrI("decoupled_weight_decay", decoupled),
+			attrInts("decay_mask", decay),
+			attrI("slots", int64(ns)),
+			attrStrings("slot_names", slotNames(st.Kind)[:ns]),
+			attrI("step", st.Step),
+		},
+		DocString: ptr("bsnnctl optimizer step: X_new = X - R * update(G, state); hyperparameters as attributes"),
+	}
 }
 
 // ErrNoTrainState means a model has no training_info written by

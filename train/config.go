@@ -30,7 +30,7 @@ const (
 
 // Config is everything a fine-tuning run needs. The zero value of every field
 // means its documented default (see Defaults); `bsnnctl finetune` fills it
-// from its flags and calls Run.
+// from its flags and runs a Trainer.
 type Config struct {
 	// Model is the BSNN to fine-tune (portable or train profile; a train-profile
 	// file also provides the optimizer state to continue from). Ignored with
@@ -92,18 +92,11 @@ type Config struct {
 	LogEvery        int    `json:"log_every"`        // a step line every N steps (default 10)
 	CheckpointEvery int    `json:"checkpoint_every"` // also checkpoint every N steps (0: per epoch only)
 	KeepCheckpoints int    `json:"keep_checkpoints"` // keep the last K checkpoints (default 3)
-	Threads         int    `json:"threads"`          // GOMAXPROCS during the run (0: unchanged)
-	Workers         int    `json:"workers"`          // data-loading goroutines (0: threads)
+	Workers         int    `json:"workers"`          // data-loading goroutines (0: GOMAXPROCS)
 	// Resume continues from the newest checkpoint in Out, exactly.
 	Resume bool `json:"resume"`
-	// NoProgress disables the progress bar (it is shown only when stderr is
-	// a terminal anyway).
-	NoProgress bool `json:"no_progress"`
 	// NoPlots skips rendering RUNDIR/plots at the end of the run.
 	NoPlots bool `json:"no_plots"`
-
-	// testHook, when set (tests only), runs after every optimizer step.
-	testHook func(step int, tp *trainProgram) `json:"-"`
 }
 
 // Defaults returns c with every zero field set to its default.
@@ -215,7 +208,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("time steps %d, want > 0", c.TimeSteps)
 	case c.AugPad < 0:
 		return fmt.Errorf("augmentation pad %d, want >= 0", c.AugPad)
-	case c.MaxSteps < 0 || c.LogEvery < 0 || c.CheckpointEvery < 0 || c.KeepCheckpoints < 0 || c.Threads < 0 || c.Workers < 0:
+	case c.MaxSteps < 0 || c.LogEvery < 0 || c.CheckpointEvery < 0 || c.KeepCheckpoints < 0 || c.Workers < 0:
 		return fmt.Errorf("negative step, checkpoint or thread count")
 	case c.TrainLimit < 0 || c.TestLimit < 0:
 		return fmt.Errorf("negative data limit")

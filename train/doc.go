@@ -1,15 +1,18 @@
 // Package train fine-tunes binary spiking neural networks (BSNNs) compiled by
 // the ops engine, with Gorgonia autodiff and the AGMM gates of the model.
 //
-// Run is the whole `bsnnctl finetune` command: it compiles the BSNN in
-// training mode (ops.Options{Training: true}) with the loss of Config.Loss
-// (TET: the mean over t of the cross-entropy of the per-step logits, the
-// input of the model's final ReduceMean over time; or CE on the mean output;
-// label smoothing either way), runs the optimizer (SGD with momentum, Adam,
-// AdamW; weight decay on weights only) under a warm-up + cosine schedule
-// with optional global-norm clipping, evaluates every epoch on the test set
-// with a separate inference-mode program compiled after ops.Builder.WriteBack
-// (the last partial batch gets its own program), and writes RUNDIR:
+// A Trainer is the whole `bsnnctl finetune` command (Run wraps it): it
+// compiles the BSNN in training mode (ops.Options{Training: true}) with the
+// loss of Config.Loss (TET: the mean over t of the cross-entropy of the
+// per-step logits, the input of the model's final ReduceMean over time; or
+// CE on the mean output; label smoothing either way), runs the optimizer
+// (SGD with momentum, Adam, AdamW; weight decay on weights only) under a
+// warm-up + cosine schedule with optional global-norm clipping, evaluates
+// every epoch on the test set with a separate inference-mode program
+// compiled after ops.Builder.WriteBack (the last partial batch gets its own
+// program; the training and evaluation programs keep their intermediate
+// values in one ops.Arena, so a run needs the memory of the larger of
+// them), and writes RUNDIR:
 //
 //   - metrics.jsonl: a StepLine every log_every steps and an EpochLine per
 //     epoch (spec §6: flip rates, latent-gradient statistics, firing rates,
@@ -24,6 +27,15 @@
 // run leaves only complete files; Config.Resume continues from the newest
 // checkpoint and reproduces the uninterrupted run's metrics exactly (at one
 // thread bitwise; see the package tests).
+//
+// Trainer.Run is a loop over Trainer.Epoch, which runs Trainer.Step on each
+// batch, evaluates and checkpoints (Trainer.Checkpoint). The library leaves
+// the process alone: progress goes to an Observer (the CLI draws progress
+// bars from its events), logs to a slog.Logger, and the thread count is the
+// caller's GOMAXPROCS. A Comm makes a Trainer one replica of a
+// data-parallel run (batch slicing by rank, gradient all-reduce before the
+// optimizer step, batch-norm statistics averaged before evaluations and
+// checkpoints); Local, the default, is a single process.
 //
 // Evaluate is `bsnnctl eval`; BenchTrainStep times one training step (the
 // CLI's `bench train`).

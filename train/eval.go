@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"time"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
@@ -18,7 +18,6 @@ import (
 type EvalOptions struct {
 	Context context.Context
 	Batch   int // default 256; the last partial batch gets its own program
-	Threads int // GOMAXPROCS during the evaluation (0: unchanged)
 	Workers int // data-loading goroutines (0: GOMAXPROCS)
 	Limit   int // evaluate the first Limit images only (0: all)
 	// AGMM "off" bypasses the model's AGMMGate nodes (as finetune --agmm
@@ -28,6 +27,8 @@ type EvalOptions struct {
 	Norm *data.Norm
 	// Fit brings images to the model's input size (default: resize).
 	Fit data.Fit
+	// Observer, when set, receives EvalProgress events.
+	Observer Observer
 }
 
 // EvalResult is what `bsnnctl eval` reports; it marshals to JSON as is.
@@ -78,10 +79,6 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 	if opts.Batch <= 0 {
 		opts.Batch = 256
 	}
-	if opts.Threads > 0 {
-		prev := runtime.GOMAXPROCS(opts.Threads)
-		defer runtime.GOMAXPROCS(prev)
-	}
 	if ds == nil || ds.N == 0 {
 		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
 	}
@@ -107,7 +104,11 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 	if err != nil {
 		return EvalResult{}, err
 	}
-	r, err := evaluate(ctx, m, ni, ds, tf, opts.Batch, opts.Workers)
+	run := evalRun{batch: opts.Batch, workers: opts.Workers}
+	if opts.Observer != nil {
+		run.progress = func(done, total int) { opts.Observer(Event{Kind: EvalProgress, Done: done, Total: total}) }
+	}
+	r, err := evaluate(ctx, m, ni, ds, tf, run)
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -128,18 +129,27 @@ func makeTransform(ds *data.Dataset, ni *netInfo, norm *data.Norm, fit data.Fit)
 	return data.NewTransform(ds, data.TransformConfig{Out: out, Fit: fit, Norm: norm})
 }
 
-// evaluate runs m over ds in batches of batch (a second program for the
-// last partial batch).
-func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, batch, workers int) (*EvalResult, error) {
+// evalRun says how evaluate runs: the batch size (the last partial batch
+// gets its own program), the data-loading goroutines and an optional
+// progress callback (batches done, total).
+type evalRun struct {
+	batch, workers int
+	progress       func(done, total int)
+	arena          *ops.Arena // for the programs' intermediate values (nil: a new one)
+}
+
+// evaluate runs m over ds in batches.
+func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, run evalRun) (*EvalResult, error) {
 	start := time.Now()
-	if batch > ds.N {
-		batch = ds.N
-	}
-	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: workers})
+	batch := min(run.batch, ds.N)
+	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: run.workers})
 	if err != nil {
 		return nil, err
 	}
-	main, err := compileEval(m, ni, batch)
+	if run.arena == nil {
+		run.arena = ops.NewArena() // the two programs share it
+	}
+	main, err := compileEval(m, ni, batch, run.arena)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the evaluation program: %w", err)
 	}
@@ -147,7 +157,7 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	var rest *evalProgram
 	remainder := ds.N % batch
 	if remainder > 0 {
-		if rest, err = compileEval(m, ni, remainder); err != nil {
+		if rest, err = compileEval(m, ni, remainder, run.arena); err != nil {
 			return nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
 		}
 		defer rest.prog.Close()
@@ -157,16 +167,11 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 		return nil, err
 	}
 	defer it.Close()
-
-	var (
-		correct        int
-		ceSum, tetSum  float64
-		lifSum         = make([][]float64, len(main.b.LIF))
-		gateSum        = make([][]float64, len(main.b.AGMM))
-		nzSum, nzTotal = make([]float64, len(main.layers)), make([]float64, len(main.layers))
-		meanLogit      []float64
-	)
-	for {
+	acc := newEvalAcc(main)
+	if run.progress != nil {
+		run.progress(0, ld.Len())
+	}
+	for done := 1; ; done++ {
 		bt, err := it.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -178,79 +183,113 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 		if bt.N != main.N {
 			p = rest
 		}
-		if p == nil || bt.N != p.N {
-			bt.Release()
-			return nil, fmt.Errorf("internal error: batch of %d images", bt.N)
-		}
-		if err := p.prog.SetInput(ni.Input, bt.X); err != nil {
-			bt.Release()
-			return nil, err
-		}
-		if err := p.prog.Run(); err != nil {
-			bt.Release()
-			return nil, err
-		}
-		z := p.logits.data
-		if len(meanLogit) != p.C {
-			meanLogit = make([]float64, p.C)
-		}
-		for n := 0; n < p.N; n++ {
-			y := bt.Y[n]
-			if y >= p.C {
-				bt.Release()
-				return nil, fmt.Errorf("label %d of image %d is outside the model's %d classes", y, bt.Indices[n], p.C)
-			}
-			for c := range meanLogit {
-				meanLogit[c] = 0
-			}
-			for t := 0; t < p.T; t++ {
-				row := z[(t*p.N+n)*p.C : (t*p.N+n+1)*p.C]
-				for c, v := range row {
-					meanLogit[c] += float64(v) / float64(p.T)
-				}
-				if p.T > 1 {
-					tetSum += ceRow(row, y, 0) / float64(p.T)
-				}
-			}
-			if argmax64(meanLogit) == y {
-				correct++
-			}
-			ceSum += ce64(meanLogit, y)
-		}
-		for i, tap := range p.b.LIF {
-			if lifSum[i] == nil {
-				lifSum[i] = make([]float64, tap.T)
-			}
-			for t, r := range tap.Rate {
-				lifSum[i][t] += r * float64(p.N)
-			}
-		}
-		for i, tap := range p.b.AGMM {
-			if gateSum[i] == nil {
-				gateSum[i] = make([]float64, tap.T)
-			}
-			for t, g := range tap.MeanGate() {
-				gateSum[i][t] += g * float64(p.N)
-			}
-		}
-		for i, l := range p.layers {
-			if l.probe != nil {
-				nzSum[i] += float64(l.probe.nonzero)
-				nzTotal[i] += float64(l.probe.total)
-			}
-		}
+		err = acc.add(p, ni.Input, bt)
 		bt.Release()
+		if err != nil {
+			return nil, err
+		}
+		if run.progress != nil {
+			run.progress(done, ld.Len())
+		}
 	}
-	N := float64(ds.N)
-	r := &EvalResult{Samples: ds.N, Accuracy: float64(correct) / N, Loss: ceSum / N, T: ni.T,
-		Batch: batch, Remainder: remainder}
+	r := acc.result(main, ds.N, ni.T)
+	r.Batch, r.Remainder = batch, remainder
+	r.Seconds = time.Since(start).Seconds()
+	if math.IsNaN(r.Loss) {
+		return r, fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
+	}
+	return r, nil
+}
+
+// evalAcc sums an evaluation's per-sample results over its batches.
+type evalAcc struct {
+	correct        int
+	ceSum, tetSum  float64
+	lifSum         [][]float64
+	gateSum        [][]float64
+	nzSum, nzTotal []float64
+	meanLogit      []float64
+}
+
+func newEvalAcc(p *evalProgram) *evalAcc {
+	return &evalAcc{lifSum: make([][]float64, len(p.b.LIF)), gateSum: make([][]float64, len(p.b.AGMM)),
+		nzSum: make([]float64, len(p.layers)), nzTotal: make([]float64, len(p.layers))}
+}
+
+// add runs program p on batch bt and adds its results.
+func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
+	if p == nil || bt.N != p.N {
+		return fmt.Errorf("internal error: batch of %d images", bt.N)
+	}
+	if err := p.prog.SetInput(input, bt.X); err != nil {
+		return err
+	}
+	if err := p.prog.Run(); err != nil {
+		return err
+	}
+	z := p.logits.data
+	if len(a.meanLogit) != p.C {
+		a.meanLogit = make([]float64, p.C)
+	}
+	for n := 0; n < p.N; n++ {
+		y := bt.Y[n]
+		if y >= p.C {
+			return fmt.Errorf("label %d of image %d is outside the model's %d classes", y, bt.Indices[n], p.C)
+		}
+		for c := range a.meanLogit {
+			a.meanLogit[c] = 0
+		}
+		for t := 0; t < p.T; t++ {
+			row := z[(t*p.N+n)*p.C : (t*p.N+n+1)*p.C]
+			for c, v := range row {
+				a.meanLogit[c] += float64(v) / float64(p.T)
+			}
+			if p.T > 1 {
+				a.tetSum += ceRow(row, y, 0) / float64(p.T)
+			}
+		}
+		if argmax64(a.meanLogit) == y {
+			a.correct++
+		}
+		a.ceSum += ce64(a.meanLogit, y)
+	}
+	for i, tap := range p.b.LIF {
+		if a.lifSum[i] == nil {
+			a.lifSum[i] = make([]float64, tap.T)
+		}
+		for t, r := range tap.Rate {
+			a.lifSum[i][t] += r * float64(p.N)
+		}
+	}
+	for i, tap := range p.b.AGMM {
+		if a.gateSum[i] == nil {
+			a.gateSum[i] = make([]float64, tap.T)
+		}
+		for t, g := range tap.MeanGate() {
+			a.gateSum[i][t] += g * float64(p.N)
+		}
+	}
+	for i, l := range p.layers {
+		if l.probe != nil {
+			a.nzSum[i] += float64(l.probe.nonzero)
+			a.nzTotal[i] += float64(l.probe.total)
+		}
+	}
+	return nil
+}
+
+// result turns the sums over n samples into an EvalResult (main is the
+// full-batch program, whose taps name the layers).
+func (a *evalAcc) result(main *evalProgram, n, T int) *EvalResult {
+	N := float64(n)
+	r := &EvalResult{Samples: n, Accuracy: float64(a.correct) / N, Loss: a.ceSum / N, T: T}
 	if main.T > 1 {
-		v := tetSum / N
+		v := a.tetSum / N
 		r.LossTET = &v
 	}
 	var spikes, neurons float64
 	for i, tap := range main.b.LIF {
-		lr := LIFRate{Node: tap.Node, Neurons: tap.M / batch, RateT: scaled(lifSum[i], 1/N)}
+		lr := LIFRate{Node: tap.Node, Neurons: tap.M / main.N, RateT: scaled(a.lifSum[i], 1/N)}
 		for _, x := range lr.RateT {
 			lr.Rate += x / float64(len(lr.RateT))
 			spikes += x * float64(lr.Neurons)
@@ -262,12 +301,12 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 		r.FiringRate = spikes / neurons
 	}
 	for i, tap := range main.b.AGMM {
-		r.AGMM = append(r.AGMM, AGMMLine{Node: tap.Node, Alpha: alphaOf(tap), Gate: scaled(gateSum[i], 1/N)})
+		r.AGMM = append(r.AGMM, AGMMLine{Node: tap.Node, Alpha: alphaOf(tap), Gate: scaled(a.gateSum[i], 1/N)})
 	}
 	fr := make([]float64, len(main.layers))
 	for i := range fr {
-		if nzTotal[i] > 0 {
-			fr[i] = nzSum[i] / nzTotal[i]
+		if a.nzTotal[i] > 0 {
+			fr[i] = a.nzSum[i] / a.nzTotal[i]
 		} else {
 			fr[i] = 1
 		}
@@ -275,11 +314,7 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	r.Layers = costs(main.layers, fr)
 	r.EnergyPJ, r.SOPs, r.FloatMACs = EnergyOf(r.Layers)
 	r.EnergyUJ = r.EnergyPJ * 1e-6
-	r.Seconds = time.Since(start).Seconds()
-	if math.IsNaN(r.Loss) {
-		return r, fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
-	}
-	return r, nil
+	return r
 }
 
 // ce64 is the cross-entropy of float64 logits.

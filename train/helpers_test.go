@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -33,6 +34,18 @@ func fixtureBSNN(t testing.TB, name string, T int) *onnx.Model {
 		t.Fatalf("convert %s: %v", name, err)
 	}
 	return res.Model
+}
+
+// runWithHook runs cfg as Run does, calling hook after every optimizer
+// step.
+func runWithHook(cfg Config, hook func(step int, tp *trainProgram)) (*Summary, error) {
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	tr.testHook = hook
+	return tr.Run(context.Background())
 }
 
 // classImage draws a 3-channel image of class c: a bright bar whose

@@ -20,9 +20,10 @@ type trainProgram struct {
 	batch  int
 }
 
-// compileTrain compiles m for training batches of cfg.Batch samples.
-func compileTrain(m *onnx.Model, ni *netInfo, cfg Config) (*trainProgram, error) {
-	b, err := ops.NewBuilder(m, ops.Options{Training: true, Batch: cfg.Batch, STE: cfg.STE})
+// compileTrain compiles m for training batches of cfg.Batch samples, its
+// intermediate values in arena (nil: its own).
+func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*trainProgram, error) {
+	b, err := ops.NewBuilder(m, ops.Options{Training: true, Batch: cfg.Batch, STE: cfg.STE, Arena: arena})
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +151,10 @@ type evalProgram struct {
 	layers []*layer
 }
 
-func compileEval(m *onnx.Model, ni *netInfo, batch int) (*evalProgram, error) {
-	b, err := ops.NewBuilder(m, ops.Options{Batch: batch})
+// compileEval compiles m in inference mode for batches of batch samples,
+// its intermediate values in arena (nil: its own).
+func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*evalProgram, error) {
+	b, err := ops.NewBuilder(m, ops.Options{Batch: batch, Arena: arena})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -34,10 +35,11 @@ func TestTrainHelperProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	var hook func(int, *trainProgram)
 	if d, err := time.ParseDuration(os.Getenv(helperSlowEnv)); err == nil {
-		cfg.testHook = func(int, *trainProgram) { time.Sleep(d) }
+		hook = func(int, *trainProgram) { time.Sleep(d) }
 	}
-	if _, err := Run(context.Background(), cfg, nil); err != nil {
+	if _, err := runWithHook(cfg, hook); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -57,6 +59,7 @@ func TestResume(t *testing.T) {
 }
 
 func testResume(t *testing.T, threads int) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 	tmp := t.TempDir()
 	// The LeNet BSNN: float conv, binary conv and linear layers, pooling,
 	// BN, LIF and AGMM gates; its convolutions use the parallel kernels.
@@ -73,7 +76,7 @@ func testResume(t *testing.T, threads int) {
 	base := Config{Model: modelPath, Data: "cifar10:" + dataDir, Epochs: 3, Batch: 16, EvalBatch: 16,
 		Optimizer: SGD, LR: 0.05, WeightDecay: 5e-4, WarmupSteps: 3, AugPad: 2, AugFlip: true,
 		LabelSmoothing: 0.05, ClipNorm: 10, Seed: 7, LogEvery: 1, CheckpointEvery: 5, KeepCheckpoints: 2,
-		Threads: threads, NoPlots: true}
+		NoPlots: true}
 
 	// Uninterrupted.
 	ref := base

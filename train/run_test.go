@@ -162,7 +162,7 @@ func TestLossDecreasesOnRepeatedBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Batch: 16, Optimizer: Adam, LR: 3e-3}.Defaults()
-			tp, err := compileTrain(m, ni, cfg)
+			tp, err := compileTrain(m, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +252,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Batch: 4, Optimizer: kind, WeightDecay: 0.01, Nesterov: kind == SGD}.Defaults()
-			tp, err := compileTrain(m, ni, cfg)
+			tp, err := compileTrain(m, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -372,14 +372,13 @@ func TestNaNStops(t *testing.T) {
 			dataDir, out := t.TempDir(), t.TempDir()
 			writeCIFAR10(t, dataDir, 64, 10, 6)
 			cfg := Config{ModelProto: m, Data: "cifar10:" + dataDir, Out: out, Epochs: 2, Batch: 8, CheckpointEvery: 2, LogEvery: 1}
-			cfg.testHook = func(step int, tp *trainProgram) {
+			_, err := runWithHook(cfg, func(step int, tp *trainProgram) {
 				if step == 3 {
 					for i := range tp.b.Param(c.param).Data() {
 						tp.b.Param(c.param).Data()[i] = c.value
 					}
 				}
-			}
-			_, err := Run(context.Background(), cfg, nil)
+			})
 			if err == nil {
 				t.Fatal("the run did not stop")
 			}
@@ -466,7 +465,7 @@ func TestAGMMBypass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := compileEval(m, ni, 2); err != nil {
+	if _, err := compileEval(m, ni, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 }

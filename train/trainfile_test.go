@@ -21,7 +21,7 @@ func TestTrainFileResumesNextStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Batch: 4, Optimizer: kind, WeightDecay: 0.01}.Defaults()
-			tp, err := compileTrain(m, ni, cfg)
+			tp, err := compileTrain(m, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestTrainFileResumesNextStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tp2, err := compileTrain(back, ni, cfg)
+			tp2, err := compileTrain(back, ni, cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,7 @@ var torchBlockScript string
 // BlockConfig is one ResNet basic block workload.
 type BlockConfig struct {
 	Batch, Channels, Size int
-	Threads               int // GOMAXPROCS for Go, torch.set_num_threads for PyTorch
+	Threads               int // torch.set_num_threads for PyTorch (RunBlock: the caller's GOMAXPROCS)
 	Warmup, Rounds        int // untimed and timed interleaved rounds
 }
 
@@ -145,11 +145,11 @@ type BlockComparison struct {
 }
 
 // RunBlock compiles the block, starts PyTorch's twin (unless noTorch) and
-// interleaves them at c.Threads threads. When PyTorch cannot be started,
-// only our engine is timed and ReferenceError says why.
+// interleaves them. Our engine runs on the caller's GOMAXPROCS and PyTorch
+// on as many threads (c.Threads is not used). When PyTorch cannot be
+// started, only our engine is timed and ReferenceError says why.
 func RunBlock(ctx context.Context, c BlockConfig, noTorch bool) (*BlockComparison, error) {
-	prev := runtime.GOMAXPROCS(c.Threads)
-	defer runtime.GOMAXPROCS(prev)
+	c.Threads = runtime.GOMAXPROCS(0)
 	s, err := NewBlockStep(c)
 	if err != nil {
 		return nil, err

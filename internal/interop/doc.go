@@ -5,12 +5,19 @@
 //     CPU library libonnxruntime.so.1 shipped in npm onnxruntime-node@1.30.0
 //     (InitORT, RunORT, ModelIO);
 //   - Debian's Python onnx 1.12 checker (CheckModel, PythonONNXAvailable);
+//   - Debian's Python h5py and the HDF5 tools' h5dump, for the hdf5 package
+//     (PythonH5pyAvailable, H5dumpAvailable, RunH5dump);
+//   - Python scripts with numpy, for cross-checks against a numpy reference
+//     (RunPython, PythonNumpyAvailable);
+//   - Open MPI's mpirun, for package dist's builds with the mpi tag
+//     (MPIAvailable, MPIRun, MPICommand, GoBuild);
 //   - Debian's PyTorch, the reference of `bsnnctl bench` (TorchAvailable).
 //
-// None of these tools is needed to build or test the rest of the project. A test
-// asks for a tool with Need (or NeedORT, NeedPythonONNX, NeedTorch): when the tool is
-// missing the test is skipped, unless BSNNCTL_INTEROP=1 is set (as
-// scripts/test.sh and .ci/run do), in which case it fails.
+// No tool is needed to build or test the rest of the project. A test asks
+// for a tool with Need (or NeedORT, NeedPythonONNX, NeedPythonNumpy,
+// NeedH5py, NeedH5dump, NeedMPI, NeedTorch): when the tool is missing the
+// test is skipped, unless BSNNCTL_INTEROP=1 is set (as scripts/test.sh and
+// .ci/run do), in which case it fails.
 //
 // # Finding onnxruntime
 //
@@ -24,8 +31,8 @@
 //
 // # cgo
 //
-// This is the only package of the module that uses cgo (through
-// onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
+// Apart from package dist in builds with the mpi tag, this is the only
+// package of the module that uses cgo (through onnxruntime_go). Tests that use onnxruntime therefore need a C compiler (gcc)
 // and CGO_ENABLED=1, which is Go's default when gcc is present. Built with
 // CGO_ENABLED=0 the package still compiles: InitORT and RunORT then report
 // onnxruntime as unavailable (ErrUnavailable). Only test code may import this

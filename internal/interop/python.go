@@ -25,13 +25,16 @@ const (
 	exitNoONNXPkgs = 4 // import onnx failed
 )
 
-const pyVersion = `import sys
+// pyModuleVersion imports the module named by its argument and prints its
+// __version__; it exits 4 when the import fails.
+const pyModuleVersion = `import importlib, sys
+name = sys.argv[1]
 try:
-    import onnx
+    m = importlib.import_module(name)
 except Exception as e:
-    sys.stderr.write("import onnx: %s: %s" % (type(e).__name__, e))
+    sys.stderr.write("import %s: %s: %s" % (name, type(e).__name__, e))
     sys.exit(4)
-sys.stdout.write(onnx.__version__)
+sys.stdout.write(m.__version__)
 `
 
 const pyCheck = `import sys
@@ -68,18 +71,22 @@ var (
 // used (checked once per process). The error wraps ErrUnavailable.
 func PythonONNXAvailable() error {
 	pyOnce.Do(func() {
-		if _, err := os.Stat(Python); err != nil {
-			pyErr = fmt.Errorf("%w: %v (install Debian's python3-onnx; see scripts/deps.sh)", ErrUnavailable, err)
-			return
-		}
-		out, err := runPython(pyVersion)
-		if err != nil {
-			pyErr = fmt.Errorf("%w: python3 onnx: %v (install Debian's python3-onnx; see scripts/deps.sh)", ErrUnavailable, err)
-			return
-		}
-		pyVersStr = string(out)
+		pyVersStr, pyErr = pythonModuleVersion("onnx", "install Debian's python3-onnx; see scripts/deps.sh")
 	})
 	return pyErr
+}
+
+// pythonModuleVersion returns the __version__ of a Python module, or an error
+// wrapping ErrUnavailable that ends with hint (how to install it).
+func pythonModuleVersion(module, hint string) (string, error) {
+	if _, err := os.Stat(Python); err != nil {
+		return "", fmt.Errorf("%w: %v (%s)", ErrUnavailable, err, hint)
+	}
+	out, err := runPython(pyModuleVersion, module)
+	if err != nil {
+		return "", fmt.Errorf("%w: python3 %s: %v (%s)", ErrUnavailable, module, err, hint)
+	}
+	return string(out), nil
 }
 
 // PythonONNXVersion returns the version of Python's onnx package.

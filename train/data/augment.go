@@ -33,8 +33,7 @@ func (a Augment) Draw(seed uint64, epoch, index int) Aug {
 	if !a.Enabled() {
 		return Aug{}
 	}
-	hi := splitmix64(splitmix64(seed^augDomain) ^ uint64(epoch))
-	src := rand.NewPCG(hi, splitmix64(hi^uint64(index)))
+	src := drawSource(augDomain, seed, epoch, index)
 	var g Aug
 	if a.Pad > 0 {
 		g.Pad = a.Pad
@@ -45,6 +44,13 @@ func (a Augment) Draw(seed uint64, epoch, index int) Aug {
 		g.Flip = src.Uint64()>>63 == 1
 	}
 	return g
+}
+
+// drawSource is the random source of one sample's augmentation in an epoch; domain
+// separates the streams of different augmentations.
+func drawSource(domain, seed uint64, epoch, index int) *rand.PCG {
+	hi := splitmix64(splitmix64(seed^domain) ^ uint64(epoch))
+	return rand.NewPCG(hi, splitmix64(hi^uint64(index)))
 }
 
 const (

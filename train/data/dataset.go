@@ -67,17 +67,24 @@ func Open(spec Spec, split Split) (*Dataset, error) {
 		}
 		spec.Dir = DefaultFashionMNISTDir
 	}
-	if st, err := os.Stat(spec.Dir); err != nil {
-		return nil, fmt.Errorf("%s dataset folder: %w", spec.Kind, err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("%s dataset folder %s: not a folder", spec.Kind, spec.Dir)
-	}
-	dir := spec.Dir
-	src := source{
-		fsys: os.DirFS(dir),
-		name: func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) },
+	src, err := dirSource(spec.Kind, spec.Dir)
+	if err != nil {
+		return nil, err
 	}
 	return open(src, spec.Kind, split)
+}
+
+// dirSource is the dataset folder dir of the operating system's files, which must exist.
+func dirSource(kind Kind, dir string) (source, error) {
+	if st, err := os.Stat(dir); err != nil {
+		return source{}, fmt.Errorf("%s dataset folder: %w", kind, err)
+	} else if !st.IsDir() {
+		return source{}, fmt.Errorf("%s dataset folder %s: not a folder", kind, dir)
+	}
+	return source{
+		fsys: os.DirFS(dir),
+		name: func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) },
+	}, nil
 }
 
 // OpenFS reads one split of a dataset from fsys (for example an embed.FS holding gzipped
@@ -120,6 +127,8 @@ func open(src source, kind Kind, split Split) (*Dataset, error) {
 		d, err = openCIFAR100(src, split)
 	case Folder:
 		d, err = openFolder(src, split)
+	case NMNIST, DVSGesture, CIFAR10DVS:
+		return nil, fmt.Errorf("%s is an event dataset: its samples are frame sequences [T, 2, H, W], not images (read it with OpenEvents)", kind)
 	default:
 		return nil, fmt.Errorf("unknown dataset kind %q; accepted forms: %s", kind, SpecForms)
 	}

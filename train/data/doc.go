@@ -1,6 +1,6 @@
-// Package data is bsnnctl's dataset layer: it reads image-classification datasets into
-// memory, turns images into a model's float32 input and serves shuffled, augmented
-// mini-batches from background goroutines.
+// Package data is bsnnctl's dataset layer: it reads image-classification and event-camera
+// datasets into memory, turns images or event frames into a model's float32 input and
+// serves shuffled, augmented mini-batches from background goroutines.
 //
 // # Datasets
 //
@@ -35,6 +35,30 @@
 //
 // Malformed files give a *FormatError naming the file and, where it applies, the record.
 //
+// # Event datasets
+//
+// OpenEvents reads one split of an event-camera dataset and bins every sample into T
+// frames [T, 2, H, W] of event counts (channel 0 OFF, channel 1 ON) held in an
+// EventDataset (one or two bytes per count):
+//
+//   - nmnist:DIR: N-MNIST, DIR/Train/<digit>/*.bin and DIR/Test/<digit>/*.bin, 5-byte
+//     records on a 34x34 sensor (DecodeNMNIST).
+//   - dvsgesture:DIR: DVS128 Gesture, the AEDAT 3.1 recordings listed in
+//     trials_to_train.txt / trials_to_test.txt (in DIR or DIR/DvsGesture), each cut into
+//     its gestures by <recording>_labels.csv (DecodeAEDAT3); label rows whose range is not
+//     inside the recording's events are kept or dropped and reported (LabelIssue).
+//   - cifar10dvs:DIR: CIFAR10-DVS, DIR/<class>/*.aedat (AEDAT 2.0, DVS128 addresses,
+//     DecodeCIFAR10DVS), split per class: the first tenth in natural name order is test.
+//
+// EventOptions choose T, the binning (BinByCount or BinByTime, see BinEvents) and an
+// optional downsampling (FrameSize). The frames are cached on disk the first time
+// (FrameCacheFolder in DIR, else the user cache folder; see CacheInfo), so later opens do
+// not parse events. Malformed event files give an *EventFormatError naming the file and
+// the byte offset. NewEventLoader serves frame-major batches [T, N, 2, H, W] with the
+// customary augmentation (EventAugment: random flip, random roll), as counts or binary
+// (FrameValues), with the same determinism and resumption as image batches. Package
+// eventtest writes these formats and synthetic datasets for tests.
+//
 // # Preprocessing
 //
 // A Transform (NewTransform) maps an image to the model's input shape [C, H, W]: bilinear
@@ -52,8 +76,8 @@
 // until Batch.Release.
 //
 // Everything random is a function of (seed, epoch, dataset index): the epoch's order is
-// Permutation(seed, epoch, n) and each sample's augmentation Augment.Draw(seed, epoch,
-// index), both math/rand/v2 PCG streams read through their raw outputs. So the batches do
+// Permutation(seed, epoch, n) and each sample's augmentation Augment.Draw (or
+// EventAugment.Draw) of (seed, epoch, index), both math/rand/v2 PCG streams read through their raw outputs. So the batches do
 // not depend on the number of workers or on timing, and Start(ctx, epoch, k) resumes an
 // epoch at batch k with exactly the batches an uninterrupted run would have produced.
 package data

@@ -9,11 +9,8 @@ import (
 	_ "image/png"  // register the PNG decoder
 	"io/fs"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // FolderTestEvery sets the split of a folder dataset without train/ and test/ sub-folders:
@@ -113,6 +110,12 @@ func listClasses(src source, dir string) ([]string, error) {
 
 // listImages returns the .png/.jpg/.jpeg files (case-insensitive) directly in dir, sorted.
 func listImages(src source, dir string) ([]string, error) {
+	return listFiles(src, dir, ".png", ".jpg", ".jpeg")
+}
+
+// listFiles returns the files directly in dir whose extension is one of exts
+// (case-insensitive, with the dot), hidden ones (".x") skipped, sorted by name.
+func listFiles(src source, dir string, exts ...string) ([]string, error) {
 	entries, err := fs.ReadDir(src.fsys, dir)
 	if err != nil {
 		return nil, ioErr(src.name(dir), err)
@@ -123,8 +126,7 @@ func listImages(src source, dir string) ([]string, error) {
 		if e.IsDir() || strings.HasPrefix(name, ".") {
 			continue
 		}
-		switch strings.ToLower(path.Ext(name)) {
-		case ".png", ".jpg", ".jpeg":
+		if slices.Contains(exts, strings.ToLower(path.Ext(name))) {
 			files = append(files, path.Join(dir, name))
 		}
 	}
@@ -143,31 +145,12 @@ type decodedImage struct {
 // reported is always that of the first bad file in item order.
 func decodeFolder(src source, items []folderItem, classes []string) (*Dataset, error) {
 	res := make([]decodedImage, len(items))
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
-	workers := min(runtime.GOMAXPROCS(0), len(items))
-	for range workers {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(items) {
-					return
-				}
-				res[i] = decodeImageFile(src, items[i].path)
-				if res[i].err != nil {
-					failed.Store(true)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for i := range res {
-		if res[i].err != nil {
-			return nil, res[i].err
-		}
+	err := forEach(len(items), 0, func(i int) error {
+		res[i] = decodeImageFile(src, items[i].path)
+		return res[i].err
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	c := 1

@@ -24,14 +24,16 @@ type LoaderConfig struct {
 	Prefetch int
 }
 
-// Batch is one mini-batch in the model's layout.
+// Batch is one mini-batch in the model's layout: for images X is [N, C, H, W]; for event
+// frames (NewEventLoader) X is frame-major, [T, N, 2, H, W], the time-major input of an
+// event-input BSNN, sample i's frame t at X[(t*N+i)*2*H*W:].
 //
 // Ownership: a Batch returned by Iter.Next belongs to the caller until it calls Release,
 // after which the Loader reuses its buffers for a later batch; X, Y and Indices must not be
 // used after Release. Not releasing a batch is safe (its memory is left to the garbage
 // collector) but costs an allocation for a later batch.
 type Batch struct {
-	X       []float32 // N*C*H*W values, NCHW
+	X       []float32 // N*C*H*W values, NCHW (events: T*N*2*H*W values, TNCHW)
 	Y       []int     // N labels
 	N       int
 	Indices []int // dataset index of each sample
@@ -56,11 +58,14 @@ func (b *Batch) Release() {
 	}
 }
 
-// Loader turns a Dataset into mini-batches through a Transform. It is safe for concurrent
-// use; several Iters may run at once.
+// Loader turns a Dataset into mini-batches through a Transform, or an EventDataset into
+// batches of frames (NewEventLoader). It is safe for concurrent use; several Iters may run
+// at once.
 type Loader struct {
-	ds        *Dataset
-	tf        *Transform
+	ds        *Dataset      // nil for event frames
+	tf        *Transform    // nil for event frames
+	events    *EventDataset // nil for images
+	src       sampleSource
 	cfg       LoaderConfig
 	sampleLen int
 	free      chan *Batch // pool of released batches
@@ -81,14 +86,24 @@ func NewLoader(ds *Dataset, tf *Transform, cfg LoaderConfig) (*Loader, error) {
 	if tf.In() != ds.Shape() {
 		return nil, fmt.Errorf("data: transform expects %v images, dataset has %v", tf.In(), ds.Shape())
 	}
-	if cfg.BatchSize <= 0 {
-		return nil, fmt.Errorf("data: batch size %d, want > 0", cfg.BatchSize)
-	}
 	if cfg.Augment.Pad < 0 {
 		return nil, fmt.Errorf("data: augmentation pad %d, want >= 0", cfg.Augment.Pad)
 	}
-	if cfg.DropLast && ds.N < cfg.BatchSize {
-		return nil, fmt.Errorf("data: drop-last with batch size %d leaves no batch of the %d images", cfg.BatchSize, ds.N)
+	l, err := loaderFor(imageSource{ds: ds, tf: tf, aug: cfg.Augment}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.ds, l.tf = ds, tf
+	return l, nil
+}
+
+// loaderFor checks what every Loader needs and sets up the batch pool.
+func loaderFor(src sampleSource, cfg LoaderConfig) (*Loader, error) {
+	if cfg.BatchSize <= 0 {
+		return nil, fmt.Errorf("data: batch size %d, want > 0", cfg.BatchSize)
+	}
+	if cfg.DropLast && src.len() < cfg.BatchSize {
+		return nil, fmt.Errorf("data: drop-last with batch size %d leaves no batch of the %d samples", cfg.BatchSize, src.len())
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -97,8 +112,8 @@ func NewLoader(ds *Dataset, tf *Transform, cfg LoaderConfig) (*Loader, error) {
 		cfg.Prefetch = 2
 	}
 	return &Loader{
-		ds: ds, tf: tf, cfg: cfg,
-		sampleLen:  tf.Out().Size(),
+		src: src, cfg: cfg,
+		sampleLen:  src.sampleLen(),
 		free:       make(chan *Batch, cfg.Prefetch+cfg.Workers+2),
 		orderEpoch: -1,
 	}, nil
@@ -106,10 +121,11 @@ func NewLoader(ds *Dataset, tf *Transform, cfg LoaderConfig) (*Loader, error) {
 
 // Len returns the number of batches per epoch.
 func (l *Loader) Len() int {
+	n := l.src.len()
 	if l.cfg.DropLast {
-		return l.ds.N / l.cfg.BatchSize
+		return n / l.cfg.BatchSize
 	}
-	return (l.ds.N + l.cfg.BatchSize - 1) / l.cfg.BatchSize
+	return (n + l.cfg.BatchSize - 1) / l.cfg.BatchSize
 }
 
 // Samples returns the number of samples per epoch (less than the dataset's size with
@@ -118,14 +134,32 @@ func (l *Loader) Samples() int {
 	if l.cfg.DropLast {
 		return l.Len() * l.cfg.BatchSize
 	}
-	return l.ds.N
+	return l.src.len()
 }
 
-// Shape returns the per-sample shape of Batch.X.
-func (l *Loader) Shape() Shape { return l.tf.Out() }
+// Shape returns the per-sample shape of Batch.X: the image shape, or for event frames the
+// shape [2, H, W] of one frame (see Frames).
+func (l *Loader) Shape() Shape {
+	if l.events != nil {
+		return l.events.FrameShape()
+	}
+	return l.tf.Out()
+}
 
-// Dataset returns the loader's dataset.
+// Frames returns T, the number of frames per sample, for event frames (Batch.X is then
+// [T, N, 2, H, W]), and 0 for images.
+func (l *Loader) Frames() int {
+	if l.events != nil {
+		return l.events.T
+	}
+	return 0
+}
+
+// Dataset returns the loader's image dataset (nil for event frames).
 func (l *Loader) Dataset() *Dataset { return l.ds }
+
+// EventDataset returns the loader's event dataset (nil for images).
+func (l *Loader) EventDataset() *EventDataset { return l.events }
 
 // Order returns the sample order of an epoch (the identity without Shuffle). The caller
 // must not modify it.
@@ -134,9 +168,9 @@ func (l *Loader) Order(epoch int) []int {
 	defer l.mu.Unlock()
 	if l.order == nil || l.orderEpoch != epoch {
 		if l.cfg.Shuffle {
-			l.order = Permutation(l.cfg.Seed, epoch, l.ds.N)
+			l.order = Permutation(l.cfg.Seed, epoch, l.src.len())
 		} else {
-			l.order = make([]int, l.ds.N)
+			l.order = make([]int, l.src.len())
 			for i := range l.order {
 				l.order[i] = i
 			}
@@ -194,10 +228,8 @@ func (l *Loader) fill(b *Batch, epoch, k int, order []int) {
 	b.Y = b.Y[:n]
 	b.Indices = b.Indices[:n]
 	for i, idx := range order[lo:hi] {
-		a := l.cfg.Augment.Draw(l.cfg.Seed, epoch, idx)
-		// Cannot fail: NewLoader checked the shapes and Draw stays in range.
-		_ = l.tf.Apply(b.X[i*l.sampleLen:(i+1)*l.sampleLen], l.ds.Image(idx), a)
-		b.Y[i] = l.ds.Labels[idx]
+		l.src.put(b.X, n, i, idx, l.cfg.Seed, epoch)
+		b.Y[i] = l.src.label(idx)
 		b.Indices[i] = idx
 	}
 }

@@ -15,13 +15,22 @@ const (
 	CIFAR10      Kind = "cifar10"
 	CIFAR100     Kind = "cifar100"
 	Folder       Kind = "folder"
+
+	// Event-camera datasets (see OpenEvents): samples are frame sequences, not images.
+	NMNIST     Kind = "nmnist"
+	DVSGesture Kind = "dvsgesture"
+	CIFAR10DVS Kind = "cifar10dvs"
 )
+
+// IsEvent reports whether k is an event-camera dataset, read with OpenEvents rather than
+// Open.
+func (k Kind) IsEvent() bool { return k == NMNIST || k == DVSGesture || k == CIFAR10DVS }
 
 // DefaultFashionMNISTDir is where `--data fashion-mnist` (no DIR) looks for the IDX files.
 const DefaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
 // SpecForms lists the accepted --data SPEC forms, for help texts and error messages.
-const SpecForms = "fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR"
+const SpecForms = "fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR"
 
 // Spec is a parsed --data SPEC: a dataset kind and the folder holding its files.
 type Spec struct {
@@ -38,13 +47,14 @@ func (s Spec) String() string {
 }
 
 // ParseSpec parses a --data SPEC: `fashion-mnist[:DIR]` (DIR defaults to
-// DefaultFashionMNISTDir), `mnist:DIR`, `cifar10:DIR`, `cifar100:DIR` or `folder:DIR`.
+// DefaultFashionMNISTDir), `mnist:DIR`, `cifar10:DIR`, `cifar100:DIR` or `folder:DIR`, and
+// the event datasets `nmnist:DIR`, `dvsgesture:DIR` and `cifar10dvs:DIR`.
 // The kind is case-insensitive; DIR is everything after the first colon and is kept verbatim.
 func ParseSpec(spec string) (Spec, error) {
 	kindStr, dir, hasDir := strings.Cut(spec, ":")
 	kind := Kind(strings.ToLower(strings.TrimSpace(kindStr)))
 	switch kind {
-	case FashionMNIST, MNIST, CIFAR10, CIFAR100, Folder:
+	case FashionMNIST, MNIST, CIFAR10, CIFAR100, Folder, NMNIST, DVSGesture, CIFAR10DVS:
 	default:
 		return Spec{}, fmt.Errorf("unknown dataset %q in --data %q; accepted forms: %s", kindStr, spec, SpecForms)
 	}

@@ -18,6 +18,10 @@ func TestParseSpec(t *testing.T) {
 		{"cifar10:/c", Spec{CIFAR10, "/c"}, ""},
 		{"cifar100:/c:with:colons", Spec{CIFAR100, "/c:with:colons"}, ""},
 		{"folder:./imgs", Spec{Folder, "./imgs"}, ""},
+		{"nmnist:/d/N-MNIST", Spec{NMNIST, "/d/N-MNIST"}, ""},
+		{"DVSGesture:/d/DvsGesture", Spec{DVSGesture, "/d/DvsGesture"}, ""},
+		{"cifar10dvs:/d/c", Spec{CIFAR10DVS, "/d/c"}, ""},
+		{"nmnist", Spec{}, "needs a folder"},
 		{"mnist", Spec{}, "needs a folder"},
 		{"folder", Spec{}, "needs a folder"},
 		{"cifar10:", Spec{}, "empty DIR"},
@@ -41,6 +45,11 @@ func TestParseSpec(t *testing.T) {
 		}
 		if back, err := ParseSpec(got.String()); err != nil || back != got {
 			t.Errorf("round trip of %q: %+v %v", c.in, back, err)
+		}
+	}
+	for k, ev := range map[Kind]bool{NMNIST: true, DVSGesture: true, CIFAR10DVS: true, MNIST: false, Folder: false} {
+		if k.IsEvent() != ev {
+			t.Errorf("%s.IsEvent() = %v", k, !ev)
 		}
 	}
 	if Train.String() != "train" || Test.String() != "test" {

@@ -1,0 +1,83 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
+)
+
+// BenchmarkResNet20 runs the fixture ResNet-20 converted to a BSNN (T = 4,
+// no AGMM gates) in the packed engine and in the float engine (ops), one
+// after the other in every round (b.N rounds after a warm-up run of each),
+// with GOMAXPROCS threads, and reports the fastest and median round of
+// each and the ratio of the fastest:
+//
+//	go test ./infer -run '^$' -bench ResNet20 -cpu 2 -benchtime 10x
+func BenchmarkResNet20(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			m, x0 := fixture(&testing.T{}, "resnet20_op13_folded_dynamic", false, 4)
+			shape := slices.Clone(x0.Shape())
+			shape[0] = batch
+			r := rand.New(rand.NewPCG(1, 2))
+			x := make([]float32, numel(shape))
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			e, err := Compile(m, Options{Threads: runtime.GOMAXPROCS(0)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fl, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{e.InputName(): shape}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			prog, err := fl.Compile(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer prog.Close()
+			runPacked := func() {
+				if _, err := e.Run(x, shape); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runFloat := func() {
+				if err := prog.SetInput(e.InputName(), x); err != nil {
+					b.Fatal(err)
+				}
+				if err := prog.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runPacked()
+			runFloat()
+			var tp, tf []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				runPacked()
+				tp = append(tp, time.Since(start))
+				start = time.Now()
+				runFloat()
+				tf = append(tf, time.Since(start))
+			}
+			slices.Sort(tp)
+			slices.Sort(tf)
+			b.ReportMetric(float64(tp[0].Microseconds())/1e3, "packed-min-ms")
+			b.ReportMetric(float64(tp[len(tp)/2].Microseconds())/1e3, "packed-med-ms")
+			b.ReportMetric(float64(tf[0].Microseconds())/1e3, "float-min-ms")
+			b.ReportMetric(float64(tf[len(tf)/2].Microseconds())/1e3, "float-med-ms")
+			b.ReportMetric(tf[0].Seconds()/tp[0].Seconds(), "speedup")
+			b.ReportMetric(float64(batch)/tp[0].Seconds(), "packed-images/s")
+		})
+	}
+}
+
+var _ = onnx.Float

@@ -1,0 +1,83 @@
+package bitkern
+
+import "math/bits"
+
+// A tileKernel computes a block of the binary GEMM, rows patches (a
+// multiple of the kernel's tile height, rows) by the 16 channels of a
+// weight panel:
+//
+//	dst[r*ldd+j] = 2*popcount(patch r ∧ column j of b) − pcs[r]
+//
+// for r < rows and j < 16, where word k of patch r is a[r*lda+k*ldk], b is
+// a packed panel (kw rows of 16 words, see Weights) and pcs[r] = popcount of
+// patch r. kw is at least 1.
+//
+// epi, when set, is the LIF epilogue for CPUs with this kernel's
+// instruction set; it reports false for arguments it does not handle.
+type tileKernel struct {
+	name string
+	rows int
+	fn   func(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
+	epi  func(a *epiArgs) bool
+}
+
+// goKernel is the portable micro-kernel (math/bits): one patch at a time,
+// four channels per pass over the patch, which keeps the counters in
+// registers.
+var goKernel = &tileKernel{name: "go", rows: 1, fn: goTile}
+
+func goTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
+	b = b[:kw*blockM]
+	for r := range rows {
+		a, n := a[r*lda:], int(pcs[r])
+		for j := 0; j < blockM; j += 4 {
+			var c0, c1, c2, c3 int
+			for k := range kw {
+				s := a[k*ldk]
+				w := b[k*blockM+j:][:4:4]
+				c0 += bits.OnesCount64(s & w[0])
+				c1 += bits.OnesCount64(s & w[1])
+				c2 += bits.OnesCount64(s & w[2])
+				c3 += bits.OnesCount64(s & w[3])
+			}
+			d := dst[r*ldd+j:][:4:4]
+			d[0] = int32(2*c0 - n)
+			d[1] = int32(2*c1 - n)
+			d[2] = int32(2*c2 - n)
+			d[3] = int32(2*c3 - n)
+		}
+	}
+}
+
+// forceGo makes every call use goKernel even when an assembly kernel is
+// available; tests set it to cover both paths.
+var forceGo bool
+
+// activeKernel returns the micro-kernel the next call uses: the fastest one
+// the CPU supports (see asmKernels), or goKernel.
+func activeKernel() *tileKernel {
+	if forceGo {
+		return goKernel
+	}
+	for _, k := range asmKernels {
+		if k != nil {
+			return k
+		}
+	}
+	return goKernel
+}
+
+// KernelName names the micro-kernel the package uses on this CPU: "avx512"
+// (VPOPCNTQ), "avx2" (nibble-table VPSHUFB popcount) or "go" (math/bits).
+func KernelName() string { return activeKernel().name }
+
+// gemm computes the dot products of rows patches (word k of patch r at
+// a[r*lda+k*ldk], their spike counts in pcs) with every output channel of w
+// into acc: row r, channel m at acc[r*ldd+m], for m below w's channel count
+// rounded up to 16. rows must be a multiple of k.rows; a, pcs and acc must
+// cover them.
+func gemm(k *tileKernel, w *Weights, a []uint64, lda, ldk int, pcs []int32, rows int, acc []int32, ldd int) {
+	for b := range w.blocks() {
+		k.fn(w.g.kWords, rows, a, lda, ldk, w.panel(b), pcs, acc[b*blockM:], ldd)
+	}
+}

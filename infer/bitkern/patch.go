@@ -1,0 +1,329 @@
+package bitkern
+
+import "math/bits"
+
+// Patches are built in two stages, so that the work shared by neighbouring
+// output pixels is done once:
+//
+//  1. spans: for every input row y and output column x, the KW taps of the
+//     kernel row that output column x reads from row y, packed at tapStride
+//     bits apart (zero for taps in the left/right padding), and their spike
+//     count. With unit vertical stride each span serves KH output rows.
+//  2. patches: the patch of output pixel (oy, ox) is the KH spans of rows
+//     oy*StrideH - PadTop + kh*DilH at column ox, at rowStride bits apart
+//     (zero for rows in the top/bottom padding). In the RowWords and
+//     TapWords layouts (and Tight with C a multiple of 64) spans start on
+//     word boundaries and a patch is KH word copies.
+//
+// When a span is one word, rows are word-aligned and the vertical stride is
+// 1 ("direct" mode: 16 channels and a 3x3 kernel in RowWords), the spans
+// themselves are the GEMM operand: word kh of the patch of band pixel q is
+// span q + kh*DilH*OutW of a span buffer that starts at the band's first
+// kernel row (zero rows for the padding), so patch r's words are r apart
+// and its words kh are DilH*OutW apart, and nothing is copied.
+
+// patcher builds the patches of one convolution; one per goroutine.
+type patcher struct {
+	p      ConvParams
+	g      geom
+	oh, ow int
+	direct bool
+
+	// spans of input rows [y0, y1): row y, column x at ((y-y0)*ow + x)*spanW,
+	// its spike count in spc. In direct mode the rows are not clipped to
+	// the image (rows outside it are zero) and slack words follow.
+	spans  []uint64
+	spc    []int32
+	y0, y1 int
+	base   []int
+}
+
+// directSlack is the number of zero words after the spans in direct mode:
+// the GEMM computes whole tiles, whose last rows may pass the band's end.
+const directSlack = 8
+
+func newPatcher(p ConvParams, g geom) *patcher {
+	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
+		direct: g.spanW == 1 && g.alignedRows && p.StrideH == 1}
+}
+
+// build prepares the patches of output rows [oy0, oy1) of the image img
+// (H*W*Words(C) words).
+func (pt *patcher) build(img []uint64, oy0, oy1 int) {
+	p := &pt.p
+	y0 := oy0*p.StrideH - p.PadTop
+	y1 := (oy1-1)*p.StrideH - p.PadTop + (p.KH-1)*p.DilH + 1
+	if !pt.direct {
+		y0, y1 = max(y0, 0), min(y1, p.H)
+	}
+	pt.y0, pt.y1 = y0, y1
+	n := max(y1-y0, 0) * pt.ow
+	slack := 0
+	if pt.direct {
+		slack = directSlack
+	}
+	pt.spc = grow(pt.spc, n+slack)
+	pt.spans = grow(pt.spans, (n+slack)*pt.g.spanW)
+	clear(pt.spans[n*pt.g.spanW:])
+	for y := y0; y < y1; y++ {
+		o := (y - y0) * pt.ow
+		dst, cnt := pt.spans[o*pt.g.spanW:][:pt.ow*pt.g.spanW], pt.spc[o:][:pt.ow]
+		if y < 0 || y >= p.H {
+			clear(dst)
+			clear(cnt)
+			continue
+		}
+		pt.spanRow(img[y*p.W*pt.g.cw:][:p.W*pt.g.cw], dst, cnt)
+	}
+}
+
+// spanRow computes the spans of one input row (W pixels of cw words).
+func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
+	p, g := &pt.p, &pt.g
+	cw, sw := g.cw, g.spanW
+	switch {
+	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
+		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
+	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
+		slideSpans2(row[:p.W], dst[:2*len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
+	case sw == 1:
+		for x := range cnt {
+			ix := x*p.StrideW - p.PadLeft
+			var s uint64
+			for j := range p.KW {
+				if uint(ix) < uint(p.W) {
+					s |= row[ix] << uint(j*g.tapStride)
+				}
+				ix += p.DilW
+			}
+			dst[x] = s
+			cnt[x] = int32(bits.OnesCount64(s))
+		}
+	case g.alignedTaps:
+		tw := g.tapStride >> 6
+		for x := range cnt {
+			ix := x*p.StrideW - p.PadLeft
+			s := dst[x*sw:][:sw]
+			n := 0
+			for j := range p.KW {
+				t := s[j*tw:][:cw]
+				if uint(ix) < uint(p.W) {
+					n += copyCount(t, row[ix*cw:][:cw])
+				} else {
+					clear(t)
+				}
+				ix += p.DilW
+			}
+			cnt[x] = int32(n)
+		}
+	default:
+		for x := range cnt {
+			ix := x*p.StrideW - p.PadLeft
+			s := dst[x*sw:][:sw]
+			clear(s)
+			n := 0
+			for j := range p.KW {
+				if uint(ix) < uint(p.W) {
+					px := row[ix*cw:][:cw]
+					orBits(s, j*g.tapStride, px)
+					n += popcount(px)
+				}
+				ix += p.DilW
+			}
+			cnt[x] = int32(n)
+		}
+	}
+}
+
+// slideSpans computes the one-word spans of a row of one-word pixels for a
+// kernel row of kw taps c bits apart with unit stride and dilation: from
+// one output column to the next, the oldest tap is shifted out and the next
+// pixel shifted in.
+func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
+	top := uint(kw-1) * c
+	var s uint64
+	for j := range kw - 1 {
+		if ix := j - padLeft; uint(ix) < uint(len(row)) {
+			s |= row[ix] << (uint(j) * c)
+		}
+	}
+	dst = dst[:len(cnt)]
+	ix := kw - 1 - padLeft
+	for x := range cnt {
+		if uint(ix) < uint(len(row)) {
+			s |= row[ix] << top
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+		s >>= c
+		ix++
+	}
+}
+
+// slideSpans2 is slideSpans for spans of two words (up to 128 bits: 32
+// channels and a 3-tap kernel row), kept in a pair of registers.
+func slideSpans2(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
+	var lo, hi uint64
+	put := func(v uint64, at uint) {
+		if at < 64 {
+			lo |= v << at
+			if at+c > 64 {
+				hi |= v >> (64 - at)
+			}
+		} else {
+			hi |= v << (at - 64)
+		}
+	}
+	for j := range kw - 1 {
+		if ix := j - padLeft; uint(ix) < uint(len(row)) {
+			put(row[ix], uint(j)*c)
+		}
+	}
+	top := uint(kw-1) * c
+	dst = dst[:2*len(cnt)]
+	ix := kw - 1 - padLeft
+	for x := range cnt {
+		if uint(ix) < uint(len(row)) {
+			put(row[ix], top)
+		}
+		dst[2*x], dst[2*x+1] = lo, hi
+		cnt[x] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
+		lo = lo>>c | hi<<(64-c)
+		hi >>= c
+		ix++
+	}
+}
+
+// patches makes the patches of output rows [oy0, oy1) (inside the rows
+// given to build) and their spike counts (pcs), and returns them as a GEMM
+// operand: word k of patch q (row-major from the band's first pixel) is
+// a[q*lda+k*ldk]. In direct mode a is the span buffer; otherwise the
+// patches are written to buf, kWords words each.
+func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64, lda, ldk int) {
+	p, g := &pt.p, &pt.g
+	kw, sw, ow := g.kWords, g.spanW, pt.ow
+	if pt.direct {
+		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
+		// row-wise passes, each a loop the compiler keeps free of bounds
+		// checks.
+		ldk = p.DilH * ow
+		n := (oy1 - oy0) * ow
+		pcs = pcs[:n]
+		copy(pcs, pt.spc[:n])
+		for i := 1; i < p.KH; i++ {
+			src := pt.spc[i*ldk:][:n]
+			for q, v := range src {
+				pcs[q] += v
+			}
+		}
+		return pt.spans, 1, ldk
+	}
+	// base[i]: the span index of kernel row i at column 0, or -1 in the
+	// padding.
+	base := grow(pt.base, p.KH)
+	pt.base = base
+	q := 0
+	for oy := oy0; oy < oy1; oy++ {
+		iy := oy*p.StrideH - p.PadTop
+		for i := range base {
+			base[i] = -1
+			if iy >= pt.y0 && iy < pt.y1 {
+				base[i] = (iy - pt.y0) * ow
+			}
+			iy += p.DilH
+		}
+		switch {
+		case g.alignedRows && sw == 1:
+			for ox := range ow {
+				dst := buf[(q+ox)*kw:][:kw]
+				n := int32(0)
+				for i, b := range base {
+					if b >= 0 {
+						dst[i] = pt.spans[b+ox]
+						n += pt.spc[b+ox]
+					} else {
+						dst[i] = 0
+					}
+				}
+				pcs[q+ox] = n
+			}
+		case g.alignedRows:
+			rw := g.rowStride >> 6
+			for ox := range ow {
+				dst := buf[(q+ox)*kw:][:kw]
+				n := int32(0)
+				for i, b := range base {
+					t := dst[i*rw:][:sw]
+					if b >= 0 {
+						copyWords(t, pt.spans[(b+ox)*sw:][:sw])
+						n += pt.spc[b+ox]
+					} else {
+						clear(t)
+					}
+				}
+				pcs[q+ox] = n
+			}
+		default:
+			for ox := range ow {
+				dst := buf[(q+ox)*kw:][:kw]
+				clear(dst)
+				n := int32(0)
+				for i, b := range base {
+					if b >= 0 {
+						orBits(dst, i*g.rowStride, pt.spans[(b+ox)*sw:][:sw])
+						n += pt.spc[b+ox]
+					}
+				}
+				pcs[q+ox] = n
+			}
+		}
+		q += ow
+	}
+	return buf, kw, 1
+}
+
+// orBits ORs the bits of src into dst starting at bit off. Bits of src that
+// would land past the end of dst must be zero.
+func orBits(dst []uint64, off int, src []uint64) {
+	q, r := off>>6, uint(off&63)
+	if r == 0 {
+		for i, v := range src {
+			dst[q+i] |= v
+		}
+		return
+	}
+	for i, v := range src {
+		dst[q+i] |= v << r
+		if q+i+1 < len(dst) {
+			dst[q+i+1] |= v >> (64 - r)
+		}
+	}
+}
+
+// copyWords copies src to dst; for the few words of a span a loop beats
+// copy's call to memmove.
+func copyWords(dst, src []uint64) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = v
+	}
+}
+
+// copyCount copies src to dst and returns its popcount.
+func copyCount(dst, src []uint64) int {
+	dst = dst[:len(src)]
+	n := 0
+	for i, v := range src {
+		dst[i] = v
+		n += bits.OnesCount64(v)
+	}
+	return n
+}
+
+func popcount(x []uint64) int {
+	n := 0
+	for _, v := range x {
+		n += bits.OnesCount64(v)
+	}
+	return n
+}

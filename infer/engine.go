@@ -1,0 +1,268 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/bsnnctl/bsnnctl/export"
+	"github.com/bsnnctl/bsnnctl/infer/bitkern"
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Threads is the number of goroutines a run uses (0: GOMAXPROCS).
+	Threads int
+}
+
+// Engine runs a BSNN with its binary layers on packed spikes. It is safe
+// for concurrent use; runs of one input shape are serialized (they share
+// buffers), runs of different shapes are not.
+type Engine struct {
+	opts  Options
+	g     *onnx.Graph
+	input *onnx.ValueInfo
+	// T is the number of time steps: the count of the directly encoded
+	// input's repetition (0 when the graph repeats nothing).
+	T int
+
+	consts   map[string]*onnx.Tensor
+	binary   map[string]*binWeight // BipolarQuant outputs by name
+	fusions  map[*onnx.Node]*fusion
+	absorbed map[*onnx.Node]bool
+	packed   map[*onnx.Node]*bitkern.Weights
+
+	mu       sync.Mutex
+	programs map[string]*program
+	plan     []LayerPlan
+}
+
+// LayerPlan says how one compute layer (Conv, MatMul, Gemm) runs.
+type LayerPlan struct {
+	Node string `json:"node"`
+	Op   string `json:"op"`
+	// Packed: the layer runs on packed spikes (AND-popcount).
+	Packed bool `json:"packed"`
+	// Fused lists the nodes computed with it in one pass (BatchNormalization,
+	// Add, Reshape, LIF).
+	Fused []string `json:"fused,omitempty"`
+	// Reason says why a layer with binary weights runs on float kernels,
+	// or what a float layer is ("float weights").
+	Reason string `json:"reason"`
+}
+
+// Compile prepares model for the packed engine. Files of every profile
+// bsnnctl writes are accepted; those other than portable are first
+// rewritten to it (export.Export). Binary layers have their weights packed
+// here, once.
+func Compile(model *onnx.Model, opts Options) (*Engine, error) {
+	info, err := export.Recognize(model)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	if info.Profile != export.ProfilePortable && info.Profile != export.ProfileTrain {
+		if model, err = export.Export(model, export.ProfilePortable, export.Options{}); err != nil {
+			return nil, fmt.Errorf("infer: canonicalizing the %s profile: %w", info.Profile, err)
+		}
+	}
+	g, err := model.Graph()
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	e := &Engine{opts: opts, g: g, consts: map[string]*onnx.Tensor{},
+		binary: map[string]*binWeight{}, fusions: map[*onnx.Node]*fusion{}, absorbed: map[*onnx.Node]bool{},
+		programs: map[string]*program{}}
+	if len(g.Inputs) != 1 {
+		return nil, &onnx.UnsupportedError{Items: []onnx.Unsupported{{OpType: "graph inputs",
+			Reason: fmt.Sprintf("the graph has %d inputs; the packed engine runs models with one", len(g.Inputs))}}}
+	}
+	e.input = g.Inputs[0]
+	if err := e.analyse(); err != nil {
+		return nil, err
+	}
+	// Bind once with one sample: every unsupported node is reported now,
+	// and the layer plan is known.
+	shape, err := e.defaultShape()
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.program(shape)
+	if err != nil {
+		return nil, err
+	}
+	e.plan = p.plan
+	e.dropPackedLatents()
+	return e, nil
+}
+
+// dropPackedLatents releases the float weights of the binary layers that
+// run packed: once packed (1 bit a weight) they are not read again, as the
+// layers run packed at every batch size. The engine then keeps a graph
+// view without their initializers.
+func (e *Engine) dropPackedLatents() {
+	drop := map[string]bool{}
+	for out, w := range e.binary {
+		all := true
+		for _, c := range e.g.Consumers(out) {
+			all = all && e.packed[c] != nil
+		}
+		if !all || e.isOutput(out) {
+			continue
+		}
+		w.values = nil
+		drop[w.node.Inputs[0]] = true
+		delete(e.consts, w.node.Inputs[0])
+	}
+	if len(drop) == 0 {
+		return
+	}
+	// A graph view that shares everything (the nodes keep their identity)
+	// but the initializers, of which the dropped ones are left out.
+	old := e.g.Proto
+	gp := &onnxpb.GraphProto{Name: old.Name, Node: old.Node, Input: old.Input, Output: old.Output, ValueInfo: old.ValueInfo}
+	g := *e.g
+	g.Proto, g.Initializers = gp, map[string]*onnxpb.TensorProto{}
+	for _, t := range old.Initializer {
+		if !drop[t.GetName()] {
+			gp.Initializer = append(gp.Initializer, t)
+			g.Initializers[t.GetName()] = t
+		}
+	}
+	e.g = &g
+}
+
+// WeightBytes estimates the memory the engine keeps for the model's
+// parameters: packed binary weights, the initializers it still reads
+// (float layers, BatchNormalization, shapes) and their decoded copies.
+func (e *Engine) WeightBytes() int {
+	n := 0
+	for _, w := range e.packed {
+		n += w.SizeBytes()
+	}
+	for _, t := range e.g.Proto.Initializer {
+		n += proto.Size(t)
+	}
+	for _, t := range e.consts {
+		n += 4 * t.Len()
+	}
+	for _, w := range e.binary {
+		n += 4 * len(w.values)
+	}
+	return n
+}
+
+// defaultShape is the input shape with every symbolic dimension set to 1.
+func (e *Engine) defaultShape() ([]int, error) {
+	var s []int
+	for i, d := range e.input.Shape {
+		switch {
+		case d.Known():
+			s = append(s, int(d.Value))
+		case i == 0:
+			s = append(s, 1)
+		default:
+			return nil, fmt.Errorf("infer: input %q: dimension %d (%s) is not known", e.input.Name, i, d)
+		}
+	}
+	return s, nil
+}
+
+// Plan returns how each compute layer runs (for `--explain`).
+func (e *Engine) Plan() []LayerPlan { return slices.Clone(e.plan) }
+
+// TimeSteps returns T.
+func (e *Engine) TimeSteps() int { return e.T }
+
+// InputName returns the name of the graph input.
+func (e *Engine) InputName() string { return e.input.Name }
+
+// An Output is one graph output of a run.
+type Output struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Run runs the model on x (the graph input, float32 in shape) and returns
+// the graph outputs.
+func (e *Engine) Run(x []float32, shape []int) ([]Output, error) {
+	if len(shape) != len(e.input.Shape) {
+		return nil, fmt.Errorf("infer: input %q: shape %v, want rank %d", e.input.Name, shape, len(e.input.Shape))
+	}
+	for i, d := range e.input.Shape {
+		if d.Known() && int64(shape[i]) != d.Value {
+			return nil, fmt.Errorf("infer: input %q: shape %v does not match the graph's %s", e.input.Name, shape, e.input.Shape)
+		}
+	}
+	if n := numel(shape); len(x) != n {
+		return nil, fmt.Errorf("infer: input %q: %d values for shape %v (%d)", e.input.Name, len(x), shape, n)
+	}
+	p, err := e.program(shape)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	copy(p.in.f, x)
+	for _, s := range p.steps {
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("infer: node %s: %w", s.node, err)
+		}
+	}
+	outs := make([]Output, len(p.outs))
+	for i, o := range p.outs {
+		t := p.vals[o]
+		data := make([]float32, numel(t.shape))
+		materialize(t, data)
+		outs[i] = Output{Name: o, Shape: slices.Clone(t.shape), Data: data}
+	}
+	return outs, nil
+}
+
+// program returns the bound program for an input shape, building it on
+// first use.
+func (e *Engine) program(shape []int) (*program, error) {
+	key := shapeKey(shape)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.programs[key]; ok {
+		return p, nil
+	}
+	p, err := e.bind(shape)
+	if err != nil {
+		return nil, err
+	}
+	e.programs[key] = p
+	return p, nil
+}
+
+func shapeKey(s []int) string {
+	var b strings.Builder
+	for _, d := range s {
+		b.WriteString(strconv.Itoa(d))
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// unsupported collects the nodes the engine cannot run.
+type unsupported struct{ items []onnx.Unsupported }
+
+func (u *unsupported) add(n *onnx.Node, format string, args ...any) {
+	u.items = append(u.items, onnx.Unsupported{Node: n.Label(), OpType: n.OpType, Domain: n.Domain, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (u *unsupported) err() error {
+	if len(u.items) == 0 {
+		return nil
+	}
+	return &onnx.UnsupportedError{Items: u.items}
+}
+
+var errNotConst = errors.New("not a constant")

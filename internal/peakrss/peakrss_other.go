@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package peakrss
+
+func peak() (int64, bool) { return 0, false }

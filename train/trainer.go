@@ -1,0 +1,421 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/train/data"
+)
+
+// A Trainer fine-tunes one BSNN as its Config says, writing RUNDIR
+// (Config.Out): metrics.jsonl, checkpoints (ckpt-<step>.onnx in the train
+// profile with a ckpt-<step>.json sidecar), best.onnx, final.onnx and
+// plots/. Every file is written atomically.
+//
+// Run is the whole run. Epoch, Step, Evaluate and Checkpoint are its parts,
+// for callers that drive the loop themselves. A Trainer touches neither the
+// terminal nor process settings: progress goes to an Observer, logs to a
+// slog.Logger, and the thread count is the caller's (GOMAXPROCS).
+//
+// A Trainer is not safe for concurrent use.
+type Trainer struct {
+	cfg  Config
+	log  *slog.Logger
+	obs  Observer
+	comm Comm
+
+	model *onnx.Model // the model the parameters came from (initializers of the start)
+	ni    *netInfo
+
+	testDS  *data.Dataset
+	testTF  *data.Transform
+	loader  *data.Loader
+	spe     int // steps per epoch
+	dropped int // training images left out of each epoch
+	total   int // planned optimizer steps
+	warmup  int // warm-up steps
+
+	tp  *trainProgram
+	opt *Optimizer
+	mw  *metricsWriter
+	// arena holds the intermediate values of the training program and of
+	// the evaluation programs, which never run at the same time.
+	arena *ops.Arena
+
+	// Loop state (saved in checkpoints).
+	epoch, batchDone, step int // epoch and batches done in it are 0-based counts
+	best                   float64
+	bestEpoch              int
+	acc                    *epochAcc
+	testAccs               []float64
+	lastEval               *EvalResult
+	stopped                bool // max_steps reached
+	resumed                bool
+	resumedStep            int
+	start                  time.Time
+
+	// testHook, when set (tests only), runs after every optimizer step.
+	testHook func(step int, tp *trainProgram)
+}
+
+// An Option configures a Trainer.
+type Option func(*Trainer)
+
+// WithLogger sends the run's logs to l (steps at Debug, epochs at Info).
+// The default discards them.
+func WithLogger(l *slog.Logger) Option {
+	return func(t *Trainer) {
+		if l != nil {
+			t.log = l
+		}
+	}
+}
+
+// WithObserver reports the run's progress to o.
+func WithObserver(o Observer) Option { return func(t *Trainer) { t.obs = o } }
+
+// WithComm makes the Trainer one replica of a data-parallel run (see Comm).
+// The default is Local.
+func WithComm(c Comm) Option {
+	return func(t *Trainer) {
+		if c != nil {
+			t.comm = c
+		}
+	}
+}
+
+// Run fine-tunes a BSNN as cfg says (NewTrainer, then Trainer.Run). log
+// receives the logs; nil discards them.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Summary, error) {
+	t, err := NewTrainer(cfg, WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return t.Run(ctx)
+}
+
+// NewTrainer prepares a run: it reads the model (the newest checkpoint of
+// RUNDIR with Config.Resume) and the data, compiles the training program
+// and restores the optimizer and loop state.
+func NewTrainer(cfg Config, opts ...Option) (*Trainer, error) {
+	t := &Trainer{log: slog.New(slog.DiscardHandler), comm: Local{}, start: time.Now(), best: -1, acc: newEpochAcc()}
+	for _, o := range opts {
+		o(t)
+	}
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkComm(t.comm, cfg.Batch); err != nil {
+		return nil, err
+	}
+	if t.comm.Rank() != 0 {
+		t.obs = nil
+	}
+	t.cfg = cfg
+	ls, err := t.openModel()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.openData(); err != nil {
+		return nil, err
+	}
+	if err := t.compile(ls); err != nil {
+		return nil, err
+	}
+	t.mw = &metricsWriter{path: filepath.Join(cfg.Out, MetricsFile)}
+	if ls != nil {
+		if err := t.restore(ls); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	t.stopped = cfg.MaxSteps > 0 && t.step >= cfg.MaxSteps
+	return t, nil
+}
+
+// Close releases the compiled programs.
+func (t *Trainer) Close() error {
+	if t.tp == nil {
+		return nil
+	}
+	err := t.tp.prog.Close()
+	t.tp = nil
+	return err
+}
+
+// openModel prepares RUNDIR and reads the model to train: the newest
+// checkpoint when resuming (its loop state is returned), else the given
+// model.
+func (t *Trainer) openModel() (*loopState, error) {
+	cfg := t.cfg
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{cfg.Out, filepath.Join(cfg.Out, PlotsDir)} {
+		if err := removeStaleTemps(d); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	var ls *loopState
+	if cfg.Resume {
+		m, st, ok, err := loadCheckpoint(cfg.Out)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("resume: %w", err)
+		case ok:
+			t.model, ls, t.resumed = m, st, true
+		case cfg.Model == "" && cfg.ModelProto == nil:
+			return nil, fmt.Errorf("resume: %s holds no checkpoint and no model was given", cfg.Out)
+		default:
+			t.log.Info("no checkpoint to resume from: starting a new run", "dir", cfg.Out)
+		}
+	}
+	if !t.resumed {
+		if err := t.openNewModel(); err != nil {
+			return nil, err
+		}
+	}
+	ni, err := analyze(t.model)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TimeSteps > 0 && cfg.TimeSteps != ni.T {
+		return nil, fmt.Errorf("the model runs T=%d time steps (%s), not %d: re-convert the ANN with --timesteps %d",
+			ni.T, onnx.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
+	}
+	t.cfg.TimeSteps = ni.T
+	t.ni = ni
+	if t.resumed {
+		if err := sameMath(ls.Config, t.cfg); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+// openNewModel reads the model of a new run, refusing a RUNDIR that holds
+// another run.
+func (t *Trainer) openNewModel() error {
+	cfg := t.cfg
+	if cks, _ := checkpoints(cfg.Out); len(cks) > 0 {
+		return fmt.Errorf("%s holds checkpoints of another run: resume it or use another folder", cfg.Out)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, MetricsFile)); err == nil {
+		return fmt.Errorf("%s holds the metrics of another run: resume it or use another folder", cfg.Out)
+	}
+	src := cfg.ModelProto
+	if src == nil {
+		m, err := onnx.DecodeFile(cfg.Model)
+		if err != nil {
+			return err
+		}
+		src = m
+	}
+	t.model = src.Clone()
+	if !cfg.agmmOn() {
+		gates, err := bypassAGMM(t.model)
+		if err != nil {
+			return err
+		}
+		t.log.Info("agmm off: gates bypassed", "gates", len(gates))
+	}
+	return nil
+}
+
+// openData reads the splits and makes the training loader.
+func (t *Trainer) openData() error {
+	cfg := t.cfg
+	trainDS, testDS, err := openData(cfg)
+	if err != nil {
+		return err
+	}
+	var norm *data.Norm
+	if trainDS.Kind == data.Folder {
+		n := data.ComputeNorm(trainDS)
+		norm = &n
+	}
+	trainTF, err := makeTransform(trainDS, t.ni, norm, data.FitResize)
+	if err != nil {
+		return err
+	}
+	if t.testTF, err = makeTransform(testDS, t.ni, norm, data.FitResize); err != nil {
+		return err
+	}
+	t.testDS = testDS
+	if trainDS.N < cfg.Batch {
+		return fmt.Errorf("the training set has %d images, fewer than one batch of %d", trainDS.N, cfg.Batch)
+	}
+	t.loader, err = data.NewLoader(trainDS, trainTF, data.LoaderConfig{
+		BatchSize: cfg.Batch, Shuffle: true, DropLast: true, Seed: cfg.Seed,
+		Augment: data.Augment{Pad: cfg.AugPad, HFlip: cfg.AugFlip}, Workers: cfg.Workers,
+	})
+	if err != nil {
+		return err
+	}
+	t.spe = t.loader.Len()
+	t.dropped = trainDS.N - t.loader.Samples()
+	if t.dropped > 0 {
+		t.log.Info("the last partial training batch is dropped every epoch (the order is reshuffled each epoch)",
+			"images", t.dropped, "batch", cfg.Batch)
+	}
+	t.total = cfg.Epochs * t.spe
+	if cfg.MaxSteps > 0 && cfg.MaxSteps < t.total {
+		t.total = cfg.MaxSteps
+	}
+	t.warmup = cfg.WarmupSteps
+	if t.warmup == 0 && cfg.WarmupEpochs > 0 {
+		t.warmup = int(math.Round(cfg.WarmupEpochs * float64(t.spe)))
+	}
+	return nil
+}
+
+// compile builds the training program for this replica's slice of a batch
+// and the optimizer, continuing from the model's optimizer state when it
+// has one (a train-profile file or a checkpoint).
+func (t *Trainer) compile(ls *loopState) error {
+	cfg := t.cfg
+	local := cfg
+	local.Batch = cfg.Batch / t.comm.Size()
+	t.arena = ops.NewArena()
+	tp, err := compileTrain(t.model, t.ni, local, t.arena)
+	if err != nil {
+		return fmt.Errorf("compiling the training program: %w", err)
+	}
+	t.tp = tp
+	// The evaluation program, compiled now and dropped, sizes the arena
+	// (allocated at the first step) for both programs at once, and a model
+	// that cannot be evaluated fails before training.
+	ev, err := compileEval(t.model, t.ni, min(cfg.EvalBatch, t.testDS.N), t.arena)
+	if err != nil {
+		t.Close()
+		return fmt.Errorf("compiling the evaluation program: %w", err)
+	}
+	ev.prog.Close()
+	t.opt = NewOptimizer(cfg, tp.params, func(name string) bool { return t.ni.Weights[name] })
+	fileState, err := DecodeTrainState(t.model)
+	switch {
+	case err == nil:
+		if err := t.opt.Load(fileState); err != nil {
+			if t.resumed {
+				t.Close()
+				return fmt.Errorf("resume: %w", err)
+			}
+			t.log.Warn("not continuing from the model's optimizer state", "reason", err)
+		} else if !t.resumed {
+			t.log.Info("continuing from the model's optimizer state", "optimizer", fileState.Kind, "updates", fileState.Step)
+		}
+	case !errors.Is(err, ErrNoTrainState):
+		t.Close()
+		return err
+	case t.resumed:
+		t.Close()
+		return fmt.Errorf("resume: checkpoint %s: %w", ls.Model, err)
+	}
+	return nil
+}
+
+// restore continues the loop state of a checkpoint.
+func (t *Trainer) restore(ls *loopState) error {
+	t.epoch, t.batchDone, t.step = ls.Epoch, ls.Batch, ls.GlobalStep
+	t.best, t.bestEpoch = ls.BestAcc, ls.BestEpoch
+	t.resumedStep = ls.GlobalStep
+	if ls.Acc != nil {
+		t.acc = ls.Acc
+	}
+	if ls.StepsPerEpoch != t.spe {
+		return fmt.Errorf("resume: the checkpoint has %d steps per epoch, the data now gives %d", ls.StepsPerEpoch, t.spe)
+	}
+	for _, f := range t.tp.flips {
+		s, ok := ls.EpochStartSigns[f.Param.Name]
+		if !ok {
+			return fmt.Errorf("resume: the checkpoint lacks the epoch-start signs of %q", f.Param.Name)
+		}
+		if err := decodeBits(s, f.start); err != nil {
+			return fmt.Errorf("resume: signs of %q: %w", f.Param.Name, err)
+		}
+	}
+	if err := t.mw.load(ls.MetricsLines); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	t.testAccs = t.mw.testAccs()
+	t.log.Info("resuming", "dir", t.cfg.Out, "epoch", t.epoch+1, "batch", t.batchDone, "step", t.step)
+	return nil
+}
+
+// Done reports whether the run has nothing left to train: every epoch is
+// done, or Config.MaxSteps steps are.
+func (t *Trainer) Done() bool { return t.epoch >= t.cfg.Epochs || t.stopped }
+
+// Run trains the remaining epochs, then writes final.onnx and the plots.
+func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
+	for !t.Done() {
+		last, err := t.Epoch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if last {
+			break
+		}
+	}
+	return t.finish()
+}
+
+// finish writes final.onnx and the plots and summarizes the run.
+func (t *Trainer) finish() (*Summary, error) {
+	cfg := t.cfg
+	if err := t.syncBatchNormStats(); err != nil {
+		return nil, err
+	}
+	fm, err := t.snapshot(t.epoch, t.best)
+	if err != nil {
+		return nil, err
+	}
+	if t.leader() {
+		if err := t.mw.flush(); err != nil {
+			return nil, err
+		}
+		if err := onnx.EncodeFile(filepath.Join(cfg.Out, FinalFile), fm); err != nil {
+			return nil, err
+		}
+		if !cfg.NoPlots {
+			if err := Plot(cfg.Out); err != nil {
+				t.log.Warn("plots", "error", err)
+			}
+		}
+	}
+	return t.summary(), nil
+}
+
+// summary describes the run so far.
+func (t *Trainer) summary() *Summary {
+	s := &Summary{RunDir: t.cfg.Out, Epochs: t.epoch, Steps: t.step, StepsPerEpoch: t.spe, DroppedPerEpoch: t.dropped,
+		TestAcc: t.testAccs, BestAcc: t.best, BestEpoch: t.bestEpoch, Final: t.lastEval,
+		FinalModel: filepath.Join(t.cfg.Out, FinalFile), Resumed: t.resumed, Stopped: "epochs",
+		AGMMGates: len(t.tp.b.AGMM), Seconds: time.Since(t.start).Seconds()}
+	if t.resumed {
+		s.ResumedStep = t.resumedStep
+	}
+	if t.stopped {
+		s.Stopped = "max_steps"
+	}
+	if t.bestEpoch > 0 {
+		s.BestModel = filepath.Join(t.cfg.Out, BestFile)
+	}
+	for _, f := range t.tp.flips {
+		s.BinaryCount += f.N
+	}
+	return s
+}
+
+// leader reports whether this replica writes RUNDIR.
+func (t *Trainer) leader() bool { return t.comm.Rank() == 0 }
