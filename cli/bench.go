@@ -72,6 +72,9 @@ func printComparison(w io.Writer, c *bench.Comparison) {
 	fmt.Fprintf(w, "rounds\t%d timed after %d warm-up, interleaved (%s)\n", c.Rounds, c.Warmup, engineOrder(c))
 	fmt.Fprintf(w, "load average\t%.2f %.2f %.2f before, %.2f %.2f %.2f after\n",
 		c.LoadBefore[0], c.LoadBefore[1], c.LoadBefore[2], c.LoadAfter[0], c.LoadAfter[1], c.LoadAfter[2])
+	if m.Cores > 0 && max(c.LoadBefore[0], c.LoadAfter[0]) > float64(m.Cores)+0.5 {
+		fmt.Fprintf(w, "\tthe machine is busy (load above its %d cores): both engines lose time to other processes, PyTorch's OpenMP threads more (they wait for one another at every parallel region); compare minimums, on a quieter machine\n", m.Cores)
+	}
 	for _, s := range c.Results {
 		name := s.Engine
 		if s.Version != "" {

@@ -108,12 +108,13 @@ func readCPUInfo(m *Machine) {
 }
 
 // measureGHz times a chain of dependent integer additions (one cycle each
-// on every x86 core) and returns the best clock of several tries, or 0
-// where there is no such loop.
+// on every x86 core) and returns the best clock of many short tries (about
+// 2 ms each: on a busy machine most are preempted, the fastest is not), or
+// 0 where there is no such loop.
 func measureGHz() float64 {
-	const iters = 4 << 20
+	const iters = 1 << 20
 	best := 0.0
-	for try := 0; try < 7; try++ {
+	for try := 0; try < 40; try++ {
 		t0 := time.Now()
 		cycles := addChain(iters)
 		d := time.Since(t0)
