@@ -185,12 +185,15 @@ func to2D(v []int, hv int) (int, int) {
 	return v[0], v[1]
 }
 
-// convKernel is Conv: inputs X, W and optionally B.
+// convKernel is Conv: inputs X, W and optionally B. bin, when set, runs
+// the forward pass on packed spikes (binconv.go): the weights are
+// BipolarQuant's ±scale.
 type convKernel struct {
 	p                   kernels.ConvParams
 	out                 []int
 	bias                bool
 	wantX, wantW, wantB bool
+	bin                 *binaryConv
 }
 
 func (k *convKernel) Name() string {
@@ -205,6 +208,9 @@ func (k *convKernel) Forward(out []float32, in ...[]float32) error {
 	var bias []float32
 	if k.bias {
 		bias = in[2]
+	}
+	if k.bin != nil {
+		return k.bin.forward(k.p, in[0], in[1], bias, out)
 	}
 	kernels.ConvForward(k.p, in[0], in[1], bias, out)
 	return nil
@@ -345,6 +351,13 @@ func buildConv(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	k.wantX, k.wantW = wantGrad(b, x), wantGrad(b, w) // in input order: parameters are made in order
 	if bias != nil {
 		k.wantB = wantGrad(b, bias)
+	}
+	if w.Node != nil {
+		if bq, ok := KernelOf(w.Node).(*bipolarKernel); ok && bq.channelSize*len(bq.scale) == w.Len() {
+			if k.bin, err = newBinaryConv(p, bq.scale); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if src, T, ok := repeatedInput(b, n.Inputs[0]); ok && N%T == 0 && src.Shape[0] == N/T {
 		// The same images T times (direct encoding): convolve them once.
