@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // Spike packing for binary convolutions (infer/bitkern's layout: an image
 // is H*W pixels, each Words(C) 64-bit words, channel c at bit c%64 of word
 // c/64) and the conversion of their integer results back to float NCHW.
@@ -45,15 +47,14 @@ func PackSpikes(x []float32, C, HW int, dst []uint64) (gate float32, ok bool) {
 func SpikeConvOutput(dst []float32, src []int32, P, M int, gate float32, scale []float32) {
 	dst, src, scale = dst[:M*P], src[:P*M], scale[:M]
 	if cvtScaleAccel != nil && !forceGo && M%16 == 0 && P%16 == 0 && avx512Kernel != nil {
-		var block, blockT [256]float32
+		// 16 pixels x 16 channels at a time: the integers transposed
+		// (channels become rows), then converted and scaled into 16 output
+		// rows.
+		var block [256]float32
 		for m0 := 0; m0 < M; m0 += 16 {
 			for p0 := 0; p0 < P; p0 += 16 {
-				cvtScaleAccel(block[:], src[p0*M+m0:], M, gate, scale[m0:m0+16])
-				// block[16p+m] -> dst[(m0+m)*P + p0+p]
-				avx512Kernel.transpose16(blockT[:], block[:], 16, 0, 1)
-				for m := 0; m < 16; m++ {
-					copy(dst[(m0+m)*P+p0:][:16], blockT[16*m:16*m+16])
-				}
+				avx512Kernel.transpose16(block[:], int32sAsFloats(src[p0*M+m0:]), M, 0, 1)
+				cvtScaleAccel(dst[m0*P+p0:], P, floatsAsInt32s(block[:]), gate, scale[m0:m0+16])
 			}
 		}
 		return
@@ -63,4 +64,14 @@ func SpikeConvOutput(dst []float32, src []int32, P, M int, gate float32, scale [
 			dst[m*P+p] = float32(float32(k)*gate) * scale[m]
 		}
 	}
+}
+
+// int32sAsFloats and floatsAsInt32s reinterpret memory (transpose16 moves
+// bits, whatever they are).
+func int32sAsFloats(s []int32) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+func floatsAsInt32s(s []float32) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }

@@ -66,26 +66,28 @@ pkbad:
 	VZEROUPPER
 	RET
 
-// func cvtScale16AVX512(dst *float32, src *int32, ld int, gate float32, scale *float32)
+// func cvtScaleRows16AVX512(dst *float32, ld int, src *int32, gate float32, scale *float32)
 //
-// dst[16p+m] = float32(src[p*ld+m]) * gate * scale[m] for p, m < 16 (the
-// product with the gate rounded first).
-TEXT ·cvtScale16AVX512(SB), NOSPLIT, $0-40
+// dst[m*ld+p] = float32(src[16m+p]) * gate * scale[m] for m, p < 16 (the
+// product with the gate rounded first): 16 rows of 16 sums, transposed
+// beforehand, converted and scaled into 16 rows of the output.
+TEXT ·cvtScaleRows16AVX512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), DX
+	MOVQ ld+8(FP), DX
 	SHLQ $2, DX
+	MOVQ src+16(FP), SI
 	VBROADCASTSS gate+24(FP), Z1
 	MOVQ scale+32(FP), AX
-	VMOVUPS (AX), Z2
 	MOVQ $16, CX
 cvloop:
 	VCVTDQ2PS (SI), Z0
 	VMULPS Z1, Z0, Z0
+	VBROADCASTSS (AX), Z2
 	VMULPS Z2, Z0, Z0
 	VMOVUPS Z0, (DI)
-	ADDQ DX, SI
-	ADDQ $64, DI
+	ADDQ DX, DI
+	ADDQ $64, SI
+	ADDQ $4, AX
 	DECQ CX
 	JNZ  cvloop
 	VZEROUPPER

@@ -4,5 +4,5 @@ package kernels
 
 var (
 	packSpikesAccel func(x []float32, C, HW int, gate float32, dst []uint64) bool
-	cvtScaleAccel   func(dst []float32, src []int32, ld int, gate float32, scale []float32)
+	cvtScaleAccel   func(dst []float32, ld int, src []int32, gate float32, scale []float32)
 )
