@@ -140,18 +140,14 @@ func (c *convCall) sparseListItem(n int) {
 		}
 	}
 	s.vs[n], s.ok[n], s.nnz[n] = v, true, 0
+	// Grid position of input pixel (0, 0) with no tap applied; a row down
+	// adds wg.
+	base := (p.PadTop+s.lh)*s.wg + p.PadLeft + s.lw
 	for ci := 0; ci < p.C; ci++ {
-		list := s.lists[(n*p.C+ci)*c.HW:][:c.HW]
-		cnt := 0
-		for ih := 0; ih < p.H; ih++ {
-			// Grid position of input pixel (ih, 0) with no tap applied.
-			base := (ih+p.PadTop+s.lh)*s.wg + p.PadLeft + s.lw
-			k, ok := spikeIndexes(x[(ci*p.H+ih)*p.W:][:p.W], v, int32(base), list[cnt:])
-			if !ok {
-				s.ok[n] = false
-				return
-			}
-			cnt += k
+		cnt, ok := spikeIndexes(x[ci*c.HW:][:c.HW], p.W, v, int32(base), int32(s.wg), s.lists[(n*p.C+ci)*c.HW:][:c.HW])
+		if !ok {
+			s.ok[n] = false
+			return
 		}
 		s.counts[n*p.C+ci] = int32(cnt)
 		s.nnz[n] += cnt
@@ -190,9 +186,12 @@ func (c *convCall) sparseGridItem(ws *gemmWorkspace, n int) {
 					}
 				}
 			}
-			for t := 0; t < w; t++ {
+			// Pixels of one output row are consecutive grid rows: copy runs.
+			for t := 0; t < w; {
 				oh, ow := (q+t)/g.OW, (q+t)%g.OW
-				copy(gc[((oh+s.lh)*s.wg+ow+s.lw)*16:][:16], ws.block[16*t:16*t+16])
+				run := min(w-t, g.OW-ow)
+				copy(gc[((oh+s.lh)*s.wg+ow+s.lw)*16:][:16*run], ws.block[16*t:16*(t+run)])
+				t += run
 			}
 		}
 	}
@@ -260,16 +259,17 @@ func sparseTapsGo(t *tapSums) {
 	}
 }
 
-// spikeIndexesGo is spikeIndexesAVX512 in Go: (base+i)*64 for every
-// nonzero x[i], false when a nonzero is not v.
-func spikeIndexesGo(x []float32, v float32, base int32, out []int32) (int, bool) {
+// spikeIndexesGo is spikeIndexesAVX512 in Go: for the rows of w floats of
+// x, (base + row*rowStep + i)*64 for every nonzero x[row*w+i], false when a
+// nonzero is not v.
+func spikeIndexesGo(x []float32, w int, v float32, base, rowStep int32, out []int32) (int, bool) {
 	k := 0
 	for i, e := range x {
 		if e != 0 {
 			if e != v {
 				return 0, false
 			}
-			out[k] = (base + int32(i)) * 64
+			out[k] = (base + int32(i/w)*rowStep + int32(i%w)) * 64
 			k++
 		}
 	}

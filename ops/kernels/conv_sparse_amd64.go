@@ -5,7 +5,7 @@ package kernels
 // The sparse weight gradient's loops in conv_sparse_amd64.s (AVX-512).
 
 //go:noescape
-func spikeIndexesAVX512(x *float32, w int, v float32, base int32, out *int32) (count int, ok bool)
+func spikeIndexesAVX512(x *float32, w, h int, v float32, base, rowStep int32, out *int32) (count int, ok bool)
 
 //go:noescape
 func sparseTapsAVX512(a *sparseArgs)
@@ -15,13 +15,14 @@ func sparseTapsAVX512(a *sparseArgs)
 // loops.
 func sparseOK(kr *microKernel) bool { return kr == avx512Kernel && avx512Kernel != nil && !forceIm2col }
 
-// spikeIndexes is spikeIndexesAVX512 on slices (out needs len(x) room).
-func spikeIndexes(x []float32, v float32, base int32, out []int32) (int, bool) {
+// spikeIndexes is spikeIndexesAVX512 on slices: x holds rows of w floats
+// (out needs len(x) room).
+func spikeIndexes(x []float32, w int, v float32, base, rowStep int32, out []int32) (int, bool) {
 	if len(x) == 0 {
 		return 0, true
 	}
 	_ = out[len(x)-1]
-	return spikeIndexesAVX512(&x[0], len(x), v, base, &out[0])
+	return spikeIndexesAVX512(&x[0], w, len(x)/w, v, base, rowStep, &out[0])
 }
 
 // sparseTaps runs sparseTapsAVX512 for t (see tapSums). The listed

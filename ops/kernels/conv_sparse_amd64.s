@@ -20,24 +20,32 @@ DATA iota16<>+56(SB)/4, $14
 DATA iota16<>+60(SB)/4, $15
 GLOBL iota16<>(SB), RODATA, $64
 
-// func spikeIndexesAVX512(x *float32, w int, v float32, base int32, out *int32) (count int, ok bool)
+// func spikeIndexesAVX512(x *float32, w, h int, v float32, base, rowStep int32, out *int32) (count int, ok bool)
 //
-// For the w floats of x, writes (base+i)*64 to out for every i with
-// x[i] != 0, in order, and returns how many. Returns ok = false (count 0) as soon as a
-// nonzero differs from v: the row is not a spike row of value v.
-TEXT ·spikeIndexesAVX512(SB), NOSPLIT, $0-41
+// For the h rows of w floats of x, writes (base + row*rowStep + i)*64 to out
+// for every i with x[row*w+i] != 0, in order, and returns how many.
+// Returns ok = false (count 0) as soon as a nonzero differs from v: the
+// plane is not spikes of value v.
+TEXT ·spikeIndexesAVX512(SB), NOSPLIT, $0-57
 	MOVQ x+0(FP), SI
-	MOVQ w+8(FP), CX
-	VBROADCASTSS v+16(FP), Z1
-	MOVL base+20(FP), AX
-	VPBROADCASTD AX, Z2
-	VPADDD iota16<>(SB), Z2, Z2
-	VPSLLD $6, Z2, Z2
-	MOVQ out+24(FP), DI
+	MOVQ h+16(FP), R9
+	VBROADCASTSS v+24(FP), Z1
+	MOVL base+28(FP), AX
+	VPBROADCASTD AX, Z5
+	VPADDD iota16<>(SB), Z5, Z5
+	MOVL rowStep+32(FP), AX
+	VPBROADCASTD AX, Z6
+	MOVQ out+40(FP), DI
 	MOVQ DI, R11
 	VPXORD Z0, Z0, Z0
-	MOVL $1024, AX
+	MOVL $16, AX
 	VPBROADCASTD AX, Z3
+
+sirow:
+	TESTQ R9, R9
+	JZ    sidone
+	MOVQ w+8(FP), CX
+	VMOVDQA32 Z5, Z2
 
 siloop:
 	CMPQ CX, $16
@@ -48,7 +56,8 @@ siloop:
 	KANDW K1, K2, K3
 	KORTESTW K3, K3
 	JNZ  sibad
-	VPCOMPRESSD Z2, K1, (DI)
+	VPSLLD $6, Z2, Z7
+	VPCOMPRESSD Z7, K1, (DI)
 	KMOVW K1, AX
 	POPCNTL AX, AX
 	LEAQ (DI)(AX*4), DI
@@ -59,7 +68,7 @@ siloop:
 
 sitail:
 	TESTQ CX, CX
-	JZ    sidone
+	JZ    sinext
 	MOVL  $1, AX
 	SHLL  CX, AX
 	DECL  AX
@@ -70,25 +79,31 @@ sitail:
 	KANDW K1, K2, K3
 	KORTESTW K3, K3
 	JNZ  sibad
-	VPCOMPRESSD Z2, K1, (DI)
+	VPSLLD $6, Z2, Z7
+	VPCOMPRESSD Z7, K1, (DI)
 	KMOVW K1, AX
 	POPCNTL AX, AX
 	LEAQ (DI)(AX*4), DI
+	LEAQ (SI)(CX*4), SI
+
+sinext:
+	VPADDD Z6, Z5, Z5
+	DECQ R9
+	JMP  sirow
 
 sidone:
 	SUBQ R11, DI
 	SHRQ $2, DI
-	MOVQ DI, count+32(FP)
-	MOVB $1, ok+40(FP)
+	MOVQ DI, count+48(FP)
+	MOVB $1, ok+56(FP)
 	VZEROUPPER
 	RET
 
 sibad:
-	MOVQ $0, count+32(FP)
-	MOVB $0, ok+40(FP)
+	MOVQ $0, count+48(FP)
+	MOVB $0, ok+56(FP)
 	VZEROUPPER
 	RET
-
 
 // The sparse tap sums: for NV chunks of 16 output channels, register Z4+k
 // (even entries) and Z8+k (odd entries) sum chunk k's rows.

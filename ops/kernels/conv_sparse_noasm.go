@@ -7,8 +7,8 @@ package kernels
 
 func sparseOK(kr *microKernel) bool { return false }
 
-func spikeIndexes(x []float32, v float32, base int32, out []int32) (int, bool) {
-	return spikeIndexesGo(x, v, base, out)
+func spikeIndexes(x []float32, w int, v float32, base, rowStep int32, out []int32) (int, bool) {
+	return spikeIndexesGo(x, w, v, base, rowStep, out)
 }
 
 func sparseTaps(t *tapSums) { sparseTapsGo(t) }
