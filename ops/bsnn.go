@@ -9,7 +9,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
-// The BSNN custom ops of shared/spec/bsnn-onnx.md §2: BipolarQuant (sign
+// The BSNN custom ops of docs/spec/bsnn-onnx.md §2: BipolarQuant (sign
 // binarization, QONNX's domain), LIF and LIFStep (leaky integrate-and-fire
 // neurons) and AGMMGate (adaptive gradient modulation). Each has Gorgonia
 // kernels wrapping ops/spiking and a FunctionProto body (functions.go) so

@@ -1,5 +1,5 @@
 // Package spiking holds the raw float32 kernels of the three BSNN operators of the bsnnctl
-// contract (shared/spec/bsnn-onnx.md §2): the LIF neuron (multi-step and single-step, forward and
+// contract (docs/spec/bsnn-onnx.md §2): the LIF neuron (multi-step and single-step, forward and
 // BPTT backward with surrogate gradients), the AGMM gate, and BipolarQuant with its
 // straight-through backward. They work on plain []float32 slices and know nothing of Gorgonia;
 // the ops package wraps them.
