@@ -6,13 +6,15 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The roofline of the machine for docs/performance.md: peak FMA
 // throughput and memory bandwidth, per thread count (run with -cpu 1,2).
 
 // BenchmarkPeakFMA runs independent FMA chains on every thread: the
-// float32 peak for 8-lane (AVX2) and 16-lane (AVX-512) registers.
+// float32 peak for 8-lane (AVX2) and 16-lane (AVX-512) registers
+// (best_GFLOP/s: the fastest of the b.N runs).
 func BenchmarkPeakFMA(b *testing.B) {
 	for _, c := range []struct {
 		name  string
@@ -30,10 +32,9 @@ func BenchmarkPeakFMA(b *testing.B) {
 			const iters = 1 << 20
 			threads := runtime.GOMAXPROCS(0)
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				onThreads(threads, func(int) { c.loop(iters) })
-			}
+			best := bestOf(b, func() { onThreads(threads, func(int) { c.loop(iters) }) })
 			b.ReportMetric(c.flops*iters*float64(threads)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(c.flops*iters*float64(threads)/best.Seconds()/1e9, "best_GFLOP/s")
 		})
 	}
 }
@@ -43,6 +44,7 @@ func BenchmarkPeakFMA(b *testing.B) {
 // half of the buffer to the other; bytes counted once). 256 MiB is far
 // beyond the caches (DRAM bandwidth); 8 MiB is one activation tensor of
 // the first ResNet-20 stage at batch 32, T=4, which may stay in L3.
+// best_GB/s is the fastest of the b.N runs.
 func BenchmarkMemoryBandwidth(b *testing.B) {
 	for _, size := range []struct {
 		name string
@@ -63,32 +65,36 @@ func benchStreams(b *testing.B, n int) {
 		return s[p*per : (p+1)*per]
 	}
 	var sink [64]float32
-	b.Run("read", func(b *testing.B) {
-		b.SetBytes(int64(4 * n))
-		for i := 0; i < b.N; i++ {
-			onThreads(threads, func(p int) {
-				s := part(p, buf)
-				sink[p] = sumAVX2(&s[0], len(s))
-			})
-		}
+	stream := func(name string, f func(p int)) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(4 * n))
+			best := bestOf(b, func() { onThreads(threads, f) })
+			b.ReportMetric(float64(4*n)/best.Seconds()/1e9, "best_GB/s")
+		})
+	}
+	stream("read", func(p int) {
+		s := part(p, buf)
+		sink[p] = sumAVX2(&s[0], len(s))
 	})
-	b.Run("write", func(b *testing.B) {
-		b.SetBytes(int64(4 * n))
-		for i := 0; i < b.N; i++ {
-			onThreads(threads, func(p int) {
-				s := part(p, buf)
-				fillAVX2(&s[0], len(s), 2)
-			})
-		}
+	stream("write", func(p int) {
+		s := part(p, buf)
+		fillAVX2(&s[0], len(s), 2)
 	})
-	b.Run("copy", func(b *testing.B) {
-		b.SetBytes(int64(4 * n))
-		src, dst := buf[:n/2], buf[n/2:]
-		for i := 0; i < b.N; i++ {
-			onThreads(threads, func(p int) { copy(part(p, dst), part(p, src)) })
-		}
-	})
+	src, dst := buf[:n/2], buf[n/2:]
+	stream("copy", func(p int) { copy(part(p, dst), part(p, src)) })
 	runtime.KeepAlive(sink)
+}
+
+// bestOf runs f b.N times and returns the fastest run: on a shared machine
+// the best run is the one other processes disturbed least.
+func bestOf(b *testing.B, f func()) time.Duration {
+	best := time.Duration(1<<63 - 1)
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		f()
+		best = min(best, time.Since(t0))
+	}
+	return best
 }
 
 // onThreads runs f(0..threads-1) concurrently and waits.
