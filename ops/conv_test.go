@@ -699,30 +699,9 @@ func TestConvRepeatedInput(t *testing.T) {
 	explicit := refModel("Conv", 13, attrs, ins, 1, 1)
 	xs := append(append(append([]float32(nil), x...), x...), x...)
 	dy := randF32(r, T*2*3*6*6)
-	run := func(m *onnx.Model, in []float32) (*Program, *Builder) {
-		b, err := NewBuilder(m, Options{InputGrads: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss, err := b.WeightedSum(b.Outputs[0], dy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := b.Compile(loss)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.SetInput("x", in); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Run(); err != nil {
-			t.Fatal(err)
-		}
-		return p, b
-	}
-	pr, br := run(repeated, x)
+	br, pr := runWeightedSum(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
 	defer pr.Close()
-	pe, be := run(explicit, xs)
+	be, pe := runWeightedSum(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
 	defer pe.Close()
 	repeats := 0
 	for _, n := range br.G.AllNodes() {

@@ -78,29 +78,12 @@ func TestBNFusedIntoLIF(t *testing.T) {
 				}
 				run := func(expose bool) result {
 					m := fusionModel(T, N, C, hw, hw, residual, expose, rand.New(rand.NewPCG(1, 2)))
-					b, err := NewBuilder(m, Options{Training: true, InputGrads: true})
-					if err != nil {
-						t.Fatal(err)
-					}
-					loss, err := b.WeightedSum(b.Outputs[0], dy)
-					if err != nil {
-						t.Fatal(err)
-					}
-					p, err := b.Compile(loss)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer p.Close()
-					must := func(err error) {
-						if err != nil {
-							t.Fatal(err)
-						}
-					}
-					must(p.SetInput("z", z))
+					inputs := map[string][]float32{"z": z}
 					if residual {
-						must(p.SetInput("res", res))
+						inputs["res"] = res
 					}
-					must(p.Run())
+					b, p := runWeightedSum(t, m, Options{Training: true, InputGrads: true}, dy, inputs)
+					defer p.Close()
 					var out result
 					for _, nd := range b.G.AllNodes() {
 						if k, ok := KernelOf(nd).(*lifKernel); ok {
@@ -135,4 +118,31 @@ func TestBNFusedIntoLIF(t *testing.T) {
 			})
 		}
 	}
+}
+
+// runWeightedSum compiles m with the loss sum(output 0 * w), sets the
+// inputs and runs it once.
+func runWeightedSum(t *testing.T, m *onnx.Model, opts Options, w []float32, inputs map[string][]float32) (*Builder, *Program) {
+	t.Helper()
+	b, err := NewBuilder(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := b.WeightedSum(b.Outputs[0], w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.Compile(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range inputs {
+		if err := p.SetInput(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return b, p
 }

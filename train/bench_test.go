@@ -26,16 +26,7 @@ import (
 // testmodels/fixtures/resnet20_op11_keepbn_dynamic: T=4, batch 32,
 // 32x32x3 inputs. It reports the step time as step_s.
 func BenchmarkTrainStepResNet20(b *testing.B) {
-	m := fixtureBSNN(b, "resnet20_op11_keepbn_dynamic", 4)
-	cfg := Config{Batch: 32, Out: "-", Data: "-", ModelProto: m}.Defaults()
-	ni, err := analyze(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tp, err := compileTrain(m, ni, cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	tp, ni, cfg := resnet20Program(b, 32)
 	defer tp.prog.Close()
 	opt := NewOptimizer(cfg, tp.params, func(name string) bool { return ni.Weights[name] })
 	x := make([]float32, 32*ni.InputShape.Size())
@@ -66,6 +57,23 @@ func BenchmarkTrainStepResNet20(b *testing.B) {
 	// other jobs it moves far less than the wall time.
 	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu_s")
 	b.ReportMetric(ops.Flops(tp.prog)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// resnet20Program compiles the BSNN ResNet-20 (T = 4) of the fixture
+// resnet20_op11_keepbn_dynamic for training at the given batch.
+func resnet20Program(t testing.TB, batch int) (*trainProgram, *netInfo, Config) {
+	t.Helper()
+	m := fixtureBSNN(t, "resnet20_op11_keepbn_dynamic", 4)
+	cfg := Config{Batch: batch, Out: "-", Data: "-", ModelProto: m}.Defaults()
+	ni, err := analyze(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := compileTrain(m, ni, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp, ni, cfg
 }
 
 // processCPU is the user + system CPU time of the process so far.
@@ -147,16 +155,7 @@ func TestBenchTrainStepRefusesADifferentNetwork(t *testing.T) {
 func TestTrainStepReproducible(t *testing.T) {
 	prev := runtime.GOMAXPROCS(2)
 	defer runtime.GOMAXPROCS(prev)
-	m := fixtureBSNN(t, "resnet20_op11_keepbn_dynamic", 4)
-	cfg := Config{Batch: 8, Out: "-", Data: "-", ModelProto: m}.Defaults()
-	ni, err := analyze(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := compileTrain(m, ni, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp, ni, _ := resnet20Program(t, 8)
 	defer tp.prog.Close()
 	x, y := benchBatch(8, ni.InputShape.Size(), tp.loss.C)
 	var first [][]float32
@@ -189,16 +188,7 @@ func TestTrainStepReproducible(t *testing.T) {
 // written once (_MB, compulsory traffic) and dense flops (_GFLOP). Views
 // (reshapes, passed-through gradients) cost nothing and are not listed.
 func BenchmarkTrainStepPhases(b *testing.B) {
-	m := fixtureBSNN(b, "resnet20_op11_keepbn_dynamic", 4)
-	cfg := Config{Batch: 32, Out: "-", Data: "-", ModelProto: m}.Defaults()
-	ni, err := analyze(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tp, err := compileTrain(m, ni, cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	tp, ni, _ := resnet20Program(b, 32)
 	defer tp.prog.Close()
 	x, y := benchBatch(32, ni.InputShape.Size(), tp.loss.C)
 	if err := tp.run(ni.Input, x, y); err != nil {

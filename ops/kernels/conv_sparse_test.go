@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -111,7 +112,7 @@ func TestSparseLoopsAsmMatchGo(t *testing.T) {
 		}
 		na, oka := spikeIndexes(x, rw, 0.5, 100, 9, a)
 		nb, okb := spikeIndexesGo(x, rw, 0.5, 100, 9, b)
-		if na != nb || oka != okb || !equalInt32(a[:na], b[:nb]) {
+		if na != nb || oka != okb || !slices.Equal(a[:na], b[:nb]) {
 			t.Errorf("w=%d: asm %d %v %v, Go %d %v %v", w, na, oka, a[:na], nb, okb, b[:nb])
 		}
 		if w > 3 {
@@ -140,16 +141,4 @@ func TestSparseLoopsAsmMatchGo(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalInt32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

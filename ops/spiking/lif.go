@@ -308,29 +308,24 @@ const lifChunk = 1024
 // the same order (each node an IEEE float32 operation, no contraction into FMA, no
 // flush-to-zero). Large inputs are split over M between two goroutines.
 func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
-	const op = "LIFForward"
-	n, err := lifCheck(op, p, T, M)
-	if err == nil {
-		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
-	}
-	if err != nil {
-		return err
-	}
-	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT}.run(numParts(M, n, partAlign))
-	return nil
+	return lifForward("LIFForward", p, T, M, x, nil, s, vT, nil)
 }
 
 // LIFForwardCount is LIFForward that also writes into counts [T] the
 // number of spikes at each step, counted in the same pass over the data
 // (counts[t]/M is the firing rate at step t).
 func LIFForwardCount(p LIFParams, T, M int, x, s, vT []float32, counts []int64) error {
-	return LIFForwardAffine(p, T, M, x, nil, s, vT, counts)
+	return lifForward("LIFForwardCount", p, T, M, x, nil, s, vT, counts)
 }
 
 // LIFForwardAffine is LIFForwardCount on the inputs mapped by aff (nil: not
 // mapped); counts may be nil. s must not be x when aff is not nil.
 func LIFForwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, s, vT []float32, counts []int64) error {
-	const op = "LIFForwardAffine"
+	return lifForward("LIFForwardAffine", p, T, M, x, aff, s, vT, counts)
+}
+
+// lifForward checks and runs a forward call (aff and counts may be nil).
+func lifForward(op string, p LIFParams, T, M int, x []float32, aff *Affine, s, vT []float32, counts []int64) error {
 	n, err := lifCheck(op, p, T, M)
 	if err == nil {
 		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
@@ -352,7 +347,11 @@ func LIFForwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, s, vT []f
 // is x mapped by aff, and gx receives dL/d(mapped X), the gradient the
 // layer that computes the mapping (the BatchNormalization) takes.
 func LIFBackwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32) error {
-	const op = "LIFBackwardAffine"
+	return lifBackward("LIFBackwardAffine", p, T, M, x, aff, gs, gvT, gx)
+}
+
+// lifBackward checks and runs a backward call (aff may be nil).
+func lifBackward(op string, p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32) error {
 	n, err := lifCheck(op, p, T, M)
 	if err == nil {
 		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
@@ -398,20 +397,7 @@ func LIFBackwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT,
 // V_0 = v_reset is a constant, so gV_0 is dropped. Large inputs are split over M between two
 // goroutines; nothing is allocated per call.
 func LIFBackward(p LIFParams, T, M int, x, gs, gvT, gx []float32) error {
-	const op = "LIFBackward"
-	n, err := lifCheck(op, p, T, M)
-	if err == nil {
-		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
-			checkOptLen(op, "gvT", gvT, M), checkLen(op, "gx", gx, n))
-	}
-	if err == nil && n > 0 && &gx[0] == &gs[0] {
-		err = fmt.Errorf("%w: %s: gx must not alias gs", ErrShape, op)
-	}
-	if err != nil {
-		return err
-	}
-	lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, gs: gs, gvIn: gvT, gx: gx}.run(numParts(M, n, partAlign))
-	return nil
+	return lifBackward("LIFBackward", p, T, M, x, nil, gs, gvT, gx)
 }
 
 // LIFStep is one step of LIFForward from an explicit state (bsnn.custom_op.snn::LIFStep):
