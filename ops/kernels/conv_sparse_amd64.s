@@ -105,8 +105,127 @@ sibad:
 	VZEROUPPER
 	RET
 
-// The sparse tap sums: for NV chunks of 16 output channels, register Z4+k
-// (even entries) and Z8+k (odd entries) sum chunk k's rows.
+// The sparse tap sums, for NV = 1..4 chunks of 16 output channels (chunk
+// k's rows at base register B_k: BX, DI, R12, R13): register Z4+k sums the
+// even entries of chunk k, Z8+k the odd ones.
+
+// ADDn(e, o) adds the grid rows of the entry whose byte offset is in AX to
+// the accumulators of n chunks starting at e (even) or o (odd) registers.
+#define ADD1(z0) \
+	VADDPS (BX)(AX*1), z0, z0
+#define ADD2(z0, z1) \
+	ADD1(z0); \
+	VADDPS (DI)(AX*1), z1, z1
+#define ADD3(z0, z1, z2) \
+	ADD2(z0, z1); \
+	VADDPS (R12)(AX*1), z2, z2
+#define ADD4(z0, z1, z2, z3) \
+	ADD3(z0, z1, z2); \
+	VADDPS (R13)(AX*1), z3, z3
+
+// ENTRY(off, add) loads the list entry at off(SI)(R11*4) into AX and adds
+// its rows.
+#define ENTRY(off, add) \
+	MOVLQSX off(SI)(R11*4), AX; \
+	add
+
+// TAP_LOOP(evens, odds, bases, sums, labels...) sums the list for every tap
+// (CX taps, offsets at R9, accumulator rows at DX): four entries per
+// iteration (the rows of the entries four ahead prefetched), then the last
+// ones, then sum*v added to the tap's row.
+#define TAP_LOOP(ADDE, ADDO, BASES, ZERO, SUM, tap, quad, rest, sum) \
+tap: \
+	MOVQ 8(R8), BX; \
+	ADDQ (R9), BX; \
+	BASES; \
+	ZERO; \
+	XORQ R11, R11; \
+quad: \
+	LEAQ 4(R11), AX; \
+	CMPQ AX, R10; \
+	JGT  rest; \
+	MOVLQSX 64(SI)(R11*4), AX; \
+	PREFETCHT0 (BX)(AX*1); \
+	MOVLQSX 68(SI)(R11*4), AX; \
+	PREFETCHT0 (BX)(AX*1); \
+	MOVLQSX 72(SI)(R11*4), AX; \
+	PREFETCHT0 (BX)(AX*1); \
+	MOVLQSX 76(SI)(R11*4), AX; \
+	PREFETCHT0 (BX)(AX*1); \
+	ENTRY(0, ADDE); \
+	ENTRY(4, ADDO); \
+	ENTRY(8, ADDE); \
+	ENTRY(12, ADDO); \
+	ADDQ $4, R11; \
+	JMP  quad; \
+rest: \
+	CMPQ R11, R10; \
+	JGE  sum; \
+	ENTRY(0, ADDE); \
+	LEAQ 1(R11), AX; \
+	CMPQ AX, R10; \
+	JGE  sum; \
+	ENTRY(4, ADDO); \
+	LEAQ 2(R11), AX; \
+	CMPQ AX, R10; \
+	JGE  sum; \
+	ENTRY(8, ADDE); \
+sum: \
+	SUM; \
+	ADDQ 72(R8), DX; \
+	ADDQ $8, R9; \
+	DECQ CX; \
+	JNZ  tap; \
+	VZEROUPPER; \
+	RET
+
+// The base registers of chunks 2..4 (chunkStride bytes apart).
+#define BASES1
+#define BASES2 \
+	MOVQ BX, DI; \
+	ADDQ 48(R8), DI
+#define BASES3 \
+	BASES2; \
+	MOVQ DI, R12; \
+	ADDQ 48(R8), R12
+#define BASES4 \
+	BASES3; \
+	MOVQ R12, R13; \
+	ADDQ 48(R8), R13
+
+// ZEROn clears the accumulators of n chunks; SUMn adds (even + odd) * v
+// (Z12) to the taps' accumulator row at DX, chunk k at 64k bytes.
+#define ZERO1 \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z8, Z8, Z8
+#define ZERO2 \
+	ZERO1; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z9, Z9, Z9
+#define ZERO3 \
+	ZERO2; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z10, Z10, Z10
+#define ZERO4 \
+	ZERO3; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z11, Z11, Z11
+#define SUMCHUNK(e, o, off) \
+	VADDPS o, e, e; \
+	VMULPS Z12, e, e; \
+	VADDPS off(DX), e, e; \
+	VMOVUPS e, off(DX)
+#define SUM1 \
+	SUMCHUNK(Z4, Z8, 0)
+#define SUM2 \
+	SUM1; \
+	SUMCHUNK(Z5, Z9, 64)
+#define SUM3 \
+	SUM2; \
+	SUMCHUNK(Z6, Z10, 128)
+#define SUM4 \
+	SUM3; \
+	SUMCHUNK(Z7, Z11, 192)
 
 // func sparseTapsAVX512(a *sparseArgs)
 //
@@ -132,313 +251,7 @@ TEXT ·sparseTapsAVX512(SB), NOSPLIT, $0-8
 	CMPQ AX, $3
 	JEQ  tap3
 	JMP  tap4
-
-tap1:
-	MOVQ 8(R8), BX
-	ADDQ (R9), BX
-	VPXORD Z4, Z4, Z4
-	VPXORD Z8, Z8, Z8
-	XORQ R11, R11
-quad1:
-	LEAQ 4(R11), AX
-	CMPQ AX, R10
-	JGT  rest1
-	MOVLQSX 64(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 68(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 72(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 76(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	MOVLQSX 12(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	ADDQ $4, R11
-	JMP  quad1
-rest1:
-	CMPQ R11, R10
-	JGE  sum1
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	LEAQ 1(R11), AX
-	CMPQ AX, R10
-	JGE  sum1
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	LEAQ 2(R11), AX
-	CMPQ AX, R10
-	JGE  sum1
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-sum1:
-	VADDPS Z8, Z4, Z4
-	VMULPS Z12, Z4, Z4
-	VADDPS 0(DX), Z4, Z4
-	VMOVUPS Z4, 0(DX)
-	ADDQ 72(R8), DX
-	ADDQ $8, R9
-	DECQ CX
-	JNZ  tap1
-	VZEROUPPER
-	RET
-
-tap2:
-	MOVQ 8(R8), BX
-	ADDQ (R9), BX
-	MOVQ BX, DI
-	ADDQ 48(R8), DI
-	VPXORD Z4, Z4, Z4
-	VPXORD Z8, Z8, Z8
-	VPXORD Z5, Z5, Z5
-	VPXORD Z9, Z9, Z9
-	XORQ R11, R11
-quad2:
-	LEAQ 4(R11), AX
-	CMPQ AX, R10
-	JGT  rest2
-	MOVLQSX 64(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 68(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 72(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 76(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	MOVLQSX 12(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	ADDQ $4, R11
-	JMP  quad2
-rest2:
-	CMPQ R11, R10
-	JGE  sum2
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	LEAQ 1(R11), AX
-	CMPQ AX, R10
-	JGE  sum2
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	LEAQ 2(R11), AX
-	CMPQ AX, R10
-	JGE  sum2
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-sum2:
-	VADDPS Z8, Z4, Z4
-	VMULPS Z12, Z4, Z4
-	VADDPS 0(DX), Z4, Z4
-	VMOVUPS Z4, 0(DX)
-	VADDPS Z9, Z5, Z5
-	VMULPS Z12, Z5, Z5
-	VADDPS 64(DX), Z5, Z5
-	VMOVUPS Z5, 64(DX)
-	ADDQ 72(R8), DX
-	ADDQ $8, R9
-	DECQ CX
-	JNZ  tap2
-	VZEROUPPER
-	RET
-
-tap3:
-	MOVQ 8(R8), BX
-	ADDQ (R9), BX
-	MOVQ BX, DI
-	ADDQ 48(R8), DI
-	MOVQ DI, R12
-	ADDQ 48(R8), R12
-	VPXORD Z4, Z4, Z4
-	VPXORD Z8, Z8, Z8
-	VPXORD Z5, Z5, Z5
-	VPXORD Z9, Z9, Z9
-	VPXORD Z6, Z6, Z6
-	VPXORD Z10, Z10, Z10
-	XORQ R11, R11
-quad3:
-	LEAQ 4(R11), AX
-	CMPQ AX, R10
-	JGT  rest3
-	MOVLQSX 64(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 68(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 72(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 76(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	MOVLQSX 12(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	ADDQ $4, R11
-	JMP  quad3
-rest3:
-	CMPQ R11, R10
-	JGE  sum3
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	LEAQ 1(R11), AX
-	CMPQ AX, R10
-	JGE  sum3
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	LEAQ 2(R11), AX
-	CMPQ AX, R10
-	JGE  sum3
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-sum3:
-	VADDPS Z8, Z4, Z4
-	VMULPS Z12, Z4, Z4
-	VADDPS 0(DX), Z4, Z4
-	VMOVUPS Z4, 0(DX)
-	VADDPS Z9, Z5, Z5
-	VMULPS Z12, Z5, Z5
-	VADDPS 64(DX), Z5, Z5
-	VMOVUPS Z5, 64(DX)
-	VADDPS Z10, Z6, Z6
-	VMULPS Z12, Z6, Z6
-	VADDPS 128(DX), Z6, Z6
-	VMOVUPS Z6, 128(DX)
-	ADDQ 72(R8), DX
-	ADDQ $8, R9
-	DECQ CX
-	JNZ  tap3
-	VZEROUPPER
-	RET
-
-tap4:
-	MOVQ 8(R8), BX
-	ADDQ (R9), BX
-	MOVQ BX, DI
-	ADDQ 48(R8), DI
-	MOVQ DI, R12
-	ADDQ 48(R8), R12
-	MOVQ R12, R13
-	ADDQ 48(R8), R13
-	VPXORD Z4, Z4, Z4
-	VPXORD Z8, Z8, Z8
-	VPXORD Z5, Z5, Z5
-	VPXORD Z9, Z9, Z9
-	VPXORD Z6, Z6, Z6
-	VPXORD Z10, Z10, Z10
-	VPXORD Z7, Z7, Z7
-	VPXORD Z11, Z11, Z11
-	XORQ R11, R11
-quad4:
-	LEAQ 4(R11), AX
-	CMPQ AX, R10
-	JGT  rest4
-	MOVLQSX 64(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 68(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 72(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 76(SI)(R11*4), AX
-	PREFETCHT0 (BX)(AX*1)
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	VADDPS (R13)(AX*1), Z7, Z7
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	VADDPS (R13)(AX*1), Z11, Z11
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	VADDPS (R13)(AX*1), Z7, Z7
-	MOVLQSX 12(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	VADDPS (R13)(AX*1), Z11, Z11
-	ADDQ $4, R11
-	JMP  quad4
-rest4:
-	CMPQ R11, R10
-	JGE  sum4
-	MOVLQSX 0(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	VADDPS (R13)(AX*1), Z7, Z7
-	LEAQ 1(R11), AX
-	CMPQ AX, R10
-	JGE  sum4
-	MOVLQSX 4(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z8, Z8
-	VADDPS (DI)(AX*1), Z9, Z9
-	VADDPS (R12)(AX*1), Z10, Z10
-	VADDPS (R13)(AX*1), Z11, Z11
-	LEAQ 2(R11), AX
-	CMPQ AX, R10
-	JGE  sum4
-	MOVLQSX 8(SI)(R11*4), AX
-	VADDPS (BX)(AX*1), Z4, Z4
-	VADDPS (DI)(AX*1), Z5, Z5
-	VADDPS (R12)(AX*1), Z6, Z6
-	VADDPS (R13)(AX*1), Z7, Z7
-sum4:
-	VADDPS Z8, Z4, Z4
-	VMULPS Z12, Z4, Z4
-	VADDPS 0(DX), Z4, Z4
-	VMOVUPS Z4, 0(DX)
-	VADDPS Z9, Z5, Z5
-	VMULPS Z12, Z5, Z5
-	VADDPS 64(DX), Z5, Z5
-	VMOVUPS Z5, 64(DX)
-	VADDPS Z10, Z6, Z6
-	VMULPS Z12, Z6, Z6
-	VADDPS 128(DX), Z6, Z6
-	VMOVUPS Z6, 128(DX)
-	VADDPS Z11, Z7, Z7
-	VMULPS Z12, Z7, Z7
-	VADDPS 192(DX), Z7, Z7
-	VMOVUPS Z7, 192(DX)
-	ADDQ 72(R8), DX
-	ADDQ $8, R9
-	DECQ CX
-	JNZ  tap4
-	VZEROUPPER
-	RET
+	TAP_LOOP(ADD1(Z4), ADD1(Z8), BASES1, ZERO1, SUM1, tap1, quad1, rest1, sum1)
+	TAP_LOOP(ADD2(Z4, Z5), ADD2(Z8, Z9), BASES2, ZERO2, SUM2, tap2, quad2, rest2, sum2)
+	TAP_LOOP(ADD3(Z4, Z5, Z6), ADD3(Z8, Z9, Z10), BASES3, ZERO3, SUM3, tap3, quad3, rest3, sum3)
+	TAP_LOOP(ADD4(Z4, Z5, Z6, Z7), ADD4(Z8, Z9, Z10, Z11), BASES4, ZERO4, SUM4, tap4, quad4, rest4, sum4)
