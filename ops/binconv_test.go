@@ -66,21 +66,7 @@ func TestBinaryConvForward(t *testing.T) {
 			}
 			x[len(x)-1] = 9 // the last image is not gated spikes
 			run := func(binarize bool) ([]float32, bool) {
-				b, err := NewBuilder(binaryConvModel(c.shape, c.wshape, latent, 0.5, binarize, c.attrs), Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				p, err := b.Compile(nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer p.Close()
-				if err := p.SetInput("x", x); err != nil {
-					t.Fatal(err)
-				}
-				if err := p.Run(); err != nil {
-					t.Fatal(err)
-				}
+				b, p := compileRun(t, binaryConvModel(c.shape, c.wshape, latent, 0.5, binarize, c.attrs), Options{}, nil, map[string][]float32{"x": x})
 				packed := false
 				for _, n := range b.G.AllNodes() {
 					if k, ok := KernelOf(n).(*convKernel); ok {

@@ -699,9 +699,9 @@ func TestConvRepeatedInput(t *testing.T) {
 	explicit := refModel("Conv", 13, attrs, ins, 1, 1)
 	xs := append(append(append([]float32(nil), x...), x...), x...)
 	dy := randF32(r, T*2*3*6*6)
-	br, pr := runWeightedSum(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
+	br, pr := compileRun(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
 	defer pr.Close()
-	be, pe := runWeightedSum(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
+	be, pe := compileRun(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
 	defer pe.Close()
 	repeats := 0
 	for _, n := range br.G.AllNodes() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
@@ -82,7 +83,7 @@ func TestBNFusedIntoLIF(t *testing.T) {
 					if residual {
 						inputs["res"] = res
 					}
-					b, p := runWeightedSum(t, m, Options{Training: true, InputGrads: true}, dy, inputs)
+					b, p := compileRun(t, m, Options{Training: true, InputGrads: true}, dy, inputs)
 					defer p.Close()
 					var out result
 					for _, nd := range b.G.AllNodes() {
@@ -120,22 +121,25 @@ func TestBNFusedIntoLIF(t *testing.T) {
 	}
 }
 
-// runWeightedSum compiles m with the loss sum(output 0 * w), sets the
-// inputs and runs it once.
-func runWeightedSum(t *testing.T, m *onnx.Model, opts Options, w []float32, inputs map[string][]float32) (*Builder, *Program) {
+// compileRun compiles m, with w (not nil) under the loss sum(output 0 * w),
+// sets the inputs and runs it once. The program is closed when the test ends.
+func compileRun(t *testing.T, m *onnx.Model, opts Options, w []float32, inputs map[string][]float32) (*Builder, *Program) {
 	t.Helper()
 	b, err := NewBuilder(m, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss, err := b.WeightedSum(b.Outputs[0], w)
-	if err != nil {
-		t.Fatal(err)
+	var loss *G.Node
+	if w != nil {
+		if loss, err = b.WeightedSum(b.Outputs[0], w); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p, err := b.Compile(loss)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
 	for name, v := range inputs {
 		if err := p.SetInput(name, v); err != nil {
 			t.Fatal(err)

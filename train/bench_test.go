@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/bsnnctl/bsnnctl/internal/bench"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -46,7 +46,7 @@ func BenchmarkTrainStepResNet20(b *testing.B) {
 		}
 	}
 	step() // warm-up: buffers are allocated on the first run
-	cpu0 := processCPU()
+	cpu0, cpuOK := bench.ProcessCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		step()
@@ -55,7 +55,9 @@ func BenchmarkTrainStepResNet20(b *testing.B) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "step_s")
 	// The CPU time of the process per step: on a machine shared with
 	// other jobs it moves far less than the wall time.
-	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu_s")
+	if cpu1, _ := bench.ProcessCPU(); cpuOK {
+		b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu_s")
+	}
 	b.ReportMetric(ops.Flops(tp.prog)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
@@ -74,15 +76,6 @@ func resnet20Program(t testing.TB, batch int) (*trainProgram, *netInfo, Config) 
 		t.Fatal(err)
 	}
 	return tp, ni, cfg
-}
-
-// processCPU is the user + system CPU time of the process so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestBenchTrainStep runs the training-step benchmark of the ResNet-20 BSNN

@@ -161,22 +161,31 @@ func (a *Affine) check(op string, n int) error {
 // inputs are mapped, the row's first neuron being neuron i0.
 // The element offset off locates the row in X (for the residual).
 func (c *lifConsts) fireRow(x, v, s []float32, aff *Affine, i0, off int) int {
-	if aff != nil {
-		spikes := 0
-		for lo := 0; lo < len(v); {
-			ch := (i0 + lo) / aff.S
-			hi := min(len(v), (ch+1)*aff.S-i0)
-			ch %= len(aff.A)
-			var r []float32
-			if aff.R != nil {
-				r = aff.R[off+lo : off+hi]
-			}
-			spikes += c.fireRun(x[lo:hi], v[lo:hi], s[lo:hi], true, aff.A[ch], aff.B[ch], r)
-			lo = hi
-		}
-		return spikes
+	if aff == nil {
+		return c.fireRun(x, v, s, false, 1, 0, nil)
 	}
-	return c.fireRun(x, v, s, false, 1, 0, nil)
+	spikes := 0
+	aff.channelRuns(len(v), i0, off, func(lo, hi int, a, b float32, r []float32) {
+		spikes += c.fireRun(x[lo:hi], v[lo:hi], s[lo:hi], true, a, b, r)
+	})
+	return spikes
+}
+
+// channelRuns splits a row of n neurons, the first being neuron i0 at
+// element offset off, into runs of one channel and calls f with each run's
+// bounds, its channel's factors and its slice of the residual (nil without).
+func (aff *Affine) channelRuns(n, i0, off int, f func(lo, hi int, a, b float32, r []float32)) {
+	for lo := 0; lo < n; {
+		ch := (i0 + lo) / aff.S
+		hi := min(n, (ch+1)*aff.S-i0)
+		ch %= len(aff.A)
+		var r []float32
+		if aff.R != nil {
+			r = aff.R[off+lo : off+hi]
+		}
+		f(lo, hi, aff.A[ch], aff.B[ch], r)
+		lo = hi
+	}
 }
 
 func (c *lifConsts) fireRun(x, v, s []float32, affine bool, a, b float32, r []float32) int {
@@ -203,21 +212,13 @@ func mapInput(x []float32, i int, affine bool, a, b float32, r []float32) float3
 
 // chargeRow is fireRow keeping H (into h) instead of the spikes.
 func (c *lifConsts) chargeRow(x, v, h []float32, aff *Affine, i0, off int) {
-	if aff != nil {
-		for lo := 0; lo < len(v); {
-			ch := (i0 + lo) / aff.S
-			hi := min(len(v), (ch+1)*aff.S-i0)
-			ch %= len(aff.A)
-			var r []float32
-			if aff.R != nil {
-				r = aff.R[off+lo : off+hi]
-			}
-			c.chargeRun(x[lo:hi], v[lo:hi], h[lo:hi], true, aff.A[ch], aff.B[ch], r)
-			lo = hi
-		}
+	if aff == nil {
+		c.chargeRun(x, v, h, false, 1, 0, nil)
 		return
 	}
-	c.chargeRun(x, v, h, false, 1, 0, nil)
+	aff.channelRuns(len(v), i0, off, func(lo, hi int, a, b float32, r []float32) {
+		c.chargeRun(x[lo:hi], v[lo:hi], h[lo:hi], true, a, b, r)
+	})
 }
 
 func (c *lifConsts) chargeRun(x, v, h []float32, affine bool, a, b float32, r []float32) {
