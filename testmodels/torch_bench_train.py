@@ -150,7 +150,7 @@ class Layer(nn.Module):
         info = self.info
 
         def put(param, value, what):
-            value = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+            value = torch.from_numpy(np.array(value, dtype=np.float32))  # a writable copy
             if tuple(param.shape) != tuple(value.shape):
                 raise ValueError("layer %s: %s has shape %s in the file, %s in the PyTorch network"
                                  % (info["name"], what, tuple(value.shape), tuple(param.shape)))
