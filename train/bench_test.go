@@ -174,12 +174,15 @@ func TestTrainStepReproducible(t *testing.T) {
 
 // BenchmarkTrainStepPhases breaks a ResNet-20 training step (T=4, batch
 // 32) into phases for docs/performance.md: after a full step, it replays
-// every kernel of the program in the program's order on the values of that
-// step and times it (each kernel's work, its parallel parts included,
-// without the other kernels around it). Reported per phase: milliseconds
-// per step (_ms, the fastest of the b.N replays), bytes each tensor read or
-// written once (_MB, compulsory traffic) and dense flops (_GFLOP). Views
-// (reshapes, passed-through gradients) cost nothing and are not listed.
+// every kernel of the program in topological order, each into memory of
+// its own (the program's arena reuses memory, so its intermediate values
+// are gone after a run), and times each kernel's work, its parallel parts
+// included, without the other kernels around it. Reported per phase:
+// milliseconds per step (_ms, the fastest of the b.N replays; _cpu_ms the
+// CPU time of all threads, which a busy machine inflates less), bytes each
+// tensor read or written once (_MB, compulsory traffic) and dense flops
+// (_GFLOP). Views (reshapes, passed-through gradients) cost nothing and are
+// not listed.
 func BenchmarkTrainStepPhases(b *testing.B) {
 	tp, ni, _ := resnet20Program(b, 32)
 	defer tp.prog.Close()
@@ -193,46 +196,45 @@ func BenchmarkTrainStepPhases(b *testing.B) {
 	}
 	// Per phase: the fastest of the b.N replays (the machine is shared),
 	// bytes and flops of one.
-	type phase struct{ ns, best, bytes, flops float64 }
+	type phase struct{ ns, cpu, best, bestCPU, bytes, flops float64 }
 	phases := map[string]*phase{}
-	scratch := map[*G.Node][]float32{}
+	vals := map[*G.Node][]float32{} // the replayed values
 	for i := 0; i < b.N; i++ {
 		for _, p := range phases {
-			p.ns, p.bytes, p.flops = 0, 0, 0
+			p.ns, p.cpu, p.bytes, p.flops = 0, 0, 0, 0
 		}
 		for j := len(sorted) - 1; j >= 0; j-- { // Sort lists consumers first
 			n := sorted[j]
-			name, k := phaseOf(n)
-			if name == "" {
-				continue
-			}
 			var in [][]float32
 			bytes := 0
-			it := tp.b.G.From(n.ID())
-			for it.Next() {
-				d := floatsOf(it.Node().(*G.Node).Value())
+			for _, c := range graph.NodesOf(tp.b.G.From(n.ID())) {
+				d, ok := vals[c.(*G.Node)]
+				if !ok { // an input, a parameter or a constant
+					d = floatsOf(c.(*G.Node).Value())
+				}
 				in = append(in, d)
 				bytes += 4 * len(d)
 			}
-			out := scratch[n]
+			name, k := phaseOf(n)
+			switch {
+			case k == nil && name == "":
+				continue
+			case k == nil:
+				b.Fatalf("%v: not a kernel of the engine", n)
+			case name == "": // a view of its input
+				vals[n] = in[0]
+				continue
+			}
+			out := vals[n]
 			if out == nil {
 				out = make([]float32, max(1, n.Shape().TotalSize()))
-				scratch[n] = out
+				vals[n] = out
 			}
-			var d time.Duration
-			if k != nil {
-				t0 := time.Now()
-				err = k.Forward(out, in...)
-				d = time.Since(t0)
-			} else {
-				// A gradient sum: Gorgonia's Add, which the tape machine
-				// runs in place into its first operand.
-				copy(out, in[0])
-				acc := tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(out))
-				t0 := time.Now()
-				_, err = n.Op().(G.UnsafeDoer).UnsafeDo(acc, graph.NodesOf(tp.b.G.From(n.ID()))[1].(*G.Node).Value())
-				d = time.Since(t0)
-			}
+			cpu0, _ := bench.ProcessCPU()
+			t0 := time.Now()
+			err := k.Forward(out, in...)
+			d := time.Since(t0)
+			cpu1, _ := bench.ProcessCPU()
 			if err != nil {
 				b.Fatalf("%v: %v", n, err)
 			}
@@ -242,6 +244,7 @@ func BenchmarkTrainStepPhases(b *testing.B) {
 				phases[name] = p
 			}
 			p.ns += float64(d)
+			p.cpu += float64(cpu1 - cpu0)
 			p.bytes += float64(bytes + 4*len(out))
 			if fc, ok := k.(interface{ Flops() float64 }); ok {
 				p.flops += fc.Flops()
@@ -251,10 +254,14 @@ func BenchmarkTrainStepPhases(b *testing.B) {
 			if i == 0 || p.ns < p.best {
 				p.best = p.ns
 			}
+			if i == 0 || p.cpu < p.bestCPU {
+				p.bestCPU = p.cpu
+			}
 		}
 	}
 	for name, p := range phases {
 		b.ReportMetric(p.best/1e6, name+"_ms")
+		b.ReportMetric(p.bestCPU/1e6, name+"_cpu_ms")
 		b.ReportMetric(p.bytes/1e6, name+"_MB")
 		if p.flops > 0 {
 			b.ReportMetric(p.flops/1e9, name+"_GFLOP")
@@ -263,7 +270,8 @@ func BenchmarkTrainStepPhases(b *testing.B) {
 }
 
 // phaseOf names the phase of a node's work and returns its kernel (nil for
-// a Gorgonia op), or "" for work that is free (views) or no work.
+// a Gorgonia op); the name is "" for a view (free) and for a node that is
+// no work (an input, a parameter, a constant: no kernel).
 func phaseOf(n *G.Node) (string, ops.Kernel) {
 	if n.Op() == nil {
 		return "", nil
@@ -273,7 +281,7 @@ func phaseOf(n *G.Node) (string, ops.Kernel) {
 		if _, isConst := n.Op().(interface{ Value() G.Value }); isConst {
 			return "", nil
 		}
-		return "gradsum", nil
+		return "gorgonia", nil
 	}
 	t := fmt.Sprintf("%T", k)
 	if strings.HasPrefix(t, "*ops.conv") && t != "*ops.convBiasGradKernel" {
@@ -297,7 +305,7 @@ func phaseOf(n *G.Node) (string, ops.Kernel) {
 	}
 	switch t {
 	case "*ops.reshapeKernel", "*ops.passGradKernel":
-		return "", nil
+		return "", k // views
 	case "*ops.convKernel", "*ops.repeatKernel":
 		return "conv_fwd", k
 	case "*ops.convDataGradKernel":
@@ -322,6 +330,8 @@ func phaseOf(n *G.Node) (string, ops.Kernel) {
 		return "add_bwd", k
 	case "*ops.bipolarKernel", "*ops.bipolarGradKernel":
 		return "bipolar", k
+	case "*ops.gradSumKernel":
+		return "gradsum", k
 	case "*train.nzProbe":
 		return "probe", k
 	}
