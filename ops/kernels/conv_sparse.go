@@ -7,94 +7,95 @@ package kernels
 //
 //	dW[m, c, i, j] = sum_n v_n * sum_{q : x[n,c,q] != 0} dy[n, m, q + PT - i*DH, q + PL - j*DW]
 //
-// (unit strides, positions outside the output skipped): a sum of rows of dy
-// over the input's nonzeros only, with no multiplications but one per
-// sample. The call runs in three phases, each split over the threads:
+// (unit strides, positions outside the output skipped): a sum of rows of
+// v_n*dy over the input's nonzeros only, with no multiplications. The call
+// runs in three phases, each split over the threads:
 //
 //  1. per sample, the nonzero positions of every input plane are listed
 //     (and the input checked: every nonzero of the sample equal);
-//  2. per sample, dy is transposed into a zero-bordered grid of output
+//  2. per sample, v_n*dy is transposed into a zero-bordered grid of output
 //     positions, 16 output channels per row (one chunk of 16 channels
 //     after another), so that every tap of every nonzero reads one whole
 //     row, and positions outside the output read zeros;
-//  3. per input channel c, each tap (i, j) of the weight gradient sums, in
-//     sample order, v_n times the grid rows at the listed positions
-//     shifted by the tap, 16 output channels per register.
+//  3. per block of sparseBlock input channels, sample by sample (so that
+//     the sample's grid is read from memory once per block and stays in
+//     cache), the taps of the weight gradient, a window of 3x3 taps at a
+//     time, add the grid rows at the listed positions: for every nonzero,
+//     one row per tap and 16 output channels, into 9 or 18 registers that
+//     hold a channel's sums while its list runs.
 //
-// Phase 3 splits over input channels, so each weight gradient element is
-// summed by one thread in a fixed order: the result does not depend on the
-// thread count. A dense input, an input whose nonzeros differ within a
-// sample, strides other than 1, groups, or more than sparseMaxRate nonzeros
-// take the GEMM path.
+// Phase 3 splits over blocks of input channels, so each weight gradient
+// element is summed by one thread in a fixed order: the result does not
+// depend on the thread count. A dense input, an input whose nonzeros differ within a
+// sample, strides or dilations other than 1, groups, or more than
+// sparseMaxRate nonzeros take the GEMM path. Kernels of other sizes than
+// 3x3 are covered by 3x3 windows (the taps past the kernel are computed
+// and dropped).
 
 // sparseMaxRate is the largest fraction of nonzero inputs the sparse weight
 // gradient takes: above it the dense GEMM is faster.
 const sparseMaxRate = 0.35
 
-// sparseArgs is the argument block of sparseTapsAVX512 (the assembly reads
-// its fields by offset: keep their order and sizes).
-type sparseArgs struct {
-	acc         *float32 // taps rows of mvec*16 floats, accStride bytes apart: added to
-	grid        *float32 // the sample's grid, first chunk
-	list        *int32   // the channel's position list
-	count       int      // its length
-	v           float32  // the sample's value
-	_           float32
-	mvec        int  // 16-channel chunks per row, 1 to 4
-	chunkStride int  // bytes between two chunks of the grid
-	taps        int  // number of taps (>= 1)
-	tapOffs     *int // [taps] grid positions added to every listed position
-	accStride   int  // bytes between two taps' accumulator rows
+// sparseBlock is the number of input channels an item of phase 3 takes.
+// It is fixed (not derived from the thread count), and so is the result.
+const sparseBlock = 8
+
+// A sparseRun is one sample's list of an input channel (entries are byte
+// offsets into the grids) and the channel's sums of the window, [2][9][16].
+// The assembly reads the slices' pointers and the list's length (runs are
+// 48 bytes apart): keep the fields.
+type sparseRun struct {
+	list []int32
+	acc  []float32
 }
 
-// tapSums is one call of sparseTaps, for one sample and input channel: for
-// every tap t, acc[t*accStride:][:16*mvec] += v * (sum over the entries b
-// of list (byte offsets) of the 16*mvec floats at grid[(b+tapOffs[t])/4:],
-// chunk k at + k*chunkStride). Strides are in elements. The entries are summed as two
-// interleaved halves (even and odd entries) added at the end, multiplied by
-// v and added to acc, with no FMA.
-type tapSums struct {
-	acc                          []float32
-	grid                         []float32
-	list                         []int32
-	v                            float32
-	mvec, chunkStride, accStride int
-	tapOffs                      []int
+// sparseWindow is one call of the window kernel: for every run, every tap
+// (ii, jj) of a 3x3 window and chunk k < mvec, the 16 floats at byte offset
+// b + off - ii*rowBytes - 64*jj + k*chunkBytes of grid are added to
+// acc[(9k + 3ii + jj)*16:][:16], for the entries b of the list in order.
+type sparseWindow struct {
+	grid                            []float32
+	runs                            []sparseRun
+	off, rowBytes, chunkBytes, mvec int
 }
 
 // sparseState is the scratch of the sparse weight gradient, kept in the
 // convCall between calls.
 type sparseState struct {
-	lists   []int32   // [n][c][HW] positions (the first counts[n*C+c] valid)
-	counts  []int32   // [n][c]
-	vs      []float32 // [n]
-	nnz     []int     // [n]
-	ok      []bool    // [n]
-	grids   []float32 // [n][chunk][position][16]
-	acc     []float32 // per part: [taps][64]
-	tapOffs []int     // per part: [taps]
-	hg, wg  int       // grid size
-	lh, lw  int       // grid row and column of output position (0, 0)
-	chunks  int
+	lists  []int32     // [n][c][HW] positions (the first counts[n*C+c] valid)
+	counts []int32     // [n][c]
+	vs     []float32   // [n]
+	nnz    []int       // [n]
+	ok     []bool      // [n]
+	grids  []float32   // [n][chunk][position][16], v_n * dy
+	acc    []float32   // per part: [sparseBlock][pairs][windows][2][9][16]
+	runs   []sparseRun // per part: [sparseBlock]
+	hg, wg int         // grid size
+	lh, lw int         // grid row and column of output position (0, 0)
+	chunks int
 }
 
 // sparseFilter tries the sparse path for ConvBackwardFilter (c.x, c.dy,
 // c.dw set) and reports whether it computed dw.
 func (c *convCall) sparseFilter() bool {
 	p := c.p
-	if !sparseOK(c.kr) || p.Groups != 1 || p.StrideH != 1 || p.StrideW != 1 || c.strategy != convGEMM {
+	if !sparseOK(c.kr) || p.Groups != 1 || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 || c.strategy != convGEMM {
 		return false
 	}
 	s := &c.sparse
 	g := &c.geom
 	s.chunks = (p.M + 15) / 16
-	// Grid rows cover every output row a tap of an input row reaches.
-	lo := min(0, p.PadTop-(p.KH-1)*p.DilH)
+	// Grid rows cover every output row a tap of an input row reaches, the
+	// taps of whole 3x3 windows included.
+	lo := min(0, p.PadTop-(roundUp(p.KH, 3)-1))
 	hi := max(g.OH-1, p.H-1+p.PadTop)
 	s.lh, s.hg = -lo, hi-lo+1
-	lo = min(0, p.PadLeft-(p.KW-1)*p.DilW)
+	lo = min(0, p.PadLeft-(roundUp(p.KW, 3)-1))
 	hi = max(g.OW-1, p.W-1+p.PadLeft)
 	s.lw, s.wg = -lo, hi-lo+1
+	if p.N*s.chunks*s.hg*s.wg >= 1<<25 {
+		return false // the entries (byte offsets into all grids) are int32
+	}
 	s.lists = growInt32(s.lists, p.N*p.C*c.HW)
 	s.counts = growInt32(s.counts, p.N*p.C)
 	s.vs = grow(s.vs, p.N)
@@ -118,13 +119,12 @@ func (c *convCall) sparseFilter() bool {
 	s.grids = grow(s.grids, p.N*s.chunks*s.hg*s.wg*16)
 	c.mode = modeSparseGrid
 	c.runItems(p.N, false)
-	s.acc = grow(s.acc, c.threads*p.KH*p.KW*64)
-	if n := c.threads * p.KH * p.KW; cap(s.tapOffs) < n {
-		s.tapOffs = make([]int, n)
+	s.acc = grow(s.acc, c.threads*sparseBlock*s.accLen(p))
+	if cap(s.runs) < c.threads*sparseBlock {
+		s.runs = make([]sparseRun, c.threads*sparseBlock)
 	}
-	s.tapOffs = s.tapOffs[:c.threads*p.KH*p.KW]
 	c.mode = modeSparseSum
-	c.runItems(p.C, false)
+	c.runItems((p.C+sparseBlock-1)/sparseBlock, false)
 	return true
 }
 
@@ -140,9 +140,9 @@ func (c *convCall) sparseListItem(n int) {
 		}
 	}
 	s.vs[n], s.ok[n], s.nnz[n] = v, true, 0
-	// Grid position of input pixel (0, 0) with no tap applied; a row down
-	// adds wg.
-	base := (p.PadTop+s.lh)*s.wg + p.PadLeft + s.lw
+	// Grid position of input pixel (0, 0) with no tap applied, counted from
+	// the first sample's; a row down adds wg.
+	base := (n*s.chunks*s.hg+p.PadTop+s.lh)*s.wg + p.PadLeft + s.lw
 	for ci := 0; ci < p.C; ci++ {
 		cnt, ok := spikeIndexes(x[ci*c.HW:][:c.HW], p.W, v, int32(base), int32(s.wg), s.lists[(n*p.C+ci)*c.HW:][:c.HW])
 		if !ok {
@@ -155,7 +155,7 @@ func (c *convCall) sparseListItem(n int) {
 }
 
 // sparseGridItem writes sample n's grid (phase 2): grid[chunk][pos][16]
-// holds dy[n, 16*chunk+l, oh, ow] at pos = (oh+lh)*wg + ow+lw, zeros
+// holds v_n * dy[n, 16*chunk+l, oh, ow] at pos = (oh+lh)*wg + ow+lw, zeros
 // elsewhere (channels past M included).
 func (c *convCall) sparseGridItem(ws *gemmWorkspace, n int) {
 	p, s := c.p, &c.sparse
@@ -163,6 +163,7 @@ func (c *convCall) sparseGridItem(ws *gemmWorkspace, n int) {
 	per := s.hg * s.wg * 16
 	grid := s.grids[n*s.chunks*per:][:s.chunks*per]
 	dy := c.dy[n*p.M*c.P:][:p.M*c.P]
+	v := s.vs[n]
 	for ch := 0; ch < s.chunks; ch++ {
 		gc := grid[ch*per:][:per]
 		// Zero the border rows and columns; the output area is overwritten.
@@ -190,71 +191,86 @@ func (c *convCall) sparseGridItem(ws *gemmWorkspace, n int) {
 			for t := 0; t < w; {
 				oh, ow := (q+t)/g.OW, (q+t)%g.OW
 				run := min(w-t, g.OW-ow)
-				copy(gc[((oh+s.lh)*s.wg+ow+s.lw)*16:][:16*run], ws.block[16*t:16*(t+run)])
+				Scale(gc[((oh+s.lh)*s.wg+ow+s.lw)*16:][:16*run], ws.block[16*t:16*(t+run)], v)
 				t += run
 			}
 		}
 	}
 }
 
-// sparseSumItem computes the weight gradient of input channel ci (phase
-// 3): samples outer, so that a sample's grid stays in cache for all its
-// taps; every element sums its samples in order.
-func (c *convCall) sparseSumItem(part, ci int) {
+// accLen is the number of sums phase 3 keeps per input channel: pairs of
+// chunks times 3x3 windows times [2][9][16].
+func (s *sparseState) accLen(p ConvParams) int {
+	return (s.chunks + 1) / 2 * ((p.KH + 2) / 3) * ((p.KW + 2) / 3) * 2 * 9 * 16
+}
+
+// sparseSumItem computes the weight gradient of the input channels of
+// block blk (phase 3): sample by sample, for two chunks of output channels
+// and one 3x3 window of taps at a time. Every element sums its samples and
+// their nonzeros in order.
+func (c *convCall) sparseSumItem(part, blk int) {
 	p, s := c.p, &c.sparse
-	kk := p.KH * p.KW
-	acc := s.acc[part*kk*64 : (part+1)*kk*64]
+	c0, c1 := blk*sparseBlock, min(p.C, (blk+1)*sparseBlock)
+	per, accLen := s.hg*s.wg*16, s.accLen(p)
+	wcols := (p.KW + 2) / 3
+	windows := (p.KH + 2) / 3 * wcols
+	acc := s.acc[part*sparseBlock*accLen:][:(c1-c0)*accLen]
 	clear(acc)
-	per := s.hg * s.wg * 16
-	tapOffs := s.tapOffs[part*kk : (part+1)*kk]
-	for i := 0; i < p.KH; i++ {
-		for j := 0; j < p.KW; j++ {
-			tapOffs[i*p.KW+j] = -64 * (i*p.DilH*s.wg + j*p.DilW)
+	runs := s.runs[part*sparseBlock:][:0:sparseBlock]
+	for n := 0; n < p.N; n++ {
+		for k0 := 0; k0 < s.chunks; k0 += 2 {
+			for win := 0; win < windows; win++ {
+				at := (k0/2*windows + win) * 2 * 9 * 16
+				runs = runs[:0]
+				for ci := c0; ci < c1; ci++ {
+					if cnt := int(s.counts[n*p.C+ci]); cnt > 0 {
+						runs = append(runs, sparseRun{list: s.lists[(n*p.C+ci)*c.HW:][:cnt], acc: acc[(ci-c0)*accLen+at:][:2*9*16]})
+					}
+				}
+				if len(runs) > 0 {
+					i0, j0 := 3*(win/wcols), 3*(win%wcols)
+					sparseTaps(&sparseWindow{grid: s.grids[k0*per:], runs: runs,
+						off: -64 * (i0*s.wg + j0), rowBytes: 64 * s.wg, chunkBytes: 4 * per, mvec: min(2, s.chunks-k0)})
+				}
+			}
 		}
 	}
-	for m0 := 0; m0 < p.M; m0 += 64 {
-		mvec := min(4, (p.M-m0+15)/16)
-		if m0 > 0 {
-			clear(acc)
-		}
-		for n := 0; n < p.N; n++ {
-			cnt := int(s.counts[n*p.C+ci])
-			if cnt == 0 {
-				continue
-			}
-			sparseTaps(&tapSums{
-				acc: acc, grid: s.grids[(n*s.chunks+m0/16)*per:], list: s.lists[(n*p.C+ci)*c.HW:][:cnt], v: s.vs[n],
-				mvec: mvec, chunkStride: per, accStride: 64, tapOffs: tapOffs,
-			})
-		}
-		for t := 0; t < kk; t++ {
-			for l := 0; l < min(64, p.M-m0); l++ {
-				c.dw[(m0+l)*p.C*kk+ci*kk+t] = acc[t*64+l]
+	kk := p.KH * p.KW
+	for ci := c0; ci < c1; ci++ {
+		for k0 := 0; k0 < s.chunks; k0 += 2 {
+			for win := 0; win < windows; win++ {
+				i0, j0 := 3*(win/wcols), 3*(win%wcols)
+				sums := acc[(ci-c0)*accLen+(k0/2*windows+win)*2*9*16:][:2*9*16]
+				for ii := 0; ii < min(3, p.KH-i0); ii++ {
+					for jj := 0; jj < min(3, p.KW-j0); jj++ {
+						tap := (i0+ii)*p.KW + j0 + jj
+						for k := 0; k < min(2, s.chunks-k0); k++ {
+							for l, v := range sums[(9*k+3*ii+jj)*16:][:min(16, p.M-(k0+k)*16)] {
+								c.dw[((k0+k)*16+l)*p.C*kk+ci*kk+tap] = v
+							}
+						}
+					}
+				}
 			}
 		}
 	}
 }
 
 // sparseTapsGo is sparseTapsAVX512 in Go, summing in the same order.
-func sparseTapsGo(t *tapSums) {
-	lanes := 16 * t.mvec
-	for tap, off := range t.tapOffs {
-		var even, odd [64]float32
-		for e, pos := range t.list {
-			sum := &even
-			if e%2 == 1 {
-				sum = &odd
-			}
-			row := (int(pos) + off) / 4
-			for k := 0; k < t.mvec; k++ {
-				for l, x := range t.grid[k*t.chunkStride+row:][:16] {
-					sum[16*k+l] += x
+func sparseTapsGo(w *sparseWindow) {
+	for _, r := range w.runs {
+		for _, b := range r.list {
+			for k := 0; k < w.mvec; k++ {
+				for ii := 0; ii < 3; ii++ {
+					for jj := 0; jj < 3; jj++ {
+						row := w.grid[(int(b)+w.off-ii*w.rowBytes-64*jj+k*w.chunkBytes)/4:][:16]
+						sum := r.acc[(9*k+3*ii+jj)*16:][:16]
+						for l := range sum {
+							sum[l] += row[l]
+						}
+					}
 				}
 			}
-		}
-		acc := t.acc[tap*t.accStride:][:lanes]
-		for l := range acc {
-			acc[l] += float32(t.v * (even[l] + odd[l]))
 		}
 	}
 }

@@ -7,8 +7,20 @@ package kernels
 //go:noescape
 func spikeIndexesAVX512(x *float32, w, h int, v float32, base, rowStep int32, out *int32) (count int, ok bool)
 
+// windowArgs is the argument block of sparseTapsAVX512 (the assembly reads
+// its fields by offset: keep their order and sizes).
+type windowArgs struct {
+	grid       *float32
+	runs       *sparseRun
+	nruns      int
+	off        int
+	rowBytes   int
+	chunkBytes int
+	mvec       int
+}
+
 //go:noescape
-func sparseTapsAVX512(a *sparseArgs)
+func sparseTapsAVX512(a *windowArgs)
 
 // sparseOK reports whether ConvBackwardFilter may take the sparse path with
 // kernel kr: with the AVX-512 kernel only, whose CPUs have the assembly
@@ -25,15 +37,15 @@ func spikeIndexes(x []float32, w int, v float32, base, rowStep int32, out []int3
 	return spikeIndexesAVX512(&x[0], w, len(x)/w, v, base, rowStep, &out[0])
 }
 
-// sparseTaps runs sparseTapsAVX512 for t (see tapSums). The listed
-// positions are the caller's (they index its grids by construction); the
-// accumulator rows and the offsets are checked here.
-func sparseTaps(t *tapSums) {
-	taps := len(t.tapOffs)
-	if len(t.list) == 0 || taps == 0 {
-		return
+// sparseTaps runs sparseTapsAVX512 for w (see sparseWindow). The listed
+// offsets are the caller's (they index its grids by construction).
+func sparseTaps(w *sparseWindow) {
+	for _, r := range w.runs {
+		_ = r.acc[w.mvec*9*16-1]
+		if len(r.list) == 0 {
+			panic("kernels: sparseTaps: an empty run")
+		}
 	}
-	_ = t.acc[(taps-1)*t.accStride+16*t.mvec-1]
-	sparseTapsAVX512(&sparseArgs{acc: &t.acc[0], grid: &t.grid[0], list: &t.list[0], count: len(t.list), v: t.v,
-		mvec: t.mvec, chunkStride: 4 * t.chunkStride, taps: taps, tapOffs: &t.tapOffs[0], accStride: 4 * t.accStride})
+	sparseTapsAVX512(&windowArgs{grid: &w.grid[0], runs: &w.runs[0], nruns: len(w.runs),
+		off: w.off, rowBytes: w.rowBytes, chunkBytes: w.chunkBytes, mvec: w.mvec})
 }

@@ -57,7 +57,11 @@ siloop:
 	KORTESTW K3, K3
 	JNZ  sibad
 	VPSLLD $6, Z2, Z7
-	VPCOMPRESSD Z7, K1, (DI)
+	// Compress in registers and store all 16 (slow on AMD to memory); the
+	// lanes past the count land where the next entries go, within the
+	// plane's room (the count so far is at most the elements read so far).
+	VPCOMPRESSD Z7, K1, Z8
+	VMOVDQU32 Z8, (DI)
 	KMOVW K1, AX
 	POPCNTL AX, AX
 	LEAQ (DI)(AX*4), DI
@@ -105,153 +109,112 @@ sibad:
 	VZEROUPPER
 	RET
 
-// The sparse tap sums, for NV = 1..4 chunks of 16 output channels (chunk
-// k's rows at base register B_k: BX, DI, R12, R13): register Z4+k sums the
-// even entries of chunk k, Z8+k the odd ones.
+// The window sums: register Z(9k + 3ii + jj) sums tap (ii, jj) of chunk k.
+// Row ii of chunk 0 is read from base register BX, DX, DI; of chunk 1 from
+// R8, R9, R10; column jj at displacement -64*jj.
+#define ROW(b, z0, z1, z2) \
+	VADDPS (b)(AX*1), z0, z0; \
+	VADDPS -64(b)(AX*1), z1, z1; \
+	VADDPS -128(b)(AX*1), z2, z2
+#define CHUNK0 \
+	ROW(BX, Z0, Z1, Z2); \
+	ROW(DX, Z3, Z4, Z5); \
+	ROW(DI, Z6, Z7, Z8)
+#define CHUNK1 \
+	ROW(R8, Z9, Z10, Z11); \
+	ROW(R9, Z12, Z13, Z14); \
+	ROW(R10, Z15, Z16, Z17)
 
-// ADDn(e, o) adds the grid rows of the entry whose byte offset is in AX to
-// the accumulators of n chunks starting at e (even) or o (odd) registers.
-#define ADD1(z0) \
-	VADDPS (BX)(AX*1), z0, z0
-#define ADD2(z0, z1) \
-	ADD1(z0); \
-	VADDPS (DI)(AX*1), z1, z1
-#define ADD3(z0, z1, z2) \
-	ADD2(z0, z1); \
-	VADDPS (R12)(AX*1), z2, z2
-#define ADD4(z0, z1, z2, z3) \
-	ADD3(z0, z1, z2); \
-	VADDPS (R13)(AX*1), z3, z3
-
-// ENTRY(off, add) loads the list entry at off(SI)(R11*4) into AX and adds
-// its rows.
-#define ENTRY(off, add) \
-	MOVLQSX off(SI)(R11*4), AX; \
-	add
-
-// TAP_LOOP(evens, odds, bases, sums, labels...) sums the list for every tap
-// (CX taps, offsets at R9, accumulator rows at DX): four entries per
-// iteration (the rows of the entries four ahead prefetched), then the last
-// ones, then sum*v added to the tap's row.
-#define TAP_LOOP(ADDE, ADDO, BASES, ZERO, SUM, tap, quad, rest, sum) \
-tap: \
-	MOVQ 8(R8), BX; \
-	ADDQ (R9), BX; \
-	BASES; \
-	ZERO; \
-	XORQ R11, R11; \
-quad: \
-	LEAQ 4(R11), AX; \
-	CMPQ AX, R10; \
-	JGT  rest; \
-	MOVLQSX 64(SI)(R11*4), AX; \
-	PREFETCHT0 (BX)(AX*1); \
-	MOVLQSX 68(SI)(R11*4), AX; \
-	PREFETCHT0 (BX)(AX*1); \
-	MOVLQSX 72(SI)(R11*4), AX; \
-	PREFETCHT0 (BX)(AX*1); \
-	MOVLQSX 76(SI)(R11*4), AX; \
-	PREFETCHT0 (BX)(AX*1); \
-	ENTRY(0, ADDE); \
-	ENTRY(4, ADDO); \
-	ENTRY(8, ADDE); \
-	ENTRY(12, ADDO); \
-	ADDQ $4, R11; \
-	JMP  quad; \
-rest: \
-	CMPQ R11, R10; \
-	JGE  sum; \
-	ENTRY(0, ADDE); \
-	LEAQ 1(R11), AX; \
-	CMPQ AX, R10; \
-	JGE  sum; \
-	ENTRY(4, ADDO); \
-	LEAQ 2(R11), AX; \
-	CMPQ AX, R10; \
-	JGE  sum; \
-	ENTRY(8, ADDE); \
-sum: \
-	SUM; \
-	ADDQ 72(R8), DX; \
-	ADDQ $8, R9; \
+// RUNS(load, entry, store, labels...): for every run (R13 to R11, 48 bytes
+// each), load its sums from its acc (R14), add entry (the rows of the
+// entry whose offset is in AX) for every entry of its list, store them.
+#define RUNS(LOAD, ENTRY, STORE, run, next, done) \
+run: \
+	CMPQ R13, R11; \
+	JGE  done; \
+	MOVQ 0(R13), SI; \
+	MOVQ 8(R13), CX; \
+	MOVQ 24(R13), R14; \
+	ADDQ $48, R13; \
+	LOAD; \
+next: \
+	MOVLQSX (SI), AX; \
+	ENTRY; \
+	ADDQ $4, SI; \
 	DECQ CX; \
-	JNZ  tap; \
-	VZEROUPPER; \
-	RET
+	JNZ  next; \
+	STORE; \
+	JMP  run
 
-// The base registers of chunks 2..4 (chunkStride bytes apart).
-#define BASES1
-#define BASES2 \
-	MOVQ BX, DI; \
-	ADDQ 48(R8), DI
-#define BASES3 \
-	BASES2; \
-	MOVQ DI, R12; \
-	ADDQ 48(R8), R12
-#define BASES4 \
-	BASES3; \
-	MOVQ R12, R13; \
-	ADDQ 48(R8), R13
+// STORE9 and LOAD9(off, z...) move nine registers to and from consecutive
+// rows of 16 floats at off(R14).
+#define STORE9(off, z0, z1, z2, z3, z4, z5, z6, z7, z8) \
+	VMOVUPS z0, (off+0)(R14); \
+	VMOVUPS z1, (off+64)(R14); \
+	VMOVUPS z2, (off+128)(R14); \
+	VMOVUPS z3, (off+192)(R14); \
+	VMOVUPS z4, (off+256)(R14); \
+	VMOVUPS z5, (off+320)(R14); \
+	VMOVUPS z6, (off+384)(R14); \
+	VMOVUPS z7, (off+448)(R14); \
+	VMOVUPS z8, (off+512)(R14)
+#define LOAD9(off, z0, z1, z2, z3, z4, z5, z6, z7, z8) \
+	VMOVUPS (off+0)(R14), z0; \
+	VMOVUPS (off+64)(R14), z1; \
+	VMOVUPS (off+128)(R14), z2; \
+	VMOVUPS (off+192)(R14), z3; \
+	VMOVUPS (off+256)(R14), z4; \
+	VMOVUPS (off+320)(R14), z5; \
+	VMOVUPS (off+384)(R14), z6; \
+	VMOVUPS (off+448)(R14), z7; \
+	VMOVUPS (off+512)(R14), z8
 
-// ZEROn clears the accumulators of n chunks; SUMn adds (even + odd) * v
-// (Z12) to the taps' accumulator row at DX, chunk k at 64k bytes.
-#define ZERO1 \
-	VPXORD Z4, Z4, Z4; \
-	VPXORD Z8, Z8, Z8
-#define ZERO2 \
-	ZERO1; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z9, Z9, Z9
-#define ZERO3 \
-	ZERO2; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z10, Z10, Z10
-#define ZERO4 \
-	ZERO3; \
-	VPXORD Z7, Z7, Z7; \
-	VPXORD Z11, Z11, Z11
-#define SUMCHUNK(e, o, off) \
-	VADDPS o, e, e; \
-	VMULPS Z12, e, e; \
-	VADDPS off(DX), e, e; \
-	VMOVUPS e, off(DX)
-#define SUM1 \
-	SUMCHUNK(Z4, Z8, 0)
-#define SUM2 \
-	SUM1; \
-	SUMCHUNK(Z5, Z9, 64)
-#define SUM3 \
-	SUM2; \
-	SUMCHUNK(Z6, Z10, 128)
-#define SUM4 \
-	SUM3; \
-	SUMCHUNK(Z7, Z11, 192)
+#define LOAD1 LOAD9(0, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8)
+#define STORE1 STORE9(0, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8)
+#define LOAD2 \
+	LOAD1; \
+	LOAD9(576, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17)
+#define STORE2 \
+	STORE1; \
+	STORE9(576, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17)
+#define CHUNKS2 \
+	CHUNK0; \
+	CHUNK1
 
-// func sparseTapsAVX512(a *sparseArgs)
+// func sparseTapsAVX512(a *windowArgs)
 //
-// For one sample and one input channel: for every tap t, the sum over the
-// list entries (byte offsets of grid rows) of the rows at entry + tapOffs[t]
-// (mvec chunks of 16 floats, chunkStride bytes apart), summed as two
-// interleaved halves (even and odd entries) added at the end, is multiplied
-// by v and added to the tap's accumulator row (accStride bytes apart), with
-// no FMA, as sparseTapsGo does.
+// For a 3x3 window of taps and mvec (1 or 2) chunks: for every run, every
+// tap's sum over the list's entries, in order, of the 16 floats at grid +
+// entry + off - ii*rowBytes - 64*jj + k*chunkBytes, added to the run's
+// acc[9k + 3ii + jj] (rows of 16 floats), as sparseTapsGo does. Every run
+// has at least one entry.
 TEXT ·sparseTapsAVX512(SB), NOSPLIT, $0-8
-	MOVQ a+0(FP), R8
-	MOVQ 16(R8), SI
-	MOVQ 24(R8), R10
-	VBROADCASTSS 32(R8), Z12
-	MOVQ 56(R8), CX
-	MOVQ 64(R8), R9
-	MOVQ 0(R8), DX
-	MOVQ 40(R8), AX
-	CMPQ AX, $1
-	JEQ  tap1
-	CMPQ AX, $2
-	JEQ  tap2
-	CMPQ AX, $3
-	JEQ  tap3
-	JMP  tap4
-	TAP_LOOP(ADD1(Z4), ADD1(Z8), BASES1, ZERO1, SUM1, tap1, quad1, rest1, sum1)
-	TAP_LOOP(ADD2(Z4, Z5), ADD2(Z8, Z9), BASES2, ZERO2, SUM2, tap2, quad2, rest2, sum2)
-	TAP_LOOP(ADD3(Z4, Z5, Z6), ADD3(Z8, Z9, Z10), BASES3, ZERO3, SUM3, tap3, quad3, rest3, sum3)
-	TAP_LOOP(ADD4(Z4, Z5, Z6, Z7), ADD4(Z8, Z9, Z10, Z11), BASES4, ZERO4, SUM4, tap4, quad4, rest4, sum4)
+	MOVQ a+0(FP), R12
+	MOVQ 8(R12), R13
+	MOVQ 16(R12), R11
+	IMUL3Q $48, R11, R11
+	ADDQ R13, R11
+	MOVQ 0(R12), BX
+	ADDQ 24(R12), BX
+	MOVQ 32(R12), AX
+	MOVQ BX, DX
+	SUBQ AX, DX
+	MOVQ DX, DI
+	SUBQ AX, DI
+	MOVQ BX, R8
+	ADDQ 40(R12), R8
+	MOVQ R8, R9
+	SUBQ AX, R9
+	MOVQ R9, R10
+	SUBQ AX, R10
+	CMPQ 48(R12), $1
+	JNE  two
+	RUNS(LOAD1, CHUNK0, STORE1, run1, next1, done1)
+
+two:
+	RUNS(LOAD2, CHUNKS2, STORE2, run2, next2, done2)
+
+done1:
+done2:
+	VZEROUPPER
+	RET

@@ -11,4 +11,4 @@ func spikeIndexes(x []float32, w int, v float32, base, rowStep int32, out []int3
 	return spikeIndexesGo(x, w, v, base, rowStep, out)
 }
 
-func sparseTaps(t *tapSums) { sparseTapsGo(t) }
+func sparseTaps(w *sparseWindow) { sparseTapsGo(w) }

@@ -29,18 +29,19 @@ func sparseCases() []ConvParams {
 	return []ConvParams{
 		conv(3, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, one, 1),              // the first ResNet-20 stage
 		conv(2, 5, 9, 11, 19, 3, 3, 1, 1, 1, 1, one, 1),                // M not a multiple of 16, odd sizes
-		conv(2, 3, 8, 8, 70, 3, 3, 1, 1, 1, 1, one, 1),                 // M > 64: two passes over the channels
-		conv(2, 4, 10, 12, 8, 5, 3, 1, 1, 2, 1, [4]int{4, 0, 1, 2}, 1), // dilation, asymmetric pads
+		conv(2, 3, 8, 8, 70, 3, 3, 1, 1, 1, 1, one, 1),                 // M > 32: three passes over the channels
+		conv(2, 4, 10, 12, 8, 5, 4, 1, 1, 1, 1, [4]int{4, 0, 1, 2}, 1), // 5x4: four windows, asymmetric pads
 		conv(1, 6, 7, 7, 16, 3, 3, 1, 1, 1, 1, [4]int{3, 3, 3, 3}, 1),  // pads beyond the kernel
 		conv(2, 8, 6, 6, 32, 1, 3, 1, 1, 1, 1, [4]int{0, 1, 0, 1}, 1),  // 1x3
+		conv(2, 6, 12, 12, 16, 5, 5, 1, 1, 1, 1, [4]int{}, 1),          // LeNet's second layer
 	}
 }
 
 // TestConvBackwardFilterSparse checks the sparse weight gradient against
 // the float64 reference on spike inputs, at one and two threads (bit-identical:
 // each element is summed by one thread in a fixed order), and that inputs
-// that are not spikes (two values in a sample, too many nonzeros) take the
-// GEMM and are still right.
+// that are not spikes (two values in a sample, too many nonzeros) and
+// dilated kernels take the GEMM and are still right.
 func TestConvBackwardFilterSparse(t *testing.T) {
 	if !sparseOK(activeKernel()) {
 		t.Skip("no sparse weight gradient on this CPU")
@@ -71,11 +72,22 @@ func TestConvBackwardFilterSparse(t *testing.T) {
 					}
 				}
 			})
-			// Not spikes: a second value in the last sample; too dense.
+			// Not spikes: a second value in the last sample; too dense; a
+			// dilated kernel.
 			mixed := append([]float32(nil), x...)
 			mixed[len(mixed)-1] = 7
 			dense := spikeData(p, 0.6, uint64(i))
-			for name, in := range map[string][]float32{"two values": mixed, "dense": dense} {
+			dilated := p
+			dilated.DilH = 2
+			for name, in := range map[string][]float32{"two values": mixed, "dense": dense, "dilated": x} {
+				p := p
+				if name == "dilated" {
+					if dilated.Validate() != nil {
+						continue
+					}
+					p = dilated
+				}
+				_, w, _, dy := convData(p, uint64(i))
 				c := getConvCall(p)
 				c.x, c.dy, c.dw = in, dy, nanSlice(p.wLen())
 				if c.sparseFilter() {
@@ -122,22 +134,29 @@ func TestSparseLoopsAsmMatchGo(t *testing.T) {
 			}
 		}
 	}
-	const positions = 200
-	for mvec := 1; mvec <= 4; mvec++ {
+	const positions = 300
+	for mvec := 1; mvec <= 2; mvec++ {
 		grid := randSlice(r, mvec*positions*16)
-		list := make([]int32, r.IntN(40)+1)
-		for e := range list {
-			list[e] = int32(64 * (10 + r.IntN(positions-10)))
+		var ra, rg []sparseRun
+		for range 3 {
+			list := make([]int32, r.IntN(40)+1)
+			for e := range list {
+				list[e] = int32(64 * (100 + r.IntN(positions-100)))
+			}
+			slices.Sort(list)
+			acc := randSlice(r, 2*9*16)
+			ra = append(ra, sparseRun{list: list, acc: acc})
+			rg = append(rg, sparseRun{list: list, acc: slices.Clone(acc)})
 		}
-		ts := tapSums{grid: grid, list: list, v: 0.7, mvec: mvec, chunkStride: positions * 16, accStride: 64, tapOffs: []int{0, -3 * 64, -7 * 64, -10 * 64}}
-		ta, tg := ts, ts
-		ta.acc, tg.acc = randSlice(r, 4*64), make([]float32, 4*64)
-		copy(tg.acc, ta.acc)
-		sparseTaps(&ta)
-		sparseTapsGo(&tg)
-		for l := range ta.acc {
-			if math.Float32bits(ta.acc[l]) != math.Float32bits(tg.acc[l]) {
-				t.Fatalf("mvec=%d element %d: asm %v, Go %v", mvec, l, ta.acc[l], tg.acc[l])
+		w := sparseWindow{grid: grid, runs: ra, off: -64 * 5, rowBytes: 64 * 20, chunkBytes: 4 * positions * 16, mvec: mvec}
+		sparseTaps(&w)
+		w.runs = rg
+		sparseTapsGo(&w)
+		for k := range ra {
+			for l, v := range ra[k].acc {
+				if math.Float32bits(v) != math.Float32bits(rg[k].acc[l]) {
+					t.Fatalf("mvec=%d run %d element %d: asm %v, Go %v", mvec, k, l, v, rg[k].acc[l])
+				}
 			}
 		}
 	}
