@@ -16,6 +16,7 @@ import (
 type BenchCmd struct {
 	Conv  BenchConvCmd  `cmd:"" help:"One ResNet basic block (conv3x3-BN-ReLU-conv3x3-BN-add-ReLU), forward + backward: our engine vs PyTorch."`
 	Train BenchTrainCmd `cmd:"" help:"One BSNN training step (forward, backward, optimizer): our engine vs the same network in PyTorch."`
+	Infer BenchInferCmd `cmd:"" help:"BSNN inference: the packed engine, the float engine and onnxruntime (and onnxruntime on the float ANN), interleaved."`
 }
 
 // BenchConvCmd times the ResNet basic block of the float-engine targets.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/bsnnctl/bsnnctl/infer"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -19,7 +20,12 @@ type EvalCmd struct {
 	AGMM    string `name:"agmm" default:"on" enum:"on,off" help:"off: bypass the AGMMGate nodes (for models fine-tuned with --agmm off)."`
 	Threads int    `help:"Threads (0: all)."`
 	JSON    bool   `name:"json" help:"Print JSON."`
+	Engine  string `placeholder:"packed|float" help:"packed: binary layers on bit-packed spikes; float: everything in float32. Default: packed when the model has binary layers and the packed engine runs it, else float."`
+	Explain bool   `help:"Also print the packed engine's plan (which layers run packed, which on float kernels, and why)."`
 }
+
+// Validate rejects flag values that cannot work (a usage error, exit 80).
+func (c *EvalCmd) Validate() error { return checkEngine(c.Engine) }
 
 // Run evaluates the model on the test split.
 func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
@@ -38,22 +44,50 @@ func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
 	bar := g.progress()
 	defer bar.finish()
 	var res train.EvalResult
+	var e *infer.Engine
 	err = withThreads(c.Threads, func() (err error) {
+		if e, err = packedEngine(g, c.Engine, m, c.Model, 0); err != nil {
+			return err
+		}
+		engine := engineFloat
+		if e != nil {
+			engine = enginePacked
+		}
 		res, err = train.Evaluate(m, ds, train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM,
-			Observer: bar.observer()})
+			Observer: bar.observer(), Engine: engine})
 		return err
 	})
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	if c.JSON {
-		return g.PrintJSON(res)
+	out := evalOutput{EvalResult: res, Engine: engineFloat}
+	if e != nil {
+		out.Engine, out.Plan = enginePacked, e.Plan()
 	}
-	return writeEval(g, &res)
+	if c.JSON {
+		return g.PrintJSON(out)
+	}
+	if err := writeEval(g, &out); err != nil {
+		return err
+	}
+	if c.Explain && e != nil {
+		fmt.Fprintln(g.Stdout)
+		return writePlan(g.Stdout, out.Plan)
+	}
+	return nil
 }
 
-func writeEval(g *Globals, r *train.EvalResult) error {
+// evalOutput is eval's report: the evaluation, the engine that ran it and
+// the packed engine's plan.
+type evalOutput struct {
+	train.EvalResult
+	Engine string            `json:"engine"`
+	Plan   []infer.LayerPlan `json:"plan,omitempty"`
+}
+
+func writeEval(g *Globals, r *evalOutput) error {
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "engine\t%s\n", r.Engine)
 	fmt.Fprintf(tw, "samples\t%d\n", r.Samples)
 	fmt.Fprintf(tw, "accuracy\t%.4f\n", r.Accuracy)
 	fmt.Fprintf(tw, "loss\t%.4f\n", r.Loss)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train"
@@ -15,9 +16,11 @@ import (
 type ExportCmd struct {
 	Model     string `arg:"" name:"model.onnx" help:"BSNN model in any profile (portable, plain, packed, train), as bsnnctl wrote it or as QONNX/FINN cleaned it."`
 	Output    string `short:"o" name:"output" required:"" placeholder:"OUT.onnx" help:"File to write (atomically)."`
-	Profile   string `enum:"portable,plain,packed,train" default:"portable" help:"portable: custom ops with model-local functions; plain: standard ops only, ±1 weights; packed: 1 bit per binary weight, unpacked in-graph; train: portable plus the optimizer state (${enum}, default ${default})."`
+	Profile   string `enum:"portable,plain,packed,train,nir" default:"portable" help:"portable: custom ops with model-local functions; plain: standard ops only, ±1 weights; packed: 1 bit per binary weight, unpacked in-graph; train: portable plus the optimizer state; nir: a NIR graph (HDF5, docs/spec/nir.md) for snnTorch, Norse, SpikingJelly and neuromorphic toolchains (${enum}, default ${default})."`
 	PlainForm string `name:"plain-form" enum:"unrolled,step" default:"unrolled" help:"Plain profile only: unrolled writes all T time steps; step writes one step with <lif>.v_in/<lif>.v_out membrane inputs/outputs and a time_onehot input, to be called T times (${enum}, default ${default})."`
 	JSON      bool   `name:"json" help:"Print what was written as JSON."`
+
+	NIR nirExportFlags `embed:"" prefix:"nir-"`
 }
 
 // exportJSON is the --json output: the export.Report of the written file
@@ -36,28 +39,31 @@ func (c *ExportCmd) Validate() error {
 	if c.PlainForm != "unrolled" && c.Profile != "plain" {
 		return fmt.Errorf("--plain-form %s applies to --profile plain only", c.PlainForm)
 	}
-	return nil
+	return c.NIR.validate(c.Profile)
 }
 
 // Run converts the model to the profile and writes it.
 func (c *ExportCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Profile == "nir" {
+		return c.runNIR(ctx, g)
+	}
 	m, err := onnx.DecodeFile(c.Model)
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	profile, err := export.ParseProfile(c.Profile)
+	profile, err := bsnn.ParseProfile(c.Profile)
 	if err != nil {
 		return err
 	}
 	trainState := ""
-	if profile == export.ProfileTrain {
+	if profile == bsnn.ProfileTrain {
 		trainState = "kept"
 		if len(m.Proto.TrainingInfo) == 0 {
 			trainState = "fresh"
 		}
 	}
 	out, err := export.Export(m, profile, export.Options{
-		PlainForm:       export.PlainForm(c.PlainForm),
+		PlainForm:       bsnn.PlainForm(c.PlainForm),
 		ProducerVersion: Version,
 		TrainState:      freshTrainState,
 	})

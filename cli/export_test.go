@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train"
@@ -110,7 +111,7 @@ func TestExportEveryProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := m.Metadata()[onnx.MetaProfile]; p != c.profile {
+			if p := m.Metadata()[bsnn.MetaProfile]; p != c.profile {
 				t.Errorf("bsnn.profile = %q", p)
 			}
 			if c.profile == "train" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/train"
 )
 
@@ -60,14 +61,25 @@ type finetuneResult struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
-// Run fine-tunes the model.
-func (c *FinetuneCmd) Run(ctx context.Context, g *Globals) error {
+// distributed: under mpirun (mpi build) finetune is one rank of a
+// data-parallel job.
+func (c *FinetuneCmd) distributed() {}
+
+// Run fine-tunes the model: in one process, or, when a launcher started
+// several processes of an mpi build, as one rank of a data-parallel job
+// (rank 0 prints the summary; an error is printed once).
+func (c *FinetuneCmd) Run(ctx context.Context, g *Globals) (err error) {
+	comm, err := dist.Open()
+	if err != nil {
+		return err
+	}
+	defer func() { err = closeComm(comm, err) }()
 	var s *train.Summary
-	err := withThreads(c.Threads, func() (err error) {
-		s, err = finetune(ctx, g, c.config())
+	err = withThreads(c.Threads, func() (err error) {
+		s, err = finetune(ctx, g, comm, c.config())
 		return err
 	})
-	if err != nil {
+	if err != nil || comm.Rank() != 0 {
 		return err
 	}
 	r := finetuneResult{Summary: s, PeakRSS: peakRSS()}
@@ -77,11 +89,13 @@ func (c *FinetuneCmd) Run(ctx context.Context, g *Globals) error {
 	return writeSummary(g, r)
 }
 
-// finetune runs a Trainer with the command's logger and progress bars.
-func finetune(ctx context.Context, g *Globals, cfg train.Config) (*train.Summary, error) {
+// finetune runs a Trainer, one rank of comm, with the command's logger and
+// progress bars.
+func finetune(ctx context.Context, g *Globals, comm dist.Comm, cfg train.Config) (*train.Summary, error) {
 	bar := g.progress()
 	defer bar.finish()
-	t, err := train.NewTrainer(cfg, train.WithLogger(g.Log), train.WithObserver(bar.observer()))
+	t, err := train.NewTrainer(cfg, train.WithComm(comm), train.WithLogger(g.rankLogger(comm.Rank())),
+		train.WithObserver(bar.observer()))
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +106,9 @@ func finetune(ctx context.Context, g *Globals, cfg train.Config) (*train.Summary
 func writeSummary(g *Globals, s finetuneResult) error {
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "run folder\t%s\n", s.RunDir)
+	if s.Ranks > 1 {
+		fmt.Fprintf(tw, "ranks\t%d (data-parallel)\n", s.Ranks)
+	}
 	fmt.Fprintf(tw, "epochs, steps\t%d, %d (%s)\n", s.Epochs, s.Steps, s.Stopped)
 	for i, a := range s.TestAcc {
 		fmt.Fprintf(tw, "test accuracy after epoch %d\t%.4f\n", i+1, a)

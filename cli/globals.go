@@ -29,14 +29,16 @@ type Globals struct {
 func (g *Globals) setup(stdout, stderr io.Writer) {
 	g.Stdout, g.Stderr = stdout, stderr
 	level, _ := parseLevel(g.LogLevel)
+	g.Log = g.logger(level)
+}
+
+// logger is a logger on Stderr at level, text or JSON as --log-json says.
+func (g *Globals) logger(level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
 	if g.LogJSON {
-		h = slog.NewJSONHandler(stderr, opts)
-	} else {
-		h = slog.NewTextHandler(stderr, opts)
+		return slog.New(slog.NewJSONHandler(g.Stderr, opts))
 	}
-	g.Log = slog.New(h)
+	return slog.New(slog.NewTextHandler(g.Stderr, opts))
 }
 
 // parseLevel maps the --log-level names to slog levels.

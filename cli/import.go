@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/internal/ort"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/crosscheck"
@@ -25,6 +28,8 @@ type ImportCmd struct {
 	KeepFP    []string `name:"keep-fp" sep:"," placeholder:"LIST" help:"Extra layers to keep float: shortcuts, depthwise (default on), no-depthwise, all, or layer/node names (comma separated)."`
 	NoVerify  bool     `name:"no-verify" help:"Skip running the source network before converting."`
 	JSON      bool     `name:"json" help:"Print the report as JSON."`
+
+	NIR nirImportFlags `embed:"" prefix:"nir-"`
 }
 
 // Validate rejects impossible flag values (usage error).
@@ -37,18 +42,37 @@ func (c *ImportCmd) Validate() error {
 
 // importVerification is what the pre-conversion check found.
 type importVerification struct {
-	Ran        bool    `json:"ran"`
-	ProbeShape []int   `json:"probe_shape,omitempty"`
-	OnnxGo     string  `json:"onnx_go"` // "agree", "disagree" or "unsupported: ..."
-	MaxRelDiff float64 `json:"max_rel_diff,omitempty"`
+	Ran        bool  `json:"ran"`
+	ProbeShape []int `json:"probe_shape,omitempty"`
+	// OnnxGo and Onnxruntime say how each reference fared: "agree",
+	// "disagree", "disagree: NaN or Inf in an output", "unsupported: ..."
+	// (onnx-go cannot run the network), "unavailable: ..." (no onnxruntime
+	// library, or a build without cgo) or "failed: ..." (onnxruntime
+	// rejected the network). onnxruntime is tried only when onnx-go cannot
+	// run the network.
+	OnnxGo      string `json:"onnx_go"`
+	Onnxruntime string `json:"onnxruntime,omitempty"`
+	// CrossChecked is true when our engine's outputs were compared with a
+	// reference (Reference names it); false means the network was not
+	// cross-checked.
+	CrossChecked bool    `json:"cross_checked"`
+	Reference    string  `json:"reference,omitempty"`
+	MaxRelDiff   float64 `json:"max_rel_diff,omitempty"`
 }
 
 // verifyTolerance is the relative agreement required between our engine
-// and onnx-go on the probe input.
+// and the reference on the probe input.
 const verifyTolerance = 1e-4
+
+// checkORT compares our engine with onnxruntime (tests replace it to
+// simulate a machine without onnxruntime).
+var checkORT = crosscheck.CheckORT
 
 // Run converts the model.
 func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
+	if isNIRFile(c.Model) {
+		return c.runNIR(ctx, g)
+	}
 	src, err := os.ReadFile(c.Model)
 	if err != nil {
 		return err
@@ -59,10 +83,14 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	var ver importVerification
 	if !c.NoVerify {
-		if ver, err = verifySource(m); err != nil {
+		if ver, err = verifySource(c.Model, m); err != nil {
 			return fileErr(c.Model, err)
 		}
-		g.Log.Info("verified the source network", "probe", ver.ProbeShape, "onnx-go", ver.OnnxGo, "max_rel_diff", ver.MaxRelDiff)
+		if ver.CrossChecked {
+			g.Log.Info("verified the source network", "probe", ver.ProbeShape, "reference", ver.Reference, "max_rel_diff", ver.MaxRelDiff)
+		} else {
+			g.Log.Warn("the source network was not cross-checked", "probe", ver.ProbeShape, "onnx-go", ver.OnnxGo, "onnxruntime", ver.Onnxruntime)
+		}
 	}
 	opts := convert.DefaultOptions()
 	opts.TimeSteps = c.TimeSteps
@@ -78,7 +106,7 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 	if err := onnx.EncodeFile(c.Out, res.Model); err != nil {
 		return err
 	}
-	g.Log.Info("wrote the BSNN", "file", c.Out, "binary_layers", len(res.Model.BinaryLayers()))
+	g.Log.Info("wrote the BSNN", "file", c.Out, "binary_layers", len(bsnn.BinaryLayers(res.Model)))
 	if c.JSON {
 		rep, err := res.Report.JSON()
 		if err != nil {
@@ -90,8 +118,13 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 			Report       json.RawMessage    `json:"report"`
 		}{c.Out, ver, rep})
 	}
-	if ver.Ran {
-		fmt.Fprintf(g.Stdout, "verified %s on a probe input %v: our engine ran it; onnx-go: %s\n\n", c.Model, ver.ProbeShape, ver.OnnxGo)
+	switch {
+	case ver.CrossChecked:
+		fmt.Fprintf(g.Stdout, "verified %s on a probe input %v: our engine and %s agree (max relative difference %.2g)\n\n",
+			c.Model, ver.ProbeShape, ver.Reference, ver.MaxRelDiff)
+	case ver.Ran:
+		fmt.Fprintf(g.Stdout, "%s ran in our engine on a probe input %v but was NOT cross-checked: onnx-go: %s; onnxruntime: %s\n\n",
+			c.Model, ver.ProbeShape, ver.OnnxGo, ver.Onnxruntime)
 	}
 	if err := res.Report.Write(g.Stdout); err != nil {
 		return err
@@ -101,64 +134,96 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // verifySource runs the float network on a seeded random probe in our
-// engine and in onnx-go; it fails if our engine cannot run it or disagrees
-// with onnx-go.
-func verifySource(m *onnx.Model) (importVerification, error) {
+// engine and compares it with onnx-go, or with onnxruntime when onnx-go
+// cannot run it. It fails if our engine cannot run the network or a
+// reference disagrees (a NaN or Inf on either side is a disagreement); with
+// no reference available it reports the network as not cross-checked.
+func verifySource(path string, m *onnx.Model) (importVerification, error) {
 	v := importVerification{}
-	if err := ops.CheckModel(m); err != nil {
-		return v, err
-	}
-	g, err := m.Graph()
+	probe, err := probeInput(m)
 	if err != nil {
 		return v, err
-	}
-	if len(g.Inputs) != 1 {
-		return v, fmt.Errorf("the network has %d inputs; import handles networks with one input", len(g.Inputs))
-	}
-	in := g.Inputs[0]
-	shape := make([]int, len(in.Shape))
-	dims := make([]int64, len(in.Shape))
-	for i, d := range in.Shape {
-		switch {
-		case d.Known():
-			shape[i] = int(d.Value)
-		case i == 0:
-			shape[i] = 2
-		default:
-			return v, fmt.Errorf("input %q dimension %d (%s) is not fixed", in.Name, i, d)
-		}
-		dims[i] = int64(shape[i])
-	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	probe := &onnx.Tensor{Type: onnx.Float, Dims: dims, Float32: make([]float32, prodInts(shape))}
-	for i := range probe.Float32 {
-		probe.Float32[i] = float32(rng.NormFloat64())
 	}
 	r, err := crosscheck.Check(m, probe)
 	if err != nil {
 		return v, fmt.Errorf("our engine cannot run the source network: %w", err)
 	}
-	v.Ran, v.ProbeShape = true, shape
+	v.Ran, v.ProbeShape = true, probe.Shape()
+	v.OnnxGo = outcome(r)
+	if !r.Compared() {
+		r = checkORT(path, m, probe, r.Ours)
+		v.Onnxruntime = outcome(r)
+		if !r.Compared() {
+			return v, nil
+		}
+	}
+	v.CrossChecked, v.Reference, v.MaxRelDiff = true, r.Reference, r.MaxRelDiff
+	switch {
+	case r.NonFinite:
+		v.MaxRelDiff = 0 // +Inf has no JSON form; the outcome says it
+		return v, fmt.Errorf("our engine and %s disagree on this network: an output holds NaN or Inf on the probe input: refusing to convert", r.Reference)
+	case !r.Agrees(verifyTolerance):
+		return v, fmt.Errorf("our engine and %s disagree on this network (max relative difference %.3g > %g): refusing to convert; please report it with the model", r.Reference, r.MaxRelDiff, verifyTolerance)
+	}
+	return v, nil
+}
+
+// outcome describes how a reference fared (importVerification's fields).
+func outcome(r *crosscheck.Report) string {
 	switch {
 	case r.ReferenceErr != nil:
 		msg := r.ReferenceErr.Error()
 		if i := strings.Index(msg, "\n"); i >= 0 {
 			msg = msg[:i]
 		}
-		v.OnnxGo = "unsupported: " + msg
-	case r.MaxRelDiff > verifyTolerance:
-		v.OnnxGo, v.MaxRelDiff = "disagree", r.MaxRelDiff
-		return v, fmt.Errorf("our engine and onnx-go disagree on this network (max relative difference %.3g > %g): refusing to convert; please report it with the model", r.MaxRelDiff, verifyTolerance)
-	default:
-		v.OnnxGo, v.MaxRelDiff = "agree", r.MaxRelDiff
+		switch {
+		case r.Reference == crosscheck.OnnxGo:
+			return "unsupported: " + msg
+		case errors.Is(r.ReferenceErr, ort.ErrUnavailable):
+			return "unavailable: " + msg
+		}
+		return "failed: " + msg
+	case r.NonFinite:
+		return "disagree: NaN or Inf in an output"
+	case !r.Agrees(verifyTolerance):
+		return "disagree"
 	}
-	return v, nil
+	return "agree"
 }
 
-func prodInts(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
+// probeInput is a seeded random input for the network's one graph input,
+// with batch 2 for a symbolic batch dimension.
+func probeInput(m *onnx.Model) (*onnx.Tensor, error) {
+	if err := ops.CheckModel(m); err != nil {
+		return nil, err
 	}
-	return n
+	g, err := m.Graph()
+	if err != nil {
+		return nil, err
+	}
+	if len(g.Inputs) != 1 {
+		return nil, fmt.Errorf("the network has %d inputs; import handles networks with one input", len(g.Inputs))
+	}
+	in := g.Inputs[0]
+	dims := make([]int64, len(in.Shape))
+	for i, d := range in.Shape {
+		switch {
+		case d.Known():
+			dims[i] = d.Value
+		case i == 0:
+			dims[i] = 2
+		default:
+			return nil, fmt.Errorf("input %q dimension %d (%s) is not fixed", in.Name, i, d)
+		}
+	}
+	n, err := onnx.NumElements(dims)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", in.Name, err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	probe := &onnx.Tensor{Type: onnx.Float, Dims: dims, Float32: make([]float32, n)}
+	for i := range probe.Float32 {
+		probe.Float32[i] = float32(rng.NormFloat64())
+	}
+	return probe, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
@@ -26,22 +27,24 @@ func TestImportFixtures(t *testing.T) {
 		var rep struct {
 			Output       string `json:"output"`
 			Verification struct {
-				Ran    bool   `json:"ran"`
-				OnnxGo string `json:"onnx_go"`
+				Ran          bool   `json:"ran"`
+				OnnxGo       string `json:"onnx_go"`
+				CrossChecked bool   `json:"cross_checked"`
+				Reference    string `json:"reference"`
 			} `json:"verification"`
 			Report json.RawMessage `json:"report"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
 		}
-		if !rep.Verification.Ran || rep.Verification.OnnxGo != "agree" {
+		if v := rep.Verification; !v.Ran || v.OnnxGo != "agree" || !v.CrossChecked || v.Reference != "onnx-go" {
 			t.Errorf("%s: verification %+v, want our engine and onnx-go to agree", name, rep.Verification)
 		}
 		m, err := onnx.DecodeFile(out)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		layers, ok := m.Layers()
+		layers, ok := bsnn.ReadLayers(m)
 		if !ok {
 			t.Fatalf("%s: no bsnn.layers metadata", name)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
@@ -36,7 +37,7 @@ func (c *InspectCmd) Run(g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
-	s, err := onnx.Summarize(m)
+	s, err := bsnn.Summarize(m)
 	if err != nil {
 		return fileErr(c.Model, err)
 	}

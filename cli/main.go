@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/bsnnctl/bsnnctl/dist"
 )
 
 // Version is the toolkit's version, printed by --version. Release builds
@@ -117,9 +119,22 @@ func mainWith(ctx context.Context, cli grammar, args []string, stdout, stderr io
 	level, _ := parseLevel(g.LogLevel)
 	debugStack = level <= slog.LevelDebug
 	g.setup(stdout, stderr)
+	if sel := kctx.Selected(); sel != nil {
+		if code, stop := refuseMulti(sel.Target.Addr().Interface(), commandName(kctx.Command()), launchOf(), stderr); stop {
+			return code
+		}
+	}
 
 	if err := kctx.Run(g); err != nil {
-		fmt.Fprintf(stderr, "bsnnctl: %s\n", oneLine(err.Error()))
+		if dist.Quiet(err) {
+			return ExitError // another rank of the job prints it
+		}
+		msg := "bsnnctl: " + oneLine(err.Error())
+		var je *jobError
+		if errors.As(err, &je) {
+			je.comm.Abort(ExitError, msg) // ends every rank; does not return
+		}
+		fmt.Fprintln(stderr, msg)
 		var ec kong.ExitCoder
 		if errors.As(err, &ec) && ec.ExitCode() != ExitOK {
 			return ec.ExitCode()

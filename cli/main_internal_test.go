@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bsnnctl/bsnnctl/dist"
 )
 
 // testCLI exercises Main's error handling with commands that misbehave.
@@ -138,5 +140,68 @@ func TestFileErrorNamesPathOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "missing.npy"); n != 1 {
 		t.Errorf("%q names the file %d times, want once", err, n)
+	}
+}
+
+// TestRefuseMulti: under a launch of several processes, a command that
+// runs as one process stops (rank 0 prints one line, the others nothing);
+// finetune and single-process launches go on.
+func TestRefuseMulti(t *testing.T) {
+	two := dist.Launch{Launcher: "mpirun", Rank: 0, Size: 2, From: "OMPI_COMM_WORLD_RANK"}
+	for _, tc := range []struct {
+		cmd    any
+		launch dist.Launch
+		stop   bool
+		line   string
+	}{
+		{&OpsCmd{}, two, true, "bsnnctl: ops runs as one process, and mpirun started 2 processes: only finetune runs as a data-parallel job; start ops without mpirun\n"},
+		{&OpsCmd{}, dist.Launch{Launcher: "mpirun", Rank: 1, Size: 2}, true, ""},
+		{&FinetuneCmd{}, two, false, ""},
+		{&OpsCmd{}, dist.Launch{Launcher: "mpirun", Rank: 0, Size: 1}, false, ""},
+		{&OpsCmd{}, dist.Launch{}, false, ""},
+	} {
+		var stderr bytes.Buffer
+		code, stop := refuseMulti(tc.cmd, "ops", tc.launch, &stderr)
+		if stop != tc.stop || (stop && code != ExitError) || stderr.String() != tc.line {
+			t.Errorf("%T under %+v: stop %v, code %d, stderr %q; want stop %v and %q", tc.cmd, tc.launch, stop, code, stderr.String(), tc.stop, tc.line)
+		}
+	}
+}
+
+// TestCloseComm: after a command, a group is closed when every rank stopped
+// at the same point (success, or an error agreed with dist.Agree); any
+// other error of a rank of several becomes a *jobError, on which Main ends
+// the whole job, and a single process's error stays as it is.
+func TestCloseComm(t *testing.T) {
+	plain := errors.New("disk full")
+	if err := closeComm(dist.Local{}, plain); err != plain {
+		t.Errorf("one process: %v, want the error as it is", err)
+	}
+	comms := dist.InProcess(2)
+	var je *jobError
+	if err := closeComm(comms[1], plain); !errors.As(err, &je) || err.Error() != "rank 1 of 2: disk full" {
+		t.Errorf("an error of rank 1 alone: %v, want a *jobError", err)
+	}
+	errs := make([]error, 2)
+	done := make(chan struct{})
+	for r, c := range comms {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			agreed := dist.Agree(c, plain) // both ranks fail: an agreed error
+			errs[r] = closeComm(c, agreed)
+		}()
+	}
+	<-done
+	<-done
+	for r, err := range errs {
+		var re *dist.RankError
+		if !errors.As(err, &re) {
+			t.Errorf("rank %d: %v, want the agreed *dist.RankError", r, err)
+		}
+	}
+	for _, c := range comms {
+		if err := c.Barrier(); !errors.Is(err, dist.ErrClosed) {
+			t.Errorf("rank %d: the group is not closed after an agreed error (%v)", c.Rank(), err)
+		}
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
+	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/testmodels"
@@ -65,7 +67,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	if err := onnx.EncodeFile(bsnnPath, conv.Model); err != nil {
 		return err
 	}
-	g.Log.Info("imported the default model", "file", bsnnPath, "binary_layers", len(conv.Model.BinaryLayers()), "T", c.TimeSteps)
+	g.Log.Info("imported the default model", "file", bsnnPath, "binary_layers", len(bsnn.BinaryLayers(conv.Model)), "T", c.TimeSteps)
 
 	// 2. finetune on the embedded Fashion-MNIST slice.
 	spec := data.Spec{Kind: data.FashionMNIST}
@@ -81,7 +83,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
-	sum, err := finetune(ctx, g, train.Config{
+	sum, err := finetune(ctx, g, dist.Local{}, train.Config{
 		ModelProto: conv.Model, TrainSet: trainSet, TestSet: testSet, Out: runDir,
 		Epochs: c.Epochs, Batch: c.Batch, Optimizer: train.Adam, LR: c.LR,
 		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Seed: 1,
@@ -95,8 +97,8 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	files := map[export.Profile]string{}
-	for _, p := range []export.Profile{export.ProfilePortable, export.ProfilePacked} {
+	files := map[bsnn.Profile]string{}
+	for _, p := range []bsnn.Profile{bsnn.ProfilePortable, bsnn.ProfilePacked} {
 		out, err := export.Export(final, p, export.Options{ProducerVersion: Version})
 		if err != nil {
 			return fmt.Errorf("export %s: %w", p, err)
@@ -107,7 +109,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 		}
 		files[p] = path
 	}
-	packed, err := onnx.DecodeFile(files[export.ProfilePacked])
+	packed, err := onnx.DecodeFile(files[bsnn.ProfilePacked])
 	if err != nil {
 		return err
 	}
@@ -115,7 +117,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(files[export.ProfilePacked]); err == nil {
+	if st, err := os.Stat(files[bsnn.ProfilePacked]); err == nil {
 		rep.FileBytes = st.Size()
 	}
 
@@ -125,7 +127,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	fmt.Fprintln(w, "bsnnctl quickstart: import -> finetune -> eval -> export on the embedded LeNet and Fashion-MNIST slice")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "1. import\t%s -> %s (T=%d, AGMM on, %d binary layers)\n", annPath, bsnnPath, c.TimeSteps, len(conv.Model.BinaryLayers()))
+	fmt.Fprintf(tw, "1. import\t%s -> %s (T=%d, AGMM on, %d binary layers)\n", annPath, bsnnPath, c.TimeSteps, len(bsnn.BinaryLayers(conv.Model)))
 	used := trainSet.Len()
 	if c.TrainLimit > 0 && c.TrainLimit < used {
 		used = c.TrainLimit
@@ -138,8 +140,8 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 		fmt.Fprintf(tw, "3. eval\ttest accuracy %.4f on %d images (float ANN in PyTorch: %.4f on the full test set); firing rate %.3f; %.3f uJ per sample\n",
 			sum.Final.Accuracy, sum.Final.Samples, info.TestAccuracy, sum.Final.FiringRate, sum.Final.EnergyUJ)
 	}
-	fmt.Fprintf(tw, "4. export\t%s (portable: custom ops with ONNX function bodies)\n", files[export.ProfilePortable])
-	fmt.Fprintf(tw, "\t%s (packed: 1 bit per binary weight)\n", files[export.ProfilePacked])
+	fmt.Fprintf(tw, "4. export\t%s (portable: custom ops with ONNX function bodies)\n", files[bsnn.ProfilePortable])
+	fmt.Fprintf(tw, "\t%s (packed: 1 bit per binary weight)\n", files[bsnn.ProfilePacked])
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "size report (packed file):")

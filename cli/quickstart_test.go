@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
 
 // TestQuickstartShort runs a shortened quickstart (one epoch on a few
 // hundred images) and checks what it promises: the files, a printed test
-// accuracy, and exported files that onnx's checker accepts.
+// accuracy, exported files that onnx's checker accepts, and no file with an
+// unnamed output or a node input listed twice.
 func TestQuickstartShort(t *testing.T) {
 	dir := t.TempDir()
 	r := bsnnctl(t, "quickstart", "--out", dir, "--epochs", "1", "--train-limit", "512", "--test-limit", "256").ok(t)
@@ -32,13 +34,20 @@ func TestQuickstartShort(t *testing.T) {
 			t.Errorf("missing %s: %v", f, err)
 		}
 	}
+	// Every file the quickstart writes survives QONNX's cleanup: no output
+	// without a name, no node listing one tensor twice (issue 16).
+	for _, f := range onnxFiles(t, dir) {
+		for _, p := range namingProblems(t, f) {
+			t.Error(p)
+		}
+	}
 	for _, f := range []string{"bsnn_portable.onnx", "bsnn_packed.onnx"} {
 		path := filepath.Join(dir, f)
 		m, err := onnx.DecodeFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(m.BinaryLayers()) == 0 {
+		if len(bsnn.BinaryLayers(m)) == 0 {
 			t.Errorf("%s: no binary layers", f)
 		}
 		if err := interop.PythonONNXAvailable(); err != nil {

@@ -19,13 +19,15 @@ import (
 )
 
 // RunCmd is `bsnnctl run MODEL.onnx --input NAME=FILE ... [-o OUTDIR]
-// [--json] [--batch N]`.
+// [--json] [--batch N] [--engine packed|float] [--explain]`.
 type RunCmd struct {
-	Model  string   `arg:"" name:"model.onnx" help:"ONNX model file (float ANN or BSNN)."`
-	Inputs []string `name:"input" short:"i" sep:"none" placeholder:"NAME=FILE" help:"A graph input: NAME=FILE with FILE a .npy or ONNX TensorProto .pb; repeat for each input. FILE alone is accepted when the graph has one input (or the .pb tensor's name is a graph input)."`
-	Out    string   `short:"o" name:"out" default:"." placeholder:"OUTDIR" help:"Folder for the outputs, one OUTDIR/<output name>.npy each (created if missing; names are made file-safe)."`
-	JSON   bool     `name:"json" help:"Print the outputs as JSON."`
-	Batch  int      `placeholder:"N" help:"Run the inputs in chunks of N samples along axis 0 and concatenate the outputs (0: all at once)."`
+	Model   string   `arg:"" name:"model.onnx" help:"ONNX model file (float ANN or BSNN)."`
+	Inputs  []string `name:"input" short:"i" sep:"none" placeholder:"NAME=FILE" help:"A graph input: NAME=FILE with FILE a .npy or ONNX TensorProto .pb; repeat for each input. FILE alone is accepted when the graph has one input (or the .pb tensor's name is a graph input)."`
+	Out     string   `short:"o" name:"out" default:"." placeholder:"OUTDIR" help:"Folder for the outputs, one OUTDIR/<output name>.npy each (created if missing; names are made file-safe)."`
+	JSON    bool     `name:"json" help:"Print the outputs as JSON (with the packed engine's plan)."`
+	Batch   int      `placeholder:"N" help:"Run the inputs in chunks of N samples along axis 0 and concatenate the outputs (0: all at once)."`
+	Engine  string   `placeholder:"packed|float" help:"packed: binary layers on bit-packed spikes (AND-popcount), the rest on float kernels; float: everything in float32. Default: packed when the model has binary layers and the packed engine runs it, else float."`
+	Explain bool     `help:"Also print the packed engine's plan: which layers run packed, which on float kernels, and why."`
 }
 
 // Validate rejects flag values that cannot work (a usage error, exit 80).
@@ -33,7 +35,7 @@ func (c *RunCmd) Validate() error {
 	if c.Batch < 0 {
 		return fmt.Errorf("--batch must be positive, got %d", c.Batch)
 	}
-	return nil
+	return checkEngine(c.Engine)
 }
 
 // runInput is a graph input with the tensor given for it.
@@ -65,6 +67,11 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
+	ex, err := c.executor(g, m)
+	if err != nil {
+		return err
+	}
+	defer ex.close()
 	inputs, err := c.readInputs(graph)
 	if err != nil {
 		return err
@@ -91,41 +98,23 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	for i, o := range graph.Outputs {
 		outs[i] = &runOutput{Name: o.Name}
 	}
-	programs := map[int]*ops.Program{} // by chunk size
-	defer func() {
-		for _, p := range programs {
-			p.Close()
-		}
-	}()
 	for _, ch := range chunks {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
 		}
 		n := ch[1] - ch[0]
-		p, ok := programs[n]
-		if !ok {
-			if p, err = c.compile(g, m, inputs, ch); err != nil {
-				return err
-			}
-			programs[n] = p
-		}
-		for _, in := range inputs {
-			data, _ := slice(in, ch, c.Batch > 0)
-			if err := p.SetInput(in.info.Name, data); err != nil {
-				return fmt.Errorf("%s: %w", c.Model, err)
-			}
-		}
 		start := time.Now()
-		if err := p.Run(); err != nil {
-			return fmt.Errorf("%s: %w", c.Model, err)
+		res, err := ex.run(inputs, ch)
+		if err != nil {
+			return err
 		}
 		if c.Batch > 0 {
-			g.Log.Debug("ran", "model", c.Model, "samples", fmt.Sprintf("%d-%d", ch[0], ch[1]-1), "took", time.Since(start))
+			g.Log.Debug("ran", "model", c.Model, "engine", ex.name(), "samples", fmt.Sprintf("%d-%d", ch[0], ch[1]-1), "took", time.Since(start))
 		} else {
-			g.Log.Debug("ran", "model", c.Model, "took", time.Since(start))
+			g.Log.Debug("ran", "model", c.Model, "engine", ex.name(), "took", time.Since(start))
 		}
 		for i, o := range outs {
-			t := p.Output(i)
+			t := res[i]
 			shape := t.Shape()
 			if c.Batch > 0 {
 				if len(shape) == 0 || shape[0] != n {
@@ -165,8 +154,13 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		g.Log.Debug("wrote", "output", o.Name, "file", o.File)
 	}
 
+	plan := ex.plan()
 	if c.JSON {
-		return g.PrintJSON(map[string]any{"outputs": outs})
+		res := map[string]any{"outputs": outs, "engine": ex.name()}
+		if plan != nil {
+			res["plan"] = plan
+		}
+		return g.PrintJSON(res)
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "output\tshape\tmin\tmax\tmean\tfirst values\tfile")
@@ -174,7 +168,18 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, shapeString(o.Shape),
 			o.Min, o.Max, o.Mean, firstValues(o.data, 5), o.File)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if c.Explain {
+		fmt.Fprintln(g.Stdout)
+		if plan == nil {
+			_, err := fmt.Fprintln(g.Stdout, "float engine: every node runs on float32 kernels (no packed plan)")
+			return err
+		}
+		return writePlan(g.Stdout, plan)
+	}
+	return nil
 }
 
 // readInputs matches the --input flags to the graph inputs and reads the

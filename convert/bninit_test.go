@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
 
@@ -113,7 +114,7 @@ func readBN(t *testing.T, m *onnx.Model, n *onnx.Node) *bnParams {
 
 // binaryLayerBN returns, for a binary layer of a converted model, its tdBN
 // and its sign matrix as [channel][k] in float64.
-func binaryLayerBN(t *testing.T, m *onnx.Model, li onnx.LayerInfo) (*bnParams, [][]float64, []float64) {
+func binaryLayerBN(t *testing.T, m *onnx.Model, li bsnn.Layer) (*bnParams, [][]float64, []float64) {
 	t.Helper()
 	g, _ := m.Graph()
 	comp := nodeNamed(g, li.Node)

@@ -12,17 +12,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-)
-
-// Header of every converted model (spec §1).
-const (
-	TargetIRVersion = 8
-	TargetOpset     = 17
-	Producer        = "bsnnctl"
-	FormatVersion   = "1"
-	ProfilePortable = "portable"
 )
 
 // A Result is a converted model with its layer table and size report.
@@ -31,7 +23,7 @@ type Result struct {
 	Model *onnx.Model
 	// Layers is the bsnn.layers metadata: one entry per compute layer, in
 	// graph order.
-	Layers []onnx.LayerInfo
+	Layers []bsnn.Layer
 	// Report is the per-layer table and the size report.
 	Report *Report
 }
@@ -75,7 +67,10 @@ func Convert(src *onnx.Model, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m.SetMetadata(onnx.MetaSizeReport, string(js))
+	m.SetMetadata(bsnn.MetaSizeReport, string(js))
+	// A source op that reads one tensor twice (x*x) gets an Identity copy:
+	// BSNN files never repeat a node input (bsnn.CheckNames).
+	bsnn.Legalize(m.Proto.Graph)
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("convert: internal error: the converted model is malformed: %w", err)
 	}
@@ -104,7 +99,7 @@ func sourceSHA256(src *onnx.Model, o *resolved) (string, error) {
 
 // assemble builds the ModelProto: header, graph, functions, annotations and
 // metadata (all but bsnn.size_report).
-func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []onnx.LayerInfo, error) {
+func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []bsnn.Layer, error) {
 	z, o := w.z, w.o
 	gname := src.Proto.GetGraph().GetName()
 	if gname == "" {
@@ -130,15 +125,15 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []onnx.Laye
 	g.Output = []*onnxpb.ValueInfoProto{onnx.ValueInfoProto(z.output, onnx.Float, outShape)}
 
 	mp := &onnxpb.ModelProto{
-		IrVersion:       proto.Int64(TargetIRVersion),
-		ProducerName:    proto.String(Producer),
+		IrVersion:       proto.Int64(bsnn.TargetIRVersion),
+		ProducerName:    proto.String(bsnn.Producer),
 		ProducerVersion: proto.String(o.ProducerVersion),
 		Graph:           g,
-		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(TargetOpset)}},
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(bsnn.TargetOpset)}},
 		DocString: proto.String(fmt.Sprintf("BSNN (spec bsnn-onnx format %s, profile %s) from %s",
-			FormatVersion, ProfilePortable, producerOf(src))),
+			bsnn.FormatVersion, bsnn.ProfilePortable, producerOf(src))),
 	}
-	for _, d := range []string{onnx.DomainQONNX, onnx.DomainSNN} {
+	for _, d := range []string{bsnn.DomainQONNX, bsnn.DomainSNN} {
 		used := false
 		for k := range w.custom {
 			if strings.HasPrefix(k, d+"::") {
@@ -176,13 +171,13 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []onnx.Laye
 	}
 	m := &onnx.Model{Proto: mp}
 	for _, a := range w.ann {
-		m.SetAnnotation(a[0], onnx.AnnotationDatatype, a[1])
+		m.SetAnnotation(a[0], bsnn.AnnotationDatatype, a[1])
 	}
 
-	var layers []onnx.LayerInfo
+	var layers []bsnn.Layer
 	for _, l := range w.a.layers {
 		lo := w.out[l]
-		li := onnx.LayerInfo{Name: l.name, Node: lo.node, Op: lo.op, Binary: l.binary, Neuron: w.neuronOf(l)}
+		li := bsnn.Layer{Name: l.name, Node: lo.node, Op: lo.op, Binary: l.binary, Neuron: w.neuronOf(l)}
 		if l.binary {
 			li.WeightLatent, li.WeightBin, li.WeightScale = lo.latent, lo.bin, lo.scale
 		}
@@ -190,7 +185,7 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []onnx.Laye
 	}
 	neurons := map[string]any{}
 	for _, n := range w.lifNodes {
-		neurons[n] = o.neuronJSON()
+		neurons[n] = bsnn.NeuronEntry(bsnn.LIF.Name, o.Neuron)
 	}
 	agmm := map[string]any{
 		"enabled": o.AGMM && len(w.gates) > 0, "requested": o.AGMM, "mode": o.Gate.Mode.String(),
@@ -204,18 +199,18 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []onnx.Laye
 		k string
 		v any
 	}{
-		{onnx.MetaFormatVersion, FormatVersion},
-		{onnx.MetaProfile, ProfilePortable},
-		{onnx.MetaTimeSteps, strconv.FormatInt(o.T, 10)},
-		{onnx.MetaTimeAxis, "0"},
-		{onnx.MetaInputEncoding, "direct"},
-		{onnx.MetaOutputDecoding, "mean_over_time"},
-		{onnx.MetaSignZero, "+1"},
-		{onnx.MetaSpikeCondition, ">="},
-		{onnx.MetaLayers, layers},
-		{onnx.MetaNeurons, neurons},
-		{onnx.MetaAGMM, agmm},
-		{onnx.MetaSourceModel, source},
+		{bsnn.MetaFormatVersion, bsnn.FormatVersion},
+		{bsnn.MetaProfile, string(bsnn.ProfilePortable)},
+		{bsnn.MetaTimeSteps, strconv.FormatInt(o.T, 10)},
+		{bsnn.MetaTimeAxis, "0"},
+		{bsnn.MetaInputEncoding, "direct"},
+		{bsnn.MetaOutputDecoding, "mean_over_time"},
+		{bsnn.MetaSignZero, "+1"},
+		{bsnn.MetaSpikeCondition, ">="},
+		{bsnn.MetaLayers, layers},
+		{bsnn.MetaNeurons, neurons},
+		{bsnn.MetaAGMM, agmm},
+		{bsnn.MetaSourceModel, source},
 	} {
 		s, ok := kv.v.(string)
 		if !ok {

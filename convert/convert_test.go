@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
@@ -32,6 +34,50 @@ func attrValue(a *onnxpb.AttributeProto) any {
 		return string(a.GetS())
 	}
 	return nil
+}
+
+// checkEncoding: the graph input is read once, by the direct encoding
+// Unsqueeze(axes [0]) -> Expand([T, 1, ...]) -> Reshape([-1, dims...]).
+func checkEncoding(t *testing.T, m *onnx.Model, g *onnx.Graph, T int) {
+	t.Helper()
+	in := g.Inputs[0]
+	cs := g.Consumers(in.Name)
+	if len(cs) != 1 || cs[0].OpType != "Unsqueeze" {
+		t.Fatalf("the input %q is read by %d nodes, want one Unsqueeze", in.Name, len(cs))
+	}
+	ints := func(name string) []int64 {
+		v, err := m.Initializer(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v.Ints()
+	}
+	if a := ints(cs[0].Input(1)); !slices.Equal(a, []int64{0}) {
+		t.Errorf("encoding Unsqueeze axes %v", a)
+	}
+	ex := g.Consumers(cs[0].Outputs[0])
+	if len(ex) != 1 || ex[0].OpType != "Expand" {
+		t.Fatalf("the encoding's Unsqueeze feeds %d nodes, want one Expand", len(ex))
+	}
+	want := make([]int64, len(in.Shape)+1)
+	for i := range want {
+		want[i] = 1
+	}
+	want[0] = int64(T)
+	if s := ints(ex[0].Input(1)); !slices.Equal(s, want) {
+		t.Errorf("encoding Expand shape %v, want %v", s, want)
+	}
+	rs := g.Consumers(ex[0].Outputs[0])
+	if len(rs) != 1 || rs[0].OpType != "Reshape" {
+		t.Fatalf("the encoding's Expand feeds %d nodes, want one Reshape", len(rs))
+	}
+	rest := []int64{-1}
+	for _, d := range in.Shape[1:] {
+		rest = append(rest, d.Value)
+	}
+	if s := ints(rs[0].Input(1)); !slices.Equal(s, rest) {
+		t.Errorf("encoding Reshape target %v, want %v", s, rest)
+	}
 }
 
 // TestConvertFixtures converts every fixture (committed, and generated
@@ -60,7 +106,7 @@ func TestConvertFixtures(t *testing.T) {
 
 func checkSourceHash(t *testing.T, res *Result, path string) {
 	var sm map[string]any
-	if err := json.Unmarshal([]byte(res.Model.Metadata()[onnx.MetaSourceModel]), &sm); err != nil {
+	if err := json.Unmarshal([]byte(res.Model.Metadata()[bsnn.MetaSourceModel]), &sm); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := sourceSHA256(nil, &resolved{Options: Options{SourcePath: path}})
@@ -99,7 +145,7 @@ func checkStructure(t *testing.T, src *onnx.Model, res *Result, o Options) {
 		}
 	}
 	var wantDomains []string
-	for _, d := range []string{onnx.DomainQONNX, onnx.DomainSNN} {
+	for _, d := range []string{bsnn.DomainQONNX, bsnn.DomainSNN} {
 		if usedDomains[d] {
 			wantDomains = append(wantDomains, d)
 		}
@@ -137,9 +183,15 @@ func checkStructure(t *testing.T, src *onnx.Model, res *Result, o Options) {
 				t.Errorf("Reshape %s target %v hard-codes the batch", n.Name, s)
 			}
 		}
-		if n.OpType == "Expand" || n.OpType == "Tile" || n.OpType == "Identity" || n.OpType == "Dropout" || n.OpType == "Constant" {
+		encoder := n.Name == "encode/unsqueeze" || n.Name == "encode/expand"
+		copied := n.OpType == "Identity" && strings.HasSuffix(n.Outputs[0], ".copy")
+		if !encoder && !copied && (n.OpType == "Expand" || n.OpType == "Tile" || n.OpType == "Identity" || n.OpType == "Dropout" || n.OpType == "Constant") {
 			t.Errorf("node %s: %s left in the graph", n.Name, n.OpType)
 		}
+	}
+	checkEncoding(t, m, g, T)
+	if err := bsnn.CheckNames(m.Proto.Graph); err != nil {
+		t.Errorf("naming rules: %v", err)
 	}
 
 	// Layer roles: binary layers are exactly the compute layers that are
@@ -220,7 +272,7 @@ func checkStructure(t *testing.T, src *onnx.Model, res *Result, o Options) {
 		case "LIF":
 			want = lifAttrs
 			nlif++
-			if ann[n.Outputs[0]][onnx.AnnotationDatatype] != onnx.DatatypeBinary {
+			if ann[n.Outputs[0]][bsnn.AnnotationDatatype] != bsnn.DatatypeBinary {
 				t.Errorf("spikes %q not annotated BINARY", n.Outputs[0])
 			}
 		case "AGMMGate":
@@ -246,45 +298,45 @@ func checkStructure(t *testing.T, src *onnx.Model, res *Result, o Options) {
 	// Metadata.
 	md := m.Metadata()
 	for k, v := range map[string]string{
-		onnx.MetaFormatVersion: "1", onnx.MetaProfile: "portable", onnx.MetaTimeAxis: "0",
-		onnx.MetaInputEncoding: "direct", onnx.MetaOutputDecoding: "mean_over_time",
-		onnx.MetaSignZero: "+1", onnx.MetaSpikeCondition: ">=",
+		bsnn.MetaFormatVersion: "1", bsnn.MetaProfile: "portable", bsnn.MetaTimeAxis: "0",
+		bsnn.MetaInputEncoding: "direct", bsnn.MetaOutputDecoding: "mean_over_time",
+		bsnn.MetaSignZero: "+1", bsnn.MetaSpikeCondition: ">=",
 	} {
 		if md[k] != v {
 			t.Errorf("metadata %s = %q, want %q", k, md[k], v)
 		}
 	}
-	if md[onnx.MetaTimeSteps] != strconv.Itoa(T) {
-		t.Errorf("time_steps %q", md[onnx.MetaTimeSteps])
+	if md[bsnn.MetaTimeSteps] != strconv.Itoa(T) {
+		t.Errorf("time_steps %q", md[bsnn.MetaTimeSteps])
 	}
-	for _, k := range []string{onnx.MetaLayers, onnx.MetaNeurons, onnx.MetaAGMM, onnx.MetaSourceModel, onnx.MetaSizeReport} {
+	for _, k := range []string{bsnn.MetaLayers, bsnn.MetaNeurons, bsnn.MetaAGMM, bsnn.MetaSourceModel, bsnn.MetaSizeReport} {
 		var v any
 		if err := json.Unmarshal([]byte(md[k]), &v); err != nil {
 			t.Errorf("metadata %s is not JSON: %v", k, err)
 		}
 	}
-	layers, ok := m.Layers()
+	layers, ok := bsnn.ReadLayers(m)
 	if !ok || len(layers) != len(res.Layers) {
 		t.Errorf("bsnn.layers unreadable")
 	}
 	var sz map[string]any
-	_ = json.Unmarshal([]byte(md[onnx.MetaSizeReport]), &sz)
+	_ = json.Unmarshal([]byte(md[bsnn.MetaSizeReport]), &sz)
 	for _, k := range []string{"params_1bit", "params_32bit", "model_size_bytes_packed", "float32_equivalent_bytes", "compression_ratio", "macs_binary", "macs_float"} {
 		if _, ok := sz[k]; !ok {
 			t.Errorf("size_report lacks %s", k)
 		}
 	}
 	var sm map[string]any
-	_ = json.Unmarshal([]byte(md[onnx.MetaSourceModel]), &sm)
+	_ = json.Unmarshal([]byte(md[bsnn.MetaSourceModel]), &sm)
 	if int(sm["opset"].(float64)) != src.Opset("") {
 		t.Errorf("source_model %v", sm)
 	}
 	var neurons map[string]map[string]any
-	_ = json.Unmarshal([]byte(md[onnx.MetaNeurons]), &neurons)
+	_ = json.Unmarshal([]byte(md[bsnn.MetaNeurons]), &neurons)
 	if len(neurons) != nlif {
 		t.Errorf("bsnn.neurons has %d entries for %d LIF nodes", len(neurons), nlif)
 	}
-	bin := m.BinaryLayers()
+	bin := bsnn.BinaryLayers(m)
 	if len(bin) != nbin {
 		t.Errorf("BinaryLayers() = %d names, want %d", len(bin), nbin)
 	}
@@ -308,10 +360,10 @@ func nodeNamed(g *onnx.Graph, name string) *onnx.Node {
 	return nil
 }
 
-func checkBinaryLayer(t *testing.T, m *onnx.Model, g *onnx.Graph, li onnx.LayerInfo, s *srcLayer, srcW []float32, srcDims []int64, agmm bool, ann map[string]map[string]string) {
+func checkBinaryLayer(t *testing.T, m *onnx.Model, g *onnx.Graph, li bsnn.Layer, s *srcLayer, srcW []float32, srcDims []int64, agmm bool, ann map[string]map[string]string) {
 	t.Helper()
 	bq := g.Producer(li.WeightBin)
-	if bq == nil || bq.OpType != "BipolarQuant" || bq.Domain != onnx.DomainQONNX || bq.Name != li.Name+"/binarize" ||
+	if bq == nil || bq.OpType != "BipolarQuant" || bq.Domain != bsnn.DomainQONNX || bq.Name != li.Name+"/binarize" ||
 		bq.Input(0) != li.WeightLatent || bq.Input(1) != li.WeightScale {
 		t.Errorf("layer %s: weight_bin %q is not BipolarQuant(%s, %s) named %s/binarize", li.Name, li.WeightBin, li.WeightLatent, li.WeightScale, li.Name)
 		return
@@ -323,7 +375,7 @@ func checkBinaryLayer(t *testing.T, m *onnx.Model, g *onnx.Graph, li onnx.LayerI
 	if len(sc) != 1 || sc[0] != 1 {
 		t.Errorf("layer %s: weight_scale %v", li.Name, sc)
 	}
-	if ann[li.WeightBin][onnx.AnnotationDatatype] != onnx.DatatypeBipolar {
+	if ann[li.WeightBin][bsnn.AnnotationDatatype] != bsnn.DatatypeBipolar {
 		t.Errorf("layer %s: weight_bin not annotated BIPOLAR", li.Name)
 	}
 	lat, latDims := initFloats(t, m, li.WeightLatent)
@@ -443,7 +495,9 @@ func TestReshapeBatchAgnostic(t *testing.T) {
 			for _, n := range g.Nodes {
 				switch n.OpType {
 				case "Shape", "Gather", "Unsqueeze", "Constant":
-					t.Errorf("shape arithmetic left: %s (%s)", n.Name, n.OpType)
+					if n.Name != "encode/unsqueeze" {
+						t.Errorf("shape arithmetic left: %s (%s)", n.Name, n.OpType)
+					}
 				}
 			}
 		})
@@ -470,10 +524,10 @@ func TestUnsupportedReportedAtOnce(t *testing.T) {
 	gp.Node = append(gp.Node,
 		&onnxpb.NodeProto{Name: str("bad_resize"), OpType: str("Resize"), Input: []string{"/MaxPool_output_0", "", "bad.scales"}, Output: []string{"bad_resize_out"}},
 		&onnxpb.NodeProto{Name: str("bad_lstm"), OpType: str("LSTM"), Input: []string{"/Reshape_output_0", "bad.W", "bad.R"}, Output: []string{"bad_lstm_out"},
-			Attribute: []*onnxpb.AttributeProto{attrInt("hidden_size", 4)}},
+			Attribute: []*onnxpb.AttributeProto{onnx.AttrInt("hidden_size", 4)}},
 		&onnxpb.NodeProto{Name: str("bad_clip"), OpType: str("Clip"), Input: []string{"/fc2/Gemm_output_0", "bad.lo"}, Output: []string{"bad_clip_out"}},
 		&onnxpb.NodeProto{Name: str("bad_concat"), OpType: str("Concat"), Input: []string{"/fc2/Gemm_output_0", "/fc2/Gemm_output_0"}, Output: []string{"bad_concat_out"},
-			Attribute: []*onnxpb.AttributeProto{attrInt("axis", 0)}},
+			Attribute: []*onnxpb.AttributeProto{onnx.AttrInt("axis", 0)}},
 	)
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
@@ -534,7 +588,7 @@ func TestKeepFloatPolicies(t *testing.T) {
 		t.Errorf("all: %d binary layers", nb)
 	}
 	for _, op := range r.Model.Proto.OpsetImport {
-		if op.GetDomain() == onnx.DomainQONNX {
+		if op.GetDomain() == bsnn.DomainQONNX {
 			t.Error("qonnx domain imported without binary layers")
 		}
 	}
@@ -591,7 +645,7 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	// The zero Options: T = 4, default neuron, AGMM off.
 	r := mustConvert(t, src, Options{})
-	if r.Model.Metadata()[onnx.MetaTimeSteps] != "4" {
+	if r.Model.Metadata()[bsnn.MetaTimeSteps] != "4" {
 		t.Error("zero Options did not default T to 4")
 	}
 	for _, n := range r.Model.Proto.Graph.Node {
@@ -609,7 +663,7 @@ func TestOptionsValidation(t *testing.T) {
 	}
 }
 
-// TestDefaultFunctions: the op registry supplies a FunctionProto for each
+// TestDefaultFunctions: the format (package bsnn) supplies a FunctionProto for each
 // custom op the converter writes.
 func TestDefaultFunctions(t *testing.T) {
 	for _, c := range customOps {
@@ -622,7 +676,7 @@ func TestDefaultFunctions(t *testing.T) {
 			t.Errorf("%s::%s: function %s::%s with %d nodes", c[0], c[1], f.GetDomain(), f.GetName(), len(f.Node))
 		}
 	}
-	if _, err := DefaultFunctions(onnx.DomainSNN, "NoSuchOp"); !errors.Is(err, ErrNoFunction) {
+	if _, err := DefaultFunctions(bsnn.DomainSNN, "NoSuchOp"); !errors.Is(err, ErrNoFunction) {
 		t.Errorf("missing op: %v", err)
 	}
 }

@@ -97,12 +97,17 @@
 //
 // # Time (spec §3.5-§3.7)
 //
-// The input [N, ...] is repeated T times by a Concat along axis 0 into
-// [T*N, ...] (row t*N + n is step t of sample n). Stateless ops run on
-// [T*N, ...]. Each Relu and Clip(min=0) becomes Reshape [T,-1,...] -> LIF
-// (all eight attributes written, V_T output listed as "") -> Reshape
+// The input [N, ...] is repeated T times into [T*N, ...] by Unsqueeze(axes
+// [0]) -> Expand([T, 1, ...]) -> Reshape([-1, ...]) (row t*N + n is step t
+// of sample n; the graph is the same size for any T and lists the input
+// once). Stateless ops run on [T*N, ...]. Each Relu and Clip(min=0) becomes
+// Reshape [T,-1,...] -> LIF (all eight attributes written; the V_T output,
+// which nothing reads, listed under the name <lif>.V_T) -> Reshape
 // [-1,...]; the LIF output (spikes, annotated BINARY) is reused as the
-// [T, N, ...] view by an AGMMGate that reads the same tensor. The graph
+// [T, N, ...] view by an AGMMGate that reads the same tensor. Every node
+// output has a name and no node reads one tensor twice (a source op such
+// as Mul(x, x) reads an Identity copy): the rules of bsnn.CheckNames, which
+// QONNX's cleanup relies on. The graph
 // output [T*N, ...] is reshaped to [T, N, ...] and averaged over axis 0
 // (ReduceMean keepdims 0): ops after the last layer (Softmax, Flatten) run
 // per step, before the mean. The batch stays symbolic: the graph input and
@@ -123,9 +128,9 @@
 //
 // # Engine and onnxruntime
 //
-// The converted graph uses Concat, Reshape, ReduceMean, BatchNormalization,
-// Conv, MatMul, Gemm and whatever stateless ops the source had, plus the
-// custom ops LIF, AGMMGate and BipolarQuant; no Expand or Tile. Function
-// bodies come from Options.Functions, by default the op registry
-// (ops.Lookup(domain, op, 1).Function).
+// The converted graph uses Unsqueeze, Expand, Reshape, ReduceMean,
+// BatchNormalization, Conv, MatMul, Gemm and whatever stateless ops the
+// source had, plus the custom ops LIF, AGMMGate and BipolarQuant. Function
+// bodies come from Options.Functions, by default the format's
+// (bsnn.Function).
 package convert

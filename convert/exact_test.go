@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -115,7 +116,7 @@ func TestORTBinaryExact(t *testing.T) {
 			for _, T := range []int{1, 3} {
 				o := Options{TimeSteps: T, ReLUAsReLU: true}
 				res := mustConvert(t, src, o)
-				if len(res.Model.BinaryLayers()) == 0 {
+				if len(bsnn.BinaryLayers(res.Model)) == 0 {
 					t.Fatal("no binary layer")
 				}
 				got := runORT(t, res.Model, "input", in)
@@ -165,7 +166,6 @@ func checkEngineCanBuild(t *testing.T, m *onnx.Model, what string) {
 // the converted graph reproduces the source ANN's output within 1e-4, both
 // run by the engine (ops.NewBuilder + Compile(nil)); T = 4 too.
 func TestEngineRewriteLosesNothing(t *testing.T) {
-	needCustomOps(t, "LIF", "BipolarQuant", "AGMMGate")
 	for _, f := range exactFixtures(t) {
 		t.Run(f.Name, func(t *testing.T) {
 			if testing.Short() && f.Arch == "resnet20" {
@@ -193,7 +193,6 @@ func TestEngineRewriteLosesNothing(t *testing.T) {
 // TestEngineBinaryExact: the engine runs the binary layers (BipolarQuant)
 // of a sign-structured network exactly like the source.
 func TestEngineBinaryExact(t *testing.T) {
-	needCustomOps(t, "BipolarQuant")
 	for _, f := range exactFixtures(t) {
 		t.Run(f.Name, func(t *testing.T) {
 			if testing.Short() && f.Arch == "resnet20" {
@@ -216,7 +215,6 @@ func TestEngineBinaryExact(t *testing.T) {
 // TestEngineMatchesORT runs the default BSNN in the engine and in
 // onnxruntime (function bodies) and compares them.
 func TestEngineMatchesORT(t *testing.T) {
-	needCustomOps(t, "LIF", "BipolarQuant", "AGMMGate")
 	interop.NeedORT(t)
 	for _, f := range exactFixtures(t) {
 		if !strings.HasSuffix(f.Name, "_dynamic") {
@@ -240,7 +238,6 @@ func TestEngineMatchesORT(t *testing.T) {
 // `bsnnctl run` and the trainer can load them; a failure names the ops the
 // engine lacks.
 func TestEngineSupportsConvertedGraphs(t *testing.T) {
-	needCustomOps(t, "LIF", "BipolarQuant", "AGMMGate")
 	for _, f := range loadFixtures(t) {
 		t.Run(f.Name, func(t *testing.T) {
 			skipLargeInShort(t, f)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -259,26 +260,9 @@ func runEngine(t testing.TB, m *onnx.Model, input string, in *onnx.Tensor) []flo
 	return append([]float32(nil), p.Output(0).Float32...)
 }
 
-// customOps lists the custom ops the engine must have to run a converted
-// BSNN, for the skip message of the engine tests.
+// customOps lists the custom ops a converted BSNN uses.
 var customOps = [][2]string{
-	{onnx.DomainQONNX, "BipolarQuant"},
-	{onnx.DomainSNN, "LIF"},
-	{onnx.DomainSNN, "AGMMGate"},
-}
-
-// needCustomOps skips the test when the op registry lacks one of the
-// custom ops the test needs, saying so (the only reason these tests skip).
-func needCustomOps(t *testing.T, which ...string) {
-	t.Helper()
-	for _, c := range customOps {
-		for _, w := range which {
-			if c[1] != w {
-				continue
-			}
-			if _, err := ops.Lookup(c[0], c[1], 1); err != nil {
-				t.Skipf("skipping: the engine's op registry has no %s::%s yet (%v); this test runs once ops registers it", c[0], c[1], err)
-			}
-		}
-	}
+	{bsnn.DomainQONNX, "BipolarQuant"},
+	{bsnn.DomainSNN, "LIF"},
+	{bsnn.DomainSNN, "AGMMGate"},
 }

@@ -21,11 +21,11 @@ type layer struct {
 	binary      bool
 	floatWhy    []string // why the layer stays float
 
-	weight  *ctensor  // as stored in the source
-	bias    []float64 // per output channel; nil when the layer has none
-	biasAdd *cnode    // MatMul: the Add of a constant bias that follows it
-	bn      *cnode    // the BatchNormalization consuming the layer's output (absorbed when binary)
-	out     string    // the tensor the layer block ends in (after biasAdd and, when binary, bn)
+	weight  *onnx.Tensor // as stored in the source
+	bias    []float64    // per output channel; nil when the layer has none
+	biasAdd *cnode       // MatMul: the Add of a constant bias that follows it
+	bn      *cnode       // the BatchNormalization consuming the layer's output (absorbed when binary)
+	out     string       // the tensor the layer block ends in (after biasAdd and, when binary, bn)
 	cout    int64
 	macs    int64 // per sample per time step
 }
@@ -243,12 +243,13 @@ func modulePath(node, opType string) string {
 // finds the constant bias Add that follows a MatMul.
 func (a *analysis) biasOf(z *normalizer, l *layer, graphOut string) []float64 {
 	c := l.node
-	vec := func(t *ctensor, scale float64) []float64 {
+	vec := func(t *onnx.Tensor, scale float64) []float64 {
+		f := t.Floats()
 		b := make([]float64, l.cout)
 		for i := range b {
-			v := t.f[0]
-			if t.size() > 1 {
-				v = t.f[i]
+			v := f[0]
+			if len(f) > 1 {
+				v = f[i]
 			}
 			b[i] = scale * float64(v)
 		}
@@ -281,7 +282,7 @@ func (a *analysis) biasOf(z *normalizer, l *layer, graphOut string) []float64 {
 			other = add.inputs[1]
 		}
 		b := z.consts[other]
-		if b == nil || b.size() != int(l.cout) || len(b.dims) > 2 || len(b.dims) == 2 && b.dims[0] != 1 {
+		if b == nil || int64(b.Len()) != l.cout || len(b.Dims) > 2 || len(b.Dims) == 2 && b.Dims[0] != 1 {
 			return nil
 		}
 		l.biasAdd = add
@@ -293,7 +294,7 @@ func (a *analysis) biasOf(z *normalizer, l *layer, graphOut string) []float64 {
 // isShortcut: a 1x1 Conv whose data input also feeds another node and whose
 // output, directly or through one BatchNormalization, feeds an Add.
 func (a *analysis) isShortcut(l *layer) bool {
-	for _, k := range l.weight.dims[2:] {
+	for _, k := range l.weight.Dims[2:] {
 		if k != 1 {
 			return false
 		}
@@ -360,7 +361,7 @@ func (a *analysis) markLast(z *normalizer, out string) {
 // macs counts multiply-accumulates per sample and time step.
 func macs(z *normalizer, l *layer) int64 {
 	os := z.shapes[l.node.outputs[0]]
-	w := l.weight.dims
+	w := l.weight.Dims
 	if l.op == "Conv" {
 		return numel(os[1:]) * numel(w[1:])
 	}

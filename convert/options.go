@@ -3,12 +3,11 @@ package convert
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
@@ -85,23 +84,15 @@ func DefaultOptions() Options {
 // that defines a custom op in a written file (spec §2).
 type FunctionSource func(domain, op string) (*onnxpb.FunctionProto, error)
 
-// ErrNoFunction is wrapped by DefaultFunctions' error when the op registry
-// has no entry or no FunctionProto body for a custom op.
+// ErrNoFunction is wrapped by DefaultFunctions' error when the format has
+// no FunctionProto body for a custom op.
 var ErrNoFunction = errors.New("no FunctionProto for custom op")
 
-// DefaultFunctions takes the function body from the op registry:
-// ops.Lookup(domain, op, 1) and its Spec.Function.
+// DefaultFunctions takes the function body from the format (bsnn.Function).
 func DefaultFunctions(domain, op string) (*onnxpb.FunctionProto, error) {
-	spec, err := ops.Lookup(domain, op, 1)
+	f, err := bsnn.Function(domain, op)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s::%s: ops registry: %v", ErrNoFunction, domain, op, err)
-	}
-	if spec.Function == nil {
-		return nil, fmt.Errorf("%w %s::%s: its ops registry entry has no Function", ErrNoFunction, domain, op)
-	}
-	f := spec.Function()
-	if f == nil {
-		return nil, fmt.Errorf("%w %s::%s: its ops registry Function returned nil", ErrNoFunction, domain, op)
+		return nil, fmt.Errorf("%w: %v", ErrNoFunction, err)
 	}
 	return f, nil
 }
@@ -109,12 +100,11 @@ func DefaultFunctions(domain, op string) (*onnxpb.FunctionProto, error) {
 // resolved is Options with defaults applied and policies parsed.
 type resolved struct {
 	Options
-	T          int64
-	keepAll    bool
-	shortcuts  bool
-	depthwise  bool
-	names      map[string]bool // explicit layer or node names
-	neuronAttr []*onnxpb.AttributeProto
+	T         int64
+	keepAll   bool
+	shortcuts bool
+	depthwise bool
+	names     map[string]bool // explicit layer or node names
 }
 
 func (o Options) resolve() (*resolved, error) {
@@ -157,41 +147,7 @@ func (o Options) resolve() (*resolved, error) {
 			r.names[p] = true
 		}
 	}
-	n := r.Neuron
-	r.neuronAttr = []*onnxpb.AttributeProto{
-		attrFloat("tau", n.Tau),
-		attrFloat("v_threshold", n.VThreshold),
-		attrFloat("v_reset", n.VReset),
-		attrInt("decay_input", b2i(n.DecayInput)),
-		attrInt("soft_reset", b2i(n.SoftReset)),
-		attrString("surrogate", n.Surrogate.String()),
-		attrFloat("surrogate_alpha", n.SurrogateAlpha),
-		attrInt("detach_reset", b2i(n.DetachReset)),
-	}
 	return r, nil
-}
-
-// neuronJSON is the bsnn.neurons entry of one LIF node.
-func (r *resolved) neuronJSON() map[string]any {
-	n := r.Neuron
-	tau := float64(n.Tau)
-	var tauV any = tau
-	if math.IsInf(tau, 1) {
-		tauV = "inf"
-	}
-	return map[string]any{
-		"model": "LIF", "tau": tauV, "v_threshold": n.VThreshold, "v_reset": n.VReset,
-		"decay_input": b2i(n.DecayInput), "soft_reset": b2i(n.SoftReset),
-		"surrogate": n.Surrogate.String(), "surrogate_alpha": n.SurrogateAlpha,
-		"detach_reset": b2i(n.DetachReset),
-	}
-}
-
-func (r *resolved) gateAttrs() []*onnxpb.AttributeProto {
-	return []*onnxpb.AttributeProto{
-		attrString("mode", r.Gate.Mode.String()),
-		attrInt("detach_stat", b2i(r.Gate.DetachStat)),
-	}
 }
 
 func b2i(b bool) int64 {
@@ -199,22 +155,6 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
-}
-
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_FLOAT.Enum(), F: &v}
-}
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INT.Enum(), I: &v}
-}
-
-func attrInts(name string, v []int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_INTS.Enum(), Ints: append([]int64{}, v...)}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
 }
 
 // unsupported builds an onnx.Unsupported naming a source node.

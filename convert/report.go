@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 )
 
 // A LayerRow is one line of the per-layer table.
@@ -65,7 +65,7 @@ type Report struct {
 	Size        SizeReport `json:"size"`
 }
 
-func (w *writer) report(layers []onnx.LayerInfo) *Report {
+func (w *writer) report(layers []bsnn.Layer) *Report {
 	r := &Report{}
 	rows := map[*layer]int{}
 	for i, l := range w.a.layers {

@@ -8,8 +8,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // paramKind classifies an initializer of the converted graph for the size
@@ -93,24 +95,40 @@ func (w *writer) useConst(name string, kind paramKind, owner *layer) {
 		return
 	}
 	c := w.z.consts[name]
-	w.inits = append(w.inits, c.proto(name))
-	w.info[name] = &initInfo{kind: kind, owner: owner, n: int64(c.size())}
+	w.inits = append(w.inits, initializer(name, c))
+	w.info[name] = &initInfo{kind: kind, owner: owner, n: int64(c.Len())}
 }
 
 // newInit emits a new initializer under a fresh name derived from base.
-func (w *writer) newInit(base string, c *ctensor, kind paramKind, owner *layer) string {
+func (w *writer) newInit(base string, c *onnx.Tensor, kind paramKind, owner *layer) string {
 	name := w.z.addConst(base, c)
 	w.useConst(name, kind, owner)
 	return name
 }
 
-// shapeInit returns a shared int64 shape initializer.
-func (w *writer) shapeInit(dims []int64) string {
-	parts := make([]string, len(dims))
-	for i, d := range dims {
+// axesInit returns a shared int64 axes initializer, bsnn.axes.<axes>.
+func (w *writer) axesInit(axes ...int64) string {
+	key := "axes:" + joinInts(axes)
+	if name, ok := w.shapeConst[key]; ok {
+		return name
+	}
+	name := w.newInit("bsnn.axes."+joinInts(axes), intConst([]int64{int64(len(axes))}, append([]int64{}, axes...)), kindConst, nil)
+	w.shapeConst[key] = name
+	return name
+}
+
+// joinInts writes 1, -1, 28 as "1_-1_28".
+func joinInts(v []int64) string {
+	parts := make([]string, len(v))
+	for i, d := range v {
 		parts[i] = strconv.FormatInt(d, 10)
 	}
-	key := strings.Join(parts, "_")
+	return strings.Join(parts, "_")
+}
+
+// shapeInit returns a shared int64 shape initializer.
+func (w *writer) shapeInit(dims []int64) string {
+	key := joinInts(dims)
 	if name, ok := w.shapeConst[key]; ok {
 		return name
 	}
@@ -119,13 +137,20 @@ func (w *writer) shapeInit(dims []int64) string {
 	return name
 }
 
-// tnShape is [T, N, rest...] as value_info dims (N symbolic).
+// tnValueInfo declares a [T, N, rest...] tensor (N symbolic).
 func (w *writer) tnValueInfo(name string, src []int64) {
-	shape := onnx.Shape{{Value: w.o.T}, {Value: -1, Param: w.z.batchParam}}
+	shape := append(onnx.Shape{{Value: w.o.T}}, w.batchShape(src)...)
+	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(name, onnx.Float, shape))
+}
+
+// batchShape is a source shape [N, rest...] as value_info dims (N
+// symbolic).
+func (w *writer) batchShape(src []int64) onnx.Shape {
+	shape := onnx.Shape{{Value: -1, Param: w.z.batchParam}}
 	for _, d := range src[1:] {
 		shape = append(shape, onnx.Dim{Value: d})
 	}
-	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(name, onnx.Float, shape))
+	return shape
 }
 
 // toTN returns the [T, N, ...] view of an emitted [T*N, ...] tensor,
@@ -169,15 +194,7 @@ func constKind(op string, i int) paramKind {
 
 func (w *writer) run() error {
 	z, o := w.z, w.o
-	// Direct encoding: [N, ...] -> T copies along axis 0 -> [T*N, ...];
-	// row t*N + n is time step t of sample n.
-	rep := z.fresh(z.input + ".repeat")
-	ins := make([]string, o.T)
-	for i := range ins {
-		ins[i] = z.input
-	}
-	w.node(z.fresh("encode/repeat"), "Concat", "", ins, []string{rep}, []*onnxpb.AttributeProto{attrInt("axis", 0)})
-	w.rn[z.input] = rep
+	w.rn[z.input] = w.encode()
 	last := z.resolve(z.output)
 	if last == z.output {
 		w.rn[z.output] = z.fresh(z.output + ".per_step")
@@ -202,13 +219,38 @@ func (w *writer) run() error {
 	ls := z.shapes[last]
 	tnOut := w.toTN(w.name(last), ls, "decode")
 	w.node(z.fresh("decode/mean_over_time"), "ReduceMean", "", []string{tnOut}, []string{z.output},
-		[]*onnxpb.AttributeProto{attrInts("axes", []int64{0}), attrInt("keepdims", 0)})
+		[]*onnxpb.AttributeProto{onnx.AttrInts("axes", 0), onnx.AttrInt("keepdims", 0)})
 	for _, l := range w.a.layers {
 		if w.out[l] == nil {
 			w.out[l] = &layerOut{node: l.node.name, op: l.node.op}
 		}
 	}
 	return nil
+}
+
+// encode writes the direct input encoding and returns its output: the input
+// [N, ...] repeated T times along a new leading axis and merged into the
+// batch, [T*N, ...], where row t*N + n is time step t of sample n:
+//
+//	Unsqueeze(axes [0]) -> [1, N, ...] -> Expand([T, 1, ...]) -> [T, N, ...] -> Reshape([-1, ...])
+//
+// The graph is the same for every T and lists the input once (a Concat of T
+// copies would list it T times, which QONNX's renaming breaks).
+func (w *writer) encode() string {
+	z := w.z
+	xs := z.shapes[z.input]
+	one := z.fresh(z.input + ".unsqueezed")
+	w.node(z.fresh("encode/unsqueeze"), "Unsqueeze", "", []string{z.input, w.axesInit(0)}, []string{one}, nil)
+	shape := make([]int64, len(xs)+1)
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[0] = w.o.T
+	tn := z.fresh(z.input + ".repeat_tn")
+	w.node(z.fresh("encode/expand"), "Expand", "", []string{one, w.shapeInit(shape)}, []string{tn}, nil)
+	rep := z.fresh(z.input + ".repeat")
+	w.node(z.fresh("encode/repeat"), "Reshape", "", []string{tn, w.shapeInit(append([]int64{-1}, xs[1:]...))}, []string{rep}, nil)
+	return rep
 }
 
 // plain emits a stateless node as it is (opset-17 form).
@@ -251,32 +293,27 @@ func (w *writer) lif(c *cnode) {
 	tnIn := w.toTN(w.name(c.inputs[0]), xs, c.name)
 	spikes := z.fresh(c.outputs[0] + ".spikes")
 	name := z.fresh(c.name + "/lif")
-	// The optional V_T output is listed as "": onnx 1.12's shape inference
-	// of a function call indexes every output the function declares.
-	w.node(name, "LIF", onnx.DomainSNN, []string{tnIn}, []string{spikes, ""}, cloneAll(w.o.neuronAttr))
+	// The V_T output nobody reads is still listed, and named (bsnn's naming
+	// rules): onnx 1.12's shape inference of a function call indexes every
+	// output the function declares, and QONNX renames an empty name.
+	vT := z.fresh(name + ".V_T")
+	w.node(name, "LIF", bsnn.DomainSNN, []string{tnIn}, []string{spikes, vT}, bsnn.LIFAttributes(w.o.Neuron))
 	w.tnValueInfo(spikes, xs)
-	w.ann = append(w.ann, [2]string{spikes, onnx.DatatypeBinary})
+	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(vT, onnx.Float, w.batchShape(xs)))
+	w.ann = append(w.ann, [2]string{spikes, bsnn.DatatypeBinary})
 	w.fromTN(spikes, xs, c.name, w.name(c.outputs[0]))
 	w.lifOf[c] = name
 	w.lifNodes = append(w.lifNodes, name)
-}
-
-func cloneAll(attrs []*onnxpb.AttributeProto) []*onnxpb.AttributeProto {
-	out := make([]*onnxpb.AttributeProto, len(attrs))
-	for i, a := range attrs {
-		out[i] = proto.Clone(a).(*onnxpb.AttributeProto)
-	}
-	return out
 }
 
 // latent returns the binary layer's latent weight in the layout of its
 // Conv or MatMul: Conv and MatMul as stored, Gemm as [in, out] (transposed
 // when transB = 1), and the factor the layer multiplies its product by
 // (Gemm's alpha, else 1), which scales α in the tdBN initialisation.
-func latent(l *layer) (*ctensor, float64) {
+func latent(l *layer) (*onnx.Tensor, float64) {
 	wt := l.weight
 	if l.op != "Gemm" {
-		return floatConst(wt.dims, append([]float32{}, wt.f...)), 1
+		return floatConst(wt.Dims, append([]float32{}, wt.Float32...)), 1
 	}
 	alpha := float32(1)
 	transB := false
@@ -290,9 +327,9 @@ func latent(l *layer) (*ctensor, float64) {
 	}
 	t := wt
 	if transB {
-		t = wt.transpose([]int{1, 0})
+		t = static.FoldTranspose(wt, []int{1, 0})
 	}
-	return floatConst(t.dims, append([]float32{}, t.f...)), float64(alpha)
+	return floatConst(t.Dims, append([]float32{}, t.Float32...)), float64(alpha)
 }
 
 // binaryLayer emits AGMMGate -> (BipolarQuant weight) Conv/MatMul -> tdBN
@@ -314,7 +351,7 @@ func (w *writer) binaryLayer(l *layer) error {
 		lo.alpha = w.newInit(L+".agmm_alpha", floatConst([]int64{o.T}, ones), kindParam32, l)
 		g := z.fresh(L + ".agmm_out")
 		lo.gate = z.fresh(L + "/agmm")
-		w.node(lo.gate, "AGMMGate", onnx.DomainSNN, []string{tnx, lo.alpha}, []string{g}, w.o.gateAttrs())
+		w.node(lo.gate, "AGMMGate", bsnn.DomainSNN, []string{tnx, lo.alpha}, []string{g}, bsnn.AGMMGateAttributes(w.o.Gate))
 		w.tnValueInfo(g, xs)
 		x = z.fresh(L + ".gated")
 		w.fromTN(g, xs, L+"/agmm", x)
@@ -324,13 +361,13 @@ func (w *writer) binaryLayer(l *layer) error {
 	lo.latent = w.newInit(L+".weight_latent", lat, kindParam1, l)
 	lo.scale = w.newInit(L+".weight_scale", floatConst(nil, []float32{1}), kindConst, l)
 	lo.bin = z.fresh(L + ".weight_bin")
-	w.node(z.fresh(L+"/binarize"), "BipolarQuant", onnx.DomainQONNX, []string{lo.latent, lo.scale}, []string{lo.bin}, nil)
-	shape := make(onnx.Shape, len(lat.dims))
-	for i, d := range lat.dims {
+	w.node(z.fresh(L+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{lo.latent, lo.scale}, []string{lo.bin}, nil)
+	shape := make(onnx.Shape, len(lat.Dims))
+	for i, d := range lat.Dims {
 		shape[i] = onnx.Dim{Value: d}
 	}
 	w.vinfo = append(w.vinfo, onnx.ValueInfoProto(lo.bin, onnx.Float, shape))
-	w.ann = append(w.ann, [2]string{lo.bin, onnx.DatatypeBipolar})
+	w.ann = append(w.ann, [2]string{lo.bin, bsnn.DatatypeBipolar})
 
 	var y string
 	if l.op == "Conv" {
@@ -354,7 +391,7 @@ func (w *writer) binaryLayer(l *layer) error {
 	if l.bn != nil {
 		src = &bnParams{eps: DefaultBNEpsilon, momentum: DefaultBNMomentum}
 		for i, p := range []*[]float64{&src.scale, &src.bias, &src.mean, &src.vari} {
-			*p = f64s(z.consts[l.bn.inputs[i+1]].f)
+			*p = f64s(z.consts[l.bn.inputs[i+1]].Float32)
 		}
 		for _, at := range l.bn.attrs {
 			switch at.GetName() {
@@ -366,7 +403,7 @@ func (w *writer) binaryLayer(l *layer) error {
 		}
 		out = l.bn.outputs[0]
 	}
-	alpha := alphaOf(lat.f, lat.dims, l.op != "Conv")
+	alpha := alphaOf(lat.Float32, lat.Dims, l.op != "Conv")
 	for c := range alpha {
 		alpha[c] *= gain // Gemm: alpha*(W·x) ≈ (alpha*α) ⊙ (W_bin·x)
 	}
@@ -378,7 +415,7 @@ func (w *writer) binaryLayer(l *layer) error {
 	v := w.newInit(L+".bn.running_var", floatConst(cdim, f32s(p.vari)), kindBuffer, l)
 	lo.bn = z.fresh(L + "/bn")
 	w.node(lo.bn, "BatchNormalization", "", []string{y, s, b, m, v}, []string{w.name(out)},
-		[]*onnxpb.AttributeProto{attrFloat("epsilon", float32(p.eps)), attrFloat("momentum", float32(p.momentum))})
+		[]*onnxpb.AttributeProto{onnx.AttrFloat("epsilon", float32(p.eps)), onnx.AttrFloat("momentum", float32(p.momentum))})
 	return nil
 }
 
@@ -436,8 +473,8 @@ func checkFunction(f *onnxpb.FunctionProto, domain, op string, nodes []*onnxpb.N
 		}
 	}
 	for _, imp := range f.OpsetImport {
-		if (imp.GetDomain() == "" || imp.GetDomain() == "ai.onnx") && imp.GetVersion() > TargetOpset {
-			return fmt.Errorf("function %s::%s imports ai.onnx opset %d; the converted model uses %d", domain, op, imp.GetVersion(), TargetOpset)
+		if (imp.GetDomain() == "" || imp.GetDomain() == "ai.onnx") && imp.GetVersion() > bsnn.TargetOpset {
+			return fmt.Errorf("function %s::%s imports ai.onnx opset %d; the converted model uses %d", domain, op, imp.GetVersion(), bsnn.TargetOpset)
 		}
 	}
 	return nil

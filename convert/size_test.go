@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
 
@@ -214,7 +215,7 @@ func TestSizeReportLeNet(t *testing.T) {
 				}
 			}
 			var meta SizeReport
-			if err := json.Unmarshal([]byte(res.Model.Metadata()[onnx.MetaSizeReport]), &meta); err != nil || meta != s {
+			if err := json.Unmarshal([]byte(res.Model.Metadata()[bsnn.MetaSizeReport]), &meta); err != nil || meta != s {
 				t.Errorf("bsnn.size_report %+v differs from the report %+v (%v)", meta, s, err)
 			}
 			t.Logf("packed %d bytes, float32 %d bytes, %.2fx", s.ModelSizeBytesPacked, s.Float32EquivalentBytes, s.CompressionRatio)

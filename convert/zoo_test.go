@@ -64,62 +64,62 @@ func zooModel(t *testing.T, opset int) *onnx.Model {
 	x := node("Sub", []string{"input", randT("mean", 0.1, 1, 3, 1, 1)})
 	x = node("Div", []string{x, posT("std", 1, 3, 1, 1)})
 	x = node("Conv", []string{x, randT("conv1.weight", 0.3, 4, 3, 3, 3), randT("conv1.bias", 0.1, 4)},
-		attrInts("kernel_shape", []int64{3, 3}), attrInts("pads", []int64{1, 1, 1, 1}))
-	bnAttrs := []*onnxpb.AttributeProto{attrFloat("epsilon", 1e-5), attrFloat("momentum", 0.9)}
+		onnx.AttrInts("kernel_shape", 3, 3), onnx.AttrInts("pads", 1, 1, 1, 1))
+	bnAttrs := []*onnxpb.AttributeProto{onnx.AttrFloat("epsilon", 1e-5), onnx.AttrFloat("momentum", 0.9)}
 	if opset < 9 {
-		bnAttrs = append(bnAttrs, attrInt("spatial", 1))
+		bnAttrs = append(bnAttrs, onnx.AttrInt("spatial", 1))
 	}
 	if opset >= 14 {
-		bnAttrs = append(bnAttrs, attrInt("training_mode", 0))
+		bnAttrs = append(bnAttrs, onnx.AttrInt("training_mode", 0))
 	}
 	x = node("BatchNormalization", []string{x, posT("bn1.weight", 4), randT("bn1.bias", 0.1, 4), randT("bn1.running_mean", 0.1, 4), posT("bn1.running_var", 4)}, bnAttrs...)
 	if opset < 11 {
-		x = node("Clip", []string{x}, attrFloat("min", 0), attrFloat("max", 6))
+		x = node("Clip", []string{x}, onnx.AttrFloat("min", 0), onnx.AttrFloat("max", 6))
 	} else {
 		x = node("Clip", []string{x, scalar("clip.min", 0), scalar("clip.max", 6)})
 	}
 	switch {
 	case opset < 11:
-		x = node("Pad", []string{x}, attrInts("pads", []int64{0, 0, 1, 1, 0, 0, 1, 1}), attrString("mode", "constant"), attrFloat("value", 0.5))
+		x = node("Pad", []string{x}, onnx.AttrInts("pads", 0, 0, 1, 1, 0, 0, 1, 1), onnx.AttrString("mode", "constant"), onnx.AttrFloat("value", 0.5))
 	case opset < 18:
-		x = node("Pad", []string{x, intsT("pad.pads", 0, 0, 1, 1, 0, 0, 1, 1), scalar("pad.value", 0.5)}, attrString("mode", "constant"))
+		x = node("Pad", []string{x, intsT("pad.pads", 0, 0, 1, 1, 0, 0, 1, 1), scalar("pad.value", 0.5)}, onnx.AttrString("mode", "constant"))
 	default:
-		x = node("Pad", []string{x, intsT("pad.pads", 1, 1, 1, 1), scalar("pad.value", 0.5), intsT("pad.axes", 2, 3)}, attrString("mode", "constant"))
+		x = node("Pad", []string{x, intsT("pad.pads", 1, 1, 1, 1), scalar("pad.value", 0.5), intsT("pad.axes", 2, 3)}, onnx.AttrString("mode", "constant"))
 	}
-	apAttrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", []int64{2, 2}), attrInts("strides", []int64{2, 2}), attrInt("count_include_pad", 0)}
+	apAttrs := []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 2, 2), onnx.AttrInts("strides", 2, 2), onnx.AttrInt("count_include_pad", 0)}
 	if opset >= 19 {
-		apAttrs = append(apAttrs, attrInts("dilations", []int64{1, 1}))
+		apAttrs = append(apAttrs, onnx.AttrInts("dilations", 1, 1))
 	}
 	x = node("AveragePool", []string{x}, apAttrs...) // [2,4,5,5]
-	a := node("Conv", []string{x, randT("branch_a.weight", 0.5, 6, 4, 1, 1)}, attrInts("kernel_shape", []int64{1, 1}))
+	a := node("Conv", []string{x, randT("branch_a.weight", 0.5, 6, 4, 1, 1)}, onnx.AttrInts("kernel_shape", 1, 1))
 	a = node("Relu", []string{a})
-	mpAttrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", []int64{3, 3}), attrInts("pads", []int64{1, 1, 1, 1})}
+	mpAttrs := []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 3, 3), onnx.AttrInts("pads", 1, 1, 1, 1)}
 	if opset >= 10 {
-		mpAttrs = append(mpAttrs, attrInt("ceil_mode", 1))
+		mpAttrs = append(mpAttrs, onnx.AttrInt("ceil_mode", 1))
 	}
 	b := node("MaxPool", []string{x}, mpAttrs...)
 	b = node("Conv", []string{b, randT("branch_b.weight", 0.3, 2, 4, 3, 3), randT("branch_b.bias", 0.1, 2)},
-		attrInts("kernel_shape", []int64{3, 3}), attrInts("pads", []int64{1, 1, 1, 1}))
+		onnx.AttrInts("kernel_shape", 3, 3), onnx.AttrInts("pads", 1, 1, 1, 1))
 	b = node("Relu", []string{b})
-	x = node("Concat", []string{a, b}, attrInt("axis", 1)) // [2,8,5,5]
-	x = node("Transpose", []string{x}, attrInts("perm", []int64{0, 2, 3, 1}))
-	x = node("Transpose", []string{x}, attrInts("perm", []int64{0, 3, 1, 2}))
+	x = node("Concat", []string{a, b}, onnx.AttrInt("axis", 1)) // [2,8,5,5]
+	x = node("Transpose", []string{x}, onnx.AttrInts("perm", 0, 2, 3, 1))
+	x = node("Transpose", []string{x}, onnx.AttrInts("perm", 0, 3, 1, 2))
 	if opset < 18 {
-		x = node("ReduceMean", []string{x}, attrInts("axes", []int64{2, 3}))
+		x = node("ReduceMean", []string{x}, onnx.AttrInts("axes", 2, 3))
 	} else {
 		x = node("ReduceMean", []string{x, intsT("rm.axes", 2, 3)})
 	}
 	if opset < 13 {
-		x = node("Squeeze", []string{x}, attrInts("axes", []int64{2, 3}))
-		x = node("Unsqueeze", []string{x}, attrInts("axes", []int64{-1}))
+		x = node("Squeeze", []string{x}, onnx.AttrInts("axes", 2, 3))
+		x = node("Unsqueeze", []string{x}, onnx.AttrInts("axes", -1))
 	} else {
 		x = node("Squeeze", []string{x, intsT("sq.axes", 2, 3)})
 		x = node("Unsqueeze", []string{x, intsT("usq.axes", -1)})
 	}
-	x = node("Flatten", []string{x}, attrInt("axis", 1))
+	x = node("Flatten", []string{x}, onnx.AttrInt("axis", 1))
 	x = node("Reshape", []string{x, intsT("rs.shape", 2, 8)}) // static batch hard-coded
 	if opset < 12 {
-		x = node("Dropout", []string{x}, attrFloat("ratio", 0.3))
+		x = node("Dropout", []string{x}, onnx.AttrFloat("ratio", 0.3))
 	} else {
 		x = node("Dropout", []string{x, scalar("do.ratio", 0.3)})
 	}
@@ -128,10 +128,10 @@ func zooModel(t *testing.T, opset int) *onnx.Model {
 	x = node("Relu", []string{x})
 	x = node("Identity", []string{x})
 	x = node("Gemm", []string{x, randT("fc_h.weight", 0.4, 5, 5), randT("fc_h.bias", 0.1, 1, 5)},
-		attrFloat("alpha", 0.5), attrFloat("beta", 2)) // [in, out] weight, alpha and beta
+		onnx.AttrFloat("alpha", 0.5), onnx.AttrFloat("beta", 2)) // [in, out] weight, alpha and beta
 	x = node("Relu", []string{x})
-	x = node("Gemm", []string{x, randT("fc2.weight", 0.4, 3, 5), randT("fc2.bias", 0.1, 3)}, attrInt("transB", 1))
-	x = node("Softmax", []string{x}, attrInt("axis", 1))
+	x = node("Gemm", []string{x, randT("fc2.weight", 0.4, 3, 5), randT("fc2.bias", 0.1, 3)}, onnx.AttrInt("transB", 1))
+	x = node("Softmax", []string{x}, onnx.AttrInt("axis", 1))
 	nodes[len(nodes)-1].Output = []string{"output"}
 
 	g := &onnxpb.GraphProto{Name: s("zoo"), Node: nodes, Initializer: inits,

@@ -1,7 +1,6 @@
 package dist
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -74,15 +73,8 @@ func Agree(c Comm, err error) error {
 			}
 		}
 	}
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(msg)))
-	if cerr := c.Broadcast(n[:], e.Rank); cerr != nil {
-		return cerr
-	}
-	if c.Rank() != e.Rank {
-		msg = make([]byte, min(binary.LittleEndian.Uint64(n[:]), maxAgreeMsg))
-	}
-	if cerr := c.Broadcast(msg, e.Rank); cerr != nil {
+	msg, cerr := BroadcastBytes(c, msg, e.Rank)
+	if cerr != nil {
 		return cerr
 	}
 	e.Msg = string(msg)

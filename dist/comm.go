@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -89,6 +90,24 @@ func (e *MPIError) Error() string {
 // buf's bytes: every rank of a job shares one byte order).
 func Broadcast32(c Comm, buf []float32, root int) error {
 	return c.Broadcast(bytesOf(buf), root)
+}
+
+// BroadcastBytes returns root's b on every rank, whose own b is ignored:
+// the length goes first (a Broadcast of 8 bytes), so the other ranks need
+// not know it. The root gets b itself back, the others a new slice.
+func BroadcastBytes(c Comm, b []byte, root int) ([]byte, error) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
+	if err := c.Broadcast(n[:], root); err != nil {
+		return nil, err
+	}
+	if c.Rank() != root {
+		b = make([]byte, binary.LittleEndian.Uint64(n[:]))
+	}
+	if err := c.Broadcast(b, root); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // bytesOf views a float slice as its bytes.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -145,6 +146,52 @@ func TestBroadcast32(t *testing.T) {
 	}
 	if !bytes.Equal(bytesOf(got[0]), bytesOf(got[1])) || got[0][0] != 1 {
 		t.Errorf("Broadcast32 from rank 1 gave %v on rank 0, %v on rank 1", got[0], got[1])
+	}
+}
+
+func TestBroadcastBytes(t *testing.T) {
+	got := make([][]byte, 3)
+	errs := runRanks(3, 0, 0, func(c Comm) error {
+		mine := []byte(fmt.Sprint("rank ", c.Rank()))
+		var err error
+		got[c.Rank()], err = BroadcastBytes(c, mine, 2)
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for r, g := range got {
+		if string(g) != "rank 2" {
+			t.Errorf("rank %d got %q from rank 2", r, g)
+		}
+	}
+}
+
+// TestInProcess: the exported in-process group sums in rank order, as a
+// group of MPI ranks does.
+func TestInProcess(t *testing.T) {
+	cs := InProcess(3)
+	got := make([][]float32, len(cs))
+	var wg sync.WaitGroup
+	errs := make([]error, len(cs))
+	for r, c := range cs {
+		got[r] = rankVector[float32](r, 1000)
+		wg.Go(func() {
+			errs[r] = c.AllreduceSum32(got[r])
+			if errs[r] == nil {
+				errs[r] = c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	want := orderedSum([][]float32{rankVector[float32](0, 1000), rankVector[float32](1, 1000), rankVector[float32](2, 1000)})
+	for r := range cs {
+		if !bytes.Equal(bytesOf(got[r]), bytesOf(want)) || cs[r].Rank() != r || cs[r].Size() != 3 {
+			t.Errorf("rank %d: not the rank-ordered sum", r)
+		}
 	}
 }
 
@@ -294,4 +341,24 @@ func BenchmarkSumInto(b *testing.B) {
 	for b.Loop() {
 		sumInto(dst, blocks, n, p, 1)
 	}
+}
+
+// runRanks runs f on p in-process ranks at once (small and segment lowered
+// when > 0) and returns each rank's error.
+func runRanks(p, small, segment int, f func(c Comm) error) []error {
+	g := newMemGroup(p)
+	errs := make([]error, p)
+	var wg sync.WaitGroup
+	for r := range p {
+		w := newWorld(memTransport{g: g, me: r})
+		if small > 0 {
+			w.small = small
+		}
+		if segment > 0 {
+			w.segment = segment
+		}
+		wg.Go(func() { errs[r] = f(w) })
+	}
+	wg.Wait()
+	return errs
 }

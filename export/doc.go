@@ -2,7 +2,7 @@
 // profile of shared/spec/bsnn-onnx.md §5 and reads back every file it
 // writes.
 //
-//	out, err := export.Export(model, export.ProfilePacked, export.Options{})
+//	out, err := export.Export(model, bsnn.ProfilePacked, export.Options{})
 //	info, err := export.Recognize(out)   // binary layers, LIF neurons, AGMM gates
 //	rep, err := export.Describe(out)     // profile, sizes, packed ratio
 //
@@ -17,12 +17,18 @@
 // spikes, value_info for every custom-node output, and no unused
 // initializer. Initializers, value_info and annotations are ordered by
 // first use in the node list, so a file's history does not show in it.
+// Every file obeys the naming rules of bsnn.CheckNames, which QONNX's
+// cleanup relies on: every output a node lists is named (a LIF's unread V_T
+// is <lif>.V_T) and no node lists one tensor twice (the input encoding is
+// Unsqueeze -> Expand([T, 1, ...]) -> Reshape, and V_0 of an unrolled LIF is
+// the initializer <lif>.v0). Files written before those rules (a Concat of
+// T copies of the input, LIF outputs [S, ""]) are read and rewritten.
 //
 // # Profiles
 //
 // portable: BipolarQuant (qonnx.custom_op.general) on the latent weights,
 // LIF and AGMMGate (bsnn.custom_op.snn) nodes, each custom op with its
-// model-local FunctionProto from the op registry (refreshed on every
+// model-local FunctionProto from package bsnn (refreshed on every
 // export), so stock onnxruntime runs the file.
 //
 // plain: no custom domain at all; two forms (Options.PlainForm).
@@ -30,7 +36,7 @@
 //   - unrolled (default): BipolarQuant is folded into the initializer
 //     L.weight_bin (±1, annotated BIPOLAR; the latent weight is dropped).
 //     Each LIF becomes T explicit steps, X_t = Slice(X, t, t+1, axis 0),
-//     V_0 = v_reset, in exactly the float32 order of ops/spiking's package
+//     V_0 = v_reset (the initializer <lif>.v0), in exactly the float32 order of ops/spiking's package
 //     documentation (d = V - v_reset; l = d*k; h0 = V - l; [ax = k*X];
 //     H = h0 + ax; S = Cast(H >= v_threshold); V' = H - S*(H - v_reset) or
 //     H - S*v_threshold), with k = Div(1, tau) computed in the graph from
@@ -41,8 +47,9 @@
 //     known: X3 = Reshape(X, [0,0,-1]), g = Unsqueeze(alpha, [1,2]) *
 //     Sigmoid(ReduceMean(X3, axes 2)), Y = Reshape(X3*g, Shape(X)) (mode
 //     grad_only: Identity). A LIFStep node becomes one such step.
-//   - step: the same graph for one time step. The input encoding repeats the
-//     input once and every time-major view [T, N, ...] has T = 1; each LIF
+//   - step: the same graph for one time step. The input encoding expands the
+//     input once ([1, 1, ...]) and every time-major view [T, N, ...] has
+//     T = 1; each LIF
 //     reads its membrane from the graph input "<lif>.v_in" [N, ...] and
 //     writes the next one to the graph output "<lif>.v_out"; the gates read
 //     alpha[t] = ReduceSum(alpha * time_onehot) from the graph input

@@ -6,85 +6,15 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
-)
-
-// A Profile is a form of written file (spec §5).
-type Profile string
-
-// The profiles of spec §5.
-const (
-	ProfilePortable Profile = "portable"
-	ProfilePlain    Profile = "plain"
-	ProfilePacked   Profile = "packed"
-	ProfileTrain    Profile = "train"
-)
-
-// Profiles lists every profile, in the spec's order.
-var Profiles = []Profile{ProfilePortable, ProfilePlain, ProfilePacked, ProfileTrain}
-
-// ParseProfile parses a profile name.
-func ParseProfile(s string) (Profile, error) {
-	for _, p := range Profiles {
-		if string(p) == s {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("unknown profile %q (want portable, plain, packed or train)", s)
-}
-
-// A PlainForm is how the plain profile writes time.
-type PlainForm string
-
-// The plain profile's forms.
-const (
-	// PlainUnrolled writes every LIF as T explicit steps of standard ops:
-	// the file takes the model input [N, ...] and returns [N, classes] like
-	// the portable one.
-	PlainUnrolled PlainForm = "unrolled"
-	// PlainStep writes one time step: each LIF reads its membrane from a
-	// graph input "<lif>.v_in" and writes the next one to "<lif>.v_out", and
-	// the AGMM gates read alpha[t] through a one-hot input "time_onehot".
-	PlainStep PlainForm = "step"
-)
-
-// ParsePlainForm parses a plain form name ("" is unrolled).
-func ParsePlainForm(s string) (PlainForm, error) {
-	switch s {
-	case "", string(PlainUnrolled):
-		return PlainUnrolled, nil
-	case string(PlainStep):
-		return PlainStep, nil
-	}
-	return "", fmt.Errorf("unknown plain form %q (want unrolled or step)", s)
-}
-
-// Metadata and packing names this package writes besides onnx's.
-const (
-	// MetaPlainForm is "unrolled" or "step" in a plain-profile file.
-	MetaPlainForm = "bsnn.plain_form"
-	// Packing is bsnn.layers' packing value of a packed weight: 1 bit per
-	// weight in a UINT8 tensor, element i in bit i%8 of byte i/8, bit 1 = -1.
-	Packing = "lsb_first_1_is_neg"
-	// TimeOneHot is the per-step graph's time input: float32 [T], one-hot of
-	// the step index.
-	TimeOneHot = "time_onehot"
-)
-
-// Header of every written file (spec §1).
-const (
-	TargetIRVersion = 8
-	TargetOpset     = 17
-	Producer        = "bsnnctl"
-	FormatVersion   = "1"
 )
 
 // Options control Export.
 type Options struct {
 	// PlainForm selects the plain profile's form (default unrolled).
-	PlainForm PlainForm
+	PlainForm bsnn.PlainForm
 	// ProducerVersion is written as producer_version; "" keeps the input's
 	// when bsnnctl wrote it, else "dev".
 	ProducerVersion string
@@ -95,7 +25,7 @@ type Options struct {
 	// error.
 	TrainState func(m *onnx.Model) error
 	// Functions supplies each custom op's FunctionProto; nil takes them from
-	// the op registry (ops.Lookup(domain, op, 1).Function()).
+	// the format (bsnn.Function).
 	Functions func(domain, op string) (*onnxpb.FunctionProto, error)
 }
 
@@ -110,22 +40,22 @@ var ErrNoTrainState = errors.New("the train profile needs the optimizer state (t
 // profile p, and the binary weights survive every profile; the latent
 // weights only survive portable and train (plain and packed are deployment
 // forms that store the ±1 weights alone).
-func Export(m *onnx.Model, p Profile, opts Options) (*onnx.Model, error) {
+func Export(m *onnx.Model, p bsnn.Profile, opts Options) (*onnx.Model, error) {
 	if m == nil || m.Proto.GetGraph() == nil {
 		return nil, &onnx.FormatError{Where: "model", Msg: "has no graph"}
 	}
-	if _, err := ParseProfile(string(p)); err != nil {
+	if _, err := bsnn.ParseProfile(string(p)); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	form, err := ParsePlainForm(string(opts.PlainForm))
+	form, err := bsnn.ParsePlainForm(string(opts.PlainForm))
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if p != ProfilePlain {
+	if p != bsnn.ProfilePlain {
 		form = ""
 	}
 	if opts.Functions == nil {
-		opts.Functions = registryFunction
+		opts.Functions = bsnn.Function
 	}
 	mp, err := loadedCopy(m)
 	if err != nil {
@@ -153,7 +83,7 @@ func Export(m *onnx.Model, p Profile, opts Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := finish(mp, canon, ProfilePortable, "", opts); err != nil {
+	if err := finish(mp, canon, bsnn.ProfilePortable, "", opts); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	if canon, err = recognize(mp); err != nil {
@@ -161,15 +91,15 @@ func Export(m *onnx.Model, p Profile, opts Options) (*onnx.Model, error) {
 	}
 
 	switch p {
-	case ProfilePlain:
+	case bsnn.ProfilePlain:
 		if err := lowerPlain(mp, canon, form); err != nil {
 			return nil, fmt.Errorf("export: plain profile: %w", err)
 		}
-	case ProfilePacked:
+	case bsnn.ProfilePacked:
 		if err := lowerPacked(mp, canon); err != nil {
 			return nil, fmt.Errorf("export: packed profile: %w", err)
 		}
-	case ProfileTrain:
+	case bsnn.ProfileTrain:
 		if len(trainInfo) > 0 {
 			mp.TrainingInfo = trainInfo
 		} else if opts.TrainState != nil {
@@ -196,22 +126,6 @@ func Export(m *onnx.Model, p Profile, opts Options) (*onnx.Model, error) {
 	return out, nil
 }
 
-// registryFunction is the default function source.
-func registryFunction(domain, op string) (*onnxpb.FunctionProto, error) {
-	spec, err := ops.Lookup(domain, op, 1)
-	if err != nil {
-		return nil, fmt.Errorf("no FunctionProto for %s::%s: ops registry: %v", domain, op, err)
-	}
-	if spec.Function == nil {
-		return nil, fmt.Errorf("no FunctionProto for %s::%s: its ops registry entry has no Function", domain, op)
-	}
-	f := spec.Function()
-	if f == nil {
-		return nil, fmt.Errorf("no FunctionProto for %s::%s: its ops registry Function returned nil", domain, op)
-	}
-	return f, nil
-}
-
 // loadedCopy clones the model with external data read into the tensors.
 func loadedCopy(m *onnx.Model) (*onnxpb.ModelProto, error) {
 	mp := proto.Clone(m.Proto).(*onnxpb.ModelProto)
@@ -234,9 +148,9 @@ func loadedCopy(m *onnx.Model) (*onnxpb.ModelProto, error) {
 func checkInput(mp *onnxpb.ModelProto) error {
 	m := &onnx.Model{Proto: mp}
 	var items []onnx.Unsupported
-	if v := m.Opset(""); v < 13 || v > TargetOpset {
+	if v := m.Opset(""); v < 13 || v > bsnn.TargetOpset {
 		items = append(items, onnx.Unsupported{OpType: "ai.onnx opset", Version: v,
-			Reason: fmt.Sprintf("export writes opset %d and carries over opsets 13..%d; convert other files with `bsnnctl import`", TargetOpset, TargetOpset)})
+			Reason: fmt.Sprintf("export writes opset %d and carries over opsets 13..%d; convert other files with `bsnnctl import`", bsnn.TargetOpset, bsnn.TargetOpset)})
 	}
 	if len(mp.Graph.SparseInitializer) > 0 {
 		items = append(items, onnx.Unsupported{OpType: "sparse initializer", Reason: mp.Graph.SparseInitializer[0].GetValues().GetName()})
@@ -244,13 +158,13 @@ func checkInput(mp *onnxpb.ModelProto) error {
 	for _, n := range mp.Graph.Node {
 		d := n.GetDomain()
 		switch {
-		case isONNXDomain(d), d == "ai.onnx.ml", d == onnx.DomainSNN:
-		case bipolarDomains[d] && n.GetOpType() == "BipolarQuant":
+		case isONNXDomain(d), d == "ai.onnx.ml", d == bsnn.DomainSNN:
+		case bsnn.IsBipolarDomain(d) && n.GetOpType() == "BipolarQuant":
 		default:
 			items = append(items, onnx.Unsupported{Node: n.GetName(), OpType: n.GetOpType(), Domain: d,
 				Reason: "custom op outside bsnnctl's domains (qonnx.custom_op.general::BipolarQuant, bsnn.custom_op.snn)"})
 		}
-		if d == onnx.DomainSNN {
+		if d == bsnn.DomainSNN {
 			switch n.GetOpType() {
 			case "LIF", "LIFStep", "AGMMGate":
 			default:

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
@@ -25,7 +27,7 @@ func TestRoundTripEveryProfile(t *testing.T) {
 		before := f.model.Clone()
 		// A converted model is already canonical portable: exporting it
 		// to portable changes nothing.
-		if out := exportOK(t, f.model, variant{ProfilePortable, ""}); !onnx.Equal(out, f.model) {
+		if out := exportOK(t, f.model, variant{bsnn.ProfilePortable, ""}); !onnx.Equal(out, f.model) {
 			t.Errorf("%s: the portable export of the converted model differs from it%s", name, firstDiff(f.model, out))
 		}
 		for _, v := range variants {
@@ -45,12 +47,12 @@ func TestRoundTripEveryProfile(t *testing.T) {
 		// same deployment files.
 		for _, from := range variants {
 			for _, to := range variants {
-				if to.profile == ProfileTrain && from.profile != ProfileTrain {
+				if to.profile == bsnn.ProfileTrain && from.profile != bsnn.ProfileTrain {
 					continue // training_info comes from Options.TrainState then: checked above
 				}
 				out := exportOK(t, files[from.String()], to)
 				want := exportOK(t, files[to.String()], to)
-				if to.profile != ProfilePortable && to.profile != ProfileTrain || (from.profile == ProfilePortable || from.profile == ProfileTrain) {
+				if to.profile != bsnn.ProfilePortable && to.profile != bsnn.ProfileTrain || (from.profile == bsnn.ProfilePortable || from.profile == bsnn.ProfileTrain) {
 					if !onnx.Equal(out, want) {
 						t.Errorf("%s: %s -> %s differs from the direct %s export%s", name, from, to, to, firstDiff(want, out))
 					}
@@ -116,7 +118,7 @@ func sameBinaryWeights(t *testing.T, what string, ref, out *onnx.Model) {
 	}
 	for i, rl := range ri.Layers {
 		ol := oi.Layers[i]
-		if ol.Name != rl.Name || ol.Weight != rl.Weight || !equalInts(ol.Dims, rl.Dims) {
+		if ol.Name != rl.Name || ol.Weight != rl.Weight || !slices.Equal(ol.Dims, rl.Dims) {
 			t.Errorf("%s: layer %d is %s (%s %v), want %s (%s %v)", what, i, ol.Name, ol.Weight, ol.Dims, rl.Name, rl.Weight, rl.Dims)
 			continue
 		}
@@ -142,8 +144,8 @@ func sameBinaryWeights(t *testing.T, what string, ref, out *onnx.Model) {
 func TestPortablePackedPortable(t *testing.T) {
 	for _, name := range testFixtures {
 		f := loadBSNN(t, name)
-		packed := exportOK(t, f.model, variant{ProfilePacked, ""})
-		back := exportOK(t, packed, variant{ProfilePortable, ""})
+		packed := exportOK(t, f.model, variant{bsnn.ProfilePacked, ""})
+		back := exportOK(t, packed, variant{bsnn.ProfilePortable, ""})
 		sameBinaryWeights(t, name, f.model, back)
 		info, err := Recognize(back)
 		if err != nil {
@@ -183,12 +185,12 @@ func TestPortablePackedPortable(t *testing.T) {
 func TestPackedRatio(t *testing.T) {
 	for _, name := range testFixtures {
 		f := loadBSNN(t, name)
-		packed := exportOK(t, f.model, variant{ProfilePacked, ""})
+		packed := exportOK(t, f.model, variant{bsnn.ProfilePacked, ""})
 		r, err := Describe(packed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !r.StoredPacked || r.Profile != ProfilePacked {
+		if !r.StoredPacked || r.Profile != bsnn.ProfilePacked {
 			t.Fatalf("%s: report says profile %s, stored packed %v", name, r.Profile, r.StoredPacked)
 		}
 		if r.PackedRatio > 1.0/25 || r.PackedRatio <= 0 {
@@ -213,7 +215,7 @@ func TestPackedRatio(t *testing.T) {
 		if r.BinaryParams != f.res.Report.Size.Params1Bit {
 			t.Errorf("%s: %d binary weights, the converter counted %d", name, r.BinaryParams, f.res.Report.Size.Params1Bit)
 		}
-		port := exportOK(t, f.model, variant{ProfilePortable, ""})
+		port := exportOK(t, f.model, variant{bsnn.ProfilePortable, ""})
 		pb, _ := onnx.Marshal(port)
 		kb, _ := onnx.Marshal(packed)
 		if int64(len(pb)-len(kb)) < 4*r.BinaryParams-r.BinaryBytesPacked-int64(len(kb)) {
@@ -243,10 +245,10 @@ func TestQONNXConventions(t *testing.T) {
 			for _, n := range mp.Graph.Node {
 				d := n.GetDomain()
 				used[d] = true
-				if n.GetOpType() == "BipolarQuant" && d != onnx.DomainQONNX {
+				if n.GetOpType() == "BipolarQuant" && d != bsnn.DomainQONNX {
 					t.Errorf("%s: BipolarQuant %q in domain %q", what, n.GetName(), d)
 				}
-				if d == onnx.DomainQONNX && n.GetOpType() != "BipolarQuant" {
+				if d == bsnn.DomainQONNX && n.GetOpType() != "BipolarQuant" {
 					t.Errorf("%s: our op %s in QONNX's domain", what, n.GetOpType())
 				}
 				if d != "" && n.GetOpType() != "BipolarQuant" && constantOnly(ix, n, map[string]bool{}) {
@@ -268,8 +270,8 @@ func TestQONNXConventions(t *testing.T) {
 					t.Errorf("%s: domain %q used but not declared", what, d)
 				}
 			}
-			custom := declared[onnx.DomainQONNX] != 0 || declared[onnx.DomainSNN] != 0
-			if v.profile == ProfilePlain && custom {
+			custom := declared[bsnn.DomainQONNX] != 0 || declared[bsnn.DomainSNN] != 0
+			if v.profile == bsnn.ProfilePlain && custom {
 				t.Errorf("%s: the plain profile declares custom domains %v", what, declared)
 			}
 			for _, fn := range mp.Functions {
@@ -301,10 +303,10 @@ func TestQONNXConventions(t *testing.T) {
 			ann := m.Annotations()
 			bipolar := 0
 			for tensor, kv := range ann {
-				if dt, ok := kv[onnx.AnnotationDatatype]; ok && dt != onnx.DatatypeBipolar && dt != onnx.DatatypeBinary {
+				if dt, ok := kv[bsnn.AnnotationDatatype]; ok && dt != bsnn.DatatypeBipolar && dt != bsnn.DatatypeBinary {
 					t.Errorf("%s: %s annotated %q", what, tensor, dt)
 				}
-				if kv[onnx.AnnotationDatatype] == onnx.DatatypeBipolar {
+				if kv[bsnn.AnnotationDatatype] == bsnn.DatatypeBipolar {
 					bipolar++
 				}
 			}
@@ -316,29 +318,29 @@ func TestQONNXConventions(t *testing.T) {
 				t.Errorf("%s: %d BIPOLAR annotations for %d binary layers", what, bipolar, len(info.Layers))
 			}
 			for _, n := range info.Neurons {
-				if ann[n.Spikes][onnx.AnnotationDatatype] != onnx.DatatypeBinary {
+				if ann[n.Spikes][bsnn.AnnotationDatatype] != bsnn.DatatypeBinary {
 					t.Errorf("%s: spikes %s not annotated BINARY", what, n.Spikes)
 				}
 			}
 			// bsnn.* metadata present, profile set, layers listed.
 			meta := m.Metadata()
-			for _, k := range []string{onnx.MetaFormatVersion, onnx.MetaProfile, onnx.MetaTimeSteps, onnx.MetaTimeAxis,
-				onnx.MetaInputEncoding, onnx.MetaOutputDecoding, onnx.MetaSignZero, onnx.MetaSpikeCondition,
-				onnx.MetaLayers, onnx.MetaNeurons, onnx.MetaAGMM, onnx.MetaSourceModel, onnx.MetaSizeReport} {
+			for _, k := range []string{bsnn.MetaFormatVersion, bsnn.MetaProfile, bsnn.MetaTimeSteps, bsnn.MetaTimeAxis,
+				bsnn.MetaInputEncoding, bsnn.MetaOutputDecoding, bsnn.MetaSignZero, bsnn.MetaSpikeCondition,
+				bsnn.MetaLayers, bsnn.MetaNeurons, bsnn.MetaAGMM, bsnn.MetaSourceModel, bsnn.MetaSizeReport} {
 				if _, ok := meta[k]; !ok {
 					t.Errorf("%s: metadata %s missing", what, k)
 				}
 			}
-			if meta[onnx.MetaProfile] != string(v.profile) {
-				t.Errorf("%s: bsnn.profile = %q", what, meta[onnx.MetaProfile])
+			if meta[bsnn.MetaProfile] != string(v.profile) {
+				t.Errorf("%s: bsnn.profile = %q", what, meta[bsnn.MetaProfile])
 			}
-			if got := m.BinaryLayers(); strings.Join(got, ",") != strings.Join(layerNames(info), ",") {
+			if got := bsnn.BinaryLayers(m); strings.Join(got, ",") != strings.Join(layerNames(info), ",") {
 				t.Errorf("%s: onnx.BinaryLayers (bsnn.layers) = %v, recognised %v", what, got, layerNames(info))
 			}
-			if v.profile == ProfilePlain && meta[MetaPlainForm] != string(v.form) {
-				t.Errorf("%s: bsnn.plain_form = %q", what, meta[MetaPlainForm])
+			if v.profile == bsnn.ProfilePlain && meta[bsnn.MetaPlainForm] != string(v.form) {
+				t.Errorf("%s: bsnn.plain_form = %q", what, meta[bsnn.MetaPlainForm])
 			}
-			if (v.profile == ProfileTrain) != (len(mp.TrainingInfo) > 0) {
+			if (v.profile == bsnn.ProfileTrain) != (len(mp.TrainingInfo) > 0) {
 				t.Errorf("%s: %d training_info entries", what, len(mp.TrainingInfo))
 			}
 		}
@@ -385,9 +387,9 @@ func constantOnly(ix *index, n *onnxpb.NodeProto, seen map[string]bool) bool {
 // the original.
 func TestRecognizeQONNXCleaned(t *testing.T) {
 	f := loadBSNN(t, "lenet_op13_keepbn_static")
-	for _, v := range []variant{{ProfilePlain, PlainUnrolled}, {ProfilePortable, ""}, {ProfilePacked, ""}} {
+	for _, v := range []variant{{bsnn.ProfilePlain, bsnn.PlainUnrolled}, {bsnn.ProfilePortable, ""}, {bsnn.ProfilePacked, ""}} {
 		m := exportOK(t, f.model, v)
-		renamed := qonnxRename(m)
+		renamed := &onnx.Model{Proto: qonnxCleanup(m.Proto)}
 		info, err := Recognize(renamed)
 		if err != nil {
 			t.Fatal(err)
@@ -407,7 +409,7 @@ func TestRecognizeQONNXCleaned(t *testing.T) {
 				t.Errorf("%s renamed: neuron %d params %+v, want %+v", v, i, n.Params, orig.Neurons[i].Params)
 			}
 		}
-		for _, to := range []variant{{ProfilePortable, ""}, {ProfilePlain, PlainUnrolled}} {
+		for _, to := range []variant{{bsnn.ProfilePortable, ""}, {bsnn.ProfilePlain, bsnn.PlainUnrolled}} {
 			out := exportOK(t, renamed, to)
 			again := exportOK(t, out, to)
 			if !onnx.Equal(out, again) {
@@ -421,86 +423,16 @@ func TestRecognizeQONNXCleaned(t *testing.T) {
 	}
 }
 
-// qonnxRename mimics QONNX's cleanup: GiveUniqueNodeNames (op type +
-// index) and GiveReadableTensorNames (node name + _out/_param), with the
-// annotations renamed and the bsnn.* JSON left as it was.
-func qonnxRename(m *onnx.Model) *onnx.Model {
-	c := m.Clone()
-	g := c.Proto.Graph
-	counts := map[string]int{}
-	rename := map[string]string{}
-	keep := map[string]bool{}
-	for _, v := range g.Input {
-		keep[v.GetName()] = true
-	}
-	for _, v := range g.Output {
-		keep[v.GetName()] = true
-	}
-	for _, n := range g.Node {
-		name := n.GetOpType() + "_" + itoa(counts[n.GetOpType()])
-		counts[n.GetOpType()]++
-		n.Name = proto.String(name)
-		for i, o := range n.Output {
-			if o != "" && !keep[o] {
-				rename[o] = name + "_out" + itoa(i)
-			}
-		}
-		for i, in := range n.Input {
-			for _, t := range g.Initializer {
-				if t.GetName() == in && rename[in] == "" {
-					rename[in] = name + "_param" + itoa(i)
-				}
-			}
-		}
-	}
-	for _, n := range g.Node {
-		for i, in := range n.Input {
-			if r, ok := rename[in]; ok {
-				n.Input[i] = r
-			}
-		}
-		for i, o := range n.Output {
-			if r, ok := rename[o]; ok {
-				n.Output[i] = r
-			}
-		}
-	}
-	for _, t := range g.Initializer {
-		if r, ok := rename[t.GetName()]; ok {
-			t.Name = proto.String(r)
-		}
-	}
-	for _, v := range g.ValueInfo {
-		if r, ok := rename[v.GetName()]; ok {
-			v.Name = proto.String(r)
-		}
-	}
-	for _, a := range g.QuantizationAnnotation {
-		if r, ok := rename[a.GetTensorName()]; ok {
-			a.TensorName = proto.String(r)
-		}
-	}
-	return c
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
-}
-
 // TestErrors: what Export refuses, with typed errors.
 func TestErrors(t *testing.T) {
 	f := loadBSNN(t, "lenet_op13_keepbn_static")
 	if _, err := Export(f.model, "deploy", Options{}); err == nil || !strings.Contains(err.Error(), "unknown profile") {
 		t.Errorf("unknown profile: %v", err)
 	}
-	if _, err := Export(f.model, ProfilePlain, Options{PlainForm: "rolled"}); err == nil || !strings.Contains(err.Error(), "unknown plain form") {
+	if _, err := Export(f.model, bsnn.ProfilePlain, Options{PlainForm: "rolled"}); err == nil || !strings.Contains(err.Error(), "unknown plain form") {
 		t.Errorf("unknown plain form: %v", err)
 	}
-	if _, err := Export(f.model, ProfileTrain, Options{}); !errors.Is(err, ErrNoTrainState) {
+	if _, err := Export(f.model, bsnn.ProfileTrain, Options{}); !errors.Is(err, ErrNoTrainState) {
 		t.Errorf("train without state: %v, want ErrNoTrainState", err)
 	}
 	// A non-unit scale: portable keeps it, plain and packed refuse.
@@ -512,10 +444,10 @@ func TestErrors(t *testing.T) {
 			proto.Merge(tp, onnx.FloatTensor(info.Layers[0].Scale, nil, []float32{0.5}))
 		}
 	}
-	if _, err := Export(c, ProfilePortable, Options{}); err != nil {
+	if _, err := Export(c, bsnn.ProfilePortable, Options{}); err != nil {
 		t.Errorf("portable with scale 0.5: %v", err)
 	}
-	for _, p := range []Profile{ProfilePlain, ProfilePacked} {
+	for _, p := range []bsnn.Profile{bsnn.ProfilePlain, bsnn.ProfilePacked} {
 		_, err := Export(c, p, Options{})
 		var ue *onnx.UnsupportedError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), info.Layers[0].Name) {
@@ -526,11 +458,11 @@ func TestErrors(t *testing.T) {
 	c = f.model.Clone()
 	c.Proto.Graph.Node[1].Domain = proto.String("com.example")
 	var ue *onnx.UnsupportedError
-	if _, err := Export(c, ProfilePortable, Options{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "com.example") {
+	if _, err := Export(c, bsnn.ProfilePortable, Options{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "com.example") {
 		t.Errorf("unknown domain: %v", err)
 	}
 	// An annotation that lies.
-	pl := exportOK(t, f.model, variant{ProfilePlain, PlainUnrolled})
+	pl := exportOK(t, f.model, variant{bsnn.ProfilePlain, bsnn.PlainUnrolled})
 	for _, tp := range pl.Proto.Graph.Initializer {
 		if tp.GetName() == info.Layers[0].Weight {
 			tv, _ := onnx.TensorFromProto(tp)
@@ -594,7 +526,7 @@ func TestRunsLikeTheEngine(t *testing.T) {
 					probe := withOutputs(m, spikes)
 					path := writeModel(t, dir, v.String()+".onnx", probe)
 					var got run
-					if v.form == PlainStep {
+					if v.form == bsnn.PlainStep {
 						got = runSteps(t, m, T, batch, in, spikes, func(fd feeds) run { return ortRun(t, path, fd, nil) })
 					} else {
 						got = ortRun(t, path, in, nil)
@@ -610,7 +542,7 @@ func TestRunsLikeTheEngine(t *testing.T) {
 							t.Fatalf("the engine's op registry lacks %s, which the %s file uses", missing, v)
 						}
 						var eng run
-						if v.form == PlainStep {
+						if v.form == bsnn.PlainStep {
 							var e *engineProgram
 							eng = runSteps(t, m, T, batch, in, spikes, func(fd feeds) run {
 								if e == nil {
@@ -640,7 +572,7 @@ func runSteps(t *testing.T, m *onnx.Model, T, batch int, in feeds, spikes []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.PlainForm != PlainStep || len(info.Neurons) != len(spikes) {
+	if info.PlainForm != bsnn.PlainStep || len(info.Neurons) != len(spikes) {
 		t.Fatalf("not a per-step file: form %q, %d neurons", info.PlainForm, len(info.Neurons))
 	}
 	out := m.Proto.Graph.Output[0].GetName()

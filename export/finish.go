@@ -3,68 +3,74 @@ package export
 import (
 	"encoding/json"
 	"fmt"
-	"math"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
-
-// layerJSON is one bsnn.layers entry: onnx.LayerInfo's keys in its order,
-// plus weight_packed for the packed profile.
-type layerJSON struct {
-	Name         string  `json:"name"`
-	Node         string  `json:"node"`
-	Op           string  `json:"op,omitempty"`
-	WeightLatent string  `json:"weight_latent,omitempty"`
-	WeightBin    string  `json:"weight_bin,omitempty"`
-	WeightScale  string  `json:"weight_scale,omitempty"`
-	WeightPacked string  `json:"weight_packed,omitempty"`
-	Binary       bool    `json:"binary"`
-	Packing      *string `json:"packing"`
-	Neuron       string  `json:"neuron,omitempty"`
-}
 
 // finish settles everything but the graph's computation for profile p:
 // header (IR 8, producer, opset_import with "" first and only the domains
 // used), model-local functions from the registry, bsnn.* metadata,
-// finn_datatype annotations, value_info, unused initializers. canon is the
-// canonical model's Info (its names survive every profile).
-func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts Options) error {
-	g := mp.Graph
+// finn_datatype annotations, value_info, unused initializers, and the
+// naming rules of bsnn.CheckNames (bsnn.Legalize). canon is the canonical
+// model's Info (its names survive every profile).
+func finish(mp *onnxpb.ModelProto, canon *Info, p bsnn.Profile, form bsnn.PlainForm, opts Options) error {
+	bsnn.Legalize(mp.Graph)
 	dropUnusedInits(mp)
-	if p != ProfileTrain {
+	if p != bsnn.ProfileTrain {
 		mp.TrainingInfo = nil
 	}
 	cur, err := recognize(mp)
 	if err != nil {
 		return err
 	}
+	setHeader(mp, p, opts)
+	if err := setFunctions(mp, p, opts); err != nil {
+		return err
+	}
+	g := mp.Graph
+	rank := tensorRanks(g)
+	setAnnotations(g, cur, rank)
+	sort.SliceStable(g.Initializer, func(i, j int) bool { return rank(g.Initializer[i].GetName()) < rank(g.Initializer[j].GetName()) })
+	setValueInfo(g, cur, rank)
+	return setMetadata(mp, canon, cur, p, form)
+}
 
-	// Header.
-	mp.IrVersion = proto.Int64(TargetIRVersion)
+// setHeader writes IR 8 and the producer (keeping the input's version when
+// bsnnctl wrote it and Options gives none) and updates the profile named in
+// the doc string.
+func setHeader(mp *onnxpb.ModelProto, p bsnn.Profile, opts Options) {
+	mp.IrVersion = proto.Int64(bsnn.TargetIRVersion)
 	version := opts.ProducerVersion
 	if version == "" {
 		version = "dev"
-		if mp.GetProducerName() == Producer && mp.GetProducerVersion() != "" {
+		if mp.GetProducerName() == bsnn.Producer && mp.GetProducerVersion() != "" {
 			version = mp.GetProducerVersion()
 		}
 	}
-	mp.ProducerName = proto.String(Producer)
+	mp.ProducerName = proto.String(bsnn.Producer)
 	mp.ProducerVersion = proto.String(version)
 	if mp.DocString != nil {
 		mp.DocString = proto.String(profileRe.ReplaceAllString(mp.GetDocString(), "profile "+string(p)))
 	}
+}
 
-	// Domains and functions.
+// setFunctions writes opset_import (ai.onnx first, then the BSNN domains,
+// then any other domain used, each once) and a fresh FunctionProto for each
+// custom op the graph uses.
+func setFunctions(mp *onnxpb.ModelProto, p bsnn.Profile, opts Options) error {
 	used := map[string]bool{}
 	custom := map[string]bool{}
-	for _, n := range g.Node {
+	for _, n := range mp.Graph.Node {
 		d := n.GetDomain()
 		if d == "ai.onnx" {
 			n.Domain = nil
@@ -83,15 +89,15 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 		}
 	}
 	old := (&onnx.Model{Proto: mp}).Opsets()
-	imports := []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(TargetOpset)}}
-	for _, d := range []string{onnx.DomainQONNX, onnx.DomainSNN} {
+	imports := []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(bsnn.TargetOpset)}}
+	for _, d := range []string{bsnn.DomainQONNX, bsnn.DomainSNN} {
 		if used[d] {
 			imports = append(imports, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(1)})
 		}
 	}
 	var others []string
 	for d := range used {
-		if d != "" && d != onnx.DomainQONNX && d != onnx.DomainSNN {
+		if d != "" && d != bsnn.DomainQONNX && d != bsnn.DomainSNN {
 			others = append(others, d)
 		}
 	}
@@ -104,20 +110,9 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 		imports = append(imports, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(int64(v))})
 	}
 	mp.OpsetImport = imports
-	var keys []string
-	for k := range custom {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	mp.Functions = nil
-	for _, k := range keys {
-		var domain, op string
-		for i := 0; i+1 < len(k); i++ {
-			if k[i] == ':' && k[i+1] == ':' {
-				domain, op = k[:i], k[i+2:]
-				break
-			}
-		}
+	for _, k := range slices.Sorted(maps.Keys(custom)) {
+		domain, op, _ := strings.Cut(k, "::")
 		f, err := opts.Functions(domain, op)
 		if err != nil {
 			return fmt.Errorf("the %s profile needs a function body for every custom op: %w", p, err)
@@ -127,8 +122,14 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 		}
 		mp.Functions = append(mp.Functions, proto.Clone(f).(*onnxpb.FunctionProto))
 	}
+	return nil
+}
 
-	// Annotations: BIPOLAR on unit-scale binary weights, BINARY on spikes.
+// setAnnotations writes finn_datatype BIPOLAR on unit-scale binary weights
+// and BINARY on spikes, drops the datatype of other managed tensors and
+// annotations of tensors that no longer exist, keeps every other entry, and
+// orders them by first use.
+func setAnnotations(g *onnxpb.GraphProto, cur *Info, rank func(string) int) {
 	managed := map[string]bool{}
 	ours := map[string]string{}
 	var order []string
@@ -138,13 +139,13 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 			managed[l.Latent] = true
 		}
 		if l.UnitScale {
-			ours[l.Weight] = onnx.DatatypeBipolar
+			ours[l.Weight] = bsnn.DatatypeBipolar
 			order = append(order, l.Weight)
 		}
 	}
 	for _, n := range cur.Neurons {
 		managed[n.Spikes] = true
-		ours[n.Spikes] = onnx.DatatypeBinary
+		ours[n.Spikes] = bsnn.DatatypeBinary
 		order = append(order, n.Spikes)
 	}
 	exists := tensorNames(g)
@@ -157,13 +158,13 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 		}
 		var kv []*onnxpb.StringStringEntryProto
 		for _, e := range a.QuantParameterTensorNames {
-			if e.GetKey() == onnx.AnnotationDatatype && managed[name] {
+			if e.GetKey() == bsnn.AnnotationDatatype && managed[name] {
 				continue
 			}
 			kv = append(kv, e)
 		}
 		if dt, ok := ours[name]; ok {
-			kv = append(kv, &onnxpb.StringStringEntryProto{Key: proto.String(onnx.AnnotationDatatype), Value: proto.String(dt)})
+			kv = append(kv, &onnxpb.StringStringEntryProto{Key: proto.String(bsnn.AnnotationDatatype), Value: proto.String(dt)})
 			done[name] = true
 		}
 		if len(kv) > 0 {
@@ -176,16 +177,17 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 		}
 		done[name] = true
 		anns = append(anns, &onnxpb.TensorAnnotation{TensorName: proto.String(name),
-			QuantParameterTensorNames: []*onnxpb.StringStringEntryProto{{Key: proto.String(onnx.AnnotationDatatype), Value: proto.String(ours[name])}}})
+			QuantParameterTensorNames: []*onnxpb.StringStringEntryProto{{Key: proto.String(bsnn.AnnotationDatatype), Value: proto.String(ours[name])}}})
 	}
 	g.QuantizationAnnotation = anns
-	rank := tensorRanks(g)
 	sort.SliceStable(g.QuantizationAnnotation, func(i, j int) bool {
 		return rank(g.QuantizationAnnotation[i].GetTensorName()) < rank(g.QuantizationAnnotation[j].GetTensorName())
 	})
-	sort.SliceStable(g.Initializer, func(i, j int) bool { return rank(g.Initializer[i].GetName()) < rank(g.Initializer[j].GetName()) })
+}
 
-	// value_info: intermediate tensors only; every custom-node output has one.
+// setValueInfo keeps value_info for intermediate tensors only, adds one for
+// every custom-node output, and orders them by first use.
+func setValueInfo(g *onnxpb.GraphProto, cur *Info, rank func(string) int) {
 	produced := map[string]bool{}
 	for _, n := range g.Node {
 		for _, o := range n.Output {
@@ -225,9 +227,6 @@ func finish(mp *onnxpb.ModelProto, canon *Info, p Profile, form PlainForm, opts 
 	}
 	sort.SliceStable(vis, func(i, j int) bool { return rank(vis[i].GetName()) < rank(vis[j].GetName()) })
 	g.ValueInfo = vis
-
-	// Metadata.
-	return setMetadata(mp, canon, cur, p, form)
 }
 
 // tensorRanks orders tensors by first appearance in the node list (each
@@ -278,8 +277,8 @@ func tensorNames(g *onnxpb.GraphProto) map[string]bool {
 
 // customValueInfo types a custom node's output: BipolarQuant's is the
 // weight's shape, AGMMGate's and LIF's spikes the input's (when declared),
-// LIF's V_T the input's without the time axis; otherwise float of unknown
-// shape.
+// LIF's V_T the spikes' (else the input's) without the time axis;
+// otherwise float of unknown shape.
 func customValueInfo(g *onnxpb.GraphProto, n *onnxpb.NodeProto, i int, layerDims map[string][]int64) *onnxpb.ValueInfoProto {
 	o := n.Output[i]
 	var shape onnx.Shape
@@ -289,6 +288,11 @@ func customValueInfo(g *onnxpb.GraphProto, n *onnxpb.NodeProto, i int, layerDims
 			shape = append(shape, onnx.Dim{Value: x})
 		}
 		known = true
+	} else if vi := valueInfoOf(g, n.Output[0]); n.GetOpType() == "LIF" && i == 1 && vi != nil {
+		// V_T: the spikes' [T, N, ...] without the time axis.
+		if s, ok := shapeOf(vi); ok && len(s) > 1 {
+			shape, known = s[1:], true
+		}
 	} else if vi := valueInfoOf(g, n.Input[0]); vi != nil {
 		if s, ok := shapeOf(vi); ok {
 			switch {
@@ -308,18 +312,18 @@ func customValueInfo(g *onnxpb.GraphProto, n *onnxpb.NodeProto, i int, layerDims
 
 // setMetadata writes the bsnn.* keys for profile p, keeping every other key
 // (and the order of existing ones).
-func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainForm) error {
+func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p bsnn.Profile, form bsnn.PlainForm) error {
 	m := &onnx.Model{Proto: mp}
 	meta := m.Metadata()
 	set := func(k, v string) { m.SetMetadata(k, v) }
-	if _, ok := meta[onnx.MetaFormatVersion]; !ok {
-		set(onnx.MetaFormatVersion, FormatVersion)
+	if _, ok := meta[bsnn.MetaFormatVersion]; !ok {
+		set(bsnn.MetaFormatVersion, bsnn.FormatVersion)
 	}
-	set(onnx.MetaProfile, string(p))
+	set(bsnn.MetaProfile, string(p))
 	if canon.TimeSteps > 0 {
-		set(onnx.MetaTimeSteps, strconv.Itoa(canon.TimeSteps))
+		set(bsnn.MetaTimeSteps, strconv.Itoa(canon.TimeSteps))
 	}
-	for k, v := range map[string]string{onnx.MetaTimeAxis: "0", onnx.MetaSignZero: "+1", onnx.MetaSpikeCondition: ">="} {
+	for k, v := range map[string]string{bsnn.MetaTimeAxis: "0", bsnn.MetaSignZero: "+1", bsnn.MetaSpikeCondition: ">="} {
 		if _, ok := meta[k]; !ok {
 			set(k, v)
 		}
@@ -327,8 +331,8 @@ func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainF
 
 	// bsnn.layers: existing entries updated, unresolved binary entries
 	// dropped, unlisted binary layers appended.
-	var old []layerJSON
-	if s, ok := meta[onnx.MetaLayers]; ok {
+	var old []bsnn.Layer
+	if s, ok := meta[bsnn.MetaLayers]; ok {
 		if err := json.Unmarshal([]byte(s), &old); err != nil {
 			old = nil
 		}
@@ -337,7 +341,7 @@ func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainF
 	for _, l := range cur.Layers {
 		byName[l.Name] = l
 	}
-	var layers []layerJSON
+	var layers []bsnn.Layer
 	listed := map[string]bool{}
 	for _, e := range old {
 		if !e.Binary {
@@ -353,7 +357,7 @@ func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainF
 	}
 	for _, l := range cur.Layers {
 		if !listed[l.Name] {
-			layers = append(layers, layerEntry(layerJSON{Name: l.Name}, l))
+			layers = append(layers, layerEntry(bsnn.Layer{Name: l.Name}, l))
 		}
 	}
 	b, err := json.Marshal(layers)
@@ -363,27 +367,27 @@ func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainF
 	if layers == nil {
 		b = []byte("[]")
 	}
-	set(onnx.MetaLayers, string(b))
+	set(bsnn.MetaLayers, string(b))
 
 	// bsnn.neurons from the canonical LIF/LIFStep nodes.
 	if len(canon.Neurons) > 0 {
 		neurons := map[string]any{}
 		for _, n := range canon.Neurons {
-			neurons[n.Name] = neuronJSON(n.Op, n.Params)
+			neurons[n.Name] = bsnn.NeuronEntry(n.Op, n.Params)
 		}
 		b, err := json.Marshal(neurons)
 		if err != nil {
 			return err
 		}
-		set(onnx.MetaNeurons, string(b))
+		set(bsnn.MetaNeurons, string(b))
 	}
 
-	if p == ProfilePlain {
-		set(MetaPlainForm, string(form))
+	if p == bsnn.ProfilePlain {
+		set(bsnn.MetaPlainForm, string(form))
 	} else {
 		props := mp.MetadataProps[:0]
 		for _, e := range mp.MetadataProps {
-			if e.GetKey() != MetaPlainForm {
+			if e.GetKey() != bsnn.MetaPlainForm {
 				props = append(props, e)
 			}
 		}
@@ -392,7 +396,7 @@ func setMetadata(mp *onnxpb.ModelProto, canon, cur *Info, p Profile, form PlainF
 	return nil
 }
 
-func layerEntry(e layerJSON, l *Layer) layerJSON {
+func layerEntry(e bsnn.Layer, l *Layer) bsnn.Layer {
 	e.Node, e.Op, e.Binary = l.Node, l.Op, true
 	e.WeightBin = l.Weight
 	e.WeightLatent, e.WeightScale, e.WeightPacked, e.Packing = "", "", "", nil
@@ -401,27 +405,8 @@ func layerEntry(e layerJSON, l *Layer) layerJSON {
 		e.WeightLatent, e.WeightScale = l.Latent, l.Scale
 	case SourcePacked:
 		e.WeightPacked = l.Packed
-		s := Packing
+		s := bsnn.Packing
 		e.Packing = &s
 	}
 	return e
-}
-
-// neuronJSON is a bsnn.neurons entry (the form convert writes).
-func neuronJSON(op string, n spiking.LIFParams) map[string]any {
-	tau := float64(n.Tau)
-	var tauV any = tau
-	if math.IsInf(tau, 1) {
-		tauV = "inf"
-	}
-	model := "LIF"
-	if op == "LIFStep" {
-		model = "LIFStep"
-	}
-	return map[string]any{
-		"model": model, "tau": tauV, "v_threshold": n.VThreshold, "v_reset": n.VReset,
-		"decay_input": b2i(n.DecayInput), "soft_reset": b2i(n.SoftReset),
-		"surrogate": n.Surrogate.String(), "surrogate_alpha": n.SurrogateAlpha,
-		"detach_reset": b2i(n.DetachReset),
-	}
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -78,6 +79,11 @@ func (ix *index) prod(t, op string) *onnxpb.NodeProto {
 	return n
 }
 
+// isRead reports whether a node or the graph output reads t.
+func (ix *index) isRead(t string) bool {
+	return t != "" && (len(ix.consumers[t]) > 0 || ix.outputs[t])
+}
+
 // onlyUsedBy reports whether t is consumed only by nodes in set and is not
 // a graph output.
 func (ix *index) onlyUsedBy(t string, set map[*onnxpb.NodeProto]bool) bool {
@@ -125,85 +131,7 @@ func (ix *index) ints(name string) ([]int64, bool) {
 
 func isONNXDomain(d string) bool { return d == "" || d == "ai.onnx" }
 
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
-
-// ---- node attributes ----
-
-func getAttr(n *onnxpb.NodeProto, name string) *onnxpb.AttributeProto {
-	for _, a := range n.Attribute {
-		if a.GetName() == name {
-			return a
-		}
-	}
-	return nil
-}
-
-func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
-	if a := getAttr(n, name); a != nil {
-		return a.GetI()
-	}
-	return def
-}
-
-func attrFloat(n *onnxpb.NodeProto, name string, def float32) float32 {
-	if a := getAttr(n, name); a != nil {
-		return a.GetF()
-	}
-	return def
-}
-
-func attrStr(n *onnxpb.NodeProto, name, def string) string {
-	if a := getAttr(n, name); a != nil {
-		return string(a.GetS())
-	}
-	return def
-}
-
-func attrIntList(n *onnxpb.NodeProto, name string) ([]int64, bool) {
-	a := getAttr(n, name)
-	if a == nil {
-		return nil, false
-	}
-	return a.GetInts(), true
-}
-
-// ---- construction ----
-
-func mkAttrF(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-
-func mkAttrI(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func mkAttrInts(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-func mkAttrS(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
-func mkNode(name, op, domain string, in, out []string, attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
-	n := &onnxpb.NodeProto{Name: proto.String(name), OpType: proto.String(op), Input: in, Output: out, Attribute: attrs}
-	if domain != "" {
-		n.Domain = proto.String(domain)
-	}
-	return n
-}
 
 func floatScalar(name string, v float32) *onnxpb.TensorProto {
 	return onnx.FloatTensor(name, nil, []float32{v})
@@ -280,7 +208,7 @@ func (e *editor) constant(base string, t *onnxpb.TensorProto) string {
 
 // sameTensor compares type, dims and values (not names).
 func sameTensor(a, b *onnxpb.TensorProto) bool {
-	if a.GetDataType() != b.GetDataType() || !equalInts(a.Dims, b.Dims) {
+	if a.GetDataType() != b.GetDataType() || !slices.Equal(a.Dims, b.Dims) {
 		return false
 	}
 	ta, err1 := onnx.TensorFromProto(a)

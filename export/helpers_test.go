@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
@@ -47,7 +48,7 @@ func loadBSNN(t testing.TB, name string) *bsnnFixture {
 	dir := filepath.Join("..", "testmodels", "fixtures", name)
 	src, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
 	if err != nil {
-		t.Skipf("fixture %s: %v", name, err)
+		t.Fatalf("committed fixture %s: %v", name, err)
 	}
 	res, err := convert.Convert(src, convert.DefaultOptions())
 	if err != nil {
@@ -86,8 +87,8 @@ func loadBSNN(t testing.TB, name string) *bsnnFixture {
 
 // variant is one profile (and plain form) under test.
 type variant struct {
-	profile Profile
-	form    PlainForm
+	profile bsnn.Profile
+	form    bsnn.PlainForm
 }
 
 func (v variant) String() string {
@@ -98,7 +99,7 @@ func (v variant) String() string {
 }
 
 var variants = []variant{
-	{ProfilePortable, ""}, {ProfilePlain, PlainUnrolled}, {ProfilePlain, PlainStep}, {ProfilePacked, ""}, {ProfileTrain, ""},
+	{bsnn.ProfilePortable, ""}, {bsnn.ProfilePlain, bsnn.PlainUnrolled}, {bsnn.ProfilePlain, bsnn.PlainStep}, {bsnn.ProfilePacked, ""}, {bsnn.ProfileTrain, ""},
 }
 
 func (v variant) options() Options {
@@ -153,8 +154,8 @@ func testTrainState(m *onnx.Model) error {
 	}
 	in = append(append(append(in, xs...), gs...), slots...)
 	out := append(append([]string{}, xNew...), slotsNew...)
-	alg.Node = []*onnxpb.NodeProto{mkNode("agmm_optimizer_step", "AGMM", onnx.DomainSNN, in, out,
-		mkAttrS("optimizer", "sgd"), mkAttrF("lr", 0.01), mkAttrF("momentum", 0.9), mkAttrI("slots", 1), mkAttrI("step", 3))}
+	alg.Node = []*onnxpb.NodeProto{onnx.NewNode("agmm_optimizer_step", "AGMM", bsnn.DomainSNN, in, out,
+		onnx.AttrString("optimizer", "sgd"), onnx.AttrFloat("lr", 0.01), onnx.AttrFloat("momentum", 0.9), onnx.AttrInt("slots", 1), onnx.AttrInt("step", 3))}
 	ti.Algorithm = alg
 	m.Proto.TrainingInfo = []*onnxpb.TrainingInfoProto{ti}
 	return nil
@@ -317,7 +318,7 @@ func stepFeeds(t testing.TB, info *Info, x *onnx.Tensor, step int, prev run, bat
 	if len(info.Gates) > 0 {
 		oh := make([]float32, info.TimeSteps)
 		oh[step] = 1
-		f[TimeOneHot] = &onnx.Tensor{Type: onnx.Float, Dims: []int64{int64(info.TimeSteps)}, Float32: oh}
+		f[bsnn.TimeOneHot] = &onnx.Tensor{Type: onnx.Float, Dims: []int64{int64(info.TimeSteps)}, Float32: oh}
 	}
 	return f
 }

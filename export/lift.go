@@ -2,15 +2,15 @@ package export
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
-	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // nodeEdit collects node replacements for one pass over the node list.
@@ -65,6 +65,7 @@ func (e *nodeEdit) apply(g *onnxpb.GraphProto) {
 // value_info are settled by finish.
 func lift(mp *onnxpb.ModelProto, info *Info) error {
 	g := mp.Graph
+	canonicalEncoding(g)
 	ix := newIndex(g)
 	ed := newEditor(g)
 	ne := newNodeEdit()
@@ -73,7 +74,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 		switch l.Source {
 		case SourceBipolarQuant:
 			// Legacy domains (onnx.brevitas, finn) become QONNX's.
-			l.nodes[0].Domain = proto.String(onnx.DomainQONNX)
+			l.nodes[0].Domain = proto.String(bsnn.DomainQONNX)
 		case SourceFolded, SourcePacked:
 			latent, scale := latentNames(ed, l.Weight)
 			lt := onnx.FloatTensor(latent, l.Dims, l.Values)
@@ -84,7 +85,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			}
 			ed.replaceInit(old, lt)
 			ed.insertInitAfter(latent, st)
-			bq := mkNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", onnx.DomainQONNX, []string{latent, scale}, []string{l.Weight})
+			bq := onnx.NewNode(ed.freshNode(l.Name+"/binarize"), "BipolarQuant", bsnn.DomainQONNX, []string{latent, scale}, []string{l.Weight})
 			if l.Source == SourcePacked {
 				ne.swap(l.nodes, bq)
 			} else {
@@ -97,27 +98,30 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 			}
 		}
 	}
-	step := info.PlainForm == PlainStep
+	step := info.PlainForm == bsnn.PlainStep
 	var stateIn, stateOut []string
 	for _, n := range info.Neurons {
 		if n.Form == FormNode {
 			continue
 		}
-		attrs := lifAttrs(n.Params)
+		attrs := bsnn.LIFAttributes(n.Params)
 		var node *onnxpb.NodeProto
 		name := n.Name
 		if name == "" {
 			name = ed.freshNode("lif")
 		}
 		if n.Op == "LIFStep" {
-			node = mkNode(name, "LIFStep", onnx.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
+			node = onnx.NewNode(name, "LIFStep", bsnn.DomainSNN, []string{n.Input, n.State}, []string{n.Spikes, n.Final}, attrs...)
 		} else {
 			final := n.Final
 			if n.Form == FormStep {
 				stateIn, stateOut = append(stateIn, n.State), append(stateOut, n.Final)
 				final = ""
 			}
-			node = mkNode(name, "LIF", onnx.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
+			if final == "" {
+				final = ed.fresh(name + ".V_T") // named even when unread: bsnn.CheckNames
+			}
+			node = onnx.NewNode(name, "LIF", bsnn.DomainSNN, []string{n.Input}, []string{n.Spikes, final}, attrs...)
 		}
 		ne.swap(n.nodes, node)
 	}
@@ -130,7 +134,7 @@ func lift(mp *onnxpb.ModelProto, info *Info) error {
 		if name == "" {
 			name = ed.freshNode("agmm")
 		}
-		node := mkNode(name, "AGMMGate", onnx.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, gateAttrs(gt.Params)...)
+		node := onnx.NewNode(name, "AGMMGate", bsnn.DomainSNN, []string{gt.Input, gt.Alpha}, []string{gt.Output}, bsnn.AGMMGateAttributes(gt.Params)...)
 		ne.swap(gt.nodes, node)
 		if gt.Form == FormStep {
 			oneHot = append(oneHot, gt.OneHot)
@@ -183,35 +187,6 @@ func (e *editor) freshNode(base string) string {
 	return name
 }
 
-func lifAttrs(p spiking.LIFParams) []*onnxpb.AttributeProto {
-	var out []*onnxpb.AttributeProto
-	for _, a := range ops.LIFAttrs {
-		switch a.Name {
-		case "tau":
-			out = append(out, mkAttrF(a.Name, p.Tau))
-		case "v_threshold":
-			out = append(out, mkAttrF(a.Name, p.VThreshold))
-		case "v_reset":
-			out = append(out, mkAttrF(a.Name, p.VReset))
-		case "decay_input":
-			out = append(out, mkAttrI(a.Name, b2i(p.DecayInput)))
-		case "soft_reset":
-			out = append(out, mkAttrI(a.Name, b2i(p.SoftReset)))
-		case "surrogate":
-			out = append(out, mkAttrS(a.Name, p.Surrogate.String()))
-		case "surrogate_alpha":
-			out = append(out, mkAttrF(a.Name, p.SurrogateAlpha))
-		case "detach_reset":
-			out = append(out, mkAttrI(a.Name, b2i(p.DetachReset)))
-		}
-	}
-	return out
-}
-
-func gateAttrs(p spiking.AGMMParams) []*onnxpb.AttributeProto {
-	return []*onnxpb.AttributeProto{mkAttrS("mode", p.Mode.String()), mkAttrI("detach_stat", b2i(p.DetachStat))}
-}
-
 func b2i(b bool) int64 {
 	if b {
 		return 1
@@ -241,7 +216,7 @@ func removeGraphOutput(g *onnxpb.GraphProto, name string) {
 
 // retime changes the number of time steps the canonical graph is written
 // for from `from` to `to` (T -> 1 for the per-step plain form, 1 -> T when
-// reading it back): the input encoding Concat repeats the graph input `to`
+// reading it back): the input encoding's Expand repeats the graph input `to`
 // times, the Reshapes into a time-major view [T, N, ...] (read by LIF,
 // LIFStep-free AGMMGate and the decoding ReduceMean) get `to` as their
 // leading dimension, and so do the value_info of the LIF and AGMMGate
@@ -250,48 +225,24 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 	g := mp.Graph
 	ix := newIndex(g)
 	ed := newEditor(g)
-	in := ""
-	for name := range ix.inputs {
-		if in == "" || name < in {
-			in = name
+	// The input encoding: Expand's leading dimension.
+	if enc := findEncoding(g, ix); enc != nil {
+		target, ok := ix.ints(enc.Input[1])
+		if !ok || len(target) == 0 || target[0] != int64(from) {
+			return fmt.Errorf("input encoding %q: shape %v does not start with T=%d", enc.GetName(), target, from)
 		}
-	}
-	if len(g.Input) > 0 {
-		for _, v := range g.Input {
-			if ix.inputs[v.GetName()] {
-				in = v.GetName()
-				break
-			}
-		}
-	}
-	// The input encoding.
-	for _, n := range g.Node {
-		if n.GetOpType() != "Concat" || !isONNXDomain(n.GetDomain()) || attrInt(n, "axis", 0) != 0 || len(n.Input) != from {
-			continue
-		}
-		all := true
-		for _, x := range n.Input {
-			if x != in {
-				all = false
-			}
-		}
-		if !all {
-			continue
-		}
-		n.Input = nil
-		for i := 0; i < to; i++ {
-			n.Input = append(n.Input, in)
-		}
+		nt := append([]int64{int64(to)}, target[1:]...)
+		enc.Input[1] = ed.constant(shapeConstName(nt), int64Vec("", nt...))
 	}
 	// Time-major views.
 	timeMajor := map[string]bool{}
 	for _, n := range g.Node {
 		switch {
-		case n.GetDomain() == onnx.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "AGMMGate"):
+		case n.GetDomain() == bsnn.DomainSNN && (n.GetOpType() == "LIF" || n.GetOpType() == "AGMMGate"):
 			timeMajor[n.Input[0]] = true
 			timeMajor[n.Output[0]] = true
-		case n.GetOpType() == "ReduceMean" && isONNXDomain(n.GetDomain()) && ix.outputs[n.Output[0]] && attrInt(n, "keepdims", 1) == 0:
-			if a, ok := attrIntList(n, "axes"); ok && equalInts(a, []int64{0}) {
+		case n.GetOpType() == "ReduceMean" && isONNXDomain(n.GetDomain()) && ix.outputs[n.Output[0]] && onnx.NodeOf(n).Int("keepdims", 1) == 0:
+			if slices.Equal(onnx.NodeOf(n).Ints("axes", nil), []int64{0}) {
 				timeMajor[n.Input[0]] = true
 			}
 		}

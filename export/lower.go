@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
@@ -36,17 +37,17 @@ func unitScaleErr(l *Layer) error {
 // BipolarQuant folded into ±1 initializers, LIF/LIFStep and AGMMGate
 // expanded into standard ops; form step also writes one time step with
 // membrane inputs/outputs.
-func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
+func lowerPlain(mp *onnxpb.ModelProto, info *Info, form bsnn.PlainForm) error {
 	g := mp.Graph
 	var stepIn, stepOut []*onnxpb.ValueInfoProto
-	if form == PlainStep {
+	if form == bsnn.PlainStep {
 		for _, n := range info.Neurons {
 			if n.Op == "LIFStep" {
-				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIFStep", Domain: onnx.DomainSNN,
+				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIFStep", Domain: bsnn.DomainSNN,
 					Reason: "the per-step plain form writes LIF layers; this file already holds single-step neurons (use --plain-form unrolled)"}}}
 			}
 			if n.Final != "" {
-				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIF", Domain: onnx.DomainSNN,
+				return &onnx.UnsupportedError{Items: []onnx.Unsupported{{Node: n.Name, OpType: "LIF", Domain: bsnn.DomainSNN,
 					Reason: "the per-step plain form cannot keep a LIF's V_T output (use --plain-form unrolled)"}}}
 			}
 		}
@@ -80,7 +81,7 @@ func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
 			T := info.TimeSteps
 			v0 := ""
 			final := n.Final
-			if form == PlainStep {
+			if form == bsnn.PlainStep {
 				T = 1
 				v0, final = n.Name+".v_in", n.Name+".v_out"
 				shape := stateShape(g, ix, n, batch)
@@ -96,8 +97,8 @@ func lowerPlain(mp *onnxpb.ModelProto, info *Info, form PlainForm) error {
 		ne.swap(n.nodes, nodes...)
 	}
 	oneHot := ""
-	if form == PlainStep && hasGates {
-		oneHot = ed.fresh(TimeOneHot)
+	if form == bsnn.PlainStep && hasGates {
+		oneHot = ed.fresh(bsnn.TimeOneHot)
 		stepIn = append(stepIn, onnx.ValueInfoProto(oneHot, onnx.Float, onnx.Shape{{Value: int64(info.TimeSteps)}}))
 	}
 	for _, gt := range info.Gates {
@@ -153,7 +154,7 @@ func lifConsts(ed *editor, n *Neuron) (k, vth, vreset string, div *onnxpb.NodePr
 	vth = ed.constant(n.Name+".v_threshold", floatScalar("", p.VThreshold))
 	vreset = ed.constant(n.Name+".v_reset", floatScalar("", p.VReset))
 	k = ed.fresh(n.Name + ".k")
-	div = mkNode(n.Name+"/k", "Div", "", []string{one, tau}, []string{k})
+	div = onnx.NewNode(n.Name+"/k", "Div", "", []string{one, tau}, []string{k})
 	return k, vth, vreset, div
 }
 
@@ -171,45 +172,48 @@ func lifStepNodes(ed *editor, prefix string, p spiking.LIFParams, k, vth, vreset
 	nn := func(n string) string { return prefix + "/" + n }
 	d, l, h0, h, fire := t("d"), t("l"), t("h0"), t("H"), t("fire")
 	nodes := []*onnxpb.NodeProto{
-		mkNode(nn("d"), "Sub", "", []string{v, vreset}, []string{d}),
-		mkNode(nn("l"), "Mul", "", []string{d, k}, []string{l}),
-		mkNode(nn("h0"), "Sub", "", []string{v, l}, []string{h0}),
+		onnx.NewNode(nn("d"), "Sub", "", []string{v, vreset}, []string{d}),
+		onnx.NewNode(nn("l"), "Mul", "", []string{d, k}, []string{l}),
+		onnx.NewNode(nn("h0"), "Sub", "", []string{v, l}, []string{h0}),
 	}
 	in := x
 	if p.DecayInput {
 		ax := t("ax")
-		nodes = append(nodes, mkNode(nn("ax"), "Mul", "", []string{k, x}, []string{ax}))
+		nodes = append(nodes, onnx.NewNode(nn("ax"), "Mul", "", []string{k, x}, []string{ax}))
 		in = ax
 	}
 	nodes = append(nodes,
-		mkNode(nn("H"), "Add", "", []string{h0, in}, []string{h}),
-		mkNode(nn("fire"), "GreaterOrEqual", "", []string{h, vth}, []string{fire}),
-		mkNode(nn("S"), "Cast", "", []string{fire}, []string{s}, mkAttrI("to", int64(onnx.Float))),
+		onnx.NewNode(nn("H"), "Add", "", []string{h0, in}, []string{h}),
+		onnx.NewNode(nn("fire"), "GreaterOrEqual", "", []string{h, vth}, []string{fire}),
+		onnx.NewNode(nn("S"), "Cast", "", []string{fire}, []string{s}, onnx.AttrInt("to", int64(onnx.Float))),
 	)
 	if vNext == "" {
 		return nodes
 	}
 	pr := t("p")
 	if p.SoftReset {
-		nodes = append(nodes, mkNode(nn("p"), "Mul", "", []string{s, vth}, []string{pr}))
+		nodes = append(nodes, onnx.NewNode(nn("p"), "Mul", "", []string{s, vth}, []string{pr}))
 	} else {
 		r := t("r")
 		nodes = append(nodes,
-			mkNode(nn("r"), "Sub", "", []string{h, vreset}, []string{r}),
-			mkNode(nn("p"), "Mul", "", []string{s, r}, []string{pr}))
+			onnx.NewNode(nn("r"), "Sub", "", []string{h, vreset}, []string{r}),
+			onnx.NewNode(nn("p"), "Mul", "", []string{s, r}, []string{pr}))
 	}
-	return append(nodes, mkNode(nn("V"), "Sub", "", []string{h, pr}, []string{vNext}))
+	return append(nodes, onnx.NewNode(nn("V"), "Sub", "", []string{h, pr}, []string{vNext}))
 }
 
 // lifExpansion unrolls a LIF over T steps: X_t = Slice(X, t, t+1, axis 0),
-// V_0 = v_reset (or the graph input v0 in the per-step form), the spikes
+// V_0 = the initializer <lif>.v0 holding v_reset (or the graph input v0 in
+// the per-step form), the spikes
 // joined by a Concat named like the LIF node (so bsnn.neurons still
 // resolves), V_T (or the per-step v_out) = Squeeze(V_{T-1}, 0).
 func lifExpansion(ed *editor, n *Neuron, T int, v0, final string) []*onnxpb.NodeProto {
 	k, vth, vreset, div := lifConsts(ed, n)
 	nodes := []*onnxpb.NodeProto{div}
 	ax0 := ed.constant(axes0, int64Vec("", 0))
-	v := vreset
+	// V_0 = v_reset, as a tensor of its own: the first step's d = V - v_reset
+	// must not list one tensor twice (bsnn.CheckNames).
+	v := ed.constant(n.Name+".v0", floatScalar("", n.Params.VReset))
 	if v0 != "" {
 		v = v0
 	}
@@ -220,7 +224,7 @@ func lifExpansion(ed *editor, n *Neuron, T int, v0, final string) []*onnxpb.Node
 		x := ed.fresh(prefix + ".x")
 		start := ed.constant(indexName(t), int64Vec("", int64(t)))
 		end := ed.constant(indexName(t+1), int64Vec("", int64(t+1)))
-		nodes = append(nodes, mkNode(np+"/x", "Slice", "", []string{n.Input, start, end, ax0}, []string{x}))
+		nodes = append(nodes, onnx.NewNode(np+"/x", "Slice", "", []string{n.Input, start, end, ax0}, []string{x}))
 		s := ed.fresh(prefix + ".S")
 		vNext := ""
 		if t < T-1 || final != "" {
@@ -234,9 +238,9 @@ func lifExpansion(ed *editor, n *Neuron, T int, v0, final string) []*onnxpb.Node
 		spikes = append(spikes, s)
 		v = vNext
 	}
-	nodes = append(nodes, mkNode(n.Name, "Concat", "", spikes, []string{n.Spikes}, mkAttrI("axis", 0)))
+	nodes = append(nodes, onnx.NewNode(n.Name, "Concat", "", spikes, []string{n.Spikes}, onnx.AttrInt("axis", 0)))
 	if final != "" {
-		nodes = append(nodes, mkNode(n.Name+"/v_final", "Squeeze", "", []string{v, ax0}, []string{final}))
+		nodes = append(nodes, onnx.NewNode(n.Name+"/v_final", "Squeeze", "", []string{v, ax0}, []string{final}))
 	}
 	return nodes
 }
@@ -269,7 +273,7 @@ func lifStepExpansion(ed *editor, n *Neuron) []*onnxpb.NodeProto {
 // form alpha[t] = ReduceSum(alpha * time_onehot).
 func gateExpansion(ed *editor, gt *Gate, oneHot string) []*onnxpb.NodeProto {
 	if gt.Params.Mode != spiking.AGMMModeForward {
-		return []*onnxpb.NodeProto{mkNode(gt.Name, "Identity", "", []string{gt.Input}, []string{gt.Output})}
+		return []*onnxpb.NodeProto{onnx.NewNode(gt.Name, "Identity", "", []string{gt.Input}, []string{gt.Output})}
 	}
 	t := func(n string) string { return ed.fresh(gt.Name + "." + n) }
 	nn := func(n string) string { return gt.Name + "/" + n }
@@ -277,25 +281,25 @@ func gateExpansion(ed *editor, gt *Gate, oneHot string) []*onnxpb.NodeProto {
 	flat := ed.constant(shapeFlat3, int64Vec("", 0, 0, -1))
 	a12 := ed.constant(axes12, int64Vec("", 1, 2))
 	nodes := []*onnxpb.NodeProto{
-		mkNode(nn("flat"), "Reshape", "", []string{gt.Input, flat}, []string{x3}),
-		mkNode(nn("mean"), "ReduceMean", "", []string{x3}, []string{m}, mkAttrInts("axes", 2), mkAttrI("keepdims", 1)),
-		mkNode(nn("sigmoid"), "Sigmoid", "", []string{m}, []string{sig}),
+		onnx.NewNode(nn("flat"), "Reshape", "", []string{gt.Input, flat}, []string{x3}),
+		onnx.NewNode(nn("mean"), "ReduceMean", "", []string{x3}, []string{m}, onnx.AttrInts("axes", 2), onnx.AttrInt("keepdims", 1)),
+		onnx.NewNode(nn("sigmoid"), "Sigmoid", "", []string{m}, []string{sig}),
 	}
 	alpha := gt.Alpha
 	if oneHot != "" {
 		sel, at := t("alpha_sel"), t("alpha_t")
 		ax0 := ed.constant(axes0, int64Vec("", 0))
 		nodes = append(nodes,
-			mkNode(nn("alpha_sel"), "Mul", "", []string{gt.Alpha, oneHot}, []string{sel}),
-			mkNode(nn("alpha_t"), "ReduceSum", "", []string{sel, ax0}, []string{at}, mkAttrI("keepdims", 1)))
+			onnx.NewNode(nn("alpha_sel"), "Mul", "", []string{gt.Alpha, oneHot}, []string{sel}),
+			onnx.NewNode(nn("alpha_t"), "ReduceSum", "", []string{sel, ax0}, []string{at}, onnx.AttrInt("keepdims", 1)))
 		alpha = at
 	}
 	nodes = append(nodes,
-		mkNode(nn("alpha"), "Unsqueeze", "", []string{alpha, a12}, []string{a3}),
-		mkNode(nn("gate"), "Mul", "", []string{a3, sig}, []string{gg}),
-		mkNode(nn("apply"), "Mul", "", []string{x3, gg}, []string{y3}),
-		mkNode(nn("shape"), "Shape", "", []string{gt.Input}, []string{shp}),
-		mkNode(gt.Name, "Reshape", "", []string{y3, shp}, []string{gt.Output}),
+		onnx.NewNode(nn("alpha"), "Unsqueeze", "", []string{alpha, a12}, []string{a3}),
+		onnx.NewNode(nn("gate"), "Mul", "", []string{a3, sig}, []string{gg}),
+		onnx.NewNode(nn("apply"), "Mul", "", []string{x3, gg}, []string{y3}),
+		onnx.NewNode(nn("shape"), "Shape", "", []string{gt.Input}, []string{shp}),
+		onnx.NewNode(gt.Name, "Reshape", "", []string{y3, shp}, []string{gt.Output}),
 	)
 	return nodes
 }
@@ -346,14 +350,14 @@ func unpackChain(ed *editor, l *Layer) []*onnxpb.NodeProto {
 	nn := func(n string) string { return l.Name + "/unpack/" + n }
 	bytes2, shifted, bits, bitsf, twice, signs, flatv, vals := t("bytes"), t("shifted"), t("bits"), t("bits_f"), t("twice"), t("signs"), t("flat"), t("values")
 	return []*onnxpb.NodeProto{
-		mkNode(nn("unsqueeze"), "Unsqueeze", "", []string{packedName, a1}, []string{bytes2}),
-		mkNode(nn("shift"), "BitShift", "", []string{bytes2, sh}, []string{shifted}, mkAttrS("direction", "RIGHT")),
-		mkNode(nn("mod"), "Mod", "", []string{shifted, two8}, []string{bits}),
-		mkNode(nn("cast"), "Cast", "", []string{bits}, []string{bitsf}, mkAttrI("to", int64(onnx.Float))),
-		mkNode(nn("twice"), "Mul", "", []string{bitsf, two}, []string{twice}),
-		mkNode(nn("sign"), "Sub", "", []string{one, twice}, []string{signs}),
-		mkNode(nn("flatten"), "Reshape", "", []string{signs, flat}, []string{flatv}),
-		mkNode(nn("slice"), "Slice", "", []string{flatv, zero, numel, a0}, []string{vals}),
-		mkNode(nn("reshape"), "Reshape", "", []string{vals, dims}, []string{l.Weight}),
+		onnx.NewNode(nn("unsqueeze"), "Unsqueeze", "", []string{packedName, a1}, []string{bytes2}),
+		onnx.NewNode(nn("shift"), "BitShift", "", []string{bytes2, sh}, []string{shifted}, onnx.AttrString("direction", "RIGHT")),
+		onnx.NewNode(nn("mod"), "Mod", "", []string{shifted, two8}, []string{bits}),
+		onnx.NewNode(nn("cast"), "Cast", "", []string{bits}, []string{bitsf}, onnx.AttrInt("to", int64(onnx.Float))),
+		onnx.NewNode(nn("twice"), "Mul", "", []string{bitsf, two}, []string{twice}),
+		onnx.NewNode(nn("sign"), "Sub", "", []string{one, twice}, []string{signs}),
+		onnx.NewNode(nn("flatten"), "Reshape", "", []string{signs, flat}, []string{flatv}),
+		onnx.NewNode(nn("slice"), "Slice", "", []string{flatv, zero, numel, a0}, []string{vals}),
+		onnx.NewNode(nn("reshape"), "Reshape", "", []string{vals, dims}, []string{l.Weight}),
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -25,8 +26,8 @@ func neuronModel(t *testing.T, p spiking.LIFParams) *onnx.Model {
 	x := onnx.ValueInfoProto("X", onnx.Float, dimsShape([]int64{5, 2, 3}))
 	xs := onnx.ValueInfoProto("X_t", onnx.Float, dimsShape([]int64{2, 3}))
 	v := onnx.ValueInfoProto("V", onnx.Float, dimsShape([]int64{2, 3}))
-	lif := mkNode("neuron/lif", "LIF", onnx.DomainSNN, []string{"X"}, []string{"S", "V_T"}, lifAttrs(p)...)
-	step := mkNode("neuron/step", "LIFStep", onnx.DomainSNN, []string{"X_t", "V"}, []string{"S_t", "V_next"}, lifAttrs(p)...)
+	lif := onnx.NewNode("neuron/lif", "LIF", bsnn.DomainSNN, []string{"X"}, []string{"S", "V_T"}, bsnn.LIFAttributes(p)...)
+	step := onnx.NewNode("neuron/step", "LIFStep", bsnn.DomainSNN, []string{"X_t", "V"}, []string{"S_t", "V_next"}, bsnn.LIFAttributes(p)...)
 	g := &onnxpb.GraphProto{Name: proto.String("neurons"), Node: []*onnxpb.NodeProto{lif, step},
 		Input: []*onnxpb.ValueInfoProto{x, xs, v},
 		Output: []*onnxpb.ValueInfoProto{
@@ -36,9 +37,9 @@ func neuronModel(t *testing.T, p spiking.LIFParams) *onnx.Model {
 			onnx.ValueInfoProto("V_next", onnx.Float, dimsShape([]int64{2, 3}))}}
 	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)},
-			{Domain: proto.String(onnx.DomainSNN), Version: proto.Int64(1)}}}
+			{Domain: proto.String(bsnn.DomainSNN), Version: proto.Int64(1)}}}
 	m := &onnx.Model{Proto: mp}
-	out, err := Export(m, ProfilePortable, Options{})
+	out, err := Export(m, bsnn.ProfilePortable, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestNeuronAttributesSurvive(t *testing.T) {
 		{Tau: float32(math.Inf(1)), VThreshold: 1, VReset: 0, Surrogate: spiking.Rect, SurrogateAlpha: 1},
 	} {
 		m := neuronModel(t, p)
-		plain := exportOK(t, m, variant{ProfilePlain, PlainUnrolled})
+		plain := exportOK(t, m, variant{bsnn.ProfilePlain, bsnn.PlainUnrolled})
 		info, err := Recognize(plain)
 		if err != nil {
 			t.Fatal(err)
@@ -77,11 +78,11 @@ func TestNeuronAttributesSurvive(t *testing.T) {
 				t.Errorf("plain %s: params %+v, want %+v", n.Name, n.Params, p)
 			}
 		}
-		back := exportOK(t, plain, variant{ProfilePortable, ""})
+		back := exportOK(t, plain, variant{bsnn.ProfilePortable, ""})
 		if !onnx.Equal(back, m) {
 			t.Errorf("%+v: portable -> plain -> portable changed the model%s", p, firstDiff(m, back))
 		}
-		again := exportOK(t, back, variant{ProfilePlain, PlainUnrolled})
+		again := exportOK(t, back, variant{bsnn.ProfilePlain, bsnn.PlainUnrolled})
 		if !onnx.Equal(again, plain) {
 			t.Errorf("%+v: plain round trip not stable%s", p, firstDiff(plain, again))
 		}
@@ -91,7 +92,7 @@ func TestNeuronAttributesSurvive(t *testing.T) {
 			"X_t": {Type: onnx.Float, Dims: []int64{2, 3}, Float32: eighths(6, 2)},
 			"V":   {Type: onnx.Float, Dims: []int64{2, 3}, Float32: eighths(6, 3)},
 		}
-		if _, err := ops.Lookup(onnx.DomainSNN, "LIFStep", 1); err != nil {
+		if _, err := ops.Lookup(bsnn.DomainSNN, "LIFStep", 1); err != nil {
 			t.Fatal(err)
 		}
 		ref := newEngine(t, m, in).run(t, in)
@@ -102,7 +103,7 @@ func TestNeuronAttributesSurvive(t *testing.T) {
 			got := ortRun(t, path, in, nil)
 			for _, o := range []string{"S", "V_T", "S_t", "V_next"} {
 				if d := maxDiff(got[o], ref[o]); d != 0 || len(got[o]) != len(ref[o]) {
-					t.Errorf("%+v: %s differs by %g between onnxruntime (%s) and the engine", p, o, d, mm.Metadata()[onnx.MetaProfile])
+					t.Errorf("%+v: %s differs by %g between onnxruntime (%s) and the engine", p, o, d, mm.Metadata()[bsnn.MetaProfile])
 				}
 			}
 		}
@@ -146,7 +147,7 @@ func TestConvertedWithOtherNeurons(t *testing.T) {
 		}
 		path := writeModel(t, dir, v.String()+".onnx", withOutputs(m, spikes))
 		var got run
-		if v.form == PlainStep {
+		if v.form == bsnn.PlainStep {
 			got = runSteps(t, m, 3, 2, in, spikes, func(fd feeds) run { return ortRun(t, path, fd, nil) })
 		} else {
 			got = ortRun(t, path, in, nil)

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -47,7 +48,7 @@ func TestPythonExample(t *testing.T) {
 		}
 	}
 	// A plain file whose weight holds a non-±1 value fails the check.
-	m := exportOK(t, f.model, variant{ProfilePlain, PlainUnrolled})
+	m := exportOK(t, f.model, variant{bsnn.ProfilePlain, bsnn.PlainUnrolled})
 	for _, tp := range m.Proto.Graph.Initializer {
 		if tp.GetName() == "fc1.weight_bin" {
 			tv, _ := onnx.TensorFromProto(tp)
@@ -76,7 +77,7 @@ func TestPythonExample(t *testing.T) {
 			m := exportOK(t, f.model, v)
 			path := writeModel(t, dir, v.String()+".probe.onnx", withOutputs(m, spikes))
 			var got run
-			if v.form == PlainStep {
+			if v.form == bsnn.PlainStep {
 				got = runSteps(t, m, canon.TimeSteps, 2, in, spikes, func(fd feeds) run { return ortRun(t, path, fd, nil) })
 			} else {
 				got = ortRun(t, path, in, nil)
@@ -163,7 +164,7 @@ func TestPythonExampleDrivesOnnxruntime(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", v, err, out)
 		}
 		calls := "fake onnxruntime: 1 runs"
-		if v.form == PlainStep {
+		if v.form == bsnn.PlainStep {
 			calls = "fake onnxruntime: 4 runs"
 		}
 		for _, want := range []string{"onnxruntime fake: output [1, 10]", calls} {

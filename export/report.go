@@ -9,14 +9,15 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
 
 // A Report describes a written file: what `bsnnctl export` prints.
 type Report struct {
-	Profile   Profile   `json:"profile"`
-	PlainForm PlainForm `json:"plain_form,omitempty"`
-	TimeSteps int       `json:"time_steps"`
+	Profile   bsnn.Profile   `json:"profile"`
+	PlainForm bsnn.PlainForm `json:"plain_form,omitempty"`
+	TimeSteps int            `json:"time_steps"`
 	// FileBytes is the serialized size of the model.
 	FileBytes int64 `json:"file_bytes"`
 	// Binary layers and their weights' storage.
@@ -63,7 +64,7 @@ func Describe(m *onnx.Model) (*Report, error) {
 	r := &Report{Profile: info.Profile, PlainForm: info.PlainForm, TimeSteps: info.TimeSteps,
 		FileBytes: int64(proto.MarshalOptions{Deterministic: true}.Size(m.Proto)),
 		Neurons:   len(info.Neurons), Gates: len(info.Gates), BinaryLayers: []LayerReport{}}
-	if s, ok := m.Metadata()[onnx.MetaSizeReport]; ok && json.Valid([]byte(s)) {
+	if s, ok := m.Metadata()[bsnn.MetaSizeReport]; ok && json.Valid([]byte(s)) {
 		r.SizeReport = json.RawMessage(s)
 	}
 	r.StoredPacked = len(info.Layers) > 0

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
@@ -53,7 +54,7 @@ func TestTrainProfileWithTrainerState(t *testing.T) {
 		st.Params = append(st.Params, ps)
 	}
 	opts := export.Options{TrainState: func(m *onnx.Model) error { return train.EncodeTrainState(m, st) }}
-	tm, err := export.Export(portable, export.ProfileTrain, opts)
+	tm, err := export.Export(portable, bsnn.ProfileTrain, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +88,11 @@ func TestTrainProfileWithTrainerState(t *testing.T) {
 			}
 		}
 	}
-	if back.Metadata()[onnx.MetaProfile] != string(export.ProfileTrain) {
-		t.Errorf("bsnn.profile = %q", back.Metadata()[onnx.MetaProfile])
+	if back.Metadata()[bsnn.MetaProfile] != string(bsnn.ProfileTrain) {
+		t.Errorf("bsnn.profile = %q", back.Metadata()[bsnn.MetaProfile])
 	}
 	// train -> train without a state source keeps the file's state.
-	again, err := export.Export(back, export.ProfileTrain, export.Options{})
+	again, err := export.Export(back, bsnn.ProfileTrain, export.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +100,11 @@ func TestTrainProfileWithTrainerState(t *testing.T) {
 		t.Errorf("train -> read -> train is not proto-equal")
 	}
 	// The other profiles drop training_info; portable keeps the latents.
-	p2, err := export.Export(back, export.ProfilePortable, export.Options{})
+	p2, err := export.Export(back, bsnn.ProfilePortable, export.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p1, _ := export.Export(portable, export.ProfilePortable, export.Options{})
+	p1, _ := export.Export(portable, bsnn.ProfilePortable, export.Options{})
 	if len(p2.Proto.TrainingInfo) != 0 || !onnx.Equal(p1, p2) {
 		t.Errorf("train -> portable differs from the direct portable export (training_info entries: %d)", len(p2.Proto.TrainingInfo))
 	}

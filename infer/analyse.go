@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -52,7 +53,7 @@ func (f *fusion) nodes() []string {
 func (e *Engine) analyse() error {
 	var u unsupported
 	for _, n := range e.g.Nodes {
-		if n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant" {
+		if n.Domain == bsnn.DomainQONNX && n.OpType == "BipolarQuant" {
 			w, err := e.bipolar(n)
 			if err != nil {
 				u.add(n, "%v", err)
@@ -117,6 +118,9 @@ func (e *Engine) constant(name string) (*onnx.Tensor, error) {
 // constFloats returns a constant's values as float32 with its shape.
 func (e *Engine) constFloats(name string) ([]float32, []int, error) {
 	if w, ok := e.binary[name]; ok {
+		if w.values == nil {
+			return nil, nil, fmt.Errorf("input %q: the binary weight was released after packing", name)
+		}
 		return w.values, w.dims, nil
 	}
 	t, err := e.constant(name)
@@ -174,22 +178,27 @@ func (e *Engine) bipolar(n *onnx.Node) (*binWeight, error) {
 	return w, nil
 }
 
-// isBinaryLayer reports whether n is a Conv (one group) or MatMul whose
-// weight is a binary weight of unit scale.
+// isBinaryLayer reports whether n is a Conv (one group, no bias) or
+// MatMul whose weight is a binary weight of unit scale.
 func (e *Engine) isBinaryLayer(n *onnx.Node) bool {
+	_, ok := e.binary[n.Input(1)]
+	return ok && e.whyNotBinary(n) == ""
+}
+
+// whyNotBinary says why a node reading a binary weight as its second
+// input is not a layer the packed kernels compute ("" when it is).
+func (e *Engine) whyNotBinary(n *onnx.Node) string {
 	switch {
-	case n.Domain != "":
-		return false
-	case n.OpType == "Conv":
-		if len(n.Inputs) > 2 && n.Inputs[2] != "" || n.Int("group", 1) != 1 {
-			return false
-		}
-	case n.OpType == "MatMul":
-	default:
-		return false
+	case n.Domain != "" || n.OpType != "Conv" && n.OpType != "MatMul":
+		return fmt.Sprintf("%s is not a Conv or MatMul", n.QualifiedOp())
+	case n.OpType == "Conv" && len(n.Inputs) > 2 && n.Inputs[2] != "":
+		return "the Conv has a bias"
+	case n.OpType == "Conv" && n.Int("group", 1) != 1:
+		return fmt.Sprintf("the Conv has %d groups (the packed kernels sum over all input channels)", n.Int("group", 1))
+	case !e.binary[n.Input(1)].unit:
+		return "the weight scale is not 1 (the weights are not ±1)"
 	}
-	w, ok := e.binary[n.Input(1)]
-	return ok && w.unit
+	return ""
 }
 
 // only returns the single consumer of value v, or nil when v has several
@@ -228,7 +237,7 @@ func (e *Engine) matchFusion(n *onnx.Node) *fusion {
 		f.reshape = next
 		next = e.only(next.Outputs[0])
 	}
-	if next != nil && next.Domain == onnx.DomainSNN && next.OpType == "LIF" &&
+	if next != nil && next.Domain == bsnn.DomainSNN && next.OpType == "LIF" &&
 		(len(next.Outputs) < 2 || next.Outputs[1] == "" || len(e.g.Consumers(next.Outputs[1])) == 0 && !e.isOutput(next.Outputs[1])) {
 		f.lif = next
 		return f

@@ -1,12 +1,13 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 )
 
 // binaryConv returns the packed convolution of the binary layer n (Conv,
@@ -89,7 +90,11 @@ func (b *binder) binaryLayer(n *onnx.Node, x *tensor) error {
 	if err != nil {
 		return err
 	}
-	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Packed: true, Reason: "binary weights, spike input"})
+	reason := "binary weights, spike input"
+	if why := b.unfused[n]; why != "" {
+		reason += "; not fused with what follows: " + why
+	}
+	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Packed: true, Reason: reason})
 	out := &tensor{kind: kindNHWC, shape: shape, geo: g, f: make([]float32, g.imgs*g.perImage())}
 	ep := &bitkern.Epilogue{Gate: x.gate}
 	b.add(n, func() error { return c.Float32(x.bits, ep, out.f, b.threads()) })
@@ -97,23 +102,40 @@ func (b *binder) binaryLayer(n *onnx.Node, x *tensor) error {
 	return nil
 }
 
-// fusion binds a binary layer with the nodes fused with it. When the
-// layer's input is not spikes the nodes are bound one by one on float
-// kernels instead.
+// fusionOrNodes binds a fusion, or its nodes one by one when the fused
+// path cannot run it: the layer does not read spikes, or the fused path
+// refuses the pattern (the reason goes to the layer's plan).
+func (b *binder) fusionOrNodes(f *fusion) error {
+	m := b.mark()
+	err := b.fusion(f)
+	if err == nil {
+		return nil
+	}
+	b.rollback(m)
+	if err != errNotSpikes {
+		b.unfused[f.layer] = err.Error()
+	}
+	for _, n := range []*onnx.Node{f.layer, f.bn, f.add, f.reshape, f.lif} {
+		if n != nil {
+			if err := b.node(n); err != nil {
+				return fmt.Errorf("node %s: %w", n.Label(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// errNotSpikes: a binary layer's input is not spikes.
+var errNotSpikes = errors.New("the input is not spikes")
+
+// fusion binds a binary layer with the nodes fused with it.
 func (b *binder) fusion(f *fusion) error {
 	x, err := b.val(f.layer.Inputs[0])
 	if err != nil {
 		return err
 	}
 	if x.kind != kindSpikes {
-		for _, m := range []*onnx.Node{f.layer, f.bn, f.add, f.reshape, f.lif} {
-			if m != nil {
-				if err := b.node(m); err != nil {
-					return fmt.Errorf("node %s: %w", m.Label(), err)
-				}
-			}
-		}
-		return nil
+		return errNotSpikes
 	}
 	c, g, shape, err := b.binaryConv(f.layer, x)
 	if err != nil {
@@ -141,7 +163,7 @@ func (b *binder) fusion(f *fusion) error {
 	}
 	lshape := shape
 	if f.reshape != nil {
-		t, err := b.e.constant(f.reshape.Inputs[1])
+		t, err := b.constant(f.reshape.Inputs[1])
 		if err != nil {
 			return fmt.Errorf("node %s: the target shape must be a constant: %w", f.reshape.Label(), err)
 		}
@@ -152,7 +174,7 @@ func (b *binder) fusion(f *fusion) error {
 	if len(lshape) < 3 || lshape[0]*lshape[1] != g.imgs || numel(lshape[2:]) != g.perImage() {
 		return fmt.Errorf("node %s: input shape %v is not [T, N, ...] of the layer's %d images", f.lif.Label(), lshape, g.imgs)
 	}
-	if ep.LIF, err = ops.LIFParamsOf(f.lif); err != nil {
+	if ep.LIF, err = bsnn.ParseLIF(f.lif); err != nil {
 		return fmt.Errorf("node %s: %w", f.lif.Label(), err)
 	}
 	T := lshape[0]

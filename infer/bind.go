@@ -1,12 +1,15 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 	"sync"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops"
 )
 
 // A program is the model bound to one input shape: runtime tensors with
@@ -18,6 +21,9 @@ type program struct {
 	steps []step
 	outs  []string
 	plan  []LayerPlan
+	// gateTaps are the AGMM taps of gates the float fallback runs, by
+	// output name (for Probes.Gates).
+	gateTaps map[string]*ops.AGMMTap
 }
 
 type step struct {
@@ -31,20 +37,25 @@ type binder struct {
 	p      *program
 	u      unsupported
 	failed map[string]bool // values not computed because of an unsupported node
+	// consts are the values the float fallback computed at compile time
+	// for this input shape (Shape, Constant, shape arithmetic).
+	consts map[string]*onnx.Tensor
+	// unfused holds why a binary layer's fusion could not run.
+	unfused map[*onnx.Node]string
 }
 
 // bind builds the program of an input shape, or reports every node it
 // cannot run.
 func (e *Engine) bind(shape []int) (*program, error) {
-	p := &program{vals: map[string]*tensor{}}
-	b := &binder{e: e, p: p, failed: map[string]bool{}}
+	p := &program{vals: map[string]*tensor{}, gateTaps: map[string]*ops.AGMMTap{}}
+	b := &binder{e: e, p: p, failed: map[string]bool{}, consts: map[string]*onnx.Tensor{}, unfused: map[*onnx.Node]string{}}
 	p.in = &tensor{kind: kindFloat, shape: slices.Clone(shape), f: make([]float32, numel(shape))}
 	p.vals[e.input.Name] = p.in
 	for _, n := range e.g.Nodes {
 		switch {
 		case e.absorbed[n]:
 		case e.fusions[n] != nil:
-			b.guard(n, func() error { return b.fusion(e.fusions[n]) })
+			b.guard(n, func() error { return b.fusionOrNodes(e.fusions[n]) })
 		default:
 			b.guard(n, func() error { return b.node(n) })
 		}
@@ -102,13 +113,57 @@ func (b *binder) val(name string) (*tensor, error) {
 	if t, ok := b.p.vals[name]; ok {
 		return t, nil
 	}
-	f, shape, err := b.e.constFloats(name)
+	f, shape, err := b.constFloats(name)
 	if err != nil {
 		return nil, err
 	}
 	t := &tensor{kind: kindFloat, shape: shape, f: f}
 	b.p.vals[name] = t
 	return t, nil
+}
+
+// constant returns a constant value: one the float fallback computed for
+// this input shape, or one of the engine's (errNotConst if it is neither).
+func (b *binder) constant(name string) (*onnx.Tensor, error) {
+	if t, ok := b.consts[name]; ok {
+		return t, nil
+	}
+	return b.e.constant(name)
+}
+
+// constFloats returns a constant's values as float32 with its shape.
+func (b *binder) constFloats(name string) ([]float32, []int, error) {
+	if t, ok := b.consts[name]; ok {
+		return t.Floats(), t.Shape(), nil
+	}
+	return b.e.constFloats(name)
+}
+
+// constTensor returns a constant as a tensor, binary weights included
+// (errNotConst for a value computed at run time).
+func (b *binder) constTensor(name string) (*onnx.Tensor, error) {
+	if w, ok := b.e.binary[name]; ok {
+		if w.values == nil {
+			return nil, fmt.Errorf("the binary weight was released after packing")
+		}
+		dims := make([]int64, len(w.dims))
+		for i, d := range w.dims {
+			dims[i] = int64(d)
+		}
+		return &onnx.Tensor{Type: onnx.Float, Dims: dims, Float32: w.values}, nil
+	}
+	return b.constant(name)
+}
+
+// A mark is the length of the program's steps and plan, to undo what a
+// dedicated path added before it gave up.
+type mark struct{ steps, plan int }
+
+func (b *binder) mark() mark { return mark{len(b.p.steps), len(b.p.plan)} }
+
+func (b *binder) rollback(m mark) {
+	b.p.steps = b.p.steps[:m.steps]
+	b.p.plan = b.p.plan[:m.plan]
 }
 
 func (b *binder) set(name string, t *tensor) { b.p.vals[name] = t }
@@ -149,29 +204,46 @@ func (b *binder) asFloat(n *onnx.Node, t *tensor) *tensor {
 	return f
 }
 
-// node binds one node that is not part of a fusion.
+// node binds one node that is not part of a fusion: on the engine's
+// dedicated path for it, else on the float fallback.
 func (b *binder) node(n *onnx.Node) error {
-	if n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant" {
+	m := b.mark()
+	err := b.dedicated(n)
+	if err == nil || err == errSkip {
+		return err
+	}
+	b.rollback(m)
+	return b.fallback(n, err.Error())
+}
+
+// dedicated binds a node on the engine's own path for it: packed, or a
+// float path that keeps packed or repeated storage.
+func (b *binder) dedicated(n *onnx.Node) error {
+	if n.Domain == bsnn.DomainQONNX && n.OpType == "BipolarQuant" {
 		if _, ok := b.e.binary[n.Outputs[0]]; ok {
 			return nil // a constant weight
 		}
 		return fmt.Errorf("BipolarQuant of a value computed at run time")
 	}
-	if n.Domain == onnx.DomainSNN {
+	if n.Domain == bsnn.DomainSNN {
 		switch n.OpType {
 		case "LIF":
 			return b.lif(n)
 		case "AGMMGate":
 			return b.gate(n)
 		}
-		return fmt.Errorf("not supported by the packed engine")
+		return errNoPath
 	}
 	if n.Domain != "" {
-		return fmt.Errorf("not supported by the packed engine")
+		return errNoPath
 	}
 	switch n.OpType {
 	case "Concat":
 		return b.concat(n)
+	case "Unsqueeze":
+		return b.unsqueeze(n)
+	case "Expand":
+		return b.expand(n)
 	case "Conv":
 		return b.conv(n)
 	case "BatchNormalization":
@@ -199,8 +271,11 @@ func (b *binder) node(n *onnx.Node) error {
 		b.set(n.Outputs[0], t)
 		return nil
 	}
-	return fmt.Errorf("not supported by the packed engine")
+	return errNoPath
 }
+
+// errNoPath: the engine has no dedicated path for the op.
+var errNoPath = errors.New("no packed or dedicated float path for this op")
 
 // batchNormAffine returns the inference-mode affine of a
 // BatchNormalization node with constant parameters.

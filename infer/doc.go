@@ -8,9 +8,10 @@
 // # Plan
 //
 // Compile accepts a BSNN of any profile bsnnctl writes (plain and packed
-// files are first rewritten to portable by export.Export), finds the
-// binary weights (BipolarQuant of initializers) and groups each binary
-// layer with what follows it:
+// files are first rewritten to portable by export.Export; the plain
+// profile's step form, a one-step graph its caller drives, is refused
+// with ErrStepForm), finds the binary weights (BipolarQuant of
+// initializers) and groups each binary layer with what follows it:
 //
 //	Conv|MatMul -> BatchNormalization [-> Add(residual)] [-> Reshape] -> LIF
 //
@@ -27,8 +28,20 @@
 // their factors from spike counts and hand them to the binary layer's
 // epilogue; float Conv, Gemm and MatMul (the first and last layers, and
 // binary layers that cannot be packed, such as depthwise ones) run on
-// ops/kernels as in the float engine. Plan reports, per compute layer,
-// whether it runs packed, what is fused with it, and why not.
+// ops/kernels as in the float engine.
+//
+// # Float fallback
+//
+// A node without such a path (an op the engine does not know, or a
+// pattern its path refuses: a broadcasting Add, a GlobalAveragePool of
+// floats, a gate on floats, a LIF whose final membrane is read, ...) runs
+// on the float engine's own kernel for its op: the node alone, compiled by
+// package ops as a one-node model for its run-time input shapes (fallback.go),
+// in the same plan. Its numerics are the float engine's by construction,
+// and every op the float engine runs can run here; values ops computes at
+// compile time (Shape, Constant) become constants of the program. Plan
+// reports, per compute layer and per fallback node, how it runs, what is
+// fused with it, and why.
 //
 // # Exactness
 //
@@ -44,8 +57,11 @@
 //
 // # Speed
 //
-// BenchmarkResNet20 runs the fixture ResNet-20 (T = 4) in both engines,
-// interleaved round by round:
+// `bsnnctl bench infer` (package internal/inferbench) times the packed
+// engine against the float engine and onnxruntime on the same model, and
+// onnxruntime on the float ANN, interleaved round by round; the figures
+// are in docs/results.md. BenchmarkResNet20 runs the fixture ResNet-20
+// (T = 4) in both of our engines, interleaved round by round:
 //
 //	go test ./infer -run '^$' -bench ResNet20 -cpu 1,2 -benchtime 6x
 //
@@ -54,5 +70,6 @@
 // parallel program got 112% of a core), fastest of 8 rounds: batch 32 in
 // 18.2 ms on one thread against 235 ms for the float engine (12.9x), batch
 // 1 in 0.59 ms against 6.9 ms. Two threads measured the same as one there,
-// for both engines: the second core was not free.
+// for both engines: the second core was not free (a run of 40 batches of
+// 32 used 20 ms of CPU time per batch with one thread and with two).
 package infer

@@ -3,6 +3,7 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,23 +39,46 @@ type Engine struct {
 	absorbed map[*onnx.Node]bool
 	packed   map[*onnx.Node]*bitkern.Weights
 
+	// irVersion and opsets are the model's, for the float fallback's
+	// one-node models.
+	irVersion int64
+	opsets    []*onnxpb.OperatorSetIdProto
+
 	mu       sync.Mutex
 	programs map[string]*program
 	plan     []LayerPlan
 }
 
-// LayerPlan says how one compute layer (Conv, MatMul, Gemm) runs.
+// LayerPlan says how one node runs: every compute layer (Conv, MatMul,
+// Gemm) and every node that runs on the float fallback has one.
 type LayerPlan struct {
 	Node string `json:"node"`
 	Op   string `json:"op"`
 	// Packed: the layer runs on packed spikes (AND-popcount).
 	Packed bool `json:"packed"`
+	// Fallback: the node runs on the float engine's kernels as a node of
+	// its own, because the engine has no packed or dedicated float path
+	// for it (Reason says why).
+	Fallback bool `json:"fallback,omitempty"`
 	// Fused lists the nodes computed with it in one pass (BatchNormalization,
 	// Add, Reshape, LIF).
 	Fused []string `json:"fused,omitempty"`
-	// Reason says why a layer with binary weights runs on float kernels,
-	// or what a float layer is ("float weights").
+	// Reason says why the node runs as it does: what makes a layer
+	// binary, why a layer with binary weights runs on float kernels, what
+	// a float layer is ("float weights"), why a node needs the fallback.
 	Reason string `json:"reason"`
+}
+
+// Runs names how the node runs: "packed", "float" (the engine's own float
+// path) or "float fallback".
+func (l LayerPlan) Runs() string {
+	switch {
+	case l.Packed:
+		return "packed"
+	case l.Fallback:
+		return "float fallback"
+	}
+	return "float"
 }
 
 // Compile prepares model for the packed engine. Files of every profile
@@ -66,8 +90,11 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	if info.Profile != export.ProfilePortable && info.Profile != export.ProfileTrain {
-		if model, err = export.Export(model, export.ProfilePortable, export.Options{}); err != nil {
+	if info.Profile == bsnn.ProfilePlain && info.PlainForm == bsnn.PlainStep {
+		return nil, ErrStepForm
+	}
+	if info.Profile != bsnn.ProfilePortable && info.Profile != bsnn.ProfileTrain {
+		if model, err = export.Export(model, bsnn.ProfilePortable, export.Options{}); err != nil {
 			return nil, fmt.Errorf("infer: canonicalizing the %s profile: %w", info.Profile, err)
 		}
 	}
@@ -76,6 +103,7 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
 	e := &Engine{opts: opts, g: g, consts: map[string]*onnx.Tensor{},
+		irVersion: model.Proto.GetIrVersion(), opsets: model.Proto.OpsetImport,
 		binary: map[string]*binWeight{}, fusions: map[*onnx.Node]*fusion{}, absorbed: map[*onnx.Node]bool{},
 		programs: map[string]*program{}}
 	if len(g.Inputs) != 1 {
@@ -157,15 +185,27 @@ func (e *Engine) WeightBytes() int {
 	return n
 }
 
-// defaultShape is the input shape with every symbolic dimension set to 1.
+// defaultShape is the input shape for one sample, or for the fixed batch.
 func (e *Engine) defaultShape() ([]int, error) {
+	if len(e.input.Shape) > 0 && e.input.Shape[0].Known() {
+		return e.InputShape(int(e.input.Shape[0].Value))
+	}
+	return e.InputShape(1)
+}
+
+// InputShape returns the shape of an input of batch samples: the graph
+// input's shape with batch for a symbolic batch dimension (a fixed one
+// must equal batch).
+func (e *Engine) InputShape(batch int) ([]int, error) {
 	var s []int
 	for i, d := range e.input.Shape {
 		switch {
+		case i == 0 && d.Known() && int(d.Value) != batch:
+			return nil, fmt.Errorf("infer: input %q has a fixed batch of %d, not %d", e.input.Name, d.Value, batch)
 		case d.Known():
 			s = append(s, int(d.Value))
 		case i == 0:
-			s = append(s, 1)
+			s = append(s, batch)
 		default:
 			return nil, fmt.Errorf("infer: input %q: dimension %d (%s) is not known", e.input.Name, i, d)
 		}
@@ -209,6 +249,11 @@ func (e *Engine) Run(x []float32, shape []int) ([]Output, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return e.runLocked(p, x)
+}
+
+// runLocked runs program p on x (p.mu held).
+func (e *Engine) runLocked(p *program, x []float32) ([]Output, error) {
 	copy(p.in.f, x)
 	for _, s := range p.steps {
 		if err := s.run(); err != nil {
@@ -266,3 +311,10 @@ func (u *unsupported) err() error {
 }
 
 var errNotConst = errors.New("not a constant")
+
+// ErrStepForm is Compile's error for the plain profile's step form: that
+// file computes one time step, its caller feeds every LIF's membrane back
+// and averages the steps' outputs; the engine runs whole sequences.
+var ErrStepForm = errors.New("infer: the plain profile's step form is one time step driven by its caller " +
+	"(membranes in and out as graph inputs and outputs); the packed engine runs whole sequences: " +
+	"export the model with --profile portable, or --plain-form unrolled, and run that")

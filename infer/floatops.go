@@ -2,11 +2,11 @@ package infer
 
 import (
 	"fmt"
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"slices"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
@@ -37,6 +37,87 @@ func (b *binder) concat(n *onnx.Node) error {
 	return nil
 }
 
+// unsqueeze binds an Unsqueeze of a float or repeated tensor: a view with
+// the new axes of size 1 (the data does not move).
+func (b *binder) unsqueeze(n *onnx.Node) error {
+	x, err := b.val(n.Inputs[0])
+	if err != nil {
+		return err
+	}
+	if x.kind != kindFloat && x.kind != kindRepeat {
+		return errNoPath
+	}
+	axes := n.Ints("axes", nil)
+	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
+		t, err := b.constant(n.Inputs[1])
+		if err != nil {
+			return fmt.Errorf("the axes must be a constant: %w", err)
+		}
+		axes = t.Ints()
+	}
+	rank := len(x.shape) + len(axes)
+	insert := make([]bool, rank)
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(rank)
+		}
+		if a < 0 || a >= int64(rank) || insert[a] {
+			return fmt.Errorf("axes %v do not fit rank %d", axes, rank)
+		}
+		insert[a] = true
+	}
+	shape := make([]int, 0, rank)
+	next := 0
+	for _, ins := range insert {
+		if ins {
+			shape = append(shape, 1)
+		} else {
+			shape = append(shape, x.shape[next])
+			next++
+		}
+	}
+	out := *x
+	out.shape = shape
+	if x.kind == kindRepeat && shape[0]%x.reps != 0 {
+		out = *b.asFloat(n, x)
+		out.shape = shape
+	}
+	b.set(n.Outputs[0], &out)
+	return nil
+}
+
+// expand binds the direct encoder's Expand of [1, N, ...] to [T, N, ...]:
+// the input repeated T times along axis 0, stored once (the form
+// bsnnctl writes: Unsqueeze, Expand, Reshape). Other Expands fall back.
+func (b *binder) expand(n *onnx.Node) error {
+	x, err := b.val(n.Inputs[0])
+	if err != nil {
+		return err
+	}
+	t, err := b.constant(n.Inputs[1])
+	if err != nil || x.kind != kindFloat || len(x.shape) == 0 || x.shape[0] != 1 {
+		return errNoPath
+	}
+	target := t.Ints()
+	if len(target) != len(x.shape) || target[0] < 1 {
+		return errNoPath
+	}
+	for i, d := range target[1:] {
+		if d != 1 && int(d) != x.shape[i+1] {
+			return errNoPath
+		}
+	}
+	T := int(target[0])
+	if b.e.T != 0 && b.e.T != T {
+		return fmt.Errorf("repeats the input %d times, another node %d times", T, b.e.T)
+	}
+	b.e.T = T
+	shape := slices.Clone(x.shape)
+	shape[0] = T
+	b.set(n.Outputs[0], &tensor{kind: kindRepeat, shape: shape, f: x.f, reps: T})
+	return nil
+}
+
 // conv binds a Conv that is not fused: a float convolution (float
 // weights, or binary weights on an input that is not spikes), or a bare
 // binary one.
@@ -48,13 +129,13 @@ func (b *binder) conv(n *onnx.Node) error {
 	if b.e.isBinaryLayer(n) && x.kind == kindSpikes {
 		return b.binaryLayer(n, x)
 	}
-	w, wshape, err := b.e.constFloats(n.Inputs[1])
+	w, wshape, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("weight: %w", err)
 	}
 	var bias []float32
 	if len(n.Inputs) > 2 && n.Inputs[2] != "" {
-		if bias, _, err = b.e.constFloats(n.Inputs[2]); err != nil {
+		if bias, _, err = b.constFloats(n.Inputs[2]); err != nil {
 			return fmt.Errorf("bias: %w", err)
 		}
 	}
@@ -87,14 +168,7 @@ func (b *binder) conv(n *onnx.Node) error {
 	if len(x.shape) == 3 {
 		shape = []int{x.shape[0], p.M, p.OutW()}
 	}
-	reason := "float weights"
-	if b.e.isBinaryLayer(n) {
-		reason = fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
-	} else if w, ok := b.e.binary[n.Inputs[1]]; ok {
-		reason = "binary weights with a scale other than 1, or several groups"
-		_ = w
-	}
-	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: reason})
+	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: b.floatReason(n, x)})
 	out := &tensor{kind: kindFloat, shape: shape}
 	src := x
 	if rep {
@@ -174,7 +248,7 @@ func (b *binder) reshape(n *onnx.Node) error {
 		}
 		shape = []int{numel(x.shape[:axis]), numel(x.shape[axis:])}
 	} else {
-		t, err := b.e.constant(n.Inputs[1])
+		t, err := b.constant(n.Inputs[1])
 		if err != nil {
 			return fmt.Errorf("the target shape must be a constant: %w", err)
 		}
@@ -187,7 +261,10 @@ func (b *binder) reshape(n *onnx.Node) error {
 	switch x.kind {
 	case kindFloat:
 	case kindRepeat:
-		if numel(x.shape)/x.reps != numel(shape)/x.reps || imageAxes(shape, x.shape[0], x.reps) == 0 && imageAxes(shape, numel(x.shape)/numel(x.shape[1:]), x.reps) == 0 {
+		// The memory is T copies of one block; a reshape keeps that, and
+		// consumers read the block as the first shape[0]/T rows, which
+		// needs T to divide the leading axis ([T*N, ...] or [T, N, ...]).
+		if len(shape) == 0 || shape[0]%x.reps != 0 {
 			f := b.asFloat(n, x)
 			out = *f
 			out.shape = shape
@@ -250,7 +327,7 @@ func (b *binder) lif(n *onnx.Node) error {
 	if len(n.Outputs) > 1 && n.Outputs[1] != "" && (len(b.e.g.Consumers(n.Outputs[1])) > 0 || b.e.isOutput(n.Outputs[1])) {
 		return fmt.Errorf("the final membrane output V_T is not supported")
 	}
-	p, err := ops.LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return err
 	}
@@ -314,7 +391,7 @@ func (b *binder) gate(n *onnx.Node) error {
 	if x.kind != kindSpikes || x.gate != nil {
 		return fmt.Errorf("the input is %s, the packed engine gates spikes", x.kind)
 	}
-	alpha, _, err := b.e.constFloats(n.Inputs[1])
+	alpha, _, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("alpha: %w", err)
 	}
@@ -443,7 +520,7 @@ func (b *binder) reduceMean(n *onnx.Node) error {
 	}
 	axes := n.Ints("axes", nil)
 	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
-		t, err := b.e.constant(n.Inputs[1])
+		t, err := b.constant(n.Inputs[1])
 		if err != nil {
 			return fmt.Errorf("axes must be a constant: %w", err)
 		}
@@ -525,7 +602,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if len(x.shape) != 2 {
 		return fmt.Errorf("input shape %v: only 2-D products are supported", x.shape)
 	}
-	w, wshape, err := b.e.constFloats(n.Inputs[1])
+	w, wshape, err := b.constFloats(n.Inputs[1])
 	if err != nil {
 		return fmt.Errorf("weight: %w", err)
 	}
@@ -549,7 +626,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if n.OpType == "Gemm" {
 		alpha, beta = n.Float("alpha", 1), n.Float("beta", 1)
 		if len(n.Inputs) > 2 && n.Inputs[2] != "" {
-			c, cshape, err := b.e.constFloats(n.Inputs[2])
+			c, cshape, err := b.constFloats(n.Inputs[2])
 			if err != nil {
 				return fmt.Errorf("C: %w", err)
 			}
@@ -563,14 +640,7 @@ func (b *binder) gemm(n *onnx.Node) error {
 	if transB {
 		ldb = k
 	}
-	reason := "float weights"
-	if w, ok := b.e.binary[n.Inputs[1]]; ok {
-		reason = fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
-		if !w.unit {
-			reason = "binary weights with a scale other than 1"
-		}
-	}
-	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: reason})
+	b.layer(LayerPlan{Node: n.Label(), Op: n.OpType, Reason: b.floatReason(n, x)})
 	src := b.asFloat(n, x)
 	out := &tensor{kind: kindFloat, shape: []int{m, nn}, f: make([]float32, m*nn)}
 	b.add(n, func() error {
@@ -589,4 +659,17 @@ func (b *binder) gemm(n *onnx.Node) error {
 	})
 	b.set(n.Outputs[0], out)
 	return nil
+}
+
+// floatReason says why the compute layer n runs on float kernels with input
+// x: its weights are float, or they are binary but the layer or its input
+// cannot be packed.
+func (b *binder) floatReason(n *onnx.Node, x *tensor) string {
+	if _, ok := b.e.binary[n.Input(1)]; !ok {
+		return "float weights"
+	}
+	if why := b.e.whyNotBinary(n); why != "" {
+		return "binary weights, but " + why
+	}
+	return fmt.Sprintf("binary weights, but the input is %s, not spikes", x.kind)
 }

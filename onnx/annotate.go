@@ -1,34 +1,9 @@
 package onnx
 
 import (
-	"encoding/json"
 	"sort"
 
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-)
-
-// QONNX/FINN datatype annotation, stored in graph.quantization_annotation.
-const (
-	AnnotationDatatype = "finn_datatype"
-	DatatypeBipolar    = "BIPOLAR" // {-1, +1}
-	DatatypeBinary     = "BINARY"  // {0, 1}
-)
-
-// Metadata keys of the bsnn.* family (spec §4).
-const (
-	MetaFormatVersion  = "bsnn.format_version"
-	MetaProfile        = "bsnn.profile"
-	MetaTimeSteps      = "bsnn.time_steps"
-	MetaTimeAxis       = "bsnn.time_axis"
-	MetaInputEncoding  = "bsnn.input_encoding"
-	MetaOutputDecoding = "bsnn.output_decoding"
-	MetaSignZero       = "bsnn.sign_zero"
-	MetaSpikeCondition = "bsnn.spike_condition"
-	MetaLayers         = "bsnn.layers"
-	MetaNeurons        = "bsnn.neurons"
-	MetaAGMM           = "bsnn.agmm"
-	MetaSourceModel    = "bsnn.source_model"
-	MetaSizeReport     = "bsnn.size_report"
 )
 
 // Annotations returns graph.quantization_annotation as tensor -> key -> value.
@@ -68,75 +43,6 @@ func (m *Model) SetAnnotation(tensor, key, value string) {
 		TensorName:                ptr(tensor),
 		QuantParameterTensorNames: []*onnxpb.StringStringEntryProto{{Key: ptr(key), Value: ptr(value)}},
 	})
-}
-
-// A LayerInfo is one entry of the bsnn.layers metadata (spec §4).
-type LayerInfo struct {
-	Name         string  `json:"name"`
-	Node         string  `json:"node"`
-	Op           string  `json:"op,omitempty"`
-	WeightLatent string  `json:"weight_latent,omitempty"`
-	WeightBin    string  `json:"weight_bin,omitempty"`
-	WeightScale  string  `json:"weight_scale,omitempty"`
-	Binary       bool    `json:"binary"`
-	Packing      *string `json:"packing"`
-	Neuron       string  `json:"neuron,omitempty"`
-}
-
-// Layers parses bsnn.layers; ok is false when the key is absent or is not
-// valid JSON.
-func (m *Model) Layers() (layers []LayerInfo, ok bool) {
-	s, present := m.Metadata()[MetaLayers]
-	if !present {
-		return nil, false
-	}
-	if err := json.Unmarshal([]byte(s), &layers); err != nil {
-		return nil, false
-	}
-	return layers, true
-}
-
-// BinaryLayers returns the names of the model's binary layers. It reads
-// bsnn.layers when present; otherwise (files from other tools, or whose
-// names were rewritten by QONNX's cleanup) it recognises a compute node
-// (Conv, ConvTranspose, MatMul, Gemm) whose weight is the output of a
-// BipolarQuant node or carries a BIPOLAR datatype annotation.
-func (m *Model) BinaryLayers() []string {
-	if layers, ok := m.Layers(); ok {
-		var names []string
-		for _, l := range layers {
-			if l.Binary {
-				names = append(names, l.Name)
-			}
-		}
-		return names
-	}
-	g, err := m.Graph()
-	if err != nil {
-		return nil
-	}
-	ann := m.Annotations()
-	var names []string
-	for _, n := range g.Nodes {
-		switch n.OpType {
-		case "Conv", "ConvTranspose", "MatMul", "Gemm":
-		default:
-			continue
-		}
-		if n.Domain != "" {
-			continue
-		}
-		w := n.Input(1)
-		p := g.Producer(w)
-		bip := ann[w][AnnotationDatatype] == DatatypeBipolar
-		if p != nil && p.OpType == "BipolarQuant" {
-			bip = true
-		}
-		if bip {
-			names = append(names, n.Label())
-		}
-	}
-	return names
 }
 
 // OpCounts returns the op histogram of the main graph; custom-domain ops are

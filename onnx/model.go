@@ -7,18 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
-// Domain names used by the toolkit.
-const (
-	DomainONNX  = ""                        // ai.onnx, the default domain
-	DomainQONNX = "qonnx.custom_op.general" // BipolarQuant
-	DomainSNN   = "bsnn.custom_op.snn"      // LIF, LIFStep, AGMMGate, AGMM
-)
+// DomainONNX is the default domain, ai.onnx (also spelled "ai.onnx").
+const DomainONNX = ""
 
 // A Model is a decoded ONNX model. Proto is the message exactly as decoded;
 // changing it changes what Encode writes.
@@ -130,9 +127,34 @@ func Encode(w io.Writer, m *Model) error {
 	return err
 }
 
-// Marshal returns the deterministic serialization of the model.
+// Marshal returns the deterministic serialization of the model, after the
+// registered write checks (RegisterWriteCheck) accepted it.
 func Marshal(m *Model) ([]byte, error) {
+	writeChecks.RLock()
+	checks := writeChecks.list
+	writeChecks.RUnlock()
+	for _, check := range checks {
+		if err := check(m); err != nil {
+			return nil, err
+		}
+	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m.Proto)
+}
+
+var writeChecks struct {
+	sync.RWMutex
+	list []func(*Model) error
+}
+
+// RegisterWriteCheck adds a check that Marshal, and so Encode and
+// EncodeFile, runs before serializing a model: its error stops the write.
+// A file format defined on top of ONNX registers its rules from an init
+// function (package bsnn refuses to write a BSNN file that breaks its
+// naming rules), so that no writer can skip them.
+func RegisterWriteCheck(check func(*Model) error) {
+	writeChecks.Lock()
+	defer writeChecks.Unlock()
+	writeChecks.list = append(writeChecks.list, check)
 }
 
 // EncodeFile writes the model to path atomically: it writes a temporary file

@@ -3,6 +3,7 @@ package onnx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,16 +11,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
 // TestdataDir is where Debian's libonnx-testdata keeps ONNX's own operator
 // conformance cases.
 const TestdataDir = "/usr/share/libonnx-testdata/data"
-
-// required reports whether the environment promises every external test
-// input (set by .ci/run through scripts/test.sh).
-func required() bool { return os.Getenv("BSNNCTL_INTEROP") == "1" }
 
 // fixtureModels returns the ONNX files of the committed and generated
 // fixtures.
@@ -79,10 +77,7 @@ func roundTrip(t *testing.T, path string) {
 func TestRoundTripFixtures(t *testing.T) {
 	files := fixtureModels(t)
 	if len(files) == 0 {
-		if required() {
-			t.Fatal("no fixtures under testmodels/")
-		}
-		t.Skip("no fixtures under testmodels/")
+		t.Fatal("no fixtures under testmodels/ (committed fixtures)")
 	}
 	for _, f := range files {
 		roundTrip(t, f)
@@ -97,10 +92,7 @@ func TestRoundTripONNXTestdata(t *testing.T) {
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
-		if required() {
-			t.Fatalf("libonnx-testdata not found under %s", TestdataDir)
-		}
-		t.Skip("libonnx-testdata not installed")
+		interop.Need(t, "libonnx-testdata", fmt.Errorf("no models under %s", TestdataDir))
 	}
 	for _, f := range files {
 		roundTrip(t, f)
@@ -113,7 +105,7 @@ func TestInputTensorsDecode(t *testing.T) {
 	// unsupported element type, never a panic or a format error).
 	files, _ := filepath.Glob(filepath.Join(TestdataDir, "node", "*", "test_data_set_0", "*.pb"))
 	if len(files) == 0 {
-		t.Skip("libonnx-testdata not installed")
+		interop.Need(t, "libonnx-testdata", fmt.Errorf("no tensors under %s", TestdataDir))
 	}
 	ok := 0
 	for _, f := range files {

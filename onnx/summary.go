@@ -29,7 +29,8 @@ type ValueSummary struct {
 	Shape []any  `json:"shape"`
 }
 
-// Summarize computes the model's Summary.
+// Summarize computes the model's Summary. BinaryLayers is left empty: it
+// belongs to the BSNN format (bsnn.Summarize fills it).
 func Summarize(m *Model) (*Summary, error) {
 	g, err := m.Graph()
 	if err != nil {
@@ -42,13 +43,10 @@ func Summarize(m *Model) (*Summary, error) {
 		Nodes:        len(g.Nodes),
 		OpCounts:     g.OpCounts(),
 		Params:       g.ParamCount(),
-		BinaryLayers: m.BinaryLayers(),
+		BinaryLayers: []string{},
 		Metadata:     m.Metadata(),
 		Inputs:       []ValueSummary{},
 		Outputs:      []ValueSummary{},
-	}
-	if s.BinaryLayers == nil {
-		s.BinaryLayers = []string{}
 	}
 	for _, v := range g.Inputs {
 		s.Inputs = append(s.Inputs, valueSummary(v))

@@ -7,8 +7,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // binaryConvModel is BipolarQuant(latent, scale) -> Conv(x, ·) with the
@@ -23,10 +25,10 @@ func binaryConvModel(shape, wshape []int, latent []float32, scale float32, binar
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: proto.Int64(17)}}}
 	if binarize {
 		g.Initializer = append(g.Initializer, onnx.FloatTensor("latent", dims64(wshape), latent), onnx.FloatTensor("scale", nil, []float32{scale}))
-		g.Node = append(g.Node, &onnxpb.NodeProto{OpType: s("BipolarQuant"), Domain: s(onnx.DomainQONNX), Name: s("bq"),
+		g.Node = append(g.Node, &onnxpb.NodeProto{OpType: s("BipolarQuant"), Domain: s(bsnn.DomainQONNX), Name: s("bq"),
 			Input: []string{"latent", "scale"}, Output: []string{"w"}})
-		spec, _ := Lookup(onnx.DomainQONNX, "BipolarQuant", 1)
-		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: s(onnx.DomainQONNX), Version: proto.Int64(1)})
+		spec, _ := Lookup(bsnn.DomainQONNX, "BipolarQuant", 1)
+		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: s(bsnn.DomainQONNX), Version: proto.Int64(1)})
 		m.Functions = []*onnxpb.FunctionProto{spec.Function()}
 	} else {
 		w := make([]float32, len(latent))
@@ -50,15 +52,15 @@ func TestBinaryConvForward(t *testing.T) {
 		shape, wshape []int
 		attrs         []*onnxpb.AttributeProto
 	}{
-		{[]int{6, 16, 12, 12}, []int{16, 16, 3, 3}, []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1, 1, 1)}},
-		{[]int{4, 5, 9, 11}, []int{7, 5, 3, 3}, []*onnxpb.AttributeProto{refAttrIs("pads", 1, 0, 2, 1), refAttrIs("strides", 2, 1)}},
+		{[]int{6, 16, 12, 12}, []int{16, 16, 3, 3}, []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1, 1, 1)}},
+		{[]int{4, 5, 9, 11}, []int{7, 5, 3, 3}, []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 0, 2, 1), onnx.AttrInts("strides", 2, 1)}},
 		{[]int{3, 70, 4, 4}, []int{33, 70, 1, 1}, nil},
 	} {
 		t.Run(fmt.Sprint(c.shape, c.wshape), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, uint64(c.shape[1])))
-			latent := randF32(r, prod(c.wshape))
-			x := make([]float32, prod(c.shape))
-			per := prod(c.shape[1:])
+			latent := randF32(r, static.Prod(c.wshape))
+			x := make([]float32, static.Prod(c.shape))
+			per := static.Prod(c.shape[1:])
 			for i := range x {
 				if r.IntN(4) == 0 {
 					x[i] = float32(0.25 + 0.1*float64(i/per)) // the image's gate

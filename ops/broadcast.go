@@ -2,125 +2,34 @@ package ops
 
 import (
 	"fmt"
+	"slices"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
-// broadcastShape returns the numpy-style broadcast of two shapes.
+// broadcastShape is static.Broadcast on engine shapes.
 func broadcastShape(a, b []int) ([]int, error) {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := 0; i < n; i++ {
-		da, db := 1, 1
-		if j := len(a) - n + i; j >= 0 {
-			da = a[j]
-		}
-		if j := len(b) - n + i; j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db || db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			return nil, fmt.Errorf("shapes %v and %v do not broadcast", a, b)
-		}
-	}
-	return out, nil
-}
-
-// bstrides returns, for an operand of shape s broadcast to out, the element
-// stride of each output axis (0 on broadcast axes).
-func bstrides(s, out []int) []int {
-	st := make([]int, len(out))
-	acc := 1
-	for i := len(out) - 1; i >= 0; i-- {
-		j := len(s) - len(out) + i
-		if j >= 0 && s[j] != 1 {
-			st[i] = acc
-		}
-		if j >= 0 {
-			acc *= s[j]
-		}
-	}
-	return st
-}
-
-// bcast iterates the output of a broadcast binary op. It merges axes and
-// calls inner for each contiguous run of the innermost axis with the
-// offsets and strides of both operands.
-type bcast struct {
-	out      []int
-	sa, sb   []int // per-axis strides of a and b
-	innerLen int
-	ia, ib   int // inner strides
-	outer    []int
-}
-
-func newBcast(a, b, out []int) bcast {
-	sa, sb := bstrides(a, out), bstrides(b, out)
-	// Merge adjacent axes whose strides are contiguous for both operands.
-	var mo, ma, mb []int
-	for i := 0; i < len(out); i++ {
-		if out[i] == 1 {
-			continue
-		}
-		if k := len(mo) - 1; k >= 0 &&
-			ma[k] == sa[i]*out[i] && mb[k] == sb[i]*out[i] {
-			mo[k] *= out[i]
-			ma[k], mb[k] = sa[i], sb[i]
-			continue
-		}
-		mo = append(mo, out[i])
-		ma = append(ma, sa[i])
-		mb = append(mb, sb[i])
-	}
-	if len(mo) == 0 {
-		mo, ma, mb = []int{1}, []int{0}, []int{0}
-	}
-	k := len(mo) - 1
-	return bcast{out: mo, sa: ma, sb: mb, innerLen: mo[k], ia: ma[k], ib: mb[k], outer: mo[:k]}
-}
-
-// each calls f(offOut, offA, offB) for each inner run.
-func (bc bcast) each(f func(o, a, b int)) {
-	idx := make([]int, len(bc.outer))
-	o := 0
-	for {
-		a, b := 0, 0
-		for i, v := range idx {
-			a += v * bc.sa[i]
-			b += v * bc.sb[i]
-		}
-		f(o, a, b)
-		o += bc.innerLen
-		i := len(idx) - 1
-		for ; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < bc.outer[i] {
-				break
-			}
-			idx[i] = 0
-		}
-		if i < 0 {
-			return
-		}
-	}
+	out, err := static.Broadcast(static.Dims(a), static.Dims(b))
+	return static.Ints(out), err
 }
 
 // reduceTo sums src (shape out) into dst (shape s, which broadcasts to
 // out), overwriting dst.
 func reduceTo(dst []float32, s []int, src []float32, out []int) {
-	if prod(s) == len(src) {
+	if static.Prod(s) == len(src) {
 		copy(dst, src)
 		return
 	}
 	for i := range dst {
 		dst[i] = 0
 	}
-	bc := newBcast(out, s, out)
-	bc.each(func(o, _, d int) {
-		run := src[o : o+bc.innerLen]
-		if bc.ib == 0 {
+	bc := static.NewPairwise(out, s, out)
+	bc.Each(func(o, _, d int) {
+		run := src[o : o+bc.InnerLen]
+		if bc.InnerB == 0 {
 			var acc float32
 			for _, v := range run {
 				acc += v
@@ -129,7 +38,65 @@ func reduceTo(dst []float32, s []int, src []float32, out []int) {
 			return
 		}
 		for i, v := range run {
-			dst[d+i*bc.ib] += v
+			dst[d+i*bc.InnerB] += v
 		}
 	})
+}
+
+// expandKernel is Expand on a runtime tensor: a broadcast copy; its
+// gradient sums over the broadcast axes.
+type expandKernel struct {
+	in, out []int
+	plan    *static.CopyPlan // small (in) <- full (out), see static.BroadcastPlan
+}
+
+func (k *expandKernel) Name() string    { return fmt.Sprintf("Expand%v->%v", k.in, k.out) }
+func (k *expandKernel) OutShape() []int { return k.out }
+func (k *expandKernel) Forward(out []float32, in ...[]float32) error {
+	static.CopyStrided(k.plan.Swapped(), out, in[0])
+	return nil
+}
+func (k *expandKernel) DiffWRT(int) []bool { return []bool{true} }
+func (k *expandKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := Apply(&expandGradKernel{f: k}, grad)
+	return G.Nodes{g}, err
+}
+
+// expandGradKernel: input dY; output dX, the sum of dY over the copies.
+type expandGradKernel struct{ f *expandKernel }
+
+func (k *expandGradKernel) Name() string    { return "d" + k.f.Name() }
+func (k *expandGradKernel) OutShape() []int { return k.f.in }
+func (k *expandGradKernel) Forward(out []float32, in ...[]float32) error {
+	reduceInto(k.f.plan, out, in[0])
+	return nil
+}
+
+func buildExpand(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
+	s, err := needConst(in[1], "Expand shape")
+	if err != nil {
+		return nil, err
+	}
+	if static.IsFloatType(s.Type) {
+		return nil, fmt.Errorf("Expand shape must be integers, got %s", s.Type)
+	}
+	x := in[0]
+	o, err := static.Expand(dims64(x.Shape), s.Ints())
+	if err != nil {
+		return nil, err
+	}
+	if x.Node == nil {
+		return []*Value{ConstValue(static.FoldExpand(x.Const, o))}, nil
+	}
+	out := ints(o)
+	if slices.Equal(out, x.Shape) {
+		return []*Value{{Shape: x.Shape, Node: x.Node}}, nil
+	}
+	v, err := b.Apply(&expandKernel{in: x.Shape, out: out, plan: static.BroadcastPlan(x.Shape, out)}, x)
+	return []*Value{v}, err
+}
+
+func init() {
+	Register(&Spec{OpType: "Expand", Since: 8, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
+		Build: buildExpand, Doc: "broadcast to a constant shape"})
 }

@@ -2,18 +2,22 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
-// The BSNN custom ops of docs/spec/bsnn-onnx.md §2: BipolarQuant (sign
+// The kernels of the BSNN custom ops (package bsnn holds their schemas,
+// attribute parsing and FunctionProto bodies): BipolarQuant (sign
 // binarization, QONNX's domain), LIF and LIFStep (leaky integrate-and-fire
-// neurons) and AGMMGate (adaptive gradient modulation). Each has Gorgonia
-// kernels wrapping ops/spiking and a FunctionProto body (functions.go) so
-// that stock onnxruntime runs files holding them.
+// neurons) and AGMMGate (adaptive gradient modulation), as Gorgonia
+// kernels wrapping ops/spiking.
 
 // Training-only settings of the BSNN ops live in Options (they are not
 // stored in files): STE selects BipolarQuant's straight-through estimator.
@@ -101,30 +105,11 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	scale := sc.Floats()
-	k := &bipolarKernel{shape: x.Shape, scale: scale, channelSize: x.Len()}
-	switch {
-	case len(scale) == 1:
-	case len(x.Shape) > 0 && len(scale) == x.Shape[0] && prod(s.Shape) == len(scale) && (len(s.Shape) <= 1 || s.Shape[0] == x.Shape[0]):
-		// One value per leading (Conv output) channel.
-		k.channelSize = x.Len() / x.Shape[0]
-	default:
-		// Any other broadcastable scale (a MatMul weight [in, out] scaled per
-		// output column): expand it to one value per element.
-		full, err := broadcastShape(x.Shape, s.Shape)
-		if err != nil || !equalInts(full, x.Shape) {
-			return nil, fmt.Errorf("scale of shape %v does not broadcast to the weight's shape %v", s.Shape, x.Shape)
-		}
-		expanded := make([]float32, x.Len())
-		bc := newBcast(x.Shape, s.Shape, x.Shape)
-		bc.each(func(o, _, ib int) {
-			for i := 0; i < bc.innerLen; i++ {
-				expanded[o+i] = scale[ib+i*bc.ib]
-			}
-		})
-		k.scale, k.channelSize = expanded, 1
-		scale = expanded
+	scale, channel, err := bsnn.BipolarScale(dims64(x.Shape), sc.Dims, sc.Floats())
+	if err != nil {
+		return nil, err
 	}
+	k := &bipolarKernel{shape: x.Shape, scale: scale, channelSize: channel}
 	steName := b.Opts.STE
 	if steName == "" {
 		steName = "clipped"
@@ -136,12 +121,12 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 	k.ste = ste
 	if x.Node == nil && (b.Opts.Frozen[x.Name] || b.Graph.Initializers[x.Name] == nil) {
 		// Constant weights: binarize at compile time.
-		y := make([]float32, x.Len())
-		if err := spiking.BipolarForward(x.Const.Floats(), y, scale, k.channelSize); err != nil {
+		y, err := bsnn.FoldBipolarQuant(x.Const, sc)
+		if err != nil {
 			return nil, err
 		}
 		b.Binary = append(b.Binary, &BinaryTap{Node: n.Label(), Output: n.Outputs[0]})
-		return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: dims64(x.Shape), Float32: y})}, nil
+		return []*Value{ConstValue(y)}, nil
 	}
 	v, err := b.Apply(k, x)
 	if err != nil {
@@ -152,24 +137,6 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 }
 
 // ---- LIF ----
-
-// LIFParamsOf reads a LIF/LIFStep node's attributes (spec §2.2 defaults).
-func LIFParamsOf(n *onnx.Node) (spiking.LIFParams, error) {
-	p := spiking.DefaultLIF()
-	p.Tau = n.Float("tau", p.Tau)
-	p.VThreshold = n.Float("v_threshold", p.VThreshold)
-	p.VReset = n.Float("v_reset", p.VReset)
-	p.DecayInput = n.Int("decay_input", 0) != 0
-	p.SoftReset = n.Int("soft_reset", 0) != 0
-	p.DetachReset = n.Int("detach_reset", 0) != 0
-	p.SurrogateAlpha = n.Float("surrogate_alpha", p.SurrogateAlpha)
-	s, err := spiking.ParseSurrogate(n.String("surrogate", p.Surrogate.String()))
-	if err != nil {
-		return p, err
-	}
-	p.Surrogate = s
-	return p, p.Validate()
-}
 
 type lifKernel struct {
 	p      spiking.LIFParams
@@ -294,7 +261,7 @@ func (k *lifFinalGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +269,7 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if len(x.Shape) < 2 {
 		return nil, fmt.Errorf("LIF input must be time-major [T, N, ...], got shape %v", x.Shape)
 	}
-	T, M := x.Shape[0], prod(x.Shape[1:])
+	T, M := x.Shape[0], static.Prod(x.Shape[1:])
 	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
 	k := &lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}
 	args := []*Value{x}
@@ -317,7 +284,9 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	b.LIF = append(b.LIF, tap)
 	out := []*Value{s}
-	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+	// V_T costs a second pass over the steps: build it only when a node or
+	// the graph output reads it (files name it even when nobody does).
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" && used(b, n.Outputs[1]) {
 		v, err := b.Apply(&lifFinalKernel{p: p, T: T, M: M, shape: x.Shape[1:]}, x)
 		if err != nil {
 			return nil, err
@@ -389,12 +358,12 @@ func (k *lifStepGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := LIFParamsOf(n)
+	p, err := bsnn.ParseLIF(n)
 	if err != nil {
 		return nil, err
 	}
 	x, v := in[0], in[1]
-	if !equalInts(x.Shape, v.Shape) {
+	if !slices.Equal(x.Shape, v.Shape) {
 		return nil, fmt.Errorf("LIFStep input %v and membrane %v shapes differ", x.Shape, v.Shape)
 	}
 	var out []*Value
@@ -413,16 +382,6 @@ func buildLIFStep(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 }
 
 // ---- AGMMGate ----
-
-// AGMMParamsOf reads an AGMMGate node's attributes.
-func AGMMParamsOf(n *onnx.Node) (spiking.AGMMParams, error) {
-	mode, err := spiking.ParseAGMMMode(n.String("mode", "forward"))
-	if err != nil {
-		return spiking.AGMMParams{}, err
-	}
-	p := spiking.AGMMParams{Mode: mode, DetachStat: n.Int("detach_stat", 0) != 0}
-	return p, p.Validate()
-}
 
 type agmmKernel struct {
 	p       spiking.AGMMParams
@@ -476,7 +435,7 @@ func (k *agmmAlphaGradKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	p, err := AGMMParamsOf(n)
+	p, err := bsnn.ParseAGMMGate(n)
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +447,7 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if alpha.Len() != T {
 		return nil, fmt.Errorf("alpha has %d values, input has T=%d steps", alpha.Len(), T)
 	}
-	D := prod(x.Shape[2:])
+	D := static.Prod(x.Shape[2:])
 	tap := &AGMMTap{Node: n.Label(), T: T, N: N, Gates: make([]float32, T*N), InputLen: D}
 	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap, dalpha: make([]float32, T)}, x, alpha)
 	if err != nil {
@@ -499,38 +458,28 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	return []*Value{y}, nil
 }
 
-// LIFAttrs are the attributes every LIF/LIFStep node carries (IR 8 has no
-// attribute defaults in functions, so files always write all of them).
-var LIFAttrs = []AttrSpec{
-	{Name: "tau", Type: AttrFloat, Default: float32(2), Doc: "membrane time constant; k = 1/tau"},
-	{Name: "v_threshold", Type: AttrFloat, Default: float32(1), Doc: "spike when H >= v_threshold"},
-	{Name: "v_reset", Type: AttrFloat, Default: float32(0), Doc: "initial membrane and hard-reset value"},
-	{Name: "decay_input", Type: AttrInt, Default: int64(0), Doc: "1: input scaled by 1/tau"},
-	{Name: "soft_reset", Type: AttrInt, Default: int64(0), Doc: "1: subtract v_threshold on a spike"},
-	{Name: "surrogate", Type: AttrString, Default: "triangle", Doc: "training only: triangle|sigmoid|atan|rect"},
-	{Name: "surrogate_alpha", Type: AttrFloat, Default: float32(1), Doc: "training only: surrogate width"},
-	{Name: "detach_reset", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through the reset"},
+// registerCustom registers the kernels of a custom op of the BSNN format
+// under its schema (package bsnn).
+func registerCustom(op *bsnn.Op, build BuildFunc) {
+	attrs := make([]AttrSpec, len(op.Attrs))
+	for i, a := range op.Attrs {
+		attrs[i] = AttrSpec{Name: a.Name, Type: attrTypeOf[a.Type], Default: a.Default, Doc: a.Doc}
+	}
+	Register(&Spec{Domain: op.Domain, OpType: op.Name, Since: 1, MinInputs: op.MinInputs, MaxInputs: op.MaxInputs,
+		MinOutputs: op.MinOutputs, MaxOutputs: op.MaxOutputs, Attrs: attrs, Build: build, Function: op.Function, Doc: op.Doc})
 }
 
-// AGMMGateAttrs are the AGMMGate attributes.
-var AGMMGateAttrs = []AttrSpec{
-	{Name: "mode", Type: AttrString, Default: "forward", Doc: "forward: Y = g*X; grad_only: Y = X, backward as forward"},
-	{Name: "detach_stat", Type: AttrInt, Default: int64(0), Doc: "training only: no gradient through mean(X)"},
+var attrTypeOf = map[onnxpb.AttributeProto_AttributeType]AttrType{
+	onnxpb.AttributeProto_INT: AttrInt, onnxpb.AttributeProto_FLOAT: AttrFloat, onnxpb.AttributeProto_STRING: AttrString,
+	onnxpb.AttributeProto_INTS: AttrInts, onnxpb.AttributeProto_FLOATS: AttrFloats,
+	onnxpb.AttributeProto_TENSOR: AttrTensor, onnxpb.AttributeProto_GRAPH: AttrGraph,
 }
 
 func init() {
-	Register(&Spec{Domain: onnx.DomainQONNX, OpType: "BipolarQuant", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
-		Build: buildBipolarQuant, Function: bipolarQuantFunction,
-		Doc: "sign binarization: where(X >= 0, +1, -1) * scale; STE gradient"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIF", Since: 1, MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 2,
-		Attrs: LIFAttrs, Build: buildLIF, Function: lifFunction,
-		Doc: "multi-step leaky integrate-and-fire on [T, N, ...]; BPTT with surrogate gradient"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "LIFStep", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 2,
-		Attrs: LIFAttrs, Build: buildLIFStep, Function: lifStepFunction,
-		Doc: "one LIF step (X_t, V) -> (S_t, V_next)"})
-	Register(&Spec{Domain: onnx.DomainSNN, OpType: "AGMMGate", Since: 1, MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1,
-		Attrs: AGMMGateAttrs, Build: buildAGMMGate, Function: agmmGateFunction,
-		Doc: "AGMM gate: Y = alpha[t]*sigmoid(mean(X[t,n]))*X[t,n]"})
+	registerCustom(bsnn.BipolarQuant, buildBipolarQuant)
+	registerCustom(bsnn.LIF, buildLIF)
+	registerCustom(bsnn.LIFStep, buildLIFStep)
+	registerCustom(bsnn.AGMMGate, buildAGMMGate)
 }
 
 // lifFusion is what a LIF normalizes on the fly instead of reading its
@@ -588,7 +537,7 @@ func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
 			continue
 		case p.OpType == "Add" && add == nil:
 			k, ok := kernelOf(name).(*binaryKernel)
-			if !ok || !equalInts(k.a, k.out) || !equalInts(k.b, k.out) || p.Inputs[0] == p.Inputs[1] {
+			if !ok || !slices.Equal(k.a, k.out) || !slices.Equal(k.b, k.out) || p.Inputs[0] == p.Inputs[1] {
 				return nil
 			}
 			for i, in := range p.Inputs[:2] {
@@ -604,7 +553,7 @@ func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
 		case p.OpType == "BatchNormalization" && p.Outputs[0] == name:
 			bn, ok := kernelOf(name).(*bnKernel)
 			z := b.Value(p.Inputs[0])
-			if !ok || bn.n*bn.c*bn.s != size || z == nil {
+			if !ok || bn.sync != nil || bn.n*bn.c*bn.s != size || z == nil {
 				return nil
 			}
 			f := &lifFusion{bn: bn, add: add, inputs: []*Value{z}}

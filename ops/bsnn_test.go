@@ -9,8 +9,10 @@ import (
 	"sort"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	G "gorgonia.org/gorgonia"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -48,9 +50,9 @@ var goldenSignature = map[string][2][]string{
 var constInputs = map[string]bool{"scale": true, "alpha": true}
 
 func loadGolden(t *testing.T) []*goldenCase {
-	dirs, _ := filepath.Glob("../testmodels/golden/*/case.json")
-	if len(dirs) == 0 {
-		t.Skip("no golden cases under testmodels/golden")
+	dirs, err := filepath.Glob("../testmodels/golden/*/case.json")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases under testmodels/golden (committed fixtures; regenerate with testmodels/golden/make_golden.py): %v", err)
 	}
 	var out []*goldenCase
 	for _, f := range dirs {
@@ -96,27 +98,26 @@ func loadGolden(t *testing.T) []*goldenCase {
 // model builds a one-node model of the case with every attribute written
 // and the op's function attached, as the toolkit writes files.
 func (c *goldenCase) model(t *testing.T) *onnx.Model {
-	spec, err := Lookup(c.Domain, c.Op, 1)
-	if err != nil {
-		t.Fatal(err)
+	op := bsnn.LookupOp(c.Domain, c.Op)
+	if op == nil {
+		t.Fatalf("%s: %s::%s is not a custom op of package bsnn", c.name, c.Domain, c.Op)
 	}
-	node := &onnxpb.NodeProto{Name: sp("op"), OpType: sp(c.Op), Domain: sp(c.Domain)}
-	for _, a := range spec.Attrs {
+	node := onnx.NewNode("op", c.Op, c.Domain, nil, nil)
+	for _, a := range op.Attrs {
 		v, ok := c.Attributes[a.Name]
 		if !ok {
 			v = a.Default
 		}
 		switch a.Type {
-		case AttrFloat:
-			node.Attribute = append(node.Attribute, attrF(a.Name, toF32(v)))
-		case AttrInt:
-			node.Attribute = append(node.Attribute, attrI(a.Name, int64(toF32(v))))
-		case AttrString:
-			s := fmt.Sprint(v)
-			node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: sp(a.Name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(s)})
+		case onnxpb.AttributeProto_FLOAT:
+			node.Attribute = append(node.Attribute, onnx.AttrFloat(a.Name, toF32(v)))
+		case onnxpb.AttributeProto_INT:
+			node.Attribute = append(node.Attribute, onnx.AttrInt(a.Name, int64(toF32(v))))
+		case onnxpb.AttributeProto_STRING:
+			node.Attribute = append(node.Attribute, onnx.AttrString(a.Name, fmt.Sprint(v)))
 		}
 	}
-	g := &onnxpb.GraphProto{Name: sp(c.name)}
+	g := &onnxpb.GraphProto{Name: proto.String(c.name)}
 	for _, in := range c.inputOrder {
 		tt := c.tensors[c.Inputs[in]]
 		node.Input = append(node.Input, in)
@@ -133,9 +134,10 @@ func (c *goldenCase) model(t *testing.T) *onnx.Model {
 	}
 	g.Node = []*onnxpb.NodeProto{node}
 	mp := &onnxpb.ModelProto{
-		IrVersion: ip(8), ProducerName: sp("bsnnctl-test"), Graph: g,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: sp(""), Version: ip(17)}, {Domain: sp(c.Domain), Version: ip(1)}},
-		Functions:   []*onnxpb.FunctionProto{spec.Function()},
+		IrVersion: proto.Int64(bsnn.TargetIRVersion), ProducerName: proto.String("bsnnctl-test"), Graph: g,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(bsnn.TargetOpset)},
+			{Domain: proto.String(c.Domain), Version: proto.Int64(1)}},
+		Functions: []*onnxpb.FunctionProto{op.Function()},
 	}
 	return &onnx.Model{Proto: mp}
 }

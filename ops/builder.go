@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // A Value is an ONNX tensor during graph construction. Shapes are always
@@ -23,15 +24,7 @@ type Value struct {
 }
 
 // Len returns the number of elements.
-func (v *Value) Len() int { return prod(v.Shape) }
-
-func prod(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
-}
+func (v *Value) Len() int { return static.Prod(v.Shape) }
 
 // Options control how a model is compiled.
 type Options struct {
@@ -61,6 +54,12 @@ type Options struct {
 	// overlap. It costs memory and exists for checking: a program must
 	// compute the same bits either way.
 	NoMemoryReuse bool
+	// BatchStatsReducer, in training mode, makes BatchNormalization compute
+	// its batch statistics over the samples of every replica of a
+	// data-parallel run rather than over this program's batch alone
+	// (synchronized batch normalization; see BatchStatsReducer). nil: this
+	// program's batch.
+	BatchStatsReducer BatchStatsReducer
 }
 
 // A Param is a float initializer that became a trainable Gorgonia node.
@@ -140,7 +139,7 @@ func NewBuilder(m *onnx.Model, opts Options) (*Builder, error) {
 		if in.Type != onnx.Float {
 			return nil, &onnx.UnsupportedError{Items: []onnx.Unsupported{{OpType: "graph input of type " + in.Type.String(), Reason: in.Name}}}
 		}
-		if prod(shape) == 0 {
+		if static.Prod(shape) == 0 {
 			return nil, fmt.Errorf("input %q has shape %v: zero-sized tensors are not supported", in.Name, shape)
 		}
 		ns := nodeShape(shape)
@@ -312,7 +311,7 @@ func (b *Builder) AddState(name string, data []float32) {
 
 // Apply applies a kernel to values, returning the runtime value.
 func (b *Builder) Apply(k Kernel, in ...*Value) (*Value, error) {
-	if s := k.OutShape(); len(s) > 0 && prod(s) == 0 {
+	if s := k.OutShape(); len(s) > 0 && static.Prod(s) == 0 {
 		return nil, fmt.Errorf("%s: zero-sized tensor of shape %v is not supported", k.Name(), s)
 	}
 	nodes := make([]*G.Node, len(in))
@@ -357,6 +356,19 @@ func (b *Builder) WriteBack(m *onnx.Model) error {
 		m.Proto.Graph.Initializer[i] = nt
 	}
 	return nil
+}
+
+// staticInputs describes a node's inputs for ops/static: name, shape and
+// the value when it is known at compile time.
+func staticInputs(n *onnx.Node, in []*Value) []static.Input {
+	out := make([]static.Input, len(in))
+	for i, v := range in {
+		if v == nil {
+			continue
+		}
+		out[i] = static.Input{Name: n.Input(i), Shape: static.Dims(v.Shape), Const: v.Const}
+	}
+	return out
 }
 
 // needs returns an error naming an input that must be a compile-time

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // This file holds Conv (1-D and 2-D, on ops/kernels) and the helpers that
@@ -67,106 +68,6 @@ func spatialRankCheck(op string) func(n *onnx.Node) string {
 	}
 }
 
-// spatialGeom is the resolved geometry of a convolution or pooling over one or
-// two spatial axes.
-type spatialGeom struct {
-	k, stride, dil   []int
-	padBegin, padEnd []int
-}
-
-// spatialWindow reads strides, dilations, pads and auto_pad for a window of
-// kernel size k over spatial input sizes in. With auto_pad SAME_UPPER or
-// SAME_LOWER the output size is ceil(in/stride) and the total padding
-// (out-1)*stride + dilation*(k-1) + 1 - in, its odd unit at the end (UPPER)
-// or the beginning (LOWER); with VALID there is none; the pads attribute
-// counts only with NOTSET.
-func spatialWindow(n *onnx.Node, in, k []int) (*spatialGeom, error) {
-	ns := len(in)
-	w := &spatialGeom{k: k}
-	ones := func() []int {
-		s := make([]int, ns)
-		for i := range s {
-			s[i] = 1
-		}
-		return s
-	}
-	read := func(name string, want int, def []int, min int) ([]int, error) {
-		v := n.Ints(name, nil)
-		if v == nil {
-			return def, nil
-		}
-		if len(v) != want {
-			return nil, fmt.Errorf("%s has %d values, want %d for %d spatial axes", name, len(v), want, ns)
-		}
-		s := make([]int, len(v))
-		for i, x := range v {
-			if x < int64(min) {
-				return nil, fmt.Errorf("%s %v: values must be >= %d", name, v, min)
-			}
-			s[i] = int(x)
-		}
-		return s, nil
-	}
-	var err error
-	if w.stride, err = read("strides", ns, ones(), 1); err != nil {
-		return nil, err
-	}
-	if w.dil, err = read("dilations", ns, ones(), 1); err != nil {
-		return nil, err
-	}
-	w.padBegin, w.padEnd = make([]int, ns), make([]int, ns)
-	switch mode := n.String("auto_pad", "NOTSET"); mode {
-	case "NOTSET":
-		pads, err := read("pads", 2*ns, make([]int, 2*ns), 0)
-		if err != nil {
-			return nil, err
-		}
-		copy(w.padBegin, pads[:ns])
-		copy(w.padEnd, pads[ns:])
-	case "VALID":
-	case "SAME_UPPER", "SAME_LOWER":
-		for i := range in {
-			out := (in[i] + w.stride[i] - 1) / w.stride[i]
-			total := max(0, (out-1)*w.stride[i]+(k[i]-1)*w.dil[i]+1-in[i])
-			small := total / 2
-			if mode == "SAME_UPPER" {
-				w.padBegin[i], w.padEnd[i] = small, total-small
-			} else {
-				w.padBegin[i], w.padEnd[i] = total-small, small
-			}
-		}
-	default:
-		return nil, fmt.Errorf("auto_pad %q is not supported", mode)
-	}
-	return w, nil
-}
-
-// kernelShape reads kernel_shape and checks it against want (nil: the
-// attribute is required).
-func kernelShape(n *onnx.Node, ns int, want []int) ([]int, error) {
-	ks := n.Ints("kernel_shape", nil)
-	if ks == nil {
-		if want == nil {
-			return nil, fmt.Errorf("kernel_shape is required")
-		}
-		return want, nil
-	}
-	if len(ks) != ns {
-		return nil, fmt.Errorf("kernel_shape %v has %d values for %d spatial axes", ks, len(ks), ns)
-	}
-	k := make([]int, ns)
-	for i, v := range ks {
-		if v < 1 {
-			return nil, fmt.Errorf("kernel_shape %v: values must be >= 1", ks)
-		}
-		k[i] = int(v)
-		if want != nil && k[i] != want[i] {
-			return nil, fmt.Errorf("kernel_shape %v does not match the weight's spatial shape %v", ks, want)
-		}
-	}
-	return k, nil
-}
-
 // spatialRank checks that x is [N, C, L] or [N, C, H, W] and returns the
 // number of spatial axes.
 func spatialRank(op string, x *Value) (int, error) {
@@ -178,11 +79,34 @@ func spatialRank(op string, x *Value) (int, error) {
 
 // to2D returns the (H, W) form of per-axis values: 1-D windows run as 2-D
 // ones of height 1 (hv is the value used for the H axis then).
-func to2D(v []int, hv int) (int, int) {
+func to2D(v []int64, hv int) (int, int) {
 	if len(v) == 1 {
-		return hv, v[0]
+		return hv, int(v[0])
 	}
-	return v[0], v[1]
+	return int(v[0]), int(v[1])
+}
+
+// setWindow fills a 2-D kernel's input size (h, w) and hands its window
+// geometry to set, from the spatial input size and the window resolved by
+// ops/static (1-D windows run as 2-D ones of height 1).
+func setWindow(h, w *int, spatial []int, win *static.Window, set func(kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int)) {
+	*h, *w = to2D(dims64(spatial), 1)
+	kh, kw := to2D(win.Kernel, 1)
+	sh, sw := to2D(win.Stride, 1)
+	dh, dw := to2D(win.Dilation, 1)
+	pt, pl := to2D(win.PadBegin, 0)
+	pb, pr := to2D(win.PadEnd, 0)
+	set(kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)
+}
+
+// sameWindow checks that a kernel computes the output size ops/static
+// inferred (a kernel computes it on its own to validate its parameters).
+func sameWindow(out []int64, h, w int) error {
+	gh, gw := to2D(out[2:], 1)
+	if gh != h || gw != w {
+		return fmt.Errorf("internal error: the kernel's output %dx%d differs from the inferred shape %v", h, w, out)
+	}
+	return nil
 }
 
 // convKernel is Conv: inputs X, W and optionally B. bin, when set, runs
@@ -303,43 +227,26 @@ func buildConv(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if len(in) > 2 {
 		bias = in[2]
 	}
-	ns, err := spatialRank("Conv", x)
+	if _, err := spatialRank("Conv", x); err != nil {
+		return nil, err
+	}
+	out, win, err := static.Conv(n, dims64(x.Shape), dims64(w.Shape))
 	if err != nil {
 		return nil, err
 	}
-	if len(w.Shape) != len(x.Shape) {
-		return nil, fmt.Errorf("weight shape %v does not match input shape %v", w.Shape, x.Shape)
-	}
-	group := n.Int("group", 1)
-	N, C := x.Shape[0], x.Shape[1]
-	M, Cg := w.Shape[0], w.Shape[1]
-	if group < 1 || int64(C) != int64(Cg)*group || int64(M)%group != 0 {
-		return nil, fmt.Errorf("group %d does not fit input channels %d, weight shape %v", group, C, w.Shape)
-	}
-	ks, err := kernelShape(n, ns, w.Shape[2:])
-	if err != nil {
-		return nil, err
-	}
-	win, err := spatialWindow(n, x.Shape[2:], ks)
-	if err != nil {
-		return nil, err
-	}
-	p := kernels.ConvParams{N: N, C: C, M: M, Groups: int(group)}
-	p.H, p.W = to2D(x.Shape[2:], 1)
-	p.KH, p.KW = to2D(ks, 1)
-	p.StrideH, p.StrideW = to2D(win.stride, 1)
-	p.DilH, p.DilW = to2D(win.dil, 1)
-	p.PadTop, p.PadLeft = to2D(win.padBegin, 0)
-	p.PadBottom, p.PadRight = to2D(win.padEnd, 0)
+	N, C, M := x.Shape[0], x.Shape[1], w.Shape[0]
+	p := kernels.ConvParams{N: N, C: C, M: M, Groups: int(n.Int("group", 1))}
+	setWindow(&p.H, &p.W, x.Shape[2:], win, func(kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int) {
+		p.KH, p.KW, p.StrideH, p.StrideW, p.DilH, p.DilW = kh, kw, sh, sw, dh, dw
+		p.PadTop, p.PadLeft, p.PadBottom, p.PadRight = pt, pl, pb, pr
+	})
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	k := &convKernel{p: p}
-	if ns == 1 {
-		k.out = []int{N, M, p.OutW()}
-	} else {
-		k.out = []int{N, M, p.OutH(), p.OutW()}
+	if err := sameWindow(out, p.OutH(), p.OutW()); err != nil {
+		return nil, err
 	}
+	k := &convKernel{p: p, out: ints(out)}
 	args := []*Value{x, w}
 	if bias != nil {
 		if bias.Len() != M || len(bias.Shape) != 1 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // --- a harness shared by the tests of conv, pool, norm, softmax, transpose,
@@ -46,22 +48,6 @@ type refCase struct {
 	noGrad   bool
 	tolOut   float64 // default 1e-5
 	tolGrad  float64 // default 1e-4
-}
-
-func refAttrI(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func refAttrIs(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-func refAttrF(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-
-func refAttrS(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
 }
 
 func refShape(s []int) onnx.Shape {
@@ -148,7 +134,7 @@ func runRefCase(t *testing.T, c refCase) {
 			continue
 		}
 		if in.f == nil {
-			in.f = randF32(r, prod(in.shape))
+			in.f = randF32(r, static.Prod(in.shape))
 		}
 		if !in.param && !in.fixed {
 			shapes[in.name] = in.shape
@@ -161,7 +147,7 @@ func runRefCase(t *testing.T, c refCase) {
 		t.Fatal(err)
 	}
 	y := b.Outputs[0]
-	if !equalInts(y.Shape, c.outShape) {
+	if !slices.Equal(y.Shape, c.outShape) {
 		t.Fatalf("output shape %v, want %v", y.Shape, c.outShape)
 	}
 	R := randF32(r, y.Len())
@@ -279,7 +265,7 @@ func checkUnsupported(t *testing.T, op string, opset int, attrs []*onnxpb.Attrib
 	t.Helper()
 	for i := range ins {
 		if ins[i].f == nil && ins[i].ints == nil && (ins[i].param || ins[i].fixed) {
-			ins[i].f = make([]float32, prod(ins[i].shape))
+			ins[i].f = make([]float32, static.Prod(ins[i].shape))
 		}
 	}
 	m := refModel(op, opset, attrs, ins, outs, 1)
@@ -296,7 +282,7 @@ func buildErr(t *testing.T, op string, opset int, attrs []*onnxpb.AttributeProto
 	shapes := map[string][]int{}
 	for i := range ins {
 		if ins[i].f == nil && ins[i].ints == nil {
-			ins[i].f = make([]float32, prod(ins[i].shape))
+			ins[i].f = make([]float32, static.Prod(ins[i].shape))
 		}
 		if !ins[i].param && !ins[i].fixed && ins[i].ints == nil && ins[i].name != "" {
 			shapes[ins[i].name] = ins[i].shape
@@ -371,38 +357,38 @@ func TestConv(t *testing.T) {
 	cases := []tc{
 		{name: "plain", g: base, bias: true},
 		{name: "pad1", g: with(func(g *convGeo) { g.PT, g.PL, g.PB, g.PR = 1, 1, 1, 1 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1, 1, 1), refAttrIs("kernel_shape", 3, 3)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInts("kernel_shape", 3, 3)}},
 		{name: "stride2", g: with(func(g *convGeo) { g.SH, g.SW, g.PT, g.PL, g.PB, g.PR = 2, 2, 1, 1, 1, 1 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1, 1, 1), refAttrIs("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInts("strides", 2, 2)}},
 		{name: "stride_hw", g: with(func(g *convGeo) { g.SH, g.SW = 2, 1 }),
-			attrs: []*onnxpb.AttributeProto{refAttrIs("strides", 2, 1)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("strides", 2, 1)}},
 		{name: "dilation", g: with(func(g *convGeo) { g.DH, g.DW, g.PT, g.PL, g.PB, g.PR = 2, 2, 2, 1, 2, 1 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("dilations", 2, 2), refAttrIs("pads", 2, 1, 2, 1)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("dilations", 2, 2), onnx.AttrInts("pads", 2, 1, 2, 1)}},
 		{name: "asymmetric_pads", g: with(func(g *convGeo) { g.PT, g.PL, g.PB, g.PR = 0, 1, 2, 0 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 0, 1, 2, 0)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 0, 1, 2, 0)}},
 		{name: "groups2", g: with(func(g *convGeo) { g.C, g.M, g.G = 4, 6, 2 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrI("group", 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInt("group", 2)}},
 		{name: "depthwise", g: with(func(g *convGeo) { g.C, g.M, g.G, g.PT, g.PL, g.PB, g.PR = 4, 4, 4, 1, 1, 1, 1 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrI("group", 4), refAttrIs("pads", 1, 1, 1, 1)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInt("group", 4), onnx.AttrInts("pads", 1, 1, 1, 1)}},
 		{name: "depthwise_stride2_mult2", g: with(func(g *convGeo) { g.C, g.M, g.G, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR = 3, 6, 3, 2, 2, 1, 1, 1, 1 }),
-			attrs: []*onnxpb.AttributeProto{refAttrI("group", 3), refAttrIs("pads", 1, 1, 1, 1), refAttrIs("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInt("group", 3), onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInts("strides", 2, 2)}},
 		{name: "pointwise", g: with(func(g *convGeo) { g.KH, g.KW = 1, 1 }), bias: true},
 		{name: "pointwise_stride2", g: with(func(g *convGeo) { g.KH, g.KW, g.SH, g.SW = 1, 1, 2, 2 }),
-			attrs: []*onnxpb.AttributeProto{refAttrIs("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("strides", 2, 2)}},
 		{name: "rect_kernel", g: with(func(g *convGeo) { g.KH, g.KW, g.PT, g.PB = 2, 3, 1, 0 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 1, 0, 0, 0)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 0, 0, 0)}},
 		// SAME_UPPER, stride 2 on 7x6: out 4x3, total pads 1 (H: (4-1)*2+3-7=2 -> 1,1; W: (3-1)*2+3-6=1 -> 0,1).
 		{name: "same_upper", g: with(func(g *convGeo) { g.SH, g.SW, g.PT, g.PB, g.PL, g.PR = 2, 2, 1, 1, 0, 1 }), bias: true,
-			attrs: []*onnxpb.AttributeProto{refAttrS("auto_pad", "SAME_UPPER"), refAttrIs("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrString("auto_pad", "SAME_UPPER"), onnx.AttrInts("strides", 2, 2)}},
 		{name: "same_lower", g: with(func(g *convGeo) { g.SH, g.SW, g.PT, g.PB, g.PL, g.PR = 2, 2, 1, 1, 1, 0 }),
-			attrs: []*onnxpb.AttributeProto{refAttrS("auto_pad", "SAME_LOWER"), refAttrIs("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrString("auto_pad", "SAME_LOWER"), onnx.AttrInts("strides", 2, 2)}},
 		{name: "same_upper_dilated", g: with(func(g *convGeo) { g.DH, g.DW, g.PT, g.PB, g.PL, g.PR = 2, 2, 2, 2, 2, 2 }),
-			attrs: []*onnxpb.AttributeProto{refAttrS("auto_pad", "SAME_UPPER"), refAttrIs("dilations", 2, 2)}},
-		{name: "valid", g: base, attrs: []*onnxpb.AttributeProto{refAttrS("auto_pad", "VALID")}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrString("auto_pad", "SAME_UPPER"), onnx.AttrInts("dilations", 2, 2)}},
+		{name: "valid", g: base, attrs: []*onnxpb.AttributeProto{onnx.AttrString("auto_pad", "VALID")}},
 		{name: "conv1d", g: with(func(g *convGeo) { g.H, g.KH, g.SW, g.PL, g.PR = 1, 1, 2, 1, 2 }), bias: true, oneD: true,
-			attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 1, 2), refAttrIs("strides", 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 2), onnx.AttrInts("strides", 2)}},
 		{name: "conv1d_groups", g: with(func(g *convGeo) { g.H, g.KH, g.C, g.M, g.G, g.DW = 1, 1, 4, 4, 2, 2 }), oneD: true,
-			attrs: []*onnxpb.AttributeProto{refAttrI("group", 2), refAttrIs("dilations", 2)}},
+			attrs: []*onnxpb.AttributeProto{onnx.AttrInt("group", 2), onnx.AttrInts("dilations", 2)}},
 		{name: "opset1_weights_as_input", g: base, opset: 1, xParam: true},
 	}
 	for _, c := range cases {
@@ -437,14 +423,14 @@ func TestConv(t *testing.T) {
 func TestConvRejects(t *testing.T) {
 	x := refIn{name: "x", shape: []int{1, 2, 5, 5}}
 	w := refIn{name: "w", shape: []int{2, 2, 3, 3}, param: true}
-	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrS("auto_pad", "SAME")}, []refIn{x, w}, 1, `auto_pad "SAME" is not supported`)
-	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 3, 3, 3)}, []refIn{x, w}, 1, "only 1-D and 2-D Conv")
-	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrI("foo", 1)}, []refIn{x, w}, 1, `attribute "foo" not supported`)
+	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrString("auto_pad", "SAME")}, []refIn{x, w}, 1, `auto_pad "SAME" is not supported`)
+	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 3, 3, 3)}, []refIn{x, w}, 1, "only 1-D and 2-D Conv")
+	checkUnsupported(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInt("foo", 1)}, []refIn{x, w}, 1, `attribute "foo" not supported`)
 	buildErr(t, "Conv", 13, nil, []refIn{{name: "x", shape: []int{1, 2, 3, 3, 3}}, {name: "w", shape: []int{2, 2, 1, 1, 1}, param: true}}, "only 1-D")
-	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrI("group", 2)}, []refIn{x, {name: "w", shape: []int{2, 2, 3, 3}, param: true}}, "group 2 does not fit")
-	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 2, 2)}, []refIn{x, w}, "does not match the weight")
-	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrIs("strides", 1)}, []refIn{x, w}, "strides has 1 values, want 2")
-	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1)}, []refIn{x, w}, "pads has 2 values, want 4")
+	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInt("group", 2)}, []refIn{x, {name: "w", shape: []int{2, 2, 3, 3}, param: true}}, "group 2 does not fit")
+	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 2, 2)}, []refIn{x, w}, "does not match the weight")
+	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInts("strides", 1)}, []refIn{x, w}, "strides has 1 values, want 2")
+	buildErr(t, "Conv", 13, []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1)}, []refIn{x, w}, "pads has 2 values, want 4")
 	buildErr(t, "Conv", 13, nil, []refIn{{name: "x", shape: []int{1, 2, 2, 2}}, w}, "does not fit")
 }
 
@@ -540,7 +526,7 @@ func benchModelStep(b *testing.B, path string, shape []int, training bool) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	if err := p.SetInput(name, randF32(r, prod(shape))); err != nil {
+	if err := p.SetInput(name, randF32(r, static.Prod(shape))); err != nil {
 		b.Fatal(err)
 	}
 	benchRuns(b, p)
@@ -607,10 +593,10 @@ func TestConvLarge(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(g.C), uint64(g.M)))
 			OH, OW := g.out()
 			xs, ws := []int{g.N, g.C, g.H, g.W}, []int{g.M, g.C / g.G, g.KH, g.KW}
-			ins := []refIn{{name: "x", shape: xs, f: randF32(r, prod(xs))}, {name: "w", shape: ws, param: true, f: randF32(r, prod(ws))},
+			ins := []refIn{{name: "x", shape: xs, f: randF32(r, static.Prod(xs))}, {name: "w", shape: ws, param: true, f: randF32(r, static.Prod(ws))},
 				{name: "b", shape: []int{g.M}, param: true, f: randF32(r, g.M)}}
-			attrs := []*onnxpb.AttributeProto{refAttrI("group", int64(g.G)), refAttrIs("strides", int64(g.SH), int64(g.SW)),
-				refAttrIs("pads", int64(g.PT), int64(g.PL), int64(g.PB), int64(g.PR))}
+			attrs := []*onnxpb.AttributeProto{onnx.AttrInt("group", int64(g.G)), onnx.AttrInts("strides", int64(g.SH), int64(g.SW)),
+				onnx.AttrInts("pads", int64(g.PT), int64(g.PL), int64(g.PB), int64(g.PR))}
 			b, err := NewBuilder(refModel("Conv", 13, attrs, ins, 1, 1), Options{InputShapes: map[string][]int{"x": xs}, InputGrads: true})
 			if err != nil {
 				t.Fatal(err)
@@ -677,58 +663,75 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestConvRepeatedInput: a convolution of the Concat of T copies of x (a
-// BSNN's direct encoding) convolves x once and repeats the result. Its
-// output equals the convolution of the explicitly repeated input bit for
-// bit, and its weight, bias and input gradients (the input's summed over
-// the copies) agree with that convolution's.
+// TestConvRepeatedInput: a convolution of a BSNN's direct encoding, T
+// copies of x along the batch axis (bsnnctl's Unsqueeze -> Expand ->
+// Reshape, or a Concat of T copies), convolves x once and repeats the
+// result. Its output equals the convolution of the explicitly repeated
+// input bit for bit, and its weight, bias and input gradients (the input's
+// summed over the copies) agree with that convolution's.
 func TestConvRepeatedInput(t *testing.T) {
 	const T = 3
 	r := rand.New(rand.NewPCG(7, 8))
 	w, bias := randF32(r, 3*2*3*3), randF32(r, 3)
 	x := randF32(r, 2*2*6*6)
-	attrs := []*onnxpb.AttributeProto{refAttrIs("pads", 1, 1, 1, 1)}
+	attrs := []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1, 1, 1)}
 	ins := []refIn{{name: "x", shape: []int{2, 2, 6, 6}}, {name: "w", shape: []int{3, 2, 3, 3}, param: true, f: w},
 		{name: "b", shape: []int{3}, param: true, f: bias}}
-	repeated := refModel("Conv", 13, attrs, ins, 1, 1)
-	g := repeated.Proto.Graph
-	g.Node[0].Input[0] = "xs"
-	g.Node = append([]*onnxpb.NodeProto{{OpType: proto.String("Concat"), Name: proto.String("repeat"),
-		Input: []string{"x", "x", "x"}, Output: []string{"xs"}, Attribute: []*onnxpb.AttributeProto{refAttrI("axis", 0)}}}, g.Node...)
-	ins[0] = refIn{name: "x", shape: []int{T * 2, 2, 6, 6}}
-	explicit := refModel("Conv", 13, attrs, ins, 1, 1)
-	xs := append(append(append([]float32(nil), x...), x...), x...)
-	dy := randF32(r, T*2*3*6*6)
-	br, pr := compileRun(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
-	defer pr.Close()
-	be, pe := compileRun(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
-	defer pe.Close()
-	repeats := 0
-	for _, n := range br.G.AllNodes() {
-		if _, ok := KernelOf(n).(*repeatKernel); ok {
-			repeats++
-		}
+	encoders := map[string]func(g *onnxpb.GraphProto){
+		"concat": func(g *onnxpb.GraphProto) {
+			g.Node = append([]*onnxpb.NodeProto{onnx.NewNode("repeat", "Concat", "", []string{"x", "x", "x"}, []string{"xs"}, onnx.AttrInt("axis", 0))}, g.Node...)
+		},
+		"expand": func(g *onnxpb.GraphProto) {
+			g.Initializer = append(g.Initializer, onnx.Int64Tensor("axes", []int64{1}, []int64{0}),
+				onnx.Int64Tensor("tshape", []int64{5}, []int64{T, 1, 1, 1, 1}), onnx.Int64Tensor("flat", []int64{4}, []int64{-1, 2, 6, 6}))
+			g.Node = append([]*onnxpb.NodeProto{
+				onnx.NewNode("unsqueeze", "Unsqueeze", "", []string{"x", "axes"}, []string{"x1"}),
+				onnx.NewNode("expand", "Expand", "", []string{"x1", "tshape"}, []string{"xtn"}),
+				onnx.NewNode("repeat", "Reshape", "", []string{"xtn", "flat"}, []string{"xs"}),
+			}, g.Node...)
+		},
 	}
-	if repeats != 1 {
-		t.Fatalf("%d repeat kernels, want 1: the repeated input was not recognised", repeats)
-	}
-	yr, ye := pr.Output(0).Float32, pe.Output(0).Float32
-	for i := range ye {
-		if math.Float32bits(yr[i]) != math.Float32bits(ye[i]) {
-			t.Fatalf("y[%d] = %v, explicit repeat %v", i, yr[i], ye[i])
-		}
-	}
-	for _, name := range []string{"w", "b"} {
-		if e := relErr64(pr.Grad(br.Param(name)), toF64s(pe.Grad(be.Param(name)))); e > 1e-5 {
-			t.Errorf("d%s: relative error %g", name, e)
-		}
-	}
-	dxe := pe.InputGrad("x")
-	sum := make([]float64, len(x))
-	for i := range dxe {
-		sum[i%len(x)] += float64(dxe[i])
-	}
-	if e := relErr64(pr.InputGrad("x"), sum); e > 1e-5 {
-		t.Errorf("dx: relative error %g", e)
+	for name, encode := range encoders {
+		t.Run(name, func(t *testing.T) {
+			repeated := refModel("Conv", 13, attrs, ins, 1, 1)
+			g := repeated.Proto.Graph
+			g.Node[0].Input[0] = "xs"
+			encode(g)
+			explicitIns := slices.Clone(ins)
+			explicitIns[0] = refIn{name: "x", shape: []int{T * 2, 2, 6, 6}}
+			explicit := refModel("Conv", 13, attrs, explicitIns, 1, 1)
+			xs := append(append(append([]float32(nil), x...), x...), x...)
+			dy := randF32(r, T*2*3*6*6)
+			br, pr := compileRun(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
+			be, pe := compileRun(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
+			repeats := 0
+			for _, n := range br.G.AllNodes() {
+				if _, ok := KernelOf(n).(*repeatKernel); ok {
+					repeats++
+				}
+			}
+			if repeats != 1 {
+				t.Fatalf("%d repeat kernels, want 1: the repeated input was not recognised", repeats)
+			}
+			yr, ye := pr.Output(0).Float32, pe.Output(0).Float32
+			for i := range ye {
+				if math.Float32bits(yr[i]) != math.Float32bits(ye[i]) {
+					t.Fatalf("y[%d] = %v, explicit repeat %v", i, yr[i], ye[i])
+				}
+			}
+			for _, name := range []string{"w", "b"} {
+				if e := relErr64(pr.Grad(br.Param(name)), toF64s(pe.Grad(be.Param(name)))); e > 1e-5 {
+					t.Errorf("d%s: relative error %g", name, e)
+				}
+			}
+			dxe := pe.InputGrad("x")
+			sum := make([]float64, len(x))
+			for i := range dxe {
+				sum[i%len(x)] += float64(dxe[i])
+			}
+			if e := relErr64(pr.InputGrad("x"), sum); e > 1e-5 {
+				t.Errorf("dx: relative error %g", e)
+			}
+		})
 	}
 }

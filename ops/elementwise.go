@@ -3,11 +3,13 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // binOp is an elementwise arithmetic op with numpy broadcasting.
@@ -48,14 +50,14 @@ func (k *binaryKernel) Forward(out []float32, in ...[]float32) error {
 		binLoop(k.op, out, a, b, 1, 1)
 		return nil
 	}
-	bc := newBcast(k.a, k.b, k.out)
-	bc.each(func(o, ia, ib int) {
-		n := bc.innerLen
-		if bc.ia == 1 && bc.ib == 1 {
+	bc := static.NewPairwise(k.a, k.b, k.out)
+	bc.Each(func(o, ia, ib int) {
+		n := bc.InnerLen
+		if bc.InnerA == 1 && bc.InnerB == 1 {
 			binLoop(k.op, out[o:o+n], a[ia:ia+n], b[ib:ib+n], 1, 1)
 			return
 		}
-		binStrided(k.op, out[o:o+n], a[ia:], b[ib:], bc.ia, bc.ib)
+		binStrided(k.op, out[o:o+n], a[ia:], b[ib:], bc.InnerA, bc.InnerB)
 	})
 	return nil
 }
@@ -150,10 +152,10 @@ func (k *binaryGradKernel) Forward(out []float32, in ...[]float32) error {
 	}
 	t := k.tmp
 	// t = elementwise partial * gy over the broadcast output.
-	bc := newBcast(f.a, f.b, f.out)
-	bc.each(func(o, ia, ib int) {
-		for i := 0; i < bc.innerLen; i++ {
-			x, y, g := a[ia+i*bc.ia], b[ib+i*bc.ib], gy[o+i]
+	bc := static.NewPairwise(f.a, f.b, f.out)
+	bc.Each(func(o, ia, ib int) {
+		for i := 0; i < bc.InnerLen; i++ {
+			x, y, g := a[ia+i*bc.InnerA], b[ib+i*bc.InnerB], gy[o+i]
 			var v float32
 			switch {
 			case op == opSub: // which == 1
@@ -181,56 +183,21 @@ func buildBinary(op binOp) BuildFunc {
 		if err != nil {
 			return nil, err
 		}
-		if x.Const != nil && y.Const != nil && x.Node == nil && y.Node == nil {
-			return []*Value{foldBinary(op, x, y, out)}, nil
+		if x.Node == nil && y.Node == nil {
+			t, err := static.FoldArith(binNames[op], x.Const, y.Const)
+			if err != nil {
+				return nil, err
+			}
+			return []*Value{ConstValue(t)}, nil
 		}
 		k := &binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}
 		if op == opAdd || op == opSub {
-			k.passA = equalInts(x.Shape, out)
-			k.passB = op == opAdd && equalInts(y.Shape, out)
+			k.passA = slices.Equal(x.Shape, out)
+			k.passB = op == opAdd && slices.Equal(y.Shape, out)
 		}
 		v, err := b.Apply(k, x, y)
 		return []*Value{v}, err
 	}
-}
-
-// foldBinary evaluates a binary op on constants (shape arithmetic), keeping
-// integer types integer.
-func foldBinary(op binOp, x, y *Value, out []int) *Value {
-	dims := make([]int64, len(out))
-	for i, d := range out {
-		dims[i] = int64(d)
-	}
-	isInt := func(t *onnx.Tensor) bool { return t.Int64 != nil }
-	bc := newBcast(x.Shape, y.Shape, out)
-	if isInt(x.Const) && isInt(y.Const) {
-		a, c := x.Const.Int64, y.Const.Int64
-		r := make([]int64, prod(out))
-		bc.each(func(o, ia, ib int) {
-			for i := 0; i < bc.innerLen; i++ {
-				p, q := a[ia+i*bc.ia], c[ib+i*bc.ib]
-				switch op {
-				case opAdd:
-					r[o+i] = p + q
-				case opSub:
-					r[o+i] = p - q
-				case opMul:
-					r[o+i] = p * q
-				case opDiv:
-					if q != 0 {
-						r[o+i] = p / q
-					}
-				}
-			}
-		})
-		return ConstValue(&onnx.Tensor{Type: x.Const.Type, Dims: dims, Int64: r})
-	}
-	a, c := x.Const.Floats(), y.Const.Floats()
-	r := make([]float32, prod(out))
-	bc.each(func(o, ia, ib int) {
-		binStrided(op, r[o:o+bc.innerLen], a[ia:], c[ib:], bc.ia, bc.ib)
-	})
-	return ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: dims, Float32: r})
 }
 
 // unaryKind selects an elementwise function.
@@ -368,6 +335,13 @@ func buildUnary(kind unaryKind) BuildFunc {
 		if kind == unIdentity && in[0].Node == nil {
 			return []*Value{{Shape: in[0].Shape, Const: in[0].Const}}, nil
 		}
+		if kind == unNeg && in[0].Node == nil {
+			t, err := static.FoldUnary("Neg", in[0].Const)
+			if err != nil {
+				return nil, err
+			}
+			return []*Value{ConstValue(t)}, nil
+		}
 		v, err := b.Apply(k, in[0])
 		return []*Value{v}, err
 	}
@@ -376,25 +350,9 @@ func buildUnary(kind unaryKind) BuildFunc {
 // buildClip handles Clip in both forms: min/max attributes (opset < 11) and
 // optional inputs (opset >= 11), which must be constants.
 func buildClip(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
-	if b.Opset(n) < 11 {
-		lo = n.Float("min", lo)
-		hi = n.Float("max", hi)
-	} else {
-		if len(in) > 1 && in[1] != nil {
-			t, err := needConst(in[1], "Clip min")
-			if err != nil {
-				return nil, err
-			}
-			lo = t.Floats()[0]
-		}
-		if len(in) > 2 && in[2] != nil {
-			t, err := needConst(in[2], "Clip max")
-			if err != nil {
-				return nil, err
-			}
-			hi = t.Floats()[0]
-		}
+	lo, hi, _, err := static.ClipBounds(n, b.Opset(n), staticInputs(n, in))
+	if err != nil {
+		return nil, err
 	}
 	v, err := b.Apply(&unaryKernel{kind: unClip, shape: in[0].Shape, lo: lo, hi: hi}, in[0])
 	return []*Value{v}, err
@@ -428,7 +386,7 @@ func init() {
 			if err != nil || len(n.Outputs) < 2 || n.Outputs[1] == "" {
 				return out, err
 			}
-			mask := make([]bool, prod(in[0].Shape))
+			mask := make([]bool, static.Prod(in[0].Shape))
 			for i := range mask {
 				mask[i] = true
 			}

@@ -9,8 +9,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	G "gorgonia.org/gorgonia"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
 // fusionModel is BatchNormalization -> [Add residual] -> Reshape [T, N, ...]
@@ -39,25 +41,16 @@ func fusionModel(T, N, C, H, W int, residual, exposeBN bool, r *rand.Rand) *onnx
 		g.Node = append(g.Node, &onnxpb.NodeProto{OpType: s("Add"), Name: s("add"), Input: []string{"b", "res"}, Output: []string{"a"}})
 		lifIn = "a"
 	}
-	lif := &onnxpb.NodeProto{OpType: s("LIF"), Domain: s(onnx.DomainSNN), Name: s("lif"), Input: []string{"tn.out"}, Output: []string{"spikes"}}
-	for _, a := range LIFAttrs {
-		switch a.Type {
-		case AttrFloat:
-			lif.Attribute = append(lif.Attribute, refAttrF(a.Name, a.Default.(float32)))
-		case AttrInt:
-			lif.Attribute = append(lif.Attribute, refAttrI(a.Name, a.Default.(int64)))
-		case AttrString:
-			lif.Attribute = append(lif.Attribute, refAttrS(a.Name, a.Default.(string)))
-		}
-	}
+	lif := &onnxpb.NodeProto{OpType: s("LIF"), Domain: s(bsnn.DomainSNN), Name: s("lif"), Input: []string{"tn.out"}, Output: []string{"spikes"}}
+	lif.Attribute = bsnn.LIFAttributes(spiking.DefaultLIF())
 	g.Node = append(g.Node, &onnxpb.NodeProto{OpType: s("Reshape"), Name: s("to_tn"), Input: []string{lifIn, "tn"}, Output: []string{"tn.out"}}, lif)
 	g.Output = []*onnxpb.ValueInfoProto{{Name: s("spikes")}}
 	if exposeBN {
 		g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: s("b")})
 	}
-	spec, _ := Lookup(onnx.DomainSNN, "LIF", 1)
+	spec, _ := Lookup(bsnn.DomainSNN, "LIF", 1)
 	return &onnx.Model{Proto: &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: proto.Int64(17)}, {Domain: s(onnx.DomainSNN), Version: proto.Int64(1)}},
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: proto.Int64(17)}, {Domain: s(bsnn.DomainSNN), Version: proto.Int64(1)}},
 		Functions:   []*onnxpb.FunctionProto{spec.Function()}}}
 }
 

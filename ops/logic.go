@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // Comparison ops, Where, Mod, and BitShift.
@@ -80,10 +81,10 @@ type compareKernel struct {
 func (k *compareKernel) Name() string    { return fmt.Sprintf("%s%v%v", cmpNames[k.op], k.a, k.b) }
 func (k *compareKernel) OutShape() []int { return k.out }
 func (k *compareKernel) Forward(out []float32, in ...[]float32) error {
-	bc := newBcast(k.a, k.b, k.out)
-	bc.each(func(o, ia, ib int) {
-		for i := 0; i < bc.innerLen; i++ {
-			if k.op.eval(float64(in[0][ia+i*bc.ia]), float64(in[1][ib+i*bc.ib])) {
+	bc := static.NewPairwise(k.a, k.b, k.out)
+	bc.Each(func(o, ia, ib int) {
+		for i := 0; i < bc.InnerLen; i++ {
+			if k.op.eval(float64(in[0][ia+i*bc.InnerA]), float64(in[1][ib+i*bc.InnerB])) {
 				out[o+i] = 1
 			} else {
 				out[o+i] = 0
@@ -171,21 +172,21 @@ func buildCompare(op cmpOp) BuildFunc {
 			return nil, err
 		}
 		if x.Node == nil && y.Node == nil {
-			r := make([]bool, prod(out))
-			bc := newBcast(x.Shape, y.Shape, out)
+			r := make([]bool, static.Prod(out))
+			bc := static.NewPairwise(x.Shape, y.Shape, out)
 			if xi, yi := x.Const.Int64, y.Const.Int64; xi != nil && yi != nil {
 				// Exact on integers (no float rounding, no overflow).
 				t := x.Const.Type
-				bc.each(func(o, ia, ib int) {
-					for i := 0; i < bc.innerLen; i++ {
-						r[o+i] = op.holds(cmpInt(t, xi[ia+i*bc.ia], yi[ib+i*bc.ib]))
+				bc.Each(func(o, ia, ib int) {
+					for i := 0; i < bc.InnerLen; i++ {
+						r[o+i] = op.holds(cmpInt(t, xi[ia+i*bc.InnerA], yi[ib+i*bc.InnerB]))
 					}
 				})
 			} else {
 				xf, yf := constF64(x.Const), constF64(y.Const)
-				bc.each(func(o, ia, ib int) {
-					for i := 0; i < bc.innerLen; i++ {
-						r[o+i] = op.eval(xf[ia+i*bc.ia], yf[ib+i*bc.ib])
+				bc.Each(func(o, ia, ib int) {
+					for i := 0; i < bc.InnerLen; i++ {
+						r[o+i] = op.eval(xf[ia+i*bc.InnerA], yf[ib+i*bc.InnerB])
 					}
 				})
 			}
@@ -205,7 +206,7 @@ type whereKernel struct {
 func (k *whereKernel) Name() string    { return fmt.Sprintf("Where%v%v%v", k.c, k.a, k.b) }
 func (k *whereKernel) OutShape() []int { return k.out }
 func (k *whereKernel) Forward(out []float32, in ...[]float32) error {
-	cs, as, bs := bstrides(k.c, k.out), bstrides(k.a, k.out), bstrides(k.b, k.out)
+	cs, as, bs := static.BroadcastStrides(k.c, k.out), static.BroadcastStrides(k.a, k.out), static.BroadcastStrides(k.b, k.out)
 	forEachIndex(k.out, func(o int, idx []int) {
 		var ic, ia, ib int
 		for d, v := range idx {
@@ -257,9 +258,9 @@ func (k *whereGradKernel) OutShape() []int {
 }
 func (k *whereGradKernel) Forward(out []float32, in ...[]float32) error {
 	if k.tmp == nil {
-		k.tmp = make([]float32, prod(k.f.out))
+		k.tmp = make([]float32, static.Prod(k.f.out))
 	}
-	cs := bstrides(k.f.c, k.f.out)
+	cs := static.BroadcastStrides(k.f.c, k.f.out)
 	forEachIndex(k.f.out, func(o int, idx []int) {
 		var ic int
 		for d, v := range idx {
@@ -279,7 +280,7 @@ func (k *whereGradKernel) Forward(out []float32, in ...[]float32) error {
 // forEachIndex calls f with each flat index of shape and its coordinates.
 func forEachIndex(shape []int, f func(o int, idx []int)) {
 	idx := make([]int, len(shape))
-	n := prod(shape)
+	n := static.Prod(shape)
 	for o := 0; o < n; o++ {
 		f(o, idx)
 		for d := len(idx) - 1; d >= 0; d-- {
@@ -314,8 +315,8 @@ func buildWhere(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 // doubles as doubles, other floats as float32.
 func foldWhere(c, x, y *onnx.Tensor, cShape, xShape, yShape, out []int) *onnx.Tensor {
 	cf := c.Floats()
-	cs, as, bs := bstrides(cShape, out), bstrides(xShape, out), bstrides(yShape, out)
-	n := prod(out)
+	cs, as, bs := static.BroadcastStrides(cShape, out), static.BroadcastStrides(xShape, out), static.BroadcastStrides(yShape, out)
+	n := static.Prod(out)
 	t := &onnx.Tensor{Type: x.Type, Dims: dims64(out)}
 	var pick func(o int, fromX bool, ia, ib int)
 	switch {
@@ -386,12 +387,12 @@ func foldInts(name string, x, y *Value, f func(t onnx.DataType, a, b int64) (int
 		return nil, err
 	}
 	t := x.Const.Type
-	r := make([]int64, prod(out))
-	bc := newBcast(x.Shape, y.Shape, out)
+	r := make([]int64, static.Prod(out))
+	bc := static.NewPairwise(x.Shape, y.Shape, out)
 	var ferr error
-	bc.each(func(o, ia, ib int) {
-		for i := 0; i < bc.innerLen; i++ {
-			v, err := f(t, x.Const.Int64[ia+i*bc.ia], y.Const.Int64[ib+i*bc.ib])
+	bc.Each(func(o, ia, ib int) {
+		for i := 0; i < bc.InnerLen; i++ {
+			v, err := f(t, x.Const.Int64[ia+i*bc.InnerA], y.Const.Int64[ib+i*bc.InnerB])
 			if err != nil && ferr == nil {
 				ferr = fmt.Errorf("%s: %w", name, err)
 			}
@@ -474,10 +475,10 @@ type modKernel struct {
 func (k *modKernel) Name() string    { return fmt.Sprintf("Fmod%v%v", k.a, k.b) }
 func (k *modKernel) OutShape() []int { return k.out }
 func (k *modKernel) Forward(out []float32, in ...[]float32) error {
-	bc := newBcast(k.a, k.b, k.out)
-	bc.each(func(o, ia, ib int) {
-		for i := 0; i < bc.innerLen; i++ {
-			out[o+i] = float32(math.Mod(float64(in[0][ia+i*bc.ia]), float64(in[1][ib+i*bc.ib])))
+	bc := static.NewPairwise(k.a, k.b, k.out)
+	bc.Each(func(o, ia, ib int) {
+		for i := 0; i < bc.InnerLen; i++ {
+			out[o+i] = float32(math.Mod(float64(in[0][ia+i*bc.InnerA]), float64(in[1][ib+i*bc.InnerB])))
 		}
 	})
 	return nil
@@ -519,10 +520,10 @@ func (k *modGradKernel) Forward(out []float32, in ...[]float32) error {
 	if k.tmp == nil {
 		k.tmp = make([]float32, len(gy))
 	}
-	bc := newBcast(k.f.a, k.f.b, k.f.out)
-	bc.each(func(o, ia, ib int) {
-		for i := 0; i < bc.innerLen; i++ {
-			q := math.Trunc(float64(in[0][ia+i*bc.ia]) / float64(in[1][ib+i*bc.ib]))
+	bc := static.NewPairwise(k.f.a, k.f.b, k.f.out)
+	bc.Each(func(o, ia, ib int) {
+		for i := 0; i < bc.InnerLen; i++ {
+			q := math.Trunc(float64(in[0][ia+i*bc.InnerA]) / float64(in[1][ib+i*bc.InnerB]))
 			k.tmp[o+i] = -float32(q) * gy[o+i]
 		}
 	})
@@ -554,11 +555,11 @@ func buildMod(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 			return nil, fmt.Errorf("Mod with fmod=0 on %s constants: ONNX requires fmod=1 for floating-point types", x.Const.Type)
 		}
 		xf, yf := constF64(x.Const), constF64(y.Const)
-		r := make([]float64, prod(out))
-		bc := newBcast(x.Shape, y.Shape, out)
-		bc.each(func(o, ia, ib int) {
-			for i := 0; i < bc.innerLen; i++ {
-				r[o+i] = math.Mod(xf[ia+i*bc.ia], yf[ib+i*bc.ib])
+		r := make([]float64, static.Prod(out))
+		bc := static.NewPairwise(x.Shape, y.Shape, out)
+		bc.Each(func(o, ia, ib int) {
+			for i := 0; i < bc.InnerLen; i++ {
+				r[o+i] = math.Mod(xf[ia+i*bc.InnerA], yf[ib+i*bc.InnerB])
 			}
 		})
 		t := &onnx.Tensor{Type: x.Const.Type, Dims: dims64(out)}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // gemmKernel computes Y[b] = alpha * op(A[b]) op(B[b]) + beta * C for each
@@ -61,10 +62,10 @@ func (k *gemmKernel) Forward(out []float32, in ...[]float32) error {
 			cs = []int{k.batch * k.m, k.n}
 		}
 		// Broadcast C (scaled by beta) into the output, then accumulate.
-		cb := newBcast(cs, padShape(k.cShape, 2), cs)
-		cb.each(func(o, _, ic int) {
-			for i := 0; i < cb.innerLen; i++ {
-				out[o+i] = k.beta * c[ic+i*cb.ib]
+		cb := static.NewPairwise(cs, padShape(k.cShape, 2), cs)
+		cb.Each(func(o, _, ic int) {
+			for i := 0; i < cb.InnerLen; i++ {
+				out[o+i] = k.beta * c[ic+i*cb.InnerB]
 			}
 		})
 		beta = 1
@@ -211,34 +212,25 @@ func (k *gemmGradKernel) Forward(out []float32, in ...[]float32) error {
 
 func buildMatMul(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	x, w := in[0], in[1]
-	if len(x.Shape) < 1 || len(w.Shape) < 1 {
-		return nil, fmt.Errorf("MatMul of scalars")
+	out, err := static.MatMul(dims64(x.Shape), dims64(w.Shape))
+	if err != nil {
+		return nil, err
 	}
-	if len(x.Shape) == 1 || len(w.Shape) == 1 {
-		return nil, fmt.Errorf("MatMul with a 1-D operand is not supported (shapes %v, %v)", x.Shape, w.Shape)
-	}
-	m, kk := x.Shape[len(x.Shape)-2], x.Shape[len(x.Shape)-1]
-	if w.Shape[len(w.Shape)-2] != kk {
-		return nil, fmt.Errorf("MatMul shapes %v and %v do not match", x.Shape, w.Shape)
-	}
-	nn := w.Shape[len(w.Shape)-1]
-	k := &gemmKernel{m: m, n: nn, k: kk, alpha: 1, batch: prod(x.Shape[:len(x.Shape)-2])}
-	switch {
-	case len(w.Shape) == 2:
-		k.bShared = true
-	case equalInts(x.Shape[:len(x.Shape)-2], w.Shape[:len(w.Shape)-2]):
-	default:
-		return nil, fmt.Errorf("MatMul batch broadcasting %v x %v is not supported", x.Shape, w.Shape)
-	}
-	k.out = append(append([]int(nil), x.Shape[:len(x.Shape)-2]...), m, nn)
+	m, kk, nn := x.Shape[len(x.Shape)-2], x.Shape[len(x.Shape)-1], w.Shape[len(w.Shape)-1]
+	k := &gemmKernel{m: m, n: nn, k: kk, alpha: 1, batch: static.Prod(x.Shape[:len(x.Shape)-2]), bShared: len(w.Shape) == 2, out: ints(out)}
 	v, err := b.Apply(k, x, w)
 	return []*Value{v}, err
 }
 
 func buildGemm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	a, w := in[0], in[1]
-	if len(a.Shape) != 2 || len(w.Shape) != 2 {
-		return nil, fmt.Errorf("Gemm needs 2-D inputs, got %v and %v", a.Shape, w.Shape)
+	var c []int64
+	if len(in) > 2 && in[2] != nil {
+		c = dims64(in[2].Shape)
+	}
+	out, err := static.Gemm(n, dims64(a.Shape), dims64(w.Shape), c)
+	if err != nil {
+		return nil, err
 	}
 	k := &gemmKernel{transA: n.Int("transA", 0) != 0, transB: n.Int("transB", 0) != 0,
 		alpha: n.Float("alpha", 1), beta: n.Float("beta", 1), batch: 1, bShared: true}
@@ -246,20 +238,10 @@ func buildGemm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if k.transA {
 		k.m, k.k = k.k, k.m
 	}
-	kb, nb := w.Shape[0], w.Shape[1]
-	if k.transB {
-		kb, nb = nb, kb
-	}
-	if kb != k.k {
-		return nil, fmt.Errorf("Gemm shapes %v and %v do not match", a.Shape, w.Shape)
-	}
-	k.n = nb
-	k.out = []int{k.m, k.n}
+	k.n = int(out[1])
+	k.out = ints(out)
 	args := []*Value{a, w}
-	if len(in) > 2 && in[2] != nil {
-		if _, err := broadcastShape(k.out, in[2].Shape); err != nil {
-			return nil, fmt.Errorf("Gemm C: %w", err)
-		}
+	if c != nil {
 		k.cShape = in[2].Shape
 		if len(k.cShape) == 0 {
 			k.cShape = []int{1}
@@ -272,18 +254,6 @@ func buildGemm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	v, err := b.Apply(k, args...)
 	return []*Value{v}, err
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func init() {

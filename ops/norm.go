@@ -11,6 +11,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // BatchNormalization: inference semantics (running statistics) unless
@@ -108,6 +109,11 @@ type bnKernel struct {
 	// (sumsReady), so that the dX kernel need not read x and dY for them.
 	rowSums   []float32
 	sumsReady bool
+	// sync is set when the batch statistics are summed over replicas
+	// (Options.BatchStatsReducer; normsync.go). It works with the fusion
+	// into a LIF: the replicas sum the row sums the LIF left as they would
+	// the kernel's own.
+	sync *bnSync
 }
 
 func (k *bnKernel) Name() string {
@@ -115,8 +121,14 @@ func (k *bnKernel) Name() string {
 }
 func (k *bnKernel) OutShape() []int { return k.shape }
 
-// count is the number of values per channel.
-func (k *bnKernel) count() int { return k.n * k.s }
+// count is the number of values per channel (over every replica's batch
+// when the statistics are synchronized).
+func (k *bnKernel) count() int {
+	if k.sync != nil {
+		return k.sync.count
+	}
+	return k.n * k.s
+}
 
 func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 	if !k.training {
@@ -128,17 +140,24 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 		}
 	}
 	switch {
+	case k.sync != nil:
+		// Statistics of the global batch; a fused kernel leaves out unwritten.
+		if err := k.sync.forward(in[0], in[1], in[2], out); err != nil {
+			return err
+		}
 	case k.feedsLIF:
 		if k.training {
 			k.task.start(bnStats, in[0], in[1], in[2], nil, nil)
-		}
-		for c := range k.aff.A {
-			k.aff.A[c], k.aff.B[c] = k.factors(c, in[1], in[2])
 		}
 	case k.training:
 		k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
 	default:
 		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
+	}
+	if k.feedsLIF {
+		for c := range k.aff.A {
+			k.aff.A[c], k.aff.B[c] = k.factors(c, in[1], in[2])
+		}
 	}
 	return nil
 }
@@ -223,15 +242,20 @@ func (k *bnDXKernel) Name() string    { return "dX/" + k.f.Name() }
 func (k *bnDXKernel) OutShape() []int { return k.f.shape }
 func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
 	k.task.f = k.f
-	if k.f.training {
-		mode := bnDXTrain
-		if k.f.sumsReady {
-			mode, k.f.sumsReady = bnDXTrainRows, false
-		}
-		k.task.start(mode, in[0], in[1], nil, in[2], out)
-	} else {
+	if !k.f.training {
 		k.task.start(bnDXInfer, nil, in[0], nil, in[1], out)
+		return nil
 	}
+	rows := k.f.sumsReady // this step's row sums are the fused LIF's
+	k.f.sumsReady = false
+	if k.f.sync != nil {
+		return k.f.sync.dx(in[0], in[1], in[2], out, rows)
+	}
+	mode := bnDXTrain
+	if rows {
+		mode = bnDXTrainRows
+	}
+	k.task.start(mode, in[0], in[1], nil, in[2], out)
 	return nil
 }
 
@@ -288,9 +312,15 @@ type bnTask struct {
 }
 
 func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
+	t.startParts(t, mode, x, scale, bias, dy, out)
+}
+
+// startParts runs p's parts (t itself, or a task that embeds it) with t's
+// mode and buffers set.
+func (t *bnTask) startParts(p partTask, mode int, x, scale, bias, dy, out []float32) {
 	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
 	f := t.f
-	runTaskParts(t, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	runTaskParts(p, partsFor(f.c, f.n*f.c*f.s), &t.wg)
 	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
 }
 
@@ -326,26 +356,48 @@ func (t *bnTask) row(v []float32, n, c int) []float32 {
 	return v[(n*f.c+c)*f.s:][:f.s]
 }
 
-// stats computes channel c's batch mean and biased variance in one pass
-// over the data shifted by its first value (float32 within a row, float64
-// across rows), and updates the running statistics as ONNX defines them:
-// running = momentum*running + (1-momentum)*batch, with the biased batch
-// variance (ONNX's reference implementation; PyTorch uses the unbiased one,
-// a factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
+// stats computes channel c's batch mean and biased variance, and updates
+// the running statistics as ONNX defines them: running =
+// momentum*running + (1-momentum)*batch, with the biased batch variance
+// (ONNX's reference implementation; PyTorch uses the unbiased one, a
+// factor cnt/(cnt-1) that is below 1.0002 for the T*N*H*W elements a tdBN
 // channel averages over in practice).
 func (t *bnTask) stats(c int) {
+	sx, sxx := t.channelSums(c)
+	t.setStats(c, sx, sxx, float64(t.f.count()))
+}
+
+// channelSums returns sum(x) and sum(x^2) of channel c over the batch in
+// one pass. Each row is summed in float32 about its own first value, which
+// keeps float32's precision when the mean is far from zero, and the row
+// sums are moved to sums about zero and added in float64. A row's sums
+// depend on the row alone, and float64 holds the float32 statistics
+// whatever the order of the rows: the same batch split over the replicas
+// of a data-parallel run (normsync.go) gives the same statistics, in
+// practice bit for bit. The variance sxx/cnt - mean^2 then loses about
+// log2(1 + mean^2/var) of float64's 53 bits, far below float32's
+// precision.
+func (t *bnTask) channelSums(c int) (sx, sxx float64) {
 	f := t.f
-	k := t.row(t.x, 0, c)[0]
-	var s1, s2 float64
+	s := float64(f.s)
 	for n := 0; n < f.n; n++ {
-		a, b := kernels.SumShifted(t.row(t.x, n, c), k)
-		s1 += float64(a)
-		s2 += float64(b)
+		r := t.row(t.x, n, c)
+		k := r[0]
+		a, b := kernels.SumShifted(r, k)
+		kk, aa := float64(k), float64(a)
+		sx += aa + s*kk
+		sxx += float64(b) + 2*kk*aa + s*kk*kk
 	}
-	cnt := float64(f.count())
-	d := s1 / cnt
-	m := float64(k) + d
-	v := max(s2/cnt-d*d, 0)
+	return sx, sxx
+}
+
+// setStats sets channel c's batch mean and biased variance from the sums
+// of x and x^2 over cnt values, 1/sqrt(var + eps), and updates the running
+// statistics.
+func (t *bnTask) setStats(c int, sx, sxx, cnt float64) {
+	f := t.f
+	m := sx / cnt
+	v := max(sxx/cnt-m*m, 0)
 	f.mean[c] = float32(m)
 	f.variance[c] = float32(v)
 	f.invStd[c] = 1 / float32(math.Sqrt(float64(float32(v)+f.eps)))
@@ -373,8 +425,7 @@ func (t *bnTask) reduce(c int) {
 		sdy += float64(a)
 		sdyx += float64(b)
 	}
-	f.sums[c] = float32(sdy)
-	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+	t.setSums(c, sdy, sdyx)
 }
 
 // reduceRows is reduce from the row sums the fused LIF left (rowSums),
@@ -387,8 +438,19 @@ func (t *bnTask) reduceRows(c int) {
 		sdy += float64(f.rowSums[r])
 		sdyx += float64(f.rowSums[r+1])
 	}
-	f.sums[c] = float32(sdy)
-	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
+	t.setSums(c, sdy, sdyx)
+}
+
+// setSums keeps channel c's sum(dy) and sum(dy*(x-mean)) as the sums of dy
+// and dy*xhat, and, when the kernel is synchronized, in float64 before
+// rounding for the sum over the replicas.
+func (t *bnTask) setSums(c int, sdy, sdyx float64) {
+	f := t.f
+	sdyx *= float64(f.invStd[c])
+	f.sums[c], f.sums[f.c+c] = float32(sdy), float32(sdyx)
+	if s := f.sync; s != nil {
+		s.sums[c], s.sums[f.c+c] = sdy, sdyx
+	}
 }
 
 // dxTrain writes channel c of the training-mode input gradient
@@ -436,21 +498,19 @@ func used(b *Builder, name string) bool {
 
 func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	x, scale, bias, mean, vr := in[0], in[1], in[2], in[3], in[4]
-	if len(x.Shape) < 2 {
-		return nil, fmt.Errorf("input %v needs at least 2 dimensions [N, C, ...]", x.Shape)
-	}
-	N, C, S := x.Shape[0], x.Shape[1], prod(x.Shape[2:])
-	opset := b.Opset(n)
-	cp, sp := C, S
-	if opset < 9 && n.Int("spatial", 1) == 0 {
-		cp, sp = C*S, 1
-	}
+	params := make([][]int64, 4)
 	for i, v := range in[1:] {
-		if v.Len() != cp {
-			return nil, fmt.Errorf("%s has shape %v, want %d values for input %v",
-				[4]string{"scale", "B", "input_mean", "input_var"}[i], v.Shape, cp, x.Shape)
-		}
+		params[i] = dims64(v.Shape)
 	}
+	c, err := static.BatchNormalization(n, b.Opset(n), dims64(x.Shape), params)
+	if err != nil {
+		return nil, err
+	}
+	N, cp := x.Shape[0], int(c)
+	if cp == 0 {
+		return nil, fmt.Errorf("input %v has no channel", x.Shape)
+	}
+	sp := static.Prod(x.Shape[1:]) / cp
 	mt, err := needConst(mean, "input_mean")
 	if err != nil {
 		return nil, err
@@ -469,6 +529,9 @@ func buildBatchNorm(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		sums: make([]float32, 2*cp),
 	}
 	k.task.f = k
+	if k.training && b.Opts.BatchStatsReducer != nil {
+		k.sync = newBNSync(k, b.Opts.BatchStatsReducer)
+	}
 	if k.training {
 		if N*sp < 2 {
 			return nil, fmt.Errorf("training-mode batch statistics need more than one value per channel (input %v)", x.Shape)

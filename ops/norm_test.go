@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refBN is BatchNormalization on x viewed as [n, c, s] with the given
@@ -77,20 +79,20 @@ func TestBatchNormalization(t *testing.T) {
 	cases := []tc{
 		{name: "infer_op9_nchw", opset: 9, shape: []int{3, 4, 5, 6}},
 		{name: "infer_op15_nc", opset: 15, shape: []int{5, 7}},
-		{name: "infer_op14_eps", opset: 14, shape: []int{2, 3, 4}, attrs: []*onnxpb.AttributeProto{refAttrF("epsilon", 0.1)}, eps: 0.1},
-		{name: "infer_op7_spatial1", opset: 7, shape: []int{2, 3, 4, 4}, attrs: []*onnxpb.AttributeProto{refAttrI("spatial", 1)}},
-		{name: "infer_op7_spatial0", opset: 7, shape: []int{2, 3, 2, 2}, spatial0: true, attrs: []*onnxpb.AttributeProto{refAttrI("spatial", 0)}},
+		{name: "infer_op14_eps", opset: 14, shape: []int{2, 3, 4}, attrs: []*onnxpb.AttributeProto{onnx.AttrFloat("epsilon", 0.1)}, eps: 0.1},
+		{name: "infer_op7_spatial1", opset: 7, shape: []int{2, 3, 4, 4}, attrs: []*onnxpb.AttributeProto{onnx.AttrInt("spatial", 1)}},
+		{name: "infer_op7_spatial0", opset: 7, shape: []int{2, 3, 2, 2}, spatial0: true, attrs: []*onnxpb.AttributeProto{onnx.AttrInt("spatial", 0)}},
 		{name: "train_op9_nchw", opset: 9, shape: []int{3, 4, 5, 6}, training: true},
 		{name: "train_op15_nc", opset: 15, shape: []int{6, 5}, training: true},
-		{name: "train_op14_mode1", opset: 14, shape: []int{4, 3, 3, 3}, training: true, attrs: []*onnxpb.AttributeProto{refAttrI("training_mode", 1)}},
-		{name: "train_op7_spatial0", opset: 7, shape: []int{4, 2, 2, 3}, training: true, spatial0: true, attrs: []*onnxpb.AttributeProto{refAttrI("spatial", 0)}},
+		{name: "train_op14_mode1", opset: 14, shape: []int{4, 3, 3, 3}, training: true, attrs: []*onnxpb.AttributeProto{onnx.AttrInt("training_mode", 1)}},
+		{name: "train_op7_spatial0", opset: 7, shape: []int{4, 2, 2, 3}, training: true, spatial0: true, attrs: []*onnxpb.AttributeProto{onnx.AttrInt("spatial", 0)}},
 		// Large enough for several parts (>= 32K floats): [T*N, C, H, W].
 		{name: "train_parallel", opset: 15, shape: []int{8, 8, 24, 24}, training: true},
 		{name: "infer_parallel", opset: 15, shape: []int{8, 8, 24, 24}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, ch, s := c.shape[0], c.shape[1], prod(c.shape[2:])
+			n, ch, s := c.shape[0], c.shape[1], static.Prod(c.shape[2:])
 			pshape := []int{ch}
 			if c.spatial0 {
 				ch, s = ch*s, 1
@@ -128,12 +130,12 @@ func TestBatchNormRunningStats(t *testing.T) {
 	for _, opset := range []int{9, 14} {
 		t.Run(fmt.Sprint("opset", opset), func(t *testing.T) {
 			ins := bnInputs(r, shape, c, []int{c})
-			ins[0].f = randF32(r, prod(shape))
+			ins[0].f = randF32(r, static.Prod(shape))
 			outs := 3
 			if opset < 14 {
 				outs = 5
 			}
-			attrs := []*onnxpb.AttributeProto{refAttrF("momentum", 0.8)}
+			attrs := []*onnxpb.AttributeProto{onnx.AttrFloat("momentum", 0.8)}
 			m := refModel("BatchNormalization", opset, attrs, ins, outs, outs)
 			b, err := NewBuilder(m, Options{InputShapes: map[string][]int{"x": shape}, Training: true})
 			if err != nil {
@@ -220,8 +222,8 @@ func TestBatchNormRejects(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	ins := bnInputs(r, []int{2, 3, 4, 4}, 3, []int{3})
 	checkUnsupported(t, "BatchNormalization", 15, nil, ins, 4, "has 4 outputs, want 1..3")
-	checkUnsupported(t, "BatchNormalization", 15, []*onnxpb.AttributeProto{refAttrI("training_mode", 2)}, ins, 1, "training_mode 2")
-	checkUnsupported(t, "BatchNormalization", 9, []*onnxpb.AttributeProto{refAttrI("spatial", 0)}, ins, 1, `attribute "spatial" not supported`)
+	checkUnsupported(t, "BatchNormalization", 15, []*onnxpb.AttributeProto{onnx.AttrInt("training_mode", 2)}, ins, 1, "training_mode 2")
+	checkUnsupported(t, "BatchNormalization", 9, []*onnxpb.AttributeProto{onnx.AttrInt("spatial", 0)}, ins, 1, `attribute "spatial" not supported`)
 	bad := bnInputs(r, []int{2, 3, 4, 4}, 4, []int{4})
 	buildErr(t, "BatchNormalization", 15, nil, bad, "scale has shape [4], want 3 values")
 	// Runtime statistics.
@@ -232,7 +234,7 @@ func TestBatchNormRejects(t *testing.T) {
 	one := bnInputs(r, []int{1, 3}, 3, []int{3})
 	for i := range one {
 		if one[i].f == nil {
-			one[i].f = make([]float32, prod(one[i].shape))
+			one[i].f = make([]float32, static.Prod(one[i].shape))
 		}
 	}
 	_, err := NewBuilder(refModel("BatchNormalization", 15, nil, one, 1, 1), Options{InputShapes: map[string][]int{"x": {1, 3}}, Training: true})
@@ -243,7 +245,7 @@ func TestBatchNormRejects(t *testing.T) {
 	five := bnInputs(r, []int{2, 3}, 3, []int{3})
 	for i := range five {
 		if five[i].f == nil {
-			five[i].f = make([]float32, prod(five[i].shape))
+			five[i].f = make([]float32, static.Prod(five[i].shape))
 		}
 	}
 	_, err = NewBuilder(refModel("BatchNormalization", 9, nil, five, 5, 5), Options{InputShapes: map[string][]int{"x": {2, 3}}})
@@ -261,7 +263,7 @@ func BenchmarkBatchNormTrain(b *testing.B) {
 	ins := bnInputs(r, shape, 16, []int{16})
 	for i := range ins {
 		if ins[i].f == nil {
-			ins[i].f = randF32(r, prod(ins[i].shape))
+			ins[i].f = randF32(r, static.Prod(ins[i].shape))
 		}
 	}
 	ins[0].param = false
@@ -269,7 +271,7 @@ func BenchmarkBatchNormTrain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	loss, err := bld.WeightedSum(bld.Outputs[0], randF32(r, prod(shape)))
+	loss, err := bld.WeightedSum(bld.Outputs[0], randF32(r, static.Prod(shape)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -291,10 +293,10 @@ func TestBatchNormGradPaths(t *testing.T) {
 	ins := bnInputs(r, shape, 3, []int{3})
 	for i := range ins {
 		if ins[i].f == nil {
-			ins[i].f = randF32(r, prod(ins[i].shape))
+			ins[i].f = randF32(r, static.Prod(ins[i].shape))
 		}
 	}
-	R := randF32(r, prod(shape))
+	R := randF32(r, static.Prod(shape))
 	for _, training := range []bool{true, false} {
 		var got [2][][]float32
 		for j, inputGrads := range []bool{true, false} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // MaxPool, AveragePool (1-D and 2-D, on ops/kernels), GlobalAveragePool and
@@ -33,7 +34,7 @@ func (k *maxPoolKernel) Forward(out []float32, in ...[]float32) error {
 func (k *maxPoolKernel) DiffWRT(int) []bool { return []bool{true} }
 func (k *maxPoolKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if k.argmax == nil {
-		k.argmax = make([]int32, prod(k.out))
+		k.argmax = make([]int32, static.Prod(k.out))
 	}
 	// The output is an input of the gradient only to order it after the
 	// forward pass that fills argmax.
@@ -90,34 +91,26 @@ func poolDesc(p kernels.PoolParams) string {
 // poolParams resolves the attributes of MaxPool / AveragePool for input x.
 func poolParams(op string, n *onnx.Node, x *Value) (kernels.PoolParams, []int, error) {
 	var p kernels.PoolParams
-	ns, err := spatialRank(op, x)
-	if err != nil {
+	if _, err := spatialRank(op, x); err != nil {
 		return p, nil, err
 	}
-	ks, err := kernelShape(n, ns, nil)
-	if err != nil {
-		return p, nil, err
-	}
-	win, err := spatialWindow(n, x.Shape[2:], ks)
+	out, win, err := static.Pool(n, dims64(x.Shape))
 	if err != nil {
 		return p, nil, err
 	}
 	p.N, p.C = x.Shape[0], x.Shape[1]
-	p.H, p.W = to2D(x.Shape[2:], 1)
-	p.KH, p.KW = to2D(ks, 1)
-	p.StrideH, p.StrideW = to2D(win.stride, 1)
-	p.DilH, p.DilW = to2D(win.dil, 1)
-	p.PadTop, p.PadLeft = to2D(win.padBegin, 0)
-	p.PadBottom, p.PadRight = to2D(win.padEnd, 0)
+	setWindow(&p.H, &p.W, x.Shape[2:], win, func(kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int) {
+		p.KH, p.KW, p.StrideH, p.StrideW, p.DilH, p.DilW = kh, kw, sh, sw, dh, dw
+		p.PadTop, p.PadLeft, p.PadBottom, p.PadRight = pt, pl, pb, pr
+	})
 	p.CeilMode = n.Int("ceil_mode", 0) != 0
 	if err := p.Validate(); err != nil {
 		return p, nil, err
 	}
-	out := []int{p.N, p.C, p.OutH(), p.OutW()}
-	if ns == 1 {
-		out = []int{p.N, p.C, p.OutW()}
+	if err := sameWindow(out, p.OutH(), p.OutW()); err != nil {
+		return p, nil, err
 	}
-	return p, out, nil
+	return p, ints(out), nil
 }
 
 func buildMaxPool(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
@@ -235,14 +228,12 @@ func sum32(x []float32) float32 {
 func buildGlobalPool(isMax bool) BuildFunc {
 	return func(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		x := in[0]
-		if len(x.Shape) < 3 {
-			return nil, fmt.Errorf("input %v needs at least one spatial axis", x.Shape)
+		o, err := static.GlobalPool(dims64(x.Shape))
+		if err != nil {
+			return nil, err
 		}
-		out := []int{x.Shape[0], x.Shape[1]}
-		for range x.Shape[2:] {
-			out = append(out, 1)
-		}
-		k := &globalPoolKernel{max: isMax, in: x.Shape, out: out, planes: x.Shape[0] * x.Shape[1], s: prod(x.Shape[2:])}
+		out := ints(o)
+		k := &globalPoolKernel{max: isMax, in: x.Shape, out: out, planes: x.Shape[0] * x.Shape[1], s: static.Prod(x.Shape[2:])}
 		if k.s == 0 || k.planes == 0 {
 			return nil, fmt.Errorf("empty input %v", x.Shape)
 		}

@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 type poolGeo struct {
@@ -82,52 +84,52 @@ func TestPooling(t *testing.T) {
 	}
 	base := poolGeo{N: 2, C: 3, H: 7, W: 8, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1}
 	with := func(f func(*poolGeo)) poolGeo { g := base; f(&g); return g }
-	k22 := refAttrIs("kernel_shape", 2, 2)
-	k33 := refAttrIs("kernel_shape", 3, 3)
-	s22 := refAttrIs("strides", 2, 2)
+	k22 := onnx.AttrInts("kernel_shape", 2, 2)
+	k33 := onnx.AttrInts("kernel_shape", 3, 3)
+	s22 := onnx.AttrInts("strides", 2, 2)
 	var cases []tc
 	for _, op := range []string{"MaxPool", "AveragePool"} {
 		cases = append(cases,
 			tc{name: op + "_k2s2", op: op, g: base, attrs: []*onnxpb.AttributeProto{k22, s22}},
 			tc{name: op + "_k3s2p1", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR = 3, 3, 1, 1, 1, 1 }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 1, 1, 1, 1)}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 1, 1, 1, 1)}},
 			tc{name: op + "_k3s1_default_strides", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.SH, g.SW = 3, 3, 1, 1 }),
 				attrs: []*onnxpb.AttributeProto{k33}},
 			tc{name: op + "_asym_pads", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR = 3, 3, 0, 1, 2, 0 }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 0, 1, 2, 0)}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 0, 1, 2, 0)}},
 			tc{name: op + "_ceil", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.ceil = 3, 3, true }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrI("ceil_mode", 1)}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInt("ceil_mode", 1)}},
 			tc{name: op + "_ceil_pads", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR, g.ceil = 3, 3, 1, 1, 1, 1, true }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 1, 1, 1, 1), refAttrI("ceil_mode", 1)}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInt("ceil_mode", 1)}},
 			tc{name: op + "_same_upper", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PB, g.PL, g.PR = 3, 3, 1, 1, 0, 1 }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrS("auto_pad", "SAME_UPPER")}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrString("auto_pad", "SAME_UPPER")}},
 			tc{name: op + "_same_lower", op: op, g: with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PB, g.PL, g.PR = 3, 3, 1, 1, 1, 0 }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrS("auto_pad", "SAME_LOWER")}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrString("auto_pad", "SAME_LOWER")}},
 			tc{name: op + "_valid", op: op, g: with(func(g *poolGeo) { g.KH, g.KW = 3, 3 }),
-				attrs: []*onnxpb.AttributeProto{k33, s22, refAttrS("auto_pad", "VALID")}},
+				attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrString("auto_pad", "VALID")}},
 			tc{name: op + "_1d", op: op, oneD: true, g: with(func(g *poolGeo) { g.H, g.KH, g.SH, g.KW, g.PL, g.PR = 1, 1, 1, 3, 1, 1 }),
-				attrs: []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 3), refAttrIs("strides", 2), refAttrIs("pads", 1, 1)}},
+				attrs: []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 3), onnx.AttrInts("strides", 2), onnx.AttrInts("pads", 1, 1)}},
 		)
 	}
 	cases = append(cases,
 		tc{name: "MaxPool_dilated", op: "MaxPool", g: with(func(g *poolGeo) {
 			g.KH, g.KW, g.DH, g.DW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR = 2, 2, 2, 2, 1, 1, 1, 1, 1, 1
 		}),
-			attrs: []*onnxpb.AttributeProto{k22, refAttrIs("dilations", 2, 2), refAttrIs("pads", 1, 1, 1, 1)}},
+			attrs: []*onnxpb.AttributeProto{k22, onnx.AttrInts("dilations", 2, 2), onnx.AttrInts("pads", 1, 1, 1, 1)}},
 		tc{name: "MaxPool_opset8_storage_order", op: "MaxPool", opset: 8, g: base,
-			attrs: []*onnxpb.AttributeProto{k22, s22, refAttrI("storage_order", 0)}},
+			attrs: []*onnxpb.AttributeProto{k22, s22, onnx.AttrInt("storage_order", 0)}},
 		tc{name: "AveragePool_include_pad", op: "AveragePool", includePad: true,
 			g:     with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR = 3, 3, 1, 1, 1, 1 }),
-			attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 1, 1, 1, 1), refAttrI("count_include_pad", 1)}},
+			attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInt("count_include_pad", 1)}},
 		tc{name: "AveragePool_include_pad_ceil", op: "AveragePool", includePad: true,
 			g:     with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR, g.ceil = 3, 3, 1, 1, 1, 1, true }),
-			attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 1, 1, 1, 1), refAttrI("count_include_pad", 1), refAttrI("ceil_mode", 1)}},
+			attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInt("count_include_pad", 1), onnx.AttrInt("ceil_mode", 1)}},
 		tc{name: "AveragePool_opset7_include_pad", op: "AveragePool", opset: 7, includePad: true,
 			g:     with(func(g *poolGeo) { g.KH, g.KW, g.PT, g.PL, g.PB, g.PR = 3, 3, 1, 1, 1, 1 }),
-			attrs: []*onnxpb.AttributeProto{k33, s22, refAttrIs("pads", 1, 1, 1, 1), refAttrI("count_include_pad", 1)}},
+			attrs: []*onnxpb.AttributeProto{k33, s22, onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInt("count_include_pad", 1)}},
 		tc{name: "AveragePool_opset19_dilated", op: "AveragePool", opset: 19,
 			g:     with(func(g *poolGeo) { g.KH, g.KW, g.DH, g.DW, g.SH, g.SW = 2, 2, 2, 2, 1, 1 }),
-			attrs: []*onnxpb.AttributeProto{k22, refAttrIs("dilations", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{k22, onnx.AttrInts("dilations", 2, 2)}},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -144,7 +146,7 @@ func TestPooling(t *testing.T) {
 			// Distinct values, so that maxima are unique and differences do
 			// not cross ties.
 			r := rand.New(rand.NewPCG(2, uint64(len(c.name))))
-			x := make([]float32, prod(xs))
+			x := make([]float32, static.Prod(xs))
 			for i, p := range r.Perm(len(x)) {
 				x[i] = float32(p)/float32(len(x)) - 0.5
 			}
@@ -162,9 +164,9 @@ func TestGlobalPooling(t *testing.T) {
 			for range shape[2:] {
 				out = append(out, 1)
 			}
-			s := prod(shape[2:])
+			s := static.Prod(shape[2:])
 			r := rand.New(rand.NewPCG(4, uint64(s)))
-			x := make([]float32, prod(shape))
+			x := make([]float32, static.Prod(shape))
 			for i, p := range r.Perm(len(x)) {
 				x[i] = float32(p)/float32(len(x)) - 0.5
 			}
@@ -191,13 +193,13 @@ func TestGlobalPooling(t *testing.T) {
 
 func TestPoolingRejects(t *testing.T) {
 	x := []refIn{{name: "x", shape: []int{1, 2, 5, 5}}}
-	k := refAttrIs("kernel_shape", 2, 2)
+	k := onnx.AttrInts("kernel_shape", 2, 2)
 	checkUnsupported(t, "MaxPool", 12, []*onnxpb.AttributeProto{k}, x, 2, "Indices output is not supported")
-	checkUnsupported(t, "MaxPool", 12, []*onnxpb.AttributeProto{k, refAttrI("storage_order", 3)}, x, 1, "storage_order 3")
+	checkUnsupported(t, "MaxPool", 12, []*onnxpb.AttributeProto{k, onnx.AttrInt("storage_order", 3)}, x, 1, "storage_order 3")
 	checkUnsupported(t, "MaxPool", 12, nil, x, 1, `attribute "kernel_shape" is required`)
-	checkUnsupported(t, "AveragePool", 12, []*onnxpb.AttributeProto{k, refAttrS("auto_pad", "FOO")}, x, 1, `auto_pad "FOO"`)
-	checkUnsupported(t, "AveragePool", 12, []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 2, 2, 2)}, x, 1, "only 1-D and 2-D AveragePool")
-	buildErr(t, "MaxPool", 12, []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 7, 7)}, x, "does not fit")
-	buildErr(t, "MaxPool", 12, []*onnxpb.AttributeProto{refAttrIs("kernel_shape", 2)}, x, "kernel_shape [2] has 1 values for 2 spatial axes")
+	checkUnsupported(t, "AveragePool", 12, []*onnxpb.AttributeProto{k, onnx.AttrString("auto_pad", "FOO")}, x, 1, `auto_pad "FOO"`)
+	checkUnsupported(t, "AveragePool", 12, []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 2, 2, 2)}, x, 1, "only 1-D and 2-D AveragePool")
+	buildErr(t, "MaxPool", 12, []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 7, 7)}, x, "does not fit")
+	buildErr(t, "MaxPool", 12, []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 2)}, x, "kernel_shape [2] has 1 values for 2 spatial axes")
 	buildErr(t, "GlobalAveragePool", 12, nil, []refIn{{name: "x", shape: []int{2, 3}}}, "at least one spatial axis")
 }

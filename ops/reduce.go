@@ -3,11 +3,13 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // ReduceSum and ReduceMean (axes as an attribute or, from opset 13 / 18, a
@@ -15,20 +17,6 @@ import (
 // broadcasting Sum, Max and Min. All are built on one plan relating a
 // "full" tensor to a "small" one that broadcasts to it (reduced axes, or
 // broadcast axes of an operand, have stride 0 on the small side).
-
-// bcastPlan returns the copyPlan over full whose d side is the small
-// tensor (shape small, right-aligned, size-1 axes broadcast) and whose s
-// side is the contiguous full tensor.
-func bcastPlan(small, full []int) *copyPlan {
-	ps := padShape(small, len(full))
-	st := rowStrides(ps)
-	for i := range ps {
-		if ps[i] == 1 && full[i] != 1 {
-			st[i] = 0
-		}
-	}
-	return newCopyPlan(full, st, rowStrides(full), 0, 0)
-}
 
 // Combination modes of expand.
 const (
@@ -40,16 +28,15 @@ const (
 
 // reduceInto sets small to the sums of full over the broadcast axes of
 // plan p (see bcastPlan).
-func reduceInto[T float32 | float64](p *copyPlan, small, full []T) {
+func reduceInto[T float32 | float64](p *static.CopyPlan, small, full []T) {
 	clear(small)
-	if p.empty {
+	if p.Empty {
 		return
 	}
-	k := len(p.dims) - 1
-	n, ds, fs := p.dims[k], p.ds[k], p.ss[k]
-	idx := p.idx[:k]
-	clear(idx)
-	doff, soff := p.dbase, p.sbase
+	k := len(p.Dims) - 1
+	n, ds, fs := p.Dims[k], p.DS[k], p.SS[k]
+	idx := p.Odometer()
+	doff, soff := p.DBase, p.SBase
 	for {
 		run := full[soff : soff+(n-1)*fs+1]
 		if ds == 0 {
@@ -63,7 +50,7 @@ func reduceInto[T float32 | float64](p *copyPlan, small, full []T) {
 				small[doff+j*ds] += run[j*fs]
 			}
 		}
-		if !p.next(idx, &doff, &soff) {
+		if !p.Next(idx, &doff, &soff) {
 			return
 		}
 	}
@@ -71,15 +58,14 @@ func reduceInto[T float32 | float64](p *copyPlan, small, full []T) {
 
 // expand combines small, broadcast over plan p, into full: set (times
 // scale), add, max or min (NaN propagating).
-func expand[T float32 | float64](p *copyPlan, full, small []T, scale T, comb int) {
-	if p.empty {
+func expand[T float32 | float64](p *static.CopyPlan, full, small []T, scale T, comb int) {
+	if p.Empty {
 		return
 	}
-	k := len(p.dims) - 1
-	n, ds, fs := p.dims[k], p.ds[k], p.ss[k]
-	idx := p.idx[:k]
-	clear(idx)
-	doff, soff := p.dbase, p.sbase
+	k := len(p.Dims) - 1
+	n, ds, fs := p.Dims[k], p.DS[k], p.SS[k]
+	idx := p.Odometer()
+	doff, soff := p.DBase, p.SBase
 	for {
 		for j := 0; j < n; j++ {
 			v := small[doff+j*ds]
@@ -99,7 +85,7 @@ func expand[T float32 | float64](p *copyPlan, full, small []T, scale T, comb int
 				}
 			}
 		}
-		if !p.next(idx, &doff, &soff) {
+		if !p.Next(idx, &doff, &soff) {
 			return
 		}
 	}
@@ -112,7 +98,7 @@ type reduceKernel struct {
 	in, out []int
 	keep    []int // the output with reduced axes kept as 1
 	scale   float32
-	plan    *copyPlan
+	plan    *static.CopyPlan
 }
 
 func (k *reduceKernel) Name() string {
@@ -130,14 +116,14 @@ func (k *reduceKernel) Forward(out []float32, in ...[]float32) error {
 }
 func (k *reduceKernel) DiffWRT(int) []bool { return []bool{true} }
 func (k *reduceKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := Apply(&reduceGradKernel{f: k, plan: bcastPlan(k.keep, k.in)}, grad)
+	g, err := Apply(&reduceGradKernel{f: k, plan: static.BroadcastPlan(k.keep, k.in)}, grad)
 	return G.Nodes{g}, err
 }
 
 // reduceGradKernel: input dY; output dX = dY broadcast, times scale.
 type reduceGradKernel struct {
 	f    *reduceKernel
-	plan *copyPlan
+	plan *static.CopyPlan
 }
 
 func (k *reduceGradKernel) Name() string    { return "d" + k.f.Name() }
@@ -147,68 +133,25 @@ func (k *reduceGradKernel) Forward(out []float32, in ...[]float32) error {
 	return nil
 }
 
-// reduceAxes reads the axes: the attribute, or (input form) the optional
-// constant second input.
-func reduceAxes(b *Builder, n *onnx.Node, in []*Value, inputSince int) ([]int64, bool, error) {
-	if b.Opset(n) < inputSince {
-		a := n.Ints("axes", nil)
-		return a, a != nil, nil
-	}
-	if len(in) < 2 || in[1] == nil {
-		return nil, false, nil
-	}
-	t, err := needConst(in[1], "axes")
-	if err != nil {
-		return nil, false, err
-	}
-	return t.Ints(), true, nil
-}
-
 func buildReduce(mean bool, inputSince int) BuildFunc {
 	return func(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		x := in[0]
-		r := len(x.Shape)
-		axes, _, err := reduceAxes(b, n, in, inputSince)
+		red, err := static.ReduceArgs(n, b.Opset(n), inputSince, dims64(x.Shape), staticInputs(n, in))
 		if err != nil {
 			return nil, err
 		}
-		if len(axes) == 0 && n.Int("noop_with_empty_axes", 0) != 0 {
+		if red.Noop {
 			return []*Value{{Shape: x.Shape, Node: x.Node, Const: x.Const}}, nil
 		}
-		red := make([]bool, r)
-		for _, a := range axes {
-			ax, err := normAxis(a, r)
-			if err != nil {
-				return nil, err
-			}
-			red[ax] = true
-		}
-		if len(axes) == 0 {
-			for i := range red {
-				red[i] = true
-			}
-		}
-		keepdims := n.Int("keepdims", 1) != 0
-		keep := make([]int, r)
-		var out []int
-		cnt := 1
-		for i, d := range x.Shape {
-			keep[i] = d
-			if red[i] {
-				keep[i] = 1
-				cnt *= d
-				if keepdims {
-					out = append(out, 1)
-				}
-				continue
-			}
-			out = append(out, d)
-		}
-		if out == nil {
-			out = []int{}
-		}
-		k := &reduceKernel{op: n.OpType, in: x.Shape, out: out, keep: keep, scale: 1, plan: bcastPlan(keep, x.Shape)}
+		keep, out := ints(red.Keep), ints(red.Out)
+		k := &reduceKernel{op: n.OpType, in: x.Shape, out: out, keep: keep, scale: 1, plan: static.BroadcastPlan(keep, x.Shape)}
 		if mean {
+			cnt := 1
+			for i, d := range x.Shape {
+				if red.Reduced[i] {
+					cnt *= d
+				}
+			}
 			if cnt == 0 {
 				return nil, fmt.Errorf("mean over an empty reduction of %v", x.Shape)
 			}
@@ -216,7 +159,7 @@ func buildReduce(mean bool, inputSince int) BuildFunc {
 		}
 		if x.Node == nil {
 			src := toF64(x.Const)
-			dst := make([]float64, prod(keep))
+			dst := make([]float64, static.Prod(keep))
 			reduceInto(k.plan, dst, src)
 			for i := range dst {
 				dst[i] *= float64(k.scale)
@@ -277,7 +220,7 @@ type variadicKernel struct {
 	comb   int // combAdd, combMax, combMin
 	shapes [][]int
 	out    []int
-	plans  []*copyPlan
+	plans  []*static.CopyPlan
 }
 
 var variadicNames = map[int]string{combAdd: "Sum", combMax: "Max", combMin: "Min"}
@@ -300,9 +243,9 @@ func (k *variadicKernel) DiffWRT(arity int) []bool { return allTrue(arity) }
 func (k *variadicKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	gs := make(G.Nodes, len(in))
 	for j := range in {
-		gk := &variadicGradKernel{f: k, which: j, plans: make([]*copyPlan, len(k.shapes))}
+		gk := &variadicGradKernel{f: k, which: j, plans: make([]*static.CopyPlan, len(k.shapes))}
 		for i, s := range k.shapes {
-			gk.plans[i] = bcastPlan(s, k.out)
+			gk.plans[i] = static.BroadcastPlan(s, k.out)
 		}
 		args := G.Nodes{grad}
 		if k.comb != combAdd {
@@ -324,7 +267,7 @@ func (k *variadicKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type variadicGradKernel struct {
 	f        *variadicKernel
 	which    int
-	plans    []*copyPlan
+	plans    []*static.CopyPlan
 	tmp, cnt []float32
 }
 
@@ -377,7 +320,7 @@ func buildVariadic(comb int) BuildFunc {
 			if err != nil {
 				return nil, err
 			}
-			if b.Opset(n) < 8 && i > 0 && !equalInts(v.Shape, in[0].Shape) {
+			if b.Opset(n) < 8 && i > 0 && !slices.Equal(v.Shape, in[0].Shape) {
 				return nil, fmt.Errorf("opset %d %s needs equal shapes, got %v and %v", b.Opset(n), n.OpType, in[0].Shape, v.Shape)
 			}
 			out = s
@@ -390,11 +333,11 @@ func buildVariadic(comb int) BuildFunc {
 		isInt := true
 		for _, v := range in {
 			k.shapes = append(k.shapes, v.Shape)
-			k.plans = append(k.plans, bcastPlan(v.Shape, out))
+			k.plans = append(k.plans, static.BroadcastPlan(v.Shape, out))
 			isInt = isInt && v.Const != nil && v.Const.Int64 != nil
 		}
 		if allConst {
-			dst := make([]float64, prod(out))
+			dst := make([]float64, static.Prod(out))
 			for i, v := range in {
 				c := comb
 				if i == 0 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refReduce sums (or averages) x of shape in over the axes flagged in red,
@@ -21,8 +22,8 @@ func refReduce(x []float64, in []int, red []bool, mean bool) []float64 {
 			cnt *= d
 		}
 	}
-	y := make([]float64, prod(keep))
-	kst := rowStrides(keep)
+	y := make([]float64, static.Prod(keep))
+	kst := static.RowStrides(keep)
 	idx := make([]int, len(in))
 	for o, v := range x {
 		rem := o
@@ -80,14 +81,14 @@ func TestReduce(t *testing.T) {
 					var attrs []*onnxpb.AttributeProto
 					ins := []refIn{{name: "x", shape: in}}
 					if c.keepdims >= 0 {
-						attrs = append(attrs, refAttrI("keepdims", c.keepdims))
+						attrs = append(attrs, onnx.AttrInt("keepdims", c.keepdims))
 					}
 					if c.noop {
-						attrs = append(attrs, refAttrI("noop_with_empty_axes", 1))
+						attrs = append(attrs, onnx.AttrInt("noop_with_empty_axes", 1))
 					}
 					if c.axes != nil {
 						if opset < op.inputSince {
-							attrs = append(attrs, refAttrIs("axes", c.axes...))
+							attrs = append(attrs, onnx.AttrInts("axes", c.axes...))
 						} else {
 							ins = append(ins, refIn{name: "axes", shape: []int{len(c.axes)}, ints: c.axes})
 						}
@@ -102,7 +103,7 @@ func TestReduce(t *testing.T) {
 
 func TestReduceFoldsConstants(t *testing.T) {
 	b := &Builder{Model: refModel("ReduceSum", 11, nil, nil, 1, 1)}
-	node := &onnx.Node{OpType: "ReduceSum", Proto: &onnxpb.NodeProto{Attribute: []*onnxpb.AttributeProto{refAttrIs("axes", 0), refAttrI("keepdims", 0)}}}
+	node := &onnx.Node{OpType: "ReduceSum", Proto: &onnxpb.NodeProto{Attribute: []*onnxpb.AttributeProto{onnx.AttrInts("axes", 0), onnx.AttrInt("keepdims", 0)}}}
 	x := ConstValue(&onnx.Tensor{Type: onnx.Int64, Dims: []int64{2, 2}, Int64: []int64{1, 2, 30, 40}})
 	out, err := buildReduce(false, 13)(b, node, []*Value{x})
 	if err != nil {
@@ -115,7 +116,7 @@ func TestReduceFoldsConstants(t *testing.T) {
 
 // refVariadic combines broadcast inputs: comb 0 sum, 1 max, 2 min.
 func refVariadic(xs [][]float64, shapes [][]int, out []int, comb int) []float64 {
-	y := make([]float64, prod(out))
+	y := make([]float64, static.Prod(out))
 	idx := make([]int, len(out))
 	for o := range y {
 		rem := o
@@ -125,7 +126,7 @@ func refVariadic(xs [][]float64, shapes [][]int, out []int, comb int) []float64 
 		}
 		for k, s := range shapes {
 			ps := padShape(s, len(out))
-			st := rowStrides(ps)
+			st := static.RowStrides(ps)
 			off := 0
 			for i := range out {
 				if ps[i] != 1 {
@@ -199,10 +200,10 @@ func TestMaxTies(t *testing.T) {
 
 func TestReduceRejects(t *testing.T) {
 	x := refIn{name: "x", shape: []int{2, 3}}
-	buildErr(t, "ReduceMean", 13, []*onnxpb.AttributeProto{refAttrIs("axes", 2)}, []refIn{x}, "axis 2 out of range")
+	buildErr(t, "ReduceMean", 13, []*onnxpb.AttributeProto{onnx.AttrInts("axes", 2)}, []refIn{x}, "axis 2 out of range")
 	buildErr(t, "ReduceSum", 13, nil, []refIn{x, {name: "a", shape: []int{1}}}, "axes must be a constant")
-	checkUnsupported(t, "ReduceSum", 13, []*onnxpb.AttributeProto{refAttrIs("axes", 0)}, []refIn{x}, 1, `attribute "axes" not supported`)
-	checkUnsupported(t, "ReduceMean", 13, []*onnxpb.AttributeProto{refAttrI("noop_with_empty_axes", 1)}, []refIn{x}, 1, `attribute "noop_with_empty_axes" not supported`)
+	checkUnsupported(t, "ReduceSum", 13, []*onnxpb.AttributeProto{onnx.AttrInts("axes", 0)}, []refIn{x}, 1, `attribute "axes" not supported`)
+	checkUnsupported(t, "ReduceMean", 13, []*onnxpb.AttributeProto{onnx.AttrInt("noop_with_empty_axes", 1)}, []refIn{x}, 1, `attribute "noop_with_empty_axes" not supported`)
 	buildErr(t, "Sum", 13, nil, []refIn{x, {name: "y", shape: []int{4}}}, "do not broadcast")
 	buildErr(t, "Max", 7, nil, []refIn{x, {name: "y", shape: []int{3}}}, "needs equal shapes")
 }

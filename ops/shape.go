@@ -2,11 +2,12 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // reshapeKernel gives its input a new shape (Reshape, Flatten, Squeeze,
@@ -31,7 +32,7 @@ func (k *reshapeKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // reshapeValue gives v a new shape: at compile time for constants, with a
 // copy kernel at run time.
 func reshapeValue(b *Builder, v *Value, shape []int) (*Value, error) {
-	if prod(shape) != v.Len() {
+	if static.Prod(shape) != v.Len() {
 		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", v.Shape, v.Len(), shape)
 	}
 	if v.Node == nil {
@@ -40,7 +41,7 @@ func reshapeValue(b *Builder, v *Value, shape []int) (*Value, error) {
 		t.Name = ""
 		return ConstValue(&t), nil
 	}
-	if equalInts(v.Shape, shape) {
+	if slices.Equal(v.Shape, shape) {
 		return &Value{Shape: shape, Node: v.Node}, nil
 	}
 	return b.Apply(&reshapeKernel{from: v.Shape, to: shape}, v)
@@ -50,205 +51,76 @@ func reshapeValue(b *Builder, v *Value, shape []int) (*Value, error) {
 // and trainer, which fold time into the batch).
 func (b *Builder) Reshape(v *Value, shape []int) (*Value, error) { return reshapeValue(b, v, shape) }
 
-func dims64(s []int) []int64 {
-	d := make([]int64, len(s))
-	for i, v := range s {
-		d[i] = int64(v)
-	}
-	return d
-}
+func dims64(s []int) []int64 { return static.Dims(s) }
 
-func ints(d []int64) []int {
-	s := make([]int, len(d))
-	for i, v := range d {
-		s[i] = int(v)
-	}
-	return s
-}
+func ints(d []int64) []int { return static.Ints(d) }
 
-// normAxis maps a possibly negative axis into [0, rank).
-func normAxis(axis int64, rank int) (int, error) {
-	a := int(axis)
-	if a < 0 {
-		a += rank
-	}
-	if a < 0 || a >= rank {
-		return 0, fmt.Errorf("axis %d out of range for rank %d", axis, rank)
-	}
-	return a, nil
-}
+// normAxis is static.NormAxis.
+func normAxis(axis int64, rank int) (int, error) { return static.NormAxis(axis, rank) }
 
 func buildReshape(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	var target []int64
-	if b.Opset(n) < 5 {
-		target = n.Ints("shape", nil)
-	} else {
-		t, err := needConst(in[1], "Reshape shape")
-		if err != nil {
-			return nil, err
-		}
-		target = t.Ints()
+	target, err := static.ReshapeTarget(n, b.Opset(n), staticInputs(n, in))
+	if err != nil {
+		return nil, err
 	}
-	allowZero := n.Int("allowzero", 0) != 0
-	shape := make([]int, len(target))
-	neg := -1
-	known := 1
-	for i, d := range target {
-		switch {
-		case d == 0 && !allowZero:
-			if i >= len(in[0].Shape) {
-				return nil, fmt.Errorf("shape %v copies dimension %d of a rank-%d input", target, i, len(in[0].Shape))
-			}
-			shape[i] = in[0].Shape[i]
-		case d == -1:
-			if neg >= 0 {
-				return nil, fmt.Errorf("shape %v has two -1", target)
-			}
-			neg = i
-			continue
-		case d < -1:
-			return nil, fmt.Errorf("invalid shape %v", target)
-		default:
-			shape[i] = int(d)
-		}
-		known *= shape[i]
+	shape, err := static.Reshape(dims64(in[0].Shape), target, n.Int("allowzero", 0) != 0)
+	if err != nil {
+		return nil, err
 	}
-	if neg >= 0 {
-		if known == 0 || in[0].Len()%known != 0 {
-			return nil, fmt.Errorf("cannot infer -1 reshaping %v to %v", in[0].Shape, target)
-		}
-		shape[neg] = in[0].Len() / known
-	}
-	v, err := reshapeValue(b, in[0], shape)
+	v, err := reshapeValue(b, in[0], ints(shape))
 	return []*Value{v}, err
 }
 
 func buildFlatten(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	x := in[0]
-	axis := n.Int("axis", 1)
-	a := int(axis)
-	if a < 0 {
-		a += len(x.Shape)
+	a, err := static.FlattenAxis(n, len(x.Shape))
+	if err != nil {
+		return nil, err
 	}
-	if a < 0 || a > len(x.Shape) {
-		return nil, fmt.Errorf("axis %d out of range for rank %d", axis, len(x.Shape))
+	shape, err := static.Flatten(dims64(x.Shape), a)
+	if err != nil {
+		return nil, err
 	}
-	v, err := reshapeValue(b, x, []int{prod(x.Shape[:a]), prod(x.Shape[a:])})
+	v, err := reshapeValue(b, x, ints(shape))
 	return []*Value{v}, err
 }
 
-// axesArg reads axes from the attribute (before opset 13) or the second
-// input (opset >= 13).
-func axesArg(b *Builder, n *onnx.Node, in []*Value) ([]int64, error) {
-	if b.Opset(n) < 13 {
-		return n.Ints("axes", nil), nil
-	}
-	if len(in) < 2 || in[1] == nil {
-		return nil, nil
-	}
-	t, err := needConst(in[1], "axes")
-	if err != nil {
-		return nil, err
-	}
-	return t.Ints(), nil
-}
-
 func buildUnsqueeze(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	axes, err := axesArg(b, n, in)
+	axes, _, err := static.Axes(n, b.Opset(n), 13, staticInputs(n, in))
 	if err != nil {
 		return nil, err
 	}
-	rank := len(in[0].Shape) + len(axes)
-	ins := map[int]bool{}
-	for _, a := range axes {
-		ax, err := normAxis(a, rank)
-		if err != nil {
-			return nil, err
-		}
-		ins[ax] = true
+	shape, _, err := static.Unsqueeze(dims64(in[0].Shape), axes)
+	if err != nil {
+		return nil, err
 	}
-	shape := make([]int, 0, rank)
-	j := 0
-	for i := 0; i < rank; i++ {
-		if ins[i] {
-			shape = append(shape, 1)
-		} else {
-			shape = append(shape, in[0].Shape[j])
-			j++
-		}
-	}
-	v, err := reshapeValue(b, in[0], shape)
+	v, err := reshapeValue(b, in[0], ints(shape))
 	return []*Value{v}, err
 }
 
 func buildSqueeze(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	axes, err := axesArg(b, n, in)
+	axes, _, err := static.Axes(n, b.Opset(n), 13, staticInputs(n, in))
 	if err != nil {
 		return nil, err
 	}
-	drop := map[int]bool{}
-	for _, a := range axes {
-		ax, err := normAxis(a, len(in[0].Shape))
-		if err != nil {
-			return nil, err
-		}
-		if in[0].Shape[ax] != 1 {
-			return nil, fmt.Errorf("cannot squeeze axis %d of size %d", ax, in[0].Shape[ax])
-		}
-		drop[ax] = true
+	shape, _, err := static.Squeeze(dims64(in[0].Shape), axes)
+	if err != nil {
+		return nil, err
 	}
-	var shape []int
-	for i, d := range in[0].Shape {
-		if (len(axes) == 0 && d == 1) || drop[i] {
-			continue
-		}
-		shape = append(shape, d)
-	}
-	v, err := reshapeValue(b, in[0], shape)
+	v, err := reshapeValue(b, in[0], ints(shape))
 	return []*Value{v}, err
 }
 
 func buildShape(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	s := dims64(in[0].Shape)
-	start, end := int64(0), int64(len(s))
-	if b.Opset(n) >= 15 {
-		start = n.Int("start", 0)
-		end = n.Int("end", int64(len(s)))
-	}
-	clamp := func(v int64) int64 {
-		if v < 0 {
-			v += int64(len(s))
-		}
-		return min(max(v, 0), int64(len(s)))
-	}
-	start, end = clamp(start), clamp(end)
-	if end < start {
-		end = start
-	}
-	d := s[start:end]
-	return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Int64, Dims: []int64{int64(len(d))}, Int64: append([]int64{}, d...)})}, nil
+	return []*Value{ConstValue(static.Shape(n, b.Opset(n), dims64(in[0].Shape)))}, nil
 }
 
 func buildConstant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	for _, a := range n.Proto.Attribute {
-		switch a.GetName() {
-		case "value":
-			t, err := onnx.TensorFromProto(a.T)
-			if err != nil {
-				return nil, err
-			}
-			return []*Value{ConstValue(t)}, nil
-		case "value_float":
-			return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Float32: []float32{a.GetF()}})}, nil
-		case "value_floats":
-			return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Float, Dims: []int64{int64(len(a.Floats))}, Float32: a.Floats})}, nil
-		case "value_int":
-			return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Int64, Int64: []int64{a.GetI()}})}, nil
-		case "value_ints":
-			return []*Value{ConstValue(&onnx.Tensor{Type: onnx.Int64, Dims: []int64{int64(len(a.Ints))}, Int64: a.Ints})}, nil
-		}
+	t, err := static.Constant(n)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("Constant has no supported value attribute")
+	return []*Value{ConstValue(t)}, nil
 }
 
 // gatherKernel gathers slices of a runtime tensor along an axis at
@@ -261,16 +133,11 @@ type gatherKernel struct {
 }
 
 func newGatherKernel(shape []int, axis int, ids []int64, idShape []int) (*gatherKernel, error) {
-	k := &gatherKernel{in: shape, axis: axis, outer: prod(shape[:axis]), inner: prod(shape[axis+1:])}
-	for _, id := range ids {
-		if id < 0 {
-			id += int64(shape[axis])
-		}
-		if id < 0 || int(id) >= shape[axis] {
-			return nil, fmt.Errorf("index %d out of range for axis of size %d", id, shape[axis])
-		}
-		k.ids = append(k.ids, int(id))
+	norm, err := static.GatherIndices(ids, int64(shape[axis]))
+	if err != nil {
+		return nil, err
 	}
+	k := &gatherKernel{in: shape, axis: axis, ids: norm, outer: static.Prod(shape[:axis]), inner: static.Prod(shape[axis+1:])}
 	k.out = append(append(append([]int{}, shape[:axis]...), idShape...), shape[axis+1:]...)
 	return k, nil
 }
@@ -324,48 +191,23 @@ func buildGather(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape := in[0].Shape
-	axis, err := normAxis(n.Int("axis", 0), len(shape))
-	if err != nil {
-		return nil, err
-	}
-	if in[0].Node != nil {
-		k, err := newGatherKernel(shape, axis, idx.Ints(), in[1].Shape)
+	if in[0].Node == nil {
+		t, err := static.FoldGather(in[0].Const, idx, n.Int("axis", 0))
 		if err != nil {
 			return nil, err
 		}
-		v, err := b.Apply(k, in[0])
-		return []*Value{v}, err
+		return []*Value{ConstValue(t)}, nil
 	}
-	data := in[0].Const
-	outer, inner := prod(shape[:axis]), prod(shape[axis+1:])
-	ids := idx.Ints()
-	outShape := append(append(append([]int{}, shape[:axis]...), in[1].Shape...), shape[axis+1:]...)
-	isInt := data.Int64 != nil
-	var oi []int64
-	var of []float32
-	src := data.Floats()
-	for o := 0; o < outer; o++ {
-		for _, id := range ids {
-			if id < 0 {
-				id += int64(shape[axis])
-			}
-			if id < 0 || int(id) >= shape[axis] {
-				return nil, fmt.Errorf("index %d out of range for axis of size %d", id, shape[axis])
-			}
-			base := (o*shape[axis] + int(id)) * inner
-			if isInt {
-				oi = append(oi, data.Int64[base:base+inner]...)
-			} else {
-				of = append(of, src[base:base+inner]...)
-			}
-		}
+	_, axis, err := static.Gather(dims64(in[0].Shape), idx.Dims, n.Int("axis", 0))
+	if err != nil {
+		return nil, err
 	}
-	t := &onnx.Tensor{Type: data.Type, Dims: dims64(outShape), Int64: oi, Float32: of}
-	if !isInt {
-		t.Type = onnx.Float
+	k, err := newGatherKernel(in[0].Shape, axis, idx.Ints(), in[1].Shape)
+	if err != nil {
+		return nil, err
 	}
-	return []*Value{ConstValue(t)}, nil
+	v, err := b.Apply(k, in[0])
+	return []*Value{v}, err
 }
 
 // concatKernel concatenates runtime inputs along an axis.
@@ -378,11 +220,11 @@ type concatKernel struct {
 func (k *concatKernel) Name() string    { return fmt.Sprintf("Concat(axis=%d)%v", k.axis, k.shapes) }
 func (k *concatKernel) OutShape() []int { return k.out }
 func (k *concatKernel) Forward(out []float32, in ...[]float32) error {
-	outer := prod(k.out[:k.axis])
-	rowOut := prod(k.out[k.axis:])
+	outer := static.Prod(k.out[:k.axis])
+	rowOut := static.Prod(k.out[k.axis:])
 	off := 0
 	for i, s := range k.shapes {
-		row := prod(s[k.axis:])
+		row := static.Prod(s[k.axis:])
 		for o := 0; o < outer; o++ {
 			copy(out[o*rowOut+off:o*rowOut+off+row], in[i][o*row:(o+1)*row])
 		}
@@ -400,7 +242,7 @@ func (k *concatKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 			return nil, err
 		}
 		gs[i] = g
-		off += prod(s[k.axis:])
+		off += static.Prod(s[k.axis:])
 	}
 	return gs, nil
 }
@@ -419,9 +261,9 @@ func (k *sliceAxisKernel) Name() string {
 }
 func (k *sliceAxisKernel) OutShape() []int { return k.shape }
 func (k *sliceAxisKernel) Forward(out []float32, in ...[]float32) error {
-	outer := prod(k.from[:k.axis])
-	rowIn := prod(k.from[k.axis:])
-	row := prod(k.shape[k.axis:])
+	outer := static.Prod(k.from[:k.axis])
+	rowIn := static.Prod(k.from[k.axis:])
+	row := static.Prod(k.shape[k.axis:])
 	for o := 0; o < outer; o++ {
 		copy(out[o*row:(o+1)*row], in[0][o*rowIn+k.start:o*rowIn+k.start+row])
 	}
@@ -429,49 +271,32 @@ func (k *sliceAxisKernel) Forward(out []float32, in ...[]float32) error {
 }
 
 func buildConcat(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
-	rank := len(in[0].Shape)
-	axis, err := normAxis(n.Int("axis", 0), rank)
+	shapes := make([][]int64, len(in))
+	allConst := true
+	for i, v := range in {
+		shapes[i] = dims64(v.Shape)
+		allConst = allConst && v.Node == nil
+	}
+	out, axis, err := static.Concat(shapes, n.Int("axis", 0))
 	if err != nil {
 		return nil, err
 	}
-	out := append([]int(nil), in[0].Shape...)
-	out[axis] = 0
-	allConst := true
-	var shapes [][]int
-	for _, v := range in {
-		if len(v.Shape) != rank {
-			return nil, fmt.Errorf("Concat inputs of ranks %d and %d", rank, len(v.Shape))
-		}
-		for i := range v.Shape {
-			if i != axis && v.Shape[i] != out[i] {
-				return nil, fmt.Errorf("Concat shapes %v and %v differ off axis %d", in[0].Shape, v.Shape, axis)
-			}
-		}
-		out[axis] += v.Shape[axis]
-		shapes = append(shapes, v.Shape)
-		if v.Node != nil {
-			allConst = false
-		}
-	}
 	if allConst {
-		t := &onnx.Tensor{Type: in[0].Const.Type, Dims: dims64(out)}
-		outer := prod(out[:axis])
-		for o := 0; o < outer; o++ {
-			for _, v := range in {
-				row := prod(v.Shape[axis:])
-				if in[0].Const.Int64 != nil {
-					t.Int64 = append(t.Int64, v.Const.Ints()[o*row:(o+1)*row]...)
-				} else {
-					t.Float32 = append(t.Float32, v.Const.Floats()[o*row:(o+1)*row]...)
-				}
-			}
+		parts := make([]*onnx.Tensor, len(in))
+		for i, v := range in {
+			parts[i] = v.Const
 		}
-		if t.Int64 == nil {
-			t.Type = onnx.Float
+		t, err := static.FoldConcat(parts, axis)
+		if err != nil {
+			return nil, err
 		}
 		return []*Value{ConstValue(t)}, nil
 	}
-	v, err := b.Apply(&concatKernel{axis: axis, shapes: shapes, out: out}, in...)
+	ss := make([][]int, len(in))
+	for i, v := range in {
+		ss[i] = v.Shape
+	}
+	v, err := b.Apply(&concatKernel{axis: axis, shapes: ss, out: ints(out)}, in...)
 	return []*Value{v}, err
 }
 
@@ -484,17 +309,9 @@ func buildCast(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		}
 		return []*Value{{Shape: x.Shape, Node: x.Node}}, nil
 	}
-	t := &onnx.Tensor{Type: to, Dims: x.Const.Dims}
-	switch to {
-	case onnx.Float, onnx.Double, onnx.Float16:
-		t.Type = onnx.Float
-		t.Float32 = x.Const.Floats()
-	case onnx.Bool:
-		for _, v := range x.Const.Floats() {
-			t.Bool = append(t.Bool, v != 0)
-		}
-	default:
-		t.Int64 = x.Const.Ints()
+	t, err := static.FoldCast(x.Const, to)
+	if err != nil {
+		return nil, err
 	}
 	return []*Value{ConstValue(t)}, nil
 }
@@ -504,26 +321,9 @@ func buildConstantOfShape(b *Builder, n *onnx.Node, in []*Value) ([]*Value, erro
 	if err != nil {
 		return nil, err
 	}
-	val := &onnx.Tensor{Type: onnx.Float, Float32: []float32{0}}
-	if a := n.Attr("value"); a != nil && a.T != nil {
-		if val, err = onnx.TensorFromProto(a.T); err != nil {
-			return nil, err
-		}
-	}
-	dims := s.Ints()
-	cnt := prod(ints(dims))
-	t := &onnx.Tensor{Type: val.Type, Dims: dims}
-	if val.Int64 != nil {
-		t.Int64 = make([]int64, cnt)
-		for i := range t.Int64 {
-			t.Int64[i] = val.Int64[0]
-		}
-	} else {
-		t.Type = onnx.Float
-		t.Float32 = make([]float32, cnt)
-		for i := range t.Float32 {
-			t.Float32[i] = val.Floats()[0]
-		}
+	t, err := static.ConstantOfShape(n, s)
+	if err != nil {
+		return nil, err
 	}
 	return []*Value{ConstValue(t)}, nil
 }
@@ -566,5 +366,3 @@ func init() {
 	one(&Spec{OpType: "ConstantOfShape", Since: 9, MinInputs: 1, MaxInputs: 1,
 		Attrs: []AttrSpec{{Name: "value", Type: AttrTensor}}, Build: buildConstantOfShape, Doc: "filled constant"})
 }
-
-var _ = onnxpb.TensorProto{}

@@ -3,17 +3,19 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refWindow computes out[o] = x[first + o*step] per axis (fill outside the
 // input), index by index.
 func refWindow(x []float64, in, out, first, step []int, fill float64) []float64 {
-	inSt := rowStrides(in)
-	y := make([]float64, prod(out))
+	inSt := static.RowStrides(in)
+	y := make([]float64, static.Prod(out))
 	idx := make([]int, len(out))
 	for o := range y {
 		rem := o
@@ -38,34 +40,6 @@ func refWindow(x []float64, in, out, first, step []int, fill float64) []float64 
 	return y
 }
 
-func TestSliceRange(t *testing.T) {
-	big := int64(math.MaxInt64)
-	cases := []struct {
-		start, end, step int64
-		dim              int
-		first, count     int
-	}{
-		{0, 3, 1, 5, 0, 3},
-		{1, -1, 1, 5, 1, 3},
-		{-3, big, 1, 5, 2, 3},
-		{0, big, 2, 5, 0, 3},
-		{-100, 100, 1, 5, 0, 5},
-		{4, 0, -1, 5, 4, 4},
-		{-1, -big, -1, 5, 4, 5},
-		{big, -big, -2, 5, 4, 3},
-		{3, 3, 1, 5, 3, 0},
-		{4, 1, 1, 5, 4, 0},
-		{1, 4, -1, 5, 1, 0},
-		{10, 20, 1, 5, 5, 0},
-	}
-	for _, c := range cases {
-		f, n := sliceRange(c.start, c.end, c.step, c.dim)
-		if n != c.count || (n > 0 && f != c.first) {
-			t.Errorf("sliceRange(%d, %d, %d, %d) = %d, %d; want %d, %d", c.start, c.end, c.step, c.dim, f, n, c.first, c.count)
-		}
-	}
-}
-
 func TestSlice(t *testing.T) {
 	in := []int{3, 4, 5}
 	ints := func(name string, v ...int64) refIn { return refIn{name: name, shape: []int{len(v)}, ints: v} }
@@ -77,9 +51,9 @@ func TestSlice(t *testing.T) {
 		out         []int
 		first, step []int
 	}{
-		{name: "op1_attrs", opset: 1, attrs: []*onnxpb.AttributeProto{refAttrIs("starts", 1, 0), refAttrIs("ends", 3, -1)},
+		{name: "op1_attrs", opset: 1, attrs: []*onnxpb.AttributeProto{onnx.AttrInts("starts", 1, 0), onnx.AttrInts("ends", 3, -1)},
 			out: []int{2, 3, 5}, first: []int{1, 0, 0}, step: []int{1, 1, 1}},
-		{name: "op1_axes", opset: 1, attrs: []*onnxpb.AttributeProto{refAttrIs("starts", -2), refAttrIs("ends", 1000), refAttrIs("axes", 2)},
+		{name: "op1_axes", opset: 1, attrs: []*onnxpb.AttributeProto{onnx.AttrInts("starts", -2), onnx.AttrInts("ends", 1000), onnx.AttrInts("axes", 2)},
 			out: []int{3, 4, 2}, first: []int{0, 0, 3}, step: []int{1, 1, 1}},
 		{name: "op10_inputs", opset: 10, args: []refIn{ints("s", 0, 1), ints("e", 2, 4), ints("a", 0, 2)},
 			out: []int{2, 4, 3}, first: []int{0, 0, 1}, step: []int{1, 1, 1}},
@@ -132,7 +106,7 @@ func TestSliceRejects(t *testing.T) {
 	buildErr(t, "Slice", 13, nil, []refIn{x, s, {name: "e", shape: []int{2}, ints: []int64{1, 2}}}, "differ in length")
 	buildErr(t, "Slice", 13, nil, []refIn{x, {name: "s2", shape: []int{2}, ints: []int64{0, 0}}, {name: "e2", shape: []int{2}, ints: []int64{1, 1}},
 		{name: "a", shape: []int{2}, ints: []int64{1, -1}}}, "repeated")
-	checkUnsupported(t, "Slice", 9, []*onnxpb.AttributeProto{refAttrIs("starts", 0)}, []refIn{x}, 1, `attribute "ends" is required`)
+	checkUnsupported(t, "Slice", 9, []*onnxpb.AttributeProto{onnx.AttrInts("starts", 0)}, []refIn{x}, 1, `attribute "ends" is required`)
 }
 
 func TestPad(t *testing.T) {
@@ -145,9 +119,9 @@ func TestPad(t *testing.T) {
 		pads  []int // begin..., end...
 		fill  float64
 	}{
-		{name: "op2_attrs", opset: 2, attrs: []*onnxpb.AttributeProto{refAttrIs("pads", 0, 1, 2, 0, 1, 1), refAttrF("value", 1.5)},
+		{name: "op2_attrs", opset: 2, attrs: []*onnxpb.AttributeProto{onnx.AttrInts("pads", 0, 1, 2, 0, 1, 1), onnx.AttrFloat("value", 1.5)},
 			pads: []int{0, 1, 2, 0, 1, 1}, fill: 1.5},
-		{name: "op2_default_mode", opset: 2, attrs: []*onnxpb.AttributeProto{refAttrS("mode", "constant"), refAttrIs("pads", 1, 0, 0, 1, 0, 0)},
+		{name: "op2_default_mode", opset: 2, attrs: []*onnxpb.AttributeProto{onnx.AttrString("mode", "constant"), onnx.AttrInts("pads", 1, 0, 0, 1, 0, 0)},
 			pads: []int{1, 0, 0, 1, 0, 0}},
 		{name: "op11_inputs", opset: 11, args: []refIn{{name: "p", shape: []int{6}, ints: []int64{0, 0, 1, 0, 0, 2}}},
 			pads: []int{0, 0, 1, 0, 0, 2}},
@@ -181,7 +155,7 @@ func TestPadRejects(t *testing.T) {
 	x := refIn{name: "x", shape: []int{2, 3}}
 	p := refIn{name: "p", shape: []int{4}, ints: []int64{1, 1, 1, 1}}
 	for _, mode := range []string{"reflect", "edge", "wrap"} {
-		checkUnsupported(t, "Pad", 19, []*onnxpb.AttributeProto{refAttrS("mode", mode)}, []refIn{x, p}, 1, fmt.Sprintf("Pad mode %q is not supported", mode))
+		checkUnsupported(t, "Pad", 19, []*onnxpb.AttributeProto{onnx.AttrString("mode", mode)}, []refIn{x, p}, 1, fmt.Sprintf("Pad mode %q is not supported", mode))
 	}
 	buildErr(t, "Pad", 11, nil, []refIn{x, {name: "p", shape: []int{2}, ints: []int64{1, 1}}}, "want 4 values")
 	buildErr(t, "Pad", 11, nil, []refIn{x, {name: "p", shape: []int{4}, ints: []int64{-3, 0, 0, 0}}}, "negative")
@@ -198,7 +172,7 @@ func TestSliceEmptyIsConstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := b.Outputs[0]
-	if y.Node != nil || y.Const == nil || !equalInts(y.Shape, []int{0, 3}) {
+	if y.Node != nil || y.Const == nil || !slices.Equal(y.Shape, []int{0, 3}) {
 		t.Errorf("empty slice gave %+v, want an empty [0 3] constant", y)
 	}
 }

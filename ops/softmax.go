@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D at
@@ -110,26 +111,15 @@ func (k *softmaxGradKernel) Forward(out []float32, in ...[]float32) error {
 func buildSoftmax(log bool) BuildFunc {
 	return func(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 		x := in[0]
-		r := len(x.Shape)
-		if r == 0 {
-			return nil, fmt.Errorf("%s of a scalar", n.OpType)
+		a, coerced, err := static.SoftmaxAxis(n, b.Opset(n), len(x.Shape))
+		if err != nil {
+			return nil, err
 		}
 		k := &softmaxKernel{log: log, shape: x.Shape}
-		if b.Opset(n) < 13 {
-			a := int(n.Int("axis", 1))
-			if a < 0 {
-				a += r
-			}
-			if a < 0 || a > r {
-				return nil, fmt.Errorf("axis %d out of range for rank %d", n.Int("axis", 1), r)
-			}
-			k.outer, k.axis, k.inner = prod(x.Shape[:a]), prod(x.Shape[a:]), 1
+		if coerced {
+			k.outer, k.axis, k.inner = static.Prod(x.Shape[:a]), static.Prod(x.Shape[a:]), 1
 		} else {
-			a, err := normAxis(n.Int("axis", -1), r)
-			if err != nil {
-				return nil, err
-			}
-			k.outer, k.axis, k.inner = prod(x.Shape[:a]), x.Shape[a], prod(x.Shape[a+1:])
+			k.outer, k.axis, k.inner = static.Prod(x.Shape[:a]), x.Shape[a], static.Prod(x.Shape[a+1:])
 		}
 		if k.axis == 0 {
 			return nil, fmt.Errorf("%s over an empty axis", n.OpType)

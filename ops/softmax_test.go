@@ -4,7 +4,9 @@ import (
 	"math"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refSoftmax normalizes x viewed as [outer, n, inner] over n.
@@ -58,9 +60,9 @@ func TestSoftmax(t *testing.T) {
 			t.Run(op+"_"+c.name, func(t *testing.T) {
 				var attrs []*onnxpb.AttributeProto
 				if c.axis != nil {
-					attrs = append(attrs, refAttrI("axis", *c.axis))
+					attrs = append(attrs, onnx.AttrInt("axis", *c.axis))
 				}
-				x := make([]float32, prod(shape))
+				x := make([]float32, static.Prod(shape))
 				for i := range x {
 					x[i] = float32(i%7)*0.6 - 1.5
 				}
@@ -86,6 +88,6 @@ func TestSoftmaxLargeInputs(t *testing.T) {
 
 func TestSoftmaxRejects(t *testing.T) {
 	x := []refIn{{name: "x", shape: []int{2, 3}}}
-	buildErr(t, "Softmax", 13, []*onnxpb.AttributeProto{refAttrI("axis", 2)}, x, "axis 2 out of range")
-	buildErr(t, "LogSoftmax", 11, []*onnxpb.AttributeProto{refAttrI("axis", 3)}, x, "axis 3 out of range")
+	buildErr(t, "Softmax", 13, []*onnxpb.AttributeProto{onnx.AttrInt("axis", 2)}, x, "axis 2 out of range")
+	buildErr(t, "LogSoftmax", 11, []*onnxpb.AttributeProto{onnx.AttrInt("axis", 3)}, x, "axis 3 out of range")
 }

@@ -2,10 +2,12 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // refTranspose permutes x of shape in by perm, index by index.
@@ -14,7 +16,7 @@ func refTranspose(x []float64, in, perm []int) []float64 {
 	for i, a := range perm {
 		out[i] = in[a]
 	}
-	inSt := rowStrides(in)
+	inSt := static.RowStrides(in)
 	y := make([]float64, len(x))
 	idx := make([]int, len(out))
 	for o := range y {
@@ -60,7 +62,7 @@ func TestTranspose(t *testing.T) {
 				for i, v := range perm {
 					p64[i] = int64(v)
 				}
-				attrs = append(attrs, refAttrIs("perm", p64...))
+				attrs = append(attrs, onnx.AttrInts("perm", p64...))
 			}
 			out := make([]int, len(perm))
 			for i, a := range perm {
@@ -76,7 +78,7 @@ func TestTranspose(t *testing.T) {
 // TestTransposeFoldsConstants checks compile-time transposition of float
 // and int64 constants.
 func TestTransposeFoldsConstants(t *testing.T) {
-	node := &onnx.Node{OpType: "Transpose", Proto: &onnxpb.NodeProto{Attribute: []*onnxpb.AttributeProto{refAttrIs("perm", 1, 0)}}}
+	node := &onnx.Node{OpType: "Transpose", Proto: &onnxpb.NodeProto{Attribute: []*onnxpb.AttributeProto{onnx.AttrInts("perm", 1, 0)}}}
 	b := &Builder{Model: refModel("Transpose", 13, nil, nil, 1, 1)}
 	for _, in := range []*onnx.Tensor{
 		{Type: onnx.Int64, Dims: []int64{2, 3}, Int64: []int64{1, 2, 3, 4, 5, 6}},
@@ -87,7 +89,7 @@ func TestTransposeFoldsConstants(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := out[0].Const
-		if c == nil || !equalInts(c.Shape(), []int{3, 2}) || c.Type != in.Type {
+		if c == nil || !slices.Equal(c.Shape(), []int{3, 2}) || c.Type != in.Type {
 			t.Fatalf("folded %+v", c)
 		}
 		want := []int64{1, 4, 2, 5, 3, 6}
@@ -102,6 +104,6 @@ func TestTransposeFoldsConstants(t *testing.T) {
 
 func TestTransposeRejects(t *testing.T) {
 	x := []refIn{{name: "x", shape: []int{2, 3}}}
-	buildErr(t, "Transpose", 13, []*onnxpb.AttributeProto{refAttrIs("perm", 0)}, x, "perm [0] for a rank-2 input")
-	buildErr(t, "Transpose", 13, []*onnxpb.AttributeProto{refAttrIs("perm", 0, 0)}, x, "not a permutation")
+	buildErr(t, "Transpose", 13, []*onnxpb.AttributeProto{onnx.AttrInts("perm", 0)}, x, "perm [0] for a rank-2 input")
+	buildErr(t, "Transpose", 13, []*onnxpb.AttributeProto{onnx.AttrInts("perm", 0, 0)}, x, "not a permutation")
 }

@@ -14,6 +14,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/bench"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -126,7 +127,7 @@ func TestBenchTrainStep(t *testing.T) {
 func TestBenchTrainStepRefusesADifferentNetwork(t *testing.T) {
 	interop.NeedTorch(t)
 	m := fixtureBSNN(t, "resnet20_op13_folded_dynamic", 4)
-	m.SetMetadata(onnx.MetaAGMM, `{"enabled":false,"gates":[]}`)
+	m.SetMetadata(bsnn.MetaAGMM, `{"enabled":false,"gates":[]}`)
 	path := filepath.Join(t.TempDir(), "bsnn.onnx")
 	if err := onnx.EncodeFile(path, m); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -206,10 +207,10 @@ func EncodeTrainState(m *onnx.Model, st *OptState) error {
 		}
 	}
 	m.Proto.TrainingInfo = []*onnxpb.TrainingInfoProto{ti}
-	if m.Opset(onnx.DomainSNN) == 0 {
-		m.Proto.OpsetImport = append(m.Proto.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: ptr(onnx.DomainSNN), Version: ptr(int64(1))})
+	if m.Opset(bsnn.DomainSNN) == 0 {
+		m.Proto.OpsetImport = append(m.Proto.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: ptr(bsnn.DomainSNN), Version: ptr(int64(1))})
 	}
-	m.SetMetadata(onnx.MetaProfile, ProfileTrain)
+	m.SetMetadata(bsnn.MetaProfile, ProfileTrain)
 	return nil
 }
 
@@ -225,7 +226,7 @@ func optimizerNode(st *OptState, in, out []string, decay []int64, ns int) *onnxp
 		decoupled = 1
 	}
 	return &onnxpb.NodeProto{
-		Name: ptr(trainNodeName), OpType: ptr(trainOpType), Domain: ptr(onnx.DomainSNN),
+		Name: ptr(trainNodeName), OpType: ptr(trainOpType), Domain: ptr(bsnn.DomainSNN),
 		Input: in, Output: out,
 		Attribute: []*onnxpb.AttributeProto{
 			attrS("optimizer", st.Kind),
@@ -259,7 +260,7 @@ func DecodeTrainState(m *onnx.Model) (*OptState, error) {
 	alg := m.Proto.TrainingInfo[0].GetAlgorithm()
 	var node *onnxpb.NodeProto
 	for _, n := range alg.Node {
-		if n.GetOpType() == trainOpType && n.GetDomain() == onnx.DomainSNN {
+		if n.GetOpType() == trainOpType && n.GetDomain() == bsnn.DomainSNN {
 			node = n
 			break
 		}

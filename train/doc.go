@@ -32,10 +32,14 @@
 // batch, evaluates and checkpoints (Trainer.Checkpoint). The library leaves
 // the process alone: progress goes to an Observer (the CLI draws progress
 // bars from its events), logs to a slog.Logger, and the thread count is the
-// caller's GOMAXPROCS. A Comm makes a Trainer one replica of a
-// data-parallel run (batch slicing by rank, gradient all-reduce before the
-// optimizer step, batch-norm statistics averaged before evaluations and
-// checkpoints); Local, the default, is a single process.
+// caller's GOMAXPROCS. WithComm makes a Trainer one rank of a
+// data-parallel run over a dist.Comm (comm.go): rank 0 broadcasts the start
+// state, every rank trains on its slice of each global batch with
+// batch-normalization statistics synchronized over the ranks
+// (ops.Options.BatchStatsReducer), the gradients are all-reduced before the
+// optimizer step, metrics and evaluations are aggregated over the ranks,
+// and rank 0 alone writes RUNDIR; dist.Local, the default, is a single
+// process.
 //
 // Evaluate is `bsnnctl eval`; BenchTrainStep times one training step (the
 // CLI's `bench train`).

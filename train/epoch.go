@@ -7,8 +7,10 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
@@ -27,7 +29,7 @@ func (t *Trainer) Epoch(ctx context.Context) (last bool, err error) {
 	}
 	t.obs.send(Event{Kind: EpochTrained, Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Step: t.step,
 		EpochStep: t.batchDone, StepsPerEpoch: t.spe})
-	if err := ctx.Err(); err != nil {
+	if err := t.agree(ctx.Err()); err != nil {
 		return false, err
 	}
 	ev, err := t.endEpoch(ctx, epochStart)
@@ -50,10 +52,12 @@ func (t *Trainer) Epoch(ctx context.Context) (last bool, err error) {
 
 // trainBatches runs the optimizer steps of the current epoch from batch
 // batchDone on, until the epoch ends or max-steps is reached, with the
-// mid-epoch checkpoints of Config.CheckpointEvery.
+// mid-epoch checkpoints of Config.CheckpointEvery. The ranks agree before
+// every batch (and at the end) that none failed to load its slice or was
+// cancelled, so that they all stop at the same batch.
 func (t *Trainer) trainBatches(ctx context.Context) error {
 	it, err := t.loader.Start(ctx, t.epoch, t.batchDone)
-	if err != nil {
+	if err = t.agree(err); err != nil {
 		return err
 	}
 	defer it.Close()
@@ -61,10 +65,15 @@ func (t *Trainer) trainBatches(ctx context.Context) error {
 		EpochStep: t.batchDone, StepsPerEpoch: t.spe})
 	for {
 		bt, err := it.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
+		end := errors.Is(err, io.EOF) // at the same batch on every rank
+		if end {
+			err = nil
 		}
-		if err != nil {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err = t.agree(err); err != nil || end {
+			bt.Release()
 			return err
 		}
 		err = t.Step(bt)
@@ -86,22 +95,24 @@ func (t *Trainer) trainBatches(ctx context.Context) error {
 		if t.stopped {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 	}
 }
 
-// Step runs one optimizer step on a global batch: this replica's slice
-// goes forward and backward, the gradients are averaged over the replicas,
-// clipped and applied; the step's metrics are recorded.
+// Step runs one optimizer step on a global batch, of which bt is this
+// rank's slice (all of it in a single process): the slice goes forward and
+// backward, the gradients are averaged over the ranks, clipped and
+// applied; the step's metrics, aggregated over the ranks, are recorded.
 func (t *Trainer) Step(bt *data.Batch) error {
-	t0 := time.Now()
+	t0, comm0 := time.Now(), t.comm.Stats()
 	if err := t.computeGradients(bt); err != nil {
 		return err
 	}
-	loss := t.tp.loss.loss
-	if err := t.checkFinite(loss); err != nil {
+	t.bs.collect(t.tp)
+	if err := t.bs.reduce(t.comm); err != nil {
+		return fmt.Errorf("step %d: %w", t.step+1, err)
+	}
+	loss := t.bs.loss
+	if err := t.agree(t.checkFinite(loss)); err != nil {
 		return err
 	}
 	// Latent-gradient statistics (before clipping).
@@ -130,20 +141,18 @@ func (t *Trainer) Step(bt *data.Batch) error {
 	if weights > 0 {
 		fr = float64(flips) / float64(weights)
 	}
+	if err := t.agree(t.checkReplicas(flips)); err != nil {
+		return err
+	}
 	return t.record(stepResult{loss: loss, lr: lr, gradNorm: gnorm, flipRate: fr,
-		firing: lifFiring(t.tp.b.LIF), seconds: time.Since(t0).Seconds(), layers: lsteps})
+		firing: lifFiring(t.tp.b.LIF, t.bs.lif), seconds: time.Since(t0).Seconds(), layers: lsteps,
+		comm: t.comm.Stats().Sub(comm0)})
 }
 
-// computeGradients runs this replica's slice of bt forward and backward and
-// averages the gradients over the replicas.
+// computeGradients runs this rank's slice of a batch forward and backward
+// and averages the gradients over the ranks.
 func (t *Trainer) computeGradients(bt *data.Batch) error {
-	x, y := bt.X, bt.Y
-	if size := t.comm.Size(); size > 1 {
-		lo, hi := shardRange(bt.N, t.comm.Rank(), size)
-		per := len(x) / bt.N
-		x, y = x[lo*per:hi*per], y[lo:hi]
-	}
-	if err := t.tp.run(t.ni.Input, x, y); err != nil {
+	if err := t.tp.run(t.ni.Input, bt.X, bt.Y); err != nil {
 		return fmt.Errorf("step %d: %w", t.step+1, err)
 	}
 	if err := allReduceMean(t.comm, t.tp.prog.FlatGrads()); err != nil {
@@ -179,6 +188,7 @@ func (t *Trainer) checkFinite(loss float64) error {
 type stepResult struct {
 	loss, lr, gradNorm, flipRate, firing, seconds float64
 	layers                                        []LayerStep
+	comm                                          dist.Stats // this rank's collectives in the step
 }
 
 // record adds a step to the epoch's accumulators, writes its metrics line
@@ -187,8 +197,8 @@ func (t *Trainer) record(r stepResult) error {
 	acc, tp := t.acc, t.tp
 	acc.Steps++
 	acc.LossSum += r.loss
-	acc.Correct += tp.loss.correct
-	acc.Seen += tp.batch
+	acc.Correct += t.bs.correct
+	acc.Seen += t.cfg.Batch
 	acc.NetFRSum += r.flipRate
 	acc.FireSum += r.firing
 	acc.GradNormSum += r.gradNorm
@@ -205,13 +215,13 @@ func (t *Trainer) record(r stepResult) error {
 		la.GradVarSum += l.GradVar
 		la.GradAbsSum += l.GradAbsMean
 	}
-	for _, tap := range tp.b.LIF {
-		addTo(acc.LIF, tap.Node, tap.Rate)
+	for i, tap := range tp.b.LIF {
+		addTo(acc.LIF, tap.Node, t.bs.lif[i])
 	}
-	for _, tap := range tp.b.AGMM {
-		addTo(acc.Gate, tap.Node, tap.MeanGate())
+	for i, tap := range tp.b.AGMM {
+		addTo(acc.Gate, tap.Node, t.bs.gates[i])
 	}
-	batchAcc := float64(tp.loss.correct) / float64(tp.batch)
+	batchAcc := float64(t.bs.correct) / float64(t.cfg.Batch)
 	if t.cfg.LogEvery > 0 && (t.step%t.cfg.LogEvery == 0 || t.step == 1) {
 		if err := t.writeStepLine(r, batchAcc); err != nil {
 			return err
@@ -223,25 +233,27 @@ func (t *Trainer) record(r stepResult) error {
 }
 
 // writeStepLine adds a step line to metrics.jsonl (flushed every few
-// seconds).
+// seconds), on rank 0.
 func (t *Trainer) writeStepLine(r stepResult, batchAcc float64) error {
+	if !t.leader() {
+		return nil
+	}
 	line := StepLine{Kind: "step", Epoch: t.epoch + 1, Step: t.step, EpochStep: t.batchDone, Loss: r.loss,
 		TrainAcc: batchAcc, FlipRate: r.flipRate, FiringRate: r.firing, LR: r.lr, GradNorm: r.gradNorm,
-		StepTime: r.seconds, Layers: r.layers}
-	for _, tap := range t.tp.b.LIF {
-		line.LIF = append(line.LIF, LIFLine{Node: tap.Node, Rate: tap.MeanRate(), RateT: append([]float64(nil), tap.Rate...)})
+		StepTime: r.seconds, Ranks: t.comm.Size(), CommBytes: r.comm.Bytes, CommTime: r.comm.Time.Seconds(),
+		Layers: r.layers}
+	for i, tap := range t.tp.b.LIF {
+		rt := slices.Clone(t.bs.lif[i])
+		line.LIF = append(line.LIF, LIFLine{Node: tap.Node, Rate: meanOf(rt), RateT: rt})
 	}
-	for _, tap := range t.tp.b.AGMM {
-		line.AGMM = append(line.AGMM, AGMMLine{Node: tap.Node, Alpha: alphaOf(tap), Gate: tap.MeanGate()})
+	for i, tap := range t.tp.b.AGMM {
+		line.AGMM = append(line.AGMM, AGMMLine{Node: tap.Node, Alpha: alphaOf(tap), Gate: slices.Clone(t.bs.gates[i])})
 	}
 	if err := t.mw.add(line); err != nil {
 		return err
 	}
 	t.log.Debug("step", "epoch", t.epoch+1, "step", t.step, "loss", r.loss, "acc", batchAcc, "flip_rate", r.flipRate,
 		"firing_rate", r.firing, "lr", r.lr, "step_time_s", r.seconds)
-	if !t.leader() {
-		return nil
-	}
 	return t.mw.maybeFlush()
 }
 
@@ -249,9 +261,6 @@ func (t *Trainer) writeStepLine(r stepResult, batchAcc float64) error {
 // by max-steps), writes the epoch line and best.onnx when the test accuracy
 // improved.
 func (t *Trainer) endEpoch(ctx context.Context, epochStart time.Time) (*EvalResult, error) {
-	if err := t.syncBatchNormStats(); err != nil {
-		return nil, err
-	}
 	m, err := t.snapshot(t.epoch+1, t.best)
 	if err != nil {
 		return nil, err
@@ -275,20 +284,20 @@ func (t *Trainer) endEpoch(ctx context.Context, epochStart time.Time) (*EvalResu
 		t.best, t.bestEpoch = ev.Accuracy, t.epoch+1
 		setTrainingInfo(m, t.cfg, t.epoch+1, t.step, ev.Accuracy)
 		if t.leader() {
-			if err := onnx.EncodeFile(filepath.Join(t.cfg.Out, BestFile), m); err != nil {
-				return nil, err
-			}
+			err = onnx.EncodeFile(filepath.Join(t.cfg.Out, BestFile), m)
+		}
+		if err = t.agree(err); err != nil {
+			return nil, err
 		}
 	}
 	return ev, nil
 }
 
 // Evaluate evaluates the current weights on the test set (inference mode:
-// BatchNormalization on its running statistics).
+// BatchNormalization on its running statistics). In a group of ranks each
+// evaluates its part of the test set and all get the whole set's result:
+// every rank must call it.
 func (t *Trainer) Evaluate(ctx context.Context) (*EvalResult, error) {
-	if err := t.syncBatchNormStats(); err != nil {
-		return nil, err
-	}
 	m, err := t.snapshot(t.epoch, t.best)
 	if err != nil {
 		return nil, err
@@ -301,7 +310,8 @@ func (t *Trainer) evaluate(ctx context.Context, m *onnx.Model) (*EvalResult, err
 	progress := func(done, total int) {
 		t.obs.send(Event{Kind: EvalProgress, Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Step: t.step, Done: done, Total: total})
 	}
-	return evaluate(ctx, m, t.ni, t.testDS, t.testTF, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress, arena: t.arena})
+	return evaluate(ctx, m, t.ni, t.testDS, t.testTF, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress,
+		arena: t.arena, comm: t.comm})
 }
 
 // snapshot returns the current model in the train profile.
@@ -319,11 +329,13 @@ func (t *Trainer) snapshot(epochsDone int, testAcc float64) (*onnx.Model, error)
 
 // Checkpoint flushes metrics.jsonl and writes a checkpoint of the current
 // state (ckpt-<step>.onnx and its sidecar), keeping the newest
-// Config.KeepCheckpoints.
+// Config.KeepCheckpoints. Rank 0 writes; the ranks agree on the outcome.
 func (t *Trainer) Checkpoint() error {
-	if err := t.syncBatchNormStats(); err != nil {
-		return err
-	}
+	return t.agree(t.writeCheckpoint())
+}
+
+// writeCheckpoint writes a checkpoint on rank 0.
+func (t *Trainer) writeCheckpoint() error {
 	if !t.leader() {
 		return nil
 	}
@@ -345,18 +357,4 @@ func (t *Trainer) Checkpoint() error {
 		return fmt.Errorf("checkpoint at step %d: %w", t.step, err)
 	}
 	return pruneCheckpoints(t.cfg.Out, max(t.cfg.KeepCheckpoints, 1))
-}
-
-// syncBatchNormStats averages the BatchNormalization running statistics
-// over the replicas (nothing to do in a single process).
-func (t *Trainer) syncBatchNormStats() error {
-	if t.comm.Size() == 1 {
-		return nil
-	}
-	for _, s := range t.tp.b.States {
-		if err := allReduceMean(t.comm, s.Data); err != nil {
-			return fmt.Errorf("batch-norm statistics %q: %w", s.Name, err)
-		}
-	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/dist"
+	"github.com/bsnnctl/bsnnctl/infer"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -29,6 +31,10 @@ type EvalOptions struct {
 	Fit data.Fit
 	// Observer, when set, receives EvalProgress events.
 	Observer Observer
+	// Engine runs the model: "" or "float" the float engine (package
+	// ops), "packed" the packed engine (package infer, binary layers on
+	// packed spikes; the statistics come from its spike counts).
+	Engine string
 }
 
 // EvalResult is what `bsnnctl eval` reports; it marshals to JSON as is.
@@ -105,6 +111,15 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 		return EvalResult{}, err
 	}
 	run := evalRun{batch: opts.Batch, workers: opts.Workers}
+	switch opts.Engine {
+	case "", "float":
+	case "packed":
+		if run.packed, err = infer.Compile(m, infer.Options{}); err != nil {
+			return EvalResult{}, err
+		}
+	default:
+		return EvalResult{}, fmt.Errorf("evaluate: engine %q, want float or packed", opts.Engine)
+	}
 	if opts.Observer != nil {
 		run.progress = func(done, total int) { opts.Observer(Event{Kind: EvalProgress, Done: done, Total: total}) }
 	}
@@ -136,35 +151,68 @@ type evalRun struct {
 	batch, workers int
 	progress       func(done, total int)
 	arena          *ops.Arena // for the programs' intermediate values (nil: a new one)
+	// packed, when set, runs the batches; the float programs then only
+	// describe the model (taps, layers) and never run.
+	packed *infer.Engine
+	// comm, when set, is the group of ranks that each evaluate their part
+	// of the data set (ds is this rank's): the result is the whole set's,
+	// on every rank, and an error is every rank's (*dist.RankError).
+	comm dist.Comm
 }
 
 // evaluate runs m over ds in batches.
 func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, run evalRun) (*EvalResult, error) {
 	start := time.Now()
 	batch := min(run.batch, ds.N)
-	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: run.workers})
+	acc, main, err := evalSums(ctx, m, ni, ds, tf, run, batch)
+	n := ds.N
+	if run.comm != nil {
+		if err = dist.Agree(run.comm, err); err == nil {
+			n, err = acc.reduce(run.comm, n)
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	r := acc.result(main, n, ni.T)
+	r.Batch, r.Remainder = batch, ds.N%batch
+	r.Seconds = time.Since(start).Seconds()
+	if math.IsNaN(r.Loss) {
+		err = fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
+		if run.comm != nil {
+			err = dist.Agree(run.comm, err) // the same on every rank: reported once
+		}
+		return r, err
+	}
+	return r, nil
+}
+
+// evalSums runs m over ds in batches of batch samples and returns the
+// sums of the per-sample results and the full-batch program (closed; its
+// taps name the layers).
+func evalSums(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, run evalRun, batch int) (*evalAcc, *evalProgram, error) {
+	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: run.workers})
+	if err != nil {
+		return nil, nil, err
 	}
 	if run.arena == nil {
 		run.arena = ops.NewArena() // the two programs share it
 	}
 	main, err := compileEval(m, ni, batch, run.arena)
 	if err != nil {
-		return nil, fmt.Errorf("compiling the evaluation program: %w", err)
+		return nil, nil, fmt.Errorf("compiling the evaluation program: %w", err)
 	}
 	defer main.prog.Close()
 	var rest *evalProgram
-	remainder := ds.N % batch
-	if remainder > 0 {
+	if remainder := ds.N % batch; remainder > 0 {
 		if rest, err = compileEval(m, ni, remainder, run.arena); err != nil {
-			return nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
+			return nil, nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
 		}
 		defer rest.prog.Close()
 	}
 	it, err := ld.Start(ctx, 0, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer it.Close()
 	acc := newEvalAcc(main)
@@ -177,28 +225,22 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := main
 		if bt.N != main.N {
 			p = rest
 		}
-		err = acc.add(p, ni.Input, bt)
+		err = acc.add(p, ni.Input, bt, run.packed)
 		bt.Release()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if run.progress != nil {
 			run.progress(done, ld.Len())
 		}
 	}
-	r := acc.result(main, ds.N, ni.T)
-	r.Batch, r.Remainder = batch, remainder
-	r.Seconds = time.Since(start).Seconds()
-	if math.IsNaN(r.Loss) {
-		return r, fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
-	}
-	return r, nil
+	return acc, main, nil
 }
 
 // evalAcc sums an evaluation's per-sample results over its batches.
@@ -212,22 +254,67 @@ type evalAcc struct {
 }
 
 func newEvalAcc(p *evalProgram) *evalAcc {
-	return &evalAcc{lifSum: make([][]float64, len(p.b.LIF)), gateSum: make([][]float64, len(p.b.AGMM)),
+	a := &evalAcc{lifSum: make([][]float64, len(p.b.LIF)), gateSum: make([][]float64, len(p.b.AGMM)),
 		nzSum: make([]float64, len(p.layers)), nzTotal: make([]float64, len(p.layers))}
+	for i, tap := range p.b.LIF {
+		a.lifSum[i] = make([]float64, tap.T)
+	}
+	for i, tap := range p.b.AGMM {
+		a.gateSum[i] = make([]float64, tap.T)
+	}
+	return a
 }
 
-// add runs program p on batch bt and adds its results.
-func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
+// evalStats is what one evaluated batch adds to the sums.
+type evalStats struct {
+	logits  []float32   // [T*N, C]
+	lifRate [][]float64 // per LIF tap: the fraction of neurons firing at each step
+	gates   [][]float64 // per AGMM tap: the mean gate at each step
+	// nonzero and total count the entries of each layer's data input
+	// (layers with a probe only).
+	nonzero, total []int64
+}
+
+// runFloat runs program p on batch bt and reads its taps.
+func (p *evalProgram) runFloat(input string, bt *data.Batch) (*evalStats, error) {
+	if err := p.prog.SetInput(input, bt.X); err != nil {
+		return nil, err
+	}
+	if err := p.prog.Run(); err != nil {
+		return nil, err
+	}
+	st := &evalStats{logits: p.logits.data, nonzero: make([]int64, len(p.layers)), total: make([]int64, len(p.layers))}
+	for _, tap := range p.b.LIF {
+		st.lifRate = append(st.lifRate, tap.Rate)
+	}
+	for _, tap := range p.b.AGMM {
+		st.gates = append(st.gates, tap.MeanGate())
+	}
+	for i, l := range p.layers {
+		if l.probe != nil {
+			st.nonzero[i], st.total[i] = l.probe.nonzero, l.probe.total
+		}
+	}
+	return st, nil
+}
+
+// add runs batch bt (in the packed engine e when set, else in program p)
+// and adds its results.
+func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch, e *infer.Engine) error {
 	if p == nil || bt.N != p.N {
 		return fmt.Errorf("internal error: batch of %d images", bt.N)
 	}
-	if err := p.prog.SetInput(input, bt.X); err != nil {
+	var st *evalStats
+	var err error
+	if e != nil {
+		st, err = p.runPacked(e, bt)
+	} else {
+		st, err = p.runFloat(input, bt)
+	}
+	if err != nil {
 		return err
 	}
-	if err := p.prog.Run(); err != nil {
-		return err
-	}
-	z := p.logits.data
+	z := st.logits
 	if len(a.meanLogit) != p.C {
 		a.meanLogit = make([]float64, p.C)
 	}
@@ -253,26 +340,20 @@ func (a *evalAcc) add(p *evalProgram, input string, bt *data.Batch) error {
 		}
 		a.ceSum += ce64(a.meanLogit, y)
 	}
-	for i, tap := range p.b.LIF {
-		if a.lifSum[i] == nil {
-			a.lifSum[i] = make([]float64, tap.T)
-		}
-		for t, r := range tap.Rate {
+	for i := range p.b.LIF {
+		for t, r := range st.lifRate[i] {
 			a.lifSum[i][t] += r * float64(p.N)
 		}
 	}
-	for i, tap := range p.b.AGMM {
-		if a.gateSum[i] == nil {
-			a.gateSum[i] = make([]float64, tap.T)
-		}
-		for t, g := range tap.MeanGate() {
+	for i := range p.b.AGMM {
+		for t, g := range st.gates[i] {
 			a.gateSum[i][t] += g * float64(p.N)
 		}
 	}
 	for i, l := range p.layers {
 		if l.probe != nil {
-			a.nzSum[i] += float64(l.probe.nonzero)
-			a.nzTotal[i] += float64(l.probe.total)
+			a.nzSum[i] += float64(st.nonzero[i])
+			a.nzTotal[i] += float64(st.total[i])
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/parallel"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -40,7 +41,7 @@ type layer struct {
 func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 	g := b.Graph
 	names := map[string]string{}
-	if infos, ok := m.Layers(); ok {
+	if infos, ok := bsnn.ReadLayers(m); ok {
 		for _, l := range infos {
 			names[l.Node] = l.Name
 		}
@@ -93,7 +94,7 @@ func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 		if T > 1 && len(x.Shape) > 0 && (x.Shape[0] == T*n || (len(x.Shape) > 1 && x.Shape[0] == T && x.Shape[1] == n)) {
 			l.Steps = T
 		}
-		if p := producerThrough(g, nd.Input(wIdx)); p != nil && p.Domain == onnx.DomainQONNX && p.OpType == "BipolarQuant" {
+		if p := producerThrough(g, nd.Input(wIdx)); p != nil && p.Domain == bsnn.DomainQONNX && p.OpType == "BipolarQuant" {
 			l.Binary = true
 			l.Latent = p.Input(0)
 			if x.Node != nil {

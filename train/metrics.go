@@ -128,6 +128,13 @@ type StepLine struct {
 	LR         float64 `json:"lr"`
 	GradNorm   float64 `json:"grad_norm"` // global, before clipping
 	StepTime   float64 `json:"step_time_s"`
+	// Ranks is the number of data-parallel ranks; CommBytes the bytes rank
+	// 0 contributed to the step's collective operations (dist.Stats: the
+	// gradient all-reduce, batch-normalization statistics, metrics), and
+	// CommTime the wall time it spent in them (0 in a single process).
+	Ranks     int     `json:"ranks"`
+	CommBytes int64   `json:"comm_bytes"`
+	CommTime  float64 `json:"comm_s"`
 
 	Layers []LayerStep `json:"layers,omitempty"`
 	LIF    []LIFLine   `json:"lif,omitempty"`
@@ -205,7 +212,7 @@ type LayerEpoch struct {
 
 // timingKeys are the metrics.jsonl keys that measure time (they differ
 // between otherwise identical runs).
-var timingKeys = map[string]bool{"step_time_s": true, "epoch_time_s": true, "eval_time_s": true}
+var timingKeys = map[string]bool{"step_time_s": true, "epoch_time_s": true, "eval_time_s": true, "comm_s": true}
 
 // ---- epoch accumulators (saved in checkpoints so a resumed epoch ends with
 // the same epoch line) ----
@@ -245,11 +252,11 @@ func addTo(dst map[string][]float64, key string, v []float64) {
 }
 
 // lifFiring returns the network-wide firing rate (neuron-weighted over LIF
-// layers and steps) of the taps' last run.
-func lifFiring(taps []*ops.LIFTap) float64 {
+// layers and steps) given each tap's rates per step.
+func lifFiring(taps []*ops.LIFTap, rates [][]float64) float64 {
 	var s, n float64
-	for _, t := range taps {
-		for _, r := range t.Rate {
+	for i, t := range taps {
+		for _, r := range rates[i] {
 			s += r * float64(t.M)
 			n += float64(t.M)
 		}
@@ -278,4 +285,13 @@ func scaled(v []float64, c float64) []float64 {
 		out[i] = v[i] * c
 	}
 	return out
+}
+
+// meanOf is the mean of v (0 when empty).
+func meanOf(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
 }

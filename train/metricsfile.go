@@ -13,6 +13,7 @@ import (
 
 // metricsWriter keeps the run's metrics lines in memory and rewrites
 // metrics.jsonl atomically on flush, so the file always holds whole lines.
+// Without a path (ranks other than 0) it keeps and writes nothing.
 type metricsWriter struct {
 	path      string
 	lines     [][]byte
@@ -21,6 +22,9 @@ type metricsWriter struct {
 }
 
 func (w *metricsWriter) add(v any) error {
+	if w.path == "" {
+		return nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("metrics line: %w", err)
@@ -32,6 +36,9 @@ func (w *metricsWriter) add(v any) error {
 func (w *metricsWriter) count() int { return len(w.lines) }
 
 func (w *metricsWriter) flush() error {
+	if w.path == "" {
+		return nil
+	}
 	if w.flushed == len(w.lines) && !w.lastFlush.IsZero() {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -30,13 +31,13 @@ type netInfo struct {
 
 // timeSteps returns the model's bsnn.time_steps (0 when absent).
 func timeSteps(m *onnx.Model) (int, error) {
-	s, ok := m.Metadata()[onnx.MetaTimeSteps]
+	s, ok := m.Metadata()[bsnn.MetaTimeSteps]
 	if !ok {
 		return 0, nil
 	}
 	t, err := strconv.Atoi(s)
 	if err != nil || t < 1 {
-		return 0, fmt.Errorf("metadata %s = %q is not a positive integer", onnx.MetaTimeSteps, s)
+		return 0, fmt.Errorf("metadata %s = %q is not a positive integer", bsnn.MetaTimeSteps, s)
 	}
 	return t, nil
 }
@@ -87,7 +88,7 @@ func analyze(m *onnx.Model) (*netInfo, error) {
 	} else if T > 0 {
 		ni.T = T
 	}
-	if ni.T > 1 || m.Metadata()[onnx.MetaOutputDecoding] == "mean_over_time" {
+	if ni.T > 1 || m.Metadata()[bsnn.MetaOutputDecoding] == "mean_over_time" {
 		ni.Logits = findPerStepLogits(m, g, ni.Output)
 	}
 	for _, n := range g.Nodes {
@@ -100,7 +101,7 @@ func analyze(m *onnx.Model) (*netInfo, error) {
 					ni.Weights[x] = true
 				}
 			}
-		case n.Domain == onnx.DomainQONNX && n.OpType == "BipolarQuant":
+		case n.Domain == bsnn.DomainQONNX && n.OpType == "BipolarQuant":
 			ni.Weights[n.Input(0)] = true
 		}
 	}
@@ -151,7 +152,7 @@ func bypassAGMM(m *onnx.Model) ([]string, error) {
 	var removed []string
 	var keep []*onnxpb.NodeProto
 	for _, n := range gp.Node {
-		if n.GetOpType() == "AGMMGate" && n.GetDomain() == onnx.DomainSNN {
+		if n.GetOpType() == "AGMMGate" && n.GetDomain() == bsnn.DomainSNN {
 			if len(n.Input) < 1 || len(n.Output) != 1 {
 				return nil, fmt.Errorf("AGMMGate node %q has %d inputs and %d outputs", n.GetName(), len(n.Input), len(n.Output))
 			}
@@ -235,7 +236,7 @@ func bypassAGMM(m *onnx.Model) ([]string, error) {
 	gp.QuantizationAnnotation = ann
 	var fns []*onnxpb.FunctionProto
 	for _, f := range m.Proto.Functions {
-		if f.GetName() == "AGMMGate" && f.GetDomain() == onnx.DomainSNN {
+		if f.GetName() == "AGMMGate" && f.GetDomain() == bsnn.DomainSNN {
 			continue
 		}
 		fns = append(fns, f)
@@ -243,13 +244,13 @@ func bypassAGMM(m *onnx.Model) ([]string, error) {
 	m.Proto.Functions = fns
 	// Record the change in bsnn.agmm (JSON settings).
 	settings := map[string]any{}
-	if s, ok := m.Metadata()[onnx.MetaAGMM]; ok {
+	if s, ok := m.Metadata()[bsnn.MetaAGMM]; ok {
 		_ = json.Unmarshal([]byte(s), &settings)
 	}
 	settings["enabled"] = false
 	settings["bypassed_gates"] = removed
 	b, _ := json.Marshal(settings)
-	m.SetMetadata(onnx.MetaAGMM, string(b))
+	m.SetMetadata(bsnn.MetaAGMM, string(b))
 	return removed, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
@@ -23,7 +24,14 @@ type trainProgram struct {
 // compileTrain compiles m for training batches of cfg.Batch samples, its
 // intermediate values in arena (nil: its own).
 func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*trainProgram, error) {
-	b, err := ops.NewBuilder(m, ops.Options{Training: true, Batch: cfg.Batch, STE: cfg.STE, Arena: arena})
+	return compileTrainWith(m, ni, cfg, ops.Options{Arena: arena})
+}
+
+// compileTrainWith is compileTrain with the engine's options opts (its
+// Arena and BatchStatsReducer; Training, Batch and STE come from cfg).
+func compileTrainWith(m *onnx.Model, ni *netInfo, cfg Config, opts ops.Options) (*trainProgram, error) {
+	opts.Training, opts.Batch, opts.STE = true, cfg.Batch, cfg.STE
+	b, err := ops.NewBuilder(m, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +43,7 @@ func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*tr
 	case LossTET:
 		if ni.Logits == "" {
 			return nil, fmt.Errorf("loss tet needs the per-step logits, but the model's output %q is not a mean over time (metadata %s); use loss ce",
-				ni.Output, onnx.MetaOutputDecoding)
+				ni.Output, bsnn.MetaOutputDecoding)
 		}
 		v, T = b.Value(ni.Logits), ni.T
 	default:
@@ -146,9 +154,11 @@ type evalProgram struct {
 	b      *ops.Builder
 	prog   *ops.Program
 	logits *copyProbe
-	T, N   int
-	C      int
-	layers []*layer
+	// logitsName is the value logits copies (the packed engine reads it).
+	logitsName string
+	T, N       int
+	C          int
+	layers     []*layer
 }
 
 // compileEval compiles m in inference mode for batches of batch samples,
@@ -182,5 +192,5 @@ func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*eval
 	if err != nil {
 		return nil, err
 	}
-	return &evalProgram{b: b, prog: prog, logits: cp, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
+	return &evalProgram{b: b, prog: prog, logits: cp, logitsName: name, T: T, N: batch, C: n / (T * batch), layers: layers}, nil
 }

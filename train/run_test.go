@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -95,8 +96,8 @@ func TestRunCIFAR10(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Kind != SGD || st.Step != 12 || fm.Metadata()[onnx.MetaProfile] != ProfileTrain {
-		t.Errorf("final.onnx state %s step %d profile %q", st.Kind, st.Step, fm.Metadata()[onnx.MetaProfile])
+	if st.Kind != SGD || st.Step != 12 || fm.Metadata()[bsnn.MetaProfile] != ProfileTrain {
+		t.Errorf("final.onnx state %s step %d profile %q", st.Kind, st.Step, fm.Metadata()[bsnn.MetaProfile])
 	}
 }
 
@@ -119,11 +120,11 @@ func TestRunFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ := fm.Graph()
-	if n := g.OpCounts()[onnx.DomainSNN+"::AGMMGate"]; n != 0 {
+	if n := g.OpCounts()[bsnn.DomainSNN+"::AGMMGate"]; n != 0 {
 		t.Errorf("final.onnx of an agmm-off run has %d AGMMGate nodes", n)
 	}
-	if !strings.Contains(fm.Metadata()[onnx.MetaAGMM], `"enabled":false`) {
-		t.Errorf("bsnn.agmm = %s", fm.Metadata()[onnx.MetaAGMM])
+	if !strings.Contains(fm.Metadata()[bsnn.MetaAGMM], `"enabled":false`) {
+		t.Errorf("bsnn.agmm = %s", fm.Metadata()[bsnn.MetaAGMM])
 	}
 	checkRunDir(t, out)
 }

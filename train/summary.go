@@ -42,6 +42,9 @@ type Summary struct {
 	Seconds     float64     `json:"seconds"`
 	AGMMGates   int         `json:"agmm_gates"`
 	BinaryCount int         `json:"binary_weights"`
+	// Ranks is the number of data-parallel ranks that trained (1: one
+	// process).
+	Ranks int `json:"ranks"`
 }
 
 // MetaTraining is the metadata key holding a short JSON record of how a

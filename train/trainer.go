@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
+	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
@@ -30,7 +32,10 @@ type Trainer struct {
 	cfg  Config
 	log  *slog.Logger
 	obs  Observer
-	comm Comm
+	comm dist.Comm
+	// checks: verify every step that the ranks hold identical replicas
+	// (rank 0's logger at debug level decides, for every rank).
+	checks bool
 
 	model *onnx.Model // the model the parameters came from (initializers of the start)
 	ni    *netInfo
@@ -46,6 +51,7 @@ type Trainer struct {
 	tp  *trainProgram
 	opt *Optimizer
 	mw  *metricsWriter
+	bs  *batchStats
 	// arena holds the intermediate values of the training program and of
 	// the evaluation programs, which never run at the same time.
 	arena *ops.Arena
@@ -82,9 +88,12 @@ func WithLogger(l *slog.Logger) Option {
 // WithObserver reports the run's progress to o.
 func WithObserver(o Observer) Option { return func(t *Trainer) { t.obs = o } }
 
-// WithComm makes the Trainer one replica of a data-parallel run (see Comm).
-// The default is Local.
-func WithComm(c Comm) Option {
+// WithComm makes the Trainer one rank of a data-parallel run over the
+// group c (see comm.go's notes): every rank of c runs a Trainer with the
+// same Config, and together they train as one process would on the same
+// global batches. The caller owns c (and closes it after the Trainer). The
+// default is dist.Local, a single process.
+func WithComm(c dist.Comm) Option {
 	return func(t *Trainer) {
 		if c != nil {
 			t.comm = c
@@ -105,42 +114,85 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Summary, error) {
 
 // NewTrainer prepares a run: it reads the model (the newest checkpoint of
 // RUNDIR with Config.Resume) and the data, compiles the training program
-// and restores the optimizer and loop state.
+// and restores the optimizer and loop state. In a group of several ranks
+// an error is a *dist.RankError, returned by every rank.
 func NewTrainer(cfg Config, opts ...Option) (*Trainer, error) {
-	t := &Trainer{log: slog.New(slog.DiscardHandler), comm: Local{}, start: time.Now(), best: -1, acc: newEpochAcc()}
+	t := &Trainer{log: slog.New(slog.DiscardHandler), comm: dist.Local{}, start: time.Now(), best: -1, acc: newEpochAcc()}
 	for _, o := range opts {
 		o(t)
 	}
-	cfg = cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkComm(t.comm, cfg.Batch); err != nil {
-		return nil, err
-	}
-	if t.comm.Rank() != 0 {
+	if !t.leader() {
 		t.obs = nil
 	}
-	t.cfg = cfg
-	ls, err := t.openModel()
+	t.cfg = cfg.Defaults()
+	t.mw = &metricsWriter{}
+	if t.leader() {
+		t.mw.path = filepath.Join(t.cfg.Out, MetricsFile)
+		t.checks = t.log.Enabled(context.Background(), slog.LevelDebug)
+	}
+	ls, err := t.begin()
 	if err != nil {
 		return nil, err
 	}
-	if err := t.openData(); err != nil {
+	err = t.prepare(ls)
+	if err = t.agree(err); err != nil {
+		t.Close()
 		return nil, err
 	}
-	if err := t.compile(ls); err != nil {
+	t.stopped = t.cfg.MaxSteps > 0 && t.step >= t.cfg.MaxSteps
+	return t, nil
+}
+
+// begin checks the configuration and reads, on rank 0, what the run starts
+// from (the model, or the newest checkpoint and its loop state), which the
+// other ranks then receive from it.
+func (t *Trainer) begin() (*loopState, error) {
+	err := t.cfg.Validate()
+	if err == nil {
+		err = checkComm(t.comm, t.cfg.Batch)
+	}
+	var ls *loopState
+	if err == nil && t.leader() {
+		ls, err = t.openModel()
+	}
+	if err := t.agree(err); err != nil {
 		return nil, err
 	}
-	t.mw = &metricsWriter{path: filepath.Join(cfg.Out, MetricsFile)}
+	if t.comm.Size() == 1 {
+		return ls, nil
+	}
+	return t.shareStart(ls)
+}
+
+// prepare checks the model against the configuration, reads the data,
+// compiles the programs and restores the loop state of a checkpoint.
+func (t *Trainer) prepare(ls *loopState) error {
+	ni, err := analyze(t.model)
+	if err != nil {
+		return err
+	}
+	if ts := t.cfg.TimeSteps; ts > 0 && ts != ni.T {
+		return fmt.Errorf("the model runs T=%d time steps (%s), not %d: re-convert the ANN with --timesteps %d",
+			ni.T, bsnn.MetaTimeSteps, ts, ts)
+	}
+	t.cfg.TimeSteps = ni.T
+	t.ni = ni
 	if ls != nil {
-		if err := t.restore(ls); err != nil {
-			t.Close()
-			return nil, err
+		if err := sameMath(ls.Config, t.cfg); err != nil {
+			return fmt.Errorf("resume: %w", err)
 		}
 	}
-	t.stopped = cfg.MaxSteps > 0 && t.step >= cfg.MaxSteps
-	return t, nil
+	if err := t.openData(); err != nil {
+		return err
+	}
+	if err := t.compile(ls); err != nil {
+		return err
+	}
+	t.bs = newBatchStats(t.tp)
+	if ls != nil {
+		return t.restore(ls)
+	}
+	return nil
 }
 
 // Close releases the compiled programs.
@@ -154,8 +206,8 @@ func (t *Trainer) Close() error {
 }
 
 // openModel prepares RUNDIR and reads the model to train: the newest
-// checkpoint when resuming (its loop state is returned), else the given
-// model.
+// checkpoint when resuming (its loop state is returned, and the metrics
+// lines it covers are loaded), else the given model. Only rank 0 calls it.
 func (t *Trainer) openModel() (*loopState, error) {
 	cfg := t.cfg
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
@@ -181,25 +233,12 @@ func (t *Trainer) openModel() (*loopState, error) {
 		}
 	}
 	if !t.resumed {
-		if err := t.openNewModel(); err != nil {
-			return nil, err
-		}
+		return nil, t.openNewModel()
 	}
-	ni, err := analyze(t.model)
-	if err != nil {
-		return nil, err
+	if err := t.mw.load(ls.MetricsLines); err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
 	}
-	if cfg.TimeSteps > 0 && cfg.TimeSteps != ni.T {
-		return nil, fmt.Errorf("the model runs T=%d time steps (%s), not %d: re-convert the ANN with --timesteps %d",
-			ni.T, onnx.MetaTimeSteps, cfg.TimeSteps, cfg.TimeSteps)
-	}
-	t.cfg.TimeSteps = ni.T
-	t.ni = ni
-	if t.resumed {
-		if err := sameMath(ls.Config, t.cfg); err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-	}
+	t.testAccs = t.mw.testAccs()
 	return ls, nil
 }
 
@@ -222,6 +261,10 @@ func (t *Trainer) openNewModel() error {
 		src = m
 	}
 	t.model = src.Clone()
+	// A file written before bsnn's naming rules ("" outputs, a Concat of T
+	// copies of the input) is brought up to them: every file this run
+	// writes goes through bsnn.CheckNames.
+	bsnn.Legalize(t.model.Proto.Graph)
 	if !cfg.agmmOn() {
 		gates, err := bypassAGMM(t.model)
 		if err != nil {
@@ -251,13 +294,21 @@ func (t *Trainer) openData() error {
 	if t.testTF, err = makeTransform(testDS, t.ni, norm, data.FitResize); err != nil {
 		return err
 	}
-	t.testDS = testDS
 	if trainDS.N < cfg.Batch {
 		return fmt.Errorf("the training set has %d images, fewer than one batch of %d", trainDS.N, cfg.Batch)
+	}
+	// Each rank evaluates its contiguous part of the test set.
+	size, rank := t.comm.Size(), t.comm.Rank()
+	if testDS.N < size {
+		return fmt.Errorf("the test set has %d images, fewer than the %d ranks that share it", testDS.N, size)
+	}
+	if t.testDS, err = testDS.Slice(rank*testDS.N/size, (rank+1)*testDS.N/size); err != nil {
+		return err
 	}
 	t.loader, err = data.NewLoader(trainDS, trainTF, data.LoaderConfig{
 		BatchSize: cfg.Batch, Shuffle: true, DropLast: true, Seed: cfg.Seed,
 		Augment: data.Augment{Pad: cfg.AugPad, HFlip: cfg.AugFlip}, Workers: cfg.Workers,
+		Shards: size, Shard: rank,
 	})
 	if err != nil {
 		return err
@@ -279,7 +330,7 @@ func (t *Trainer) openData() error {
 	return nil
 }
 
-// compile builds the training program for this replica's slice of a batch
+// compile builds the training program for this rank's slice of a batch
 // and the optimizer, continuing from the model's optimizer state when it
 // has one (a train-profile file or a checkpoint).
 func (t *Trainer) compile(ls *loopState) error {
@@ -287,7 +338,7 @@ func (t *Trainer) compile(ls *loopState) error {
 	local := cfg
 	local.Batch = cfg.Batch / t.comm.Size()
 	t.arena = ops.NewArena()
-	tp, err := compileTrain(t.model, t.ni, local, t.arena)
+	tp, err := compileTrainWith(t.model, t.ni, local, ops.Options{Arena: t.arena, BatchStatsReducer: batchStatsReducer(t.comm)})
 	if err != nil {
 		return fmt.Errorf("compiling the training program: %w", err)
 	}
@@ -344,10 +395,6 @@ func (t *Trainer) restore(ls *loopState) error {
 			return fmt.Errorf("resume: signs of %q: %w", f.Param.Name, err)
 		}
 	}
-	if err := t.mw.load(ls.MetricsLines); err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	t.testAccs = t.mw.testAccs()
 	t.log.Info("resuming", "dir", t.cfg.Out, "epoch", t.epoch+1, "batch", t.batchDone, "step", t.step)
 	return nil
 }
@@ -370,30 +417,36 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	return t.finish()
 }
 
-// finish writes final.onnx and the plots and summarizes the run.
+// finish writes final.onnx and the plots (rank 0) and summarizes the run.
 func (t *Trainer) finish() (*Summary, error) {
-	cfg := t.cfg
-	if err := t.syncBatchNormStats(); err != nil {
+	if err := t.agree(t.writeFinal()); err != nil {
 		return nil, err
-	}
-	fm, err := t.snapshot(t.epoch, t.best)
-	if err != nil {
-		return nil, err
-	}
-	if t.leader() {
-		if err := t.mw.flush(); err != nil {
-			return nil, err
-		}
-		if err := onnx.EncodeFile(filepath.Join(cfg.Out, FinalFile), fm); err != nil {
-			return nil, err
-		}
-		if !cfg.NoPlots {
-			if err := Plot(cfg.Out); err != nil {
-				t.log.Warn("plots", "error", err)
-			}
-		}
 	}
 	return t.summary(), nil
+}
+
+// writeFinal writes final.onnx and the plots on rank 0.
+func (t *Trainer) writeFinal() error {
+	if !t.leader() {
+		return nil
+	}
+	cfg := t.cfg
+	fm, err := t.snapshot(t.epoch, t.best)
+	if err != nil {
+		return err
+	}
+	if err := t.mw.flush(); err != nil {
+		return err
+	}
+	if err := onnx.EncodeFile(filepath.Join(cfg.Out, FinalFile), fm); err != nil {
+		return err
+	}
+	if !cfg.NoPlots {
+		if err := Plot(cfg.Out); err != nil {
+			t.log.Warn("plots", "error", err)
+		}
+	}
+	return nil
 }
 
 // summary describes the run so far.
@@ -401,7 +454,7 @@ func (t *Trainer) summary() *Summary {
 	s := &Summary{RunDir: t.cfg.Out, Epochs: t.epoch, Steps: t.step, StepsPerEpoch: t.spe, DroppedPerEpoch: t.dropped,
 		TestAcc: t.testAccs, BestAcc: t.best, BestEpoch: t.bestEpoch, Final: t.lastEval,
 		FinalModel: filepath.Join(t.cfg.Out, FinalFile), Resumed: t.resumed, Stopped: "epochs",
-		AGMMGates: len(t.tp.b.AGMM), Seconds: time.Since(t.start).Seconds()}
+		AGMMGates: len(t.tp.b.AGMM), Seconds: time.Since(t.start).Seconds(), Ranks: t.comm.Size()}
 	if t.resumed {
 		s.ResumedStep = t.resumedStep
 	}
@@ -416,6 +469,3 @@ func (t *Trainer) summary() *Summary {
 	}
 	return s
 }
-
-// leader reports whether this replica writes RUNDIR.
-func (t *Trainer) leader() bool { return t.comm.Rank() == 0 }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -52,7 +53,7 @@ func TestTrainFileResumesNextStep(t *testing.T) {
 			if err := EncodeTrainState(saved, opt.State()); err != nil {
 				t.Fatal(err)
 			}
-			out, err := export.Export(saved, export.ProfileTrain, export.Options{})
+			out, err := export.Export(saved, bsnn.ProfileTrain, export.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,9 @@
 package bitkern
 
-import "math/bits"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // A tileKernel computes a block of the binary GEMM, rows patches (a
 // multiple of the kernel's tile height, rows) by the 16 channels of a
@@ -70,6 +73,38 @@ func activeKernel() *tileKernel {
 // KernelName names the micro-kernel the package uses on this CPU: "avx512"
 // (VPOPCNTQ), "avx2" (nibble-table VPSHUFB popcount) or "go" (math/bits).
 func KernelName() string { return activeKernel().name }
+
+// Kernels names the micro-kernels this CPU runs, fastest first; "go" is
+// always last.
+func Kernels() []string {
+	var s []string
+	for _, k := range asmKernels {
+		if k != nil {
+			s = append(s, k.name)
+		}
+	}
+	return append(s, goKernel.name)
+}
+
+// UseKernel makes the calls that follow use the named micro-kernel (one of
+// Kernels(), with its epilogue) instead of the fastest, until restore is
+// called. It lets tests and benchmarks cover every path in one run; it is
+// not safe to call while other goroutines use the package.
+func UseKernel(name string) (restore func(), err error) {
+	saved, savedForce := asmKernels, forceGo
+	restore = func() { asmKernels, forceGo = saved, savedForce }
+	if name == goKernel.name {
+		forceGo = true
+		return restore, nil
+	}
+	for _, k := range asmKernels {
+		if k != nil && k.name == name {
+			asmKernels, forceGo = []*tileKernel{k}, false
+			return restore, nil
+		}
+	}
+	return nil, fmt.Errorf("bitkern: kernel %q is not available on this CPU (it runs %v)", name, Kernels())
+}
 
 // gemm computes the dot products of rows patches (word k of patch r at
 // a[r*lda+k*ldk], their spike counts in pcs) with every output channel of w

@@ -83,13 +83,11 @@ func eachKernel(t testing.TB, f func(t testing.TB, k *tileKernel)) {
 
 // withKernel runs f with k as the active kernel.
 func withKernel(k *tileKernel, f func()) {
-	saved, savedForce := asmKernels, forceGo
-	defer func() { asmKernels, forceGo = saved, savedForce }()
-	if k == goKernel {
-		forceGo = true
-	} else {
-		asmKernels = []*tileKernel{k}
+	restore, err := UseKernel(k.name)
+	if err != nil {
+		panic(err)
 	}
+	defer restore()
 	f()
 }
 

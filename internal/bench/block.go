@@ -50,12 +50,9 @@ func blockModel(c BlockConfig) *onnx.Model {
 		}
 		return onnx.FloatTensor(name, []int64{ch}, d)
 	}
-	ints := func(name string, v ...int64) *onnxpb.AttributeProto {
-		return &onnxpb.AttributeProto{Name: s(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-	}
 	conv := func(in, wt, out string) *onnxpb.NodeProto {
 		return &onnxpb.NodeProto{OpType: s("Conv"), Name: s(out), Input: []string{in, wt}, Output: []string{out},
-			Attribute: []*onnxpb.AttributeProto{ints("kernel_shape", 3, 3), ints("pads", 1, 1, 1, 1), ints("strides", 1, 1)}}
+			Attribute: []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 3, 3), onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInts("strides", 1, 1)}}
 	}
 	bn := func(in, p, out string) *onnxpb.NodeProto {
 		return &onnxpb.NodeProto{OpType: s("BatchNormalization"), Name: s(out), Input: []string{in, p + ".g", p + ".b", p + ".m", p + ".v"}, Output: []string{out}}

@@ -72,32 +72,6 @@ func customNode(domain, op, name string, in, out []string, attrs ...*onnxpb.Attr
 	return n
 }
 
-func attrF(name string, f float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name),
-		Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(f)}
-}
-
-func attrI(name string, i int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name),
-		Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(i)}
-}
-
-func attrT(name string, t *onnxpb.TensorProto) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name),
-		Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}
-}
-
-func attrG(name string, g *onnxpb.GraphProto) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name),
-		Type: onnxpb.AttributeProto_GRAPH.Enum(), G: g}
-}
-
-// attrRef is an attribute of a function-body node that takes its value from
-// the calling node's attribute named ref.
-func attrRef(name, ref string, typ onnxpb.AttributeProto_AttributeType) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), RefAttrName: proto.String(ref), Type: typ.Enum()}
-}
-
 func opset(domain string, v int64) *onnxpb.OperatorSetIdProto {
 	return &onnxpb.OperatorSetIdProto{Domain: proto.String(domain), Version: proto.Int64(v)}
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
@@ -112,13 +113,13 @@ func accumulateFunction() *onnxpb.FunctionProto {
 	}
 	return function(snnDomain, "Accumulate", []string{"X"}, []string{"Y", "V_T"}, nil,
 		node("Shape", []string{"X"}, []string{"x_shape"}),
-		node("Constant", nil, []string{"one"}, attrT("value", int64Init("", []int64{1}, []int64{1}))),
-		node("Constant", nil, []string{"big"}, attrT("value", int64Init("", []int64{1}, []int64{1 << 62}))),
+		node("Constant", nil, []string{"one"}, onnx.AttrTensor("value", int64Init("", []int64{1}, []int64{1}))),
+		node("Constant", nil, []string{"big"}, onnx.AttrTensor("value", int64Init("", []int64{1}, []int64{1 << 62}))),
 		node("Slice", []string{"x_shape", "one", "big"}, []string{"v_shape"}),
 		node("ConstantOfShape", []string{"v_shape"}, []string{"v0"},
-			attrT("value", floatInit("", []int64{1}, []float32{0}))),
+			onnx.AttrTensor("value", floatInit("", []int64{1}, []float32{0}))),
 		node("Scan", []string{"v0", "X"}, []string{"V_T", "Y"},
-			attrG("body", body), attrI("num_scan_inputs", 1)),
+			onnx.AttrGraph("body", body), onnx.AttrInt("num_scan_inputs", 1)),
 	)
 }
 
@@ -155,7 +156,7 @@ func TestCustomOpWithScanBody(t *testing.T) {
 // alpha reaching the body through ref_attr_name.
 func scaleFunction() *onnxpb.FunctionProto {
 	return function(snnDomain, "Scale", []string{"X"}, []string{"Y"}, []string{"alpha"},
-		node("Constant", nil, []string{"a"}, attrRef("value_float", "alpha", onnxpb.AttributeProto_FLOAT)),
+		node("Constant", nil, []string{"a"}, onnx.AttrRef("value_float", "alpha", onnxpb.AttributeProto_FLOAT)),
 		node("Mul", []string{"X", "a"}, []string{"Y"}),
 	)
 }
@@ -167,8 +168,8 @@ func TestCustomOpAttributeReference(t *testing.T) {
 	g := &onnxpb.GraphProto{
 		Name: proto.String("scale"),
 		Node: []*onnxpb.NodeProto{
-			customNode(snnDomain, "Scale", "scale0", []string{"X"}, []string{"H"}, attrF("alpha", a1)),
-			customNode(snnDomain, "Scale", "scale1", []string{"H"}, []string{"Y"}, attrF("alpha", a2)),
+			customNode(snnDomain, "Scale", "scale0", []string{"X"}, []string{"H"}, onnx.AttrFloat("alpha", a1)),
+			customNode(snnDomain, "Scale", "scale1", []string{"H"}, []string{"Y"}, onnx.AttrFloat("alpha", a2)),
 		},
 		Input:  []*onnxpb.ValueInfoProto{valueInfo("X", tFloat, 2, 3)},
 		Output: []*onnxpb.ValueInfoProto{valueInfo("H", tFloat, 2, 3), valueInfo("Y", tFloat, 2, 3)},
@@ -204,15 +205,15 @@ func leakyFunction() *onnxpb.FunctionProto {
 			valueInfo("y_t", tFloat, noShape)},
 	}
 	return function(snnDomain, "Leaky", []string{"X"}, []string{"Y", "V_T"}, []string{"decay"},
-		node("Constant", nil, []string{"k"}, attrRef("value_float", "decay", onnxpb.AttributeProto_FLOAT)),
+		node("Constant", nil, []string{"k"}, onnx.AttrRef("value_float", "decay", onnxpb.AttributeProto_FLOAT)),
 		node("Shape", []string{"X"}, []string{"x_shape"}),
-		node("Constant", nil, []string{"one"}, attrT("value", int64Init("", []int64{1}, []int64{1}))),
-		node("Constant", nil, []string{"big"}, attrT("value", int64Init("", []int64{1}, []int64{1 << 62}))),
+		node("Constant", nil, []string{"one"}, onnx.AttrTensor("value", int64Init("", []int64{1}, []int64{1}))),
+		node("Constant", nil, []string{"big"}, onnx.AttrTensor("value", int64Init("", []int64{1}, []int64{1 << 62}))),
 		node("Slice", []string{"x_shape", "one", "big"}, []string{"v_shape"}),
 		node("ConstantOfShape", []string{"v_shape"}, []string{"v0"},
-			attrT("value", floatInit("", []int64{1}, []float32{0}))),
+			onnx.AttrTensor("value", floatInit("", []int64{1}, []float32{0}))),
 		node("Scan", []string{"v0", "X"}, []string{"V_T", "Y"},
-			attrG("body", body), attrI("num_scan_inputs", 1)),
+			onnx.AttrGraph("body", body), onnx.AttrInt("num_scan_inputs", 1)),
 	)
 }
 
@@ -224,7 +225,7 @@ func TestCustomOpScanWithAttributeFromScope(t *testing.T) {
 	g := &onnxpb.GraphProto{
 		Name: proto.String("leaky"),
 		Node: []*onnxpb.NodeProto{
-			customNode(snnDomain, "Leaky", "leaky0", []string{"X"}, []string{"S", "V"}, attrF("decay", decay)),
+			customNode(snnDomain, "Leaky", "leaky0", []string{"X"}, []string{"S", "V"}, onnx.AttrFloat("decay", decay)),
 			node("Relu", []string{"S"}, []string{"Y"}),
 		},
 		Input:     []*onnxpb.ValueInfoProto{valueInfo("X", tFloat, "T", "N", 3)},
@@ -256,7 +257,7 @@ func TestInt64InputsAndOutputs(t *testing.T) {
 	g := &onnxpb.GraphProto{
 		Name: proto.String("int64io"),
 		Node: []*onnxpb.NodeProto{
-			node("Gather", []string{"X", "I"}, []string{"G"}, attrI("axis", 0)),
+			node("Gather", []string{"X", "I"}, []string{"G"}, onnx.AttrInt("axis", 0)),
 			node("Add", []string{"I", "I"}, []string{"J"}),
 			node("Shape", []string{"X"}, []string{"S"}),
 		},
@@ -284,7 +285,7 @@ func TestScalarInputsAndOutputs(t *testing.T) {
 		Name: proto.String("scalars"),
 		Node: []*onnxpb.NodeProto{
 			node("Mul", []string{"X", "a"}, []string{"Y"}),
-			node("ReduceSum", []string{"Y"}, []string{"S"}, attrI("keepdims", 0)),
+			node("ReduceSum", []string{"Y"}, []string{"S"}, onnx.AttrInt("keepdims", 0)),
 			node("Size", []string{"X"}, []string{"N"}),
 		},
 		Input:  []*onnxpb.ValueInfoProto{valueInfo("X", tFloat, 2, 3), valueInfo("a", tFloat)},

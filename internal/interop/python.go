@@ -51,6 +51,26 @@ except Exception as e:
     sys.exit(3)
 `
 
+const pyStrict = `import sys
+try:
+    import onnx
+    import onnx.checker
+    import onnx.shape_inference
+except Exception as e:
+    sys.stderr.write("import onnx: %s: %s" % (type(e).__name__, e))
+    sys.exit(4)
+bad = []
+for path in sys.argv[1:]:
+    try:
+        m = onnx.shape_inference.infer_shapes(onnx.load(path), check_type=True, strict_mode=True)
+        onnx.checker.check_model(m, full_check=True)
+    except Exception as e:
+        bad.append("%s: %s: %s" % (path, type(e).__name__, e))
+if bad:
+    sys.stderr.write("\n".join(bad))
+    sys.exit(3)
+`
+
 // CheckError is the Python onnx checker's rejection of a model.
 type CheckError struct {
 	Path string
@@ -111,6 +131,25 @@ func CheckModel(path string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("onnx checker on %s: %w", path, err)
+	}
+	return nil
+}
+
+// InferShapesStrict runs onnx.shape_inference.infer_shapes(m,
+// check_type=True, strict_mode=True) and then the full checker on its
+// result for each model, in one Python process. A rejection is a
+// *CheckError listing every model that failed, one per line.
+func InferShapesStrict(paths ...string) error {
+	if err := PythonONNXAvailable(); err != nil {
+		return err
+	}
+	_, err := runPython(pyStrict, paths...)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == exitRejected {
+		return &CheckError{Path: fmt.Sprintf("%d models", len(paths)), Msg: strings.TrimSpace(string(ee.Stderr))}
+	}
+	if err != nil {
+		return fmt.Errorf("onnx strict shape inference: %w", err)
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func TestErrors(t *testing.T) {
 func TestFixtureFiles(t *testing.T) {
 	files, _ := filepath.Glob("../../testmodels/fixtures/mlp_op9_folded_static/*.np?")
 	if len(files) == 0 {
-		t.Skip("fixtures not present")
+		t.Fatal("committed fixture testmodels/fixtures/mlp_op9_folded_static is missing")
 	}
 	in, err := ReadFile("../../testmodels/fixtures/mlp_op9_folded_static/input.npy")
 	if err != nil {

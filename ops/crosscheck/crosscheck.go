@@ -1,7 +1,9 @@
-// Package crosscheck runs a float ONNX model in two independent engines —
-// ours (package ops) and onnx-go's gorgonnx backend — and compares their
-// outputs. Tests use it to cross-check the engine, and `bsnnctl import`
-// uses it to verify a model before converting it.
+// Package crosscheck runs a float ONNX model in our engine (package ops)
+// and in an independent reference — onnx-go's gorgonnx backend (Check) or
+// onnxruntime (CheckORT) — and compares their outputs. Tests use it to
+// cross-check the engine, and `bsnnctl import` uses it to verify a model
+// before converting it. A NaN or an infinity in either engine's outputs is
+// a disagreement, never an agreement.
 //
 // onnx-go (v0.5.0, archived) supports fewer ops and features than ours: no
 // dynamic dimensions, no opset-13 Squeeze/Unsqueeze, no Clip, Pad or
@@ -19,24 +21,42 @@ import (
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
 	"gorgonia.org/tensor"
 
+	"github.com/bsnnctl/bsnnctl/internal/ort"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
 
-// A Report compares the engine with the reference on one input.
+// References an engine can be checked against (Report.Reference).
+const (
+	OnnxGo      = "onnx-go"
+	Onnxruntime = "onnxruntime"
+)
+
+// A Report compares the engine with a reference on one input.
 type Report struct {
 	// Ours holds our engine's outputs.
 	Ours []*onnx.Tensor
-	// ReferenceErr is why onnx-go could not run the model (nil if it did).
+	// Reference names the reference engine (OnnxGo or Onnxruntime).
+	Reference string
+	// ReferenceErr is why the reference could not run the model (nil if it
+	// did); for onnxruntime it wraps ort.ErrUnavailable when the library is
+	// not there.
 	ReferenceErr error
 	// MaxRelDiff is max|ours - ref| / max|ref| over all outputs (when the
-	// reference ran).
+	// reference ran); +Inf when NonFinite.
 	MaxRelDiff float64
+	// NonFinite: an output of either engine holds a NaN or an infinity.
+	NonFinite bool
 }
 
-// Agrees reports whether the reference ran and agreed within tol.
-func (r *Report) Agrees(tol float64) bool { return r.ReferenceErr == nil && r.MaxRelDiff <= tol }
+// Compared reports whether the reference ran, so that the outputs were
+// compared.
+func (r *Report) Compared() bool { return r.ReferenceErr == nil }
+
+// Agrees reports whether the reference ran and agreed within tol, with
+// finite outputs on both sides.
+func (r *Report) Agrees(tol float64) bool { return r.Compared() && !r.NonFinite && r.MaxRelDiff <= tol }
 
 // Run runs m (a float model with one input) on input in our engine only.
 func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
@@ -76,30 +96,79 @@ func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Ours: ours}
+	r := &Report{Ours: ours, Reference: OnnxGo}
 	ref, err := Reference(m, input)
 	if err != nil {
 		r.ReferenceErr = err
 		return r, nil
 	}
-	if len(ref) != len(ours) {
-		r.ReferenceErr = fmt.Errorf("onnx-go returned %d outputs, the model has %d", len(ref), len(ours))
-		return r, nil
+	r.compare(ref)
+	return r, nil
+}
+
+// CheckORT compares our engine's outputs ours (from Run on the same input)
+// with onnxruntime's on the model file at path (m is the decoded file).
+// onnxruntime's failures, its absence included, go to ReferenceErr.
+func CheckORT(path string, m *onnx.Model, input *onnx.Tensor, ours []*onnx.Tensor) *Report {
+	r := &Report{Ours: ours, Reference: Onnxruntime}
+	g, err := m.Graph()
+	if err != nil {
+		r.ReferenceErr = err
+		return r
 	}
-	for i := range ours {
-		a, b := ours[i].Float32, ref[i]
+	if len(g.Inputs) != 1 {
+		r.ReferenceErr = fmt.Errorf("model has %d inputs; crosscheck handles one", len(g.Inputs))
+		return r
+	}
+	var names []string
+	for _, o := range g.Outputs {
+		names = append(names, o.Name)
+	}
+	res, err := ort.Run(path, map[string]ort.Tensor{g.Inputs[0].Name: {Shape: input.Dims, Float: input.Floats()}}, names)
+	if err != nil {
+		r.ReferenceErr = err
+		return r
+	}
+	ref := make([][]float32, len(names))
+	for i, n := range names {
+		if res[n].Float == nil && res[n].NumElements() != 0 {
+			r.ReferenceErr = fmt.Errorf("onnxruntime output %q is not float32", n)
+			return r
+		}
+		ref[i] = res[n].Float
+	}
+	r.compare(ref)
+	return r
+}
+
+// compare fills MaxRelDiff and NonFinite from the reference's outputs ref,
+// or ReferenceErr when they do not line up with ours.
+func (r *Report) compare(ref [][]float32) {
+	if len(ref) != len(r.Ours) {
+		r.ReferenceErr = fmt.Errorf("%s returned %d outputs, the model has %d", r.Reference, len(ref), len(r.Ours))
+		return
+	}
+	for i := range r.Ours {
+		a, b := r.Ours[i].Floats(), ref[i]
 		if len(a) != len(b) {
-			r.ReferenceErr = fmt.Errorf("onnx-go output %d has %d values, ours %d", i, len(b), len(a))
-			return r, nil
+			r.ReferenceErr = fmt.Errorf("%s output %d has %d values, ours %d", r.Reference, i, len(b), len(a))
+			return
 		}
 		var num, den float64
 		for j := range a {
-			num = math.Max(num, math.Abs(float64(a[j])-float64(b[j])))
-			den = math.Max(den, math.Abs(float64(b[j])))
+			x, y := float64(a[j]), float64(b[j])
+			if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
+				r.NonFinite = true
+				continue
+			}
+			num = math.Max(num, math.Abs(x-y))
+			den = math.Max(den, math.Abs(y))
 		}
 		r.MaxRelDiff = math.Max(r.MaxRelDiff, num/math.Max(den, 1e-12))
 	}
-	return r, nil
+	if r.NonFinite {
+		r.MaxRelDiff = math.Inf(1)
+	}
 }
 
 // Reference runs m on input in onnx-go's gorgonnx backend and returns its

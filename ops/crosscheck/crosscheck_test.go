@@ -1,10 +1,12 @@
 package crosscheck
 
 import (
+	"math"
 	"path/filepath"
 	"sort"
 	"testing"
 
+	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -22,7 +24,7 @@ func TestFixturesAgreeWithOnnxGo(t *testing.T) {
 		}
 	}
 	if len(dirs) == 0 {
-		t.Skip("no fixtures")
+		t.Fatal("no model.onnx under testmodels/fixtures (committed fixtures)")
 	}
 	sort.Strings(dirs)
 	agreed, refused := 0, map[string]string{}
@@ -93,4 +95,63 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// TestCompareNonFinite: a NaN or an infinity in either engine's outputs is
+// a disagreement, whatever the other values.
+func TestCompareNonFinite(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, c := range []struct {
+		name      string
+		ours, ref []float32
+		agree     bool
+	}{
+		{"equal", []float32{1, 2}, []float32{1, 2}, true},
+		{"close", []float32{1, 2}, []float32{1, 2.00001}, true},
+		{"different", []float32{1, 2}, []float32{1, 3}, false},
+		{"NaN in ours", []float32{nan, 2}, []float32{1, 2}, false},
+		{"NaN in both", []float32{nan, 2}, []float32{nan, 2}, false},
+		{"Inf in the reference", []float32{1, 2}, []float32{1, inf}, false},
+		{"-Inf in both", []float32{-inf}, []float32{-inf}, false},
+	} {
+		r := &Report{Ours: []*onnx.Tensor{{Type: onnx.Float, Dims: []int64{int64(len(c.ours))}, Float32: c.ours}}, Reference: OnnxGo}
+		r.compare([][]float32{c.ref})
+		if r.Agrees(1e-4) != c.agree || !r.Compared() {
+			t.Errorf("%s: Agrees = %v (MaxRelDiff %g, NonFinite %v), want %v", c.name, r.Agrees(1e-4), r.MaxRelDiff, r.NonFinite, c.agree)
+		}
+		if nonFinite := !c.agree && c.name != "different"; r.NonFinite != nonFinite || nonFinite && !math.IsInf(r.MaxRelDiff, 1) {
+			t.Errorf("%s: NonFinite %v, MaxRelDiff %g", c.name, r.NonFinite, r.MaxRelDiff)
+		}
+	}
+	r := &Report{Ours: []*onnx.Tensor{{Type: onnx.Float, Dims: []int64{1}, Float32: []float32{1}}}, Reference: OnnxGo}
+	r.compare([][]float32{{1}, {2}})
+	if r.Compared() {
+		t.Error("a reference with more outputs than the model was compared")
+	}
+}
+
+// TestCheckORT compares a fixture with onnxruntime.
+func TestCheckORT(t *testing.T) {
+	interop.NeedORT(t)
+	dir := filepath.Join("..", "..", "testmodels", "fixtures", "lenet_op13_folded_dynamic")
+	path := filepath.Join(dir, "model.onnx")
+	m, err := onnx.DecodeFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := Run(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := CheckORT(path, m, in, ours)
+	if !r.Agrees(1e-4) || r.Reference != Onnxruntime {
+		t.Errorf("our engine and onnxruntime: %+v", r)
+	}
+	if r := CheckORT(filepath.Join(t.TempDir(), "missing.onnx"), m, in, ours); r.Compared() {
+		t.Error("CheckORT on a missing file compared something")
+	}
 }

@@ -6,9 +6,12 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // DefaultOpset is the ai.onnx version a Case imports when it names none
@@ -215,7 +218,7 @@ func (c *Case) Draw(try int) Values {
 		if !in.isFloatData() {
 			continue
 		}
-		n := prodInts(in.Shape)
+		n := static.Prod(in.Shape)
 		if in.Data != nil {
 			v[in.Name] = append([]float32(nil), in.Data...)
 			continue
@@ -276,7 +279,7 @@ func (c *Case) Model(in Values) (*onnx.Model, error) {
 			return nil, err
 		}
 	}
-	g := &onnxpb.GraphProto{Name: sp(strings.NewReplacer("/", "_", "@", "_", ":", "_").Replace(c.Label()))}
+	g := &onnxpb.GraphProto{Name: proto.String(strings.NewReplacer("/", "_", "@", "_", ":", "_").Replace(c.Label()))}
 	var inNames, outNames []string
 	for i := range c.Inputs {
 		x := &c.Inputs[i]
@@ -285,7 +288,7 @@ func (c *Case) Model(in Values) (*onnx.Model, error) {
 			continue
 		}
 		inNames = append(inNames, x.Name)
-		dims := dims64(x.Shape)
+		dims := static.Dims(x.Shape)
 		switch {
 		case x.Ints != nil:
 			if x.Shape == nil {
@@ -293,7 +296,7 @@ func (c *Case) Model(in Values) (*onnx.Model, error) {
 			}
 			g.Initializer = append(g.Initializer, onnx.Int64Tensor(x.Name, dims, x.Ints))
 		case x.Bool:
-			t := &onnxpb.TensorProto{Name: sp(x.Name), Dims: dims, DataType: ip32(int32(onnx.Bool))}
+			t := &onnxpb.TensorProto{Name: proto.String(x.Name), Dims: dims, DataType: proto.Int32(int32(onnx.Bool))}
 			for _, f := range x.Data {
 				t.Int32Data = append(t.Int32Data, b2i(f != 0))
 			}
@@ -314,39 +317,39 @@ func (c *Case) Model(in Values) (*onnx.Model, error) {
 			continue
 		}
 		outNames = append(outNames, o.Name)
-		vi := &onnxpb.ValueInfoProto{Name: sp(o.Name)}
+		vi := &onnxpb.ValueInfoProto{Name: proto.String(o.Name)}
 		if o.Shape != nil {
 			vi = onnx.ValueInfoProto(o.Name, onnx.Float, shapeOf(o.Shape))
 		}
 		g.Output = append(g.Output, vi)
 	}
 	if len(c.Nodes) == 0 {
-		g.Node = []*onnxpb.NodeProto{{Name: sp("op"), OpType: sp(c.OpType), Domain: domainPtr(c.Domain),
+		g.Node = []*onnxpb.NodeProto{{Name: proto.String("op"), OpType: proto.String(c.OpType), Domain: domainPtr(c.Domain),
 			Input: trimEmpty(inNames), Output: trimEmpty(outNames), Attribute: c.Attrs}}
 	} else {
 		found := false
 		for i, n := range c.Nodes {
 			found = found || (n.OpType == c.OpType && sameDomain(n.Domain, c.Domain))
-			g.Node = append(g.Node, &onnxpb.NodeProto{Name: sp(fmt.Sprintf("n%d_%s", i, n.OpType)), OpType: sp(n.OpType),
+			g.Node = append(g.Node, &onnxpb.NodeProto{Name: proto.String(fmt.Sprintf("n%d_%s", i, n.OpType)), OpType: proto.String(n.OpType),
 				Domain: domainPtr(n.Domain), Input: n.Inputs, Output: n.Outputs, Attribute: n.Attrs})
 		}
 		if !found {
 			return nil, fmt.Errorf("%s: no node of the case's op among Nodes", c.Label())
 		}
 	}
-	mp := &onnxpb.ModelProto{IrVersion: ip64(8), ProducerName: sp("bsnnctl-opstest"), Graph: g}
+	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), ProducerName: proto.String("bsnnctl-opstest"), Graph: g}
 	aiOpset := c.opset()
 	if !sameDomain(c.Domain, "") {
 		aiOpset = DefaultOpset
 	}
-	mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: sp(""), Version: ip64(int64(aiOpset))})
+	mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(""), Version: proto.Int64(int64(aiOpset))})
 	domains := map[string]bool{}
 	addDomain := func(d string, v int) {
 		if sameDomain(d, "") || domains[d] {
 			return
 		}
 		domains[d] = true
-		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: sp(d), Version: ip64(int64(v))})
+		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(int64(v))})
 	}
 	addDomain(c.Domain, c.opset())
 	for _, n := range c.Nodes {
@@ -381,7 +384,7 @@ func domainPtr(d string) *string {
 	if d == "" {
 		return nil
 	}
-	return sp(d)
+	return proto.String(d)
 }
 
 func shapeOf(s []int) onnx.Shape {
@@ -392,22 +395,6 @@ func shapeOf(s []int) onnx.Shape {
 	return out
 }
 
-func dims64(s []int) []int64 {
-	d := make([]int64, len(s))
-	for i, v := range s {
-		d[i] = int64(v)
-	}
-	return d
-}
-
-func prodInts(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
-}
-
 func b2i(b bool) int32 {
 	if b {
 		return 1
@@ -415,42 +402,30 @@ func b2i(b bool) int32 {
 	return 0
 }
 
-func sp(s string) *string     { return &s }
-func ip64(i int64) *int64     { return &i }
-func ip32(i int32) *int32     { return &i }
-func fp32(f float32) *float32 { return &f }
-
 // AttrList returns its arguments: a node's attribute list.
 func AttrList(a ...*onnxpb.AttributeProto) []*onnxpb.AttributeProto { return a }
 
-// Int makes an INT attribute.
-func Int(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_INT.Enum(), I: ip64(v)}
-}
+// Int, Float, String and Ints are shorthands for the onnx attribute
+// constructors in contract cases.
+func Int(name string, v int64) *onnxpb.AttributeProto { return onnx.AttrInt(name, v) }
 
-// Float makes a FLOAT attribute.
-func Float(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: fp32(v)}
-}
+// Float makes a FLOAT attribute (onnx.AttrFloat).
+func Float(name string, v float32) *onnxpb.AttributeProto { return onnx.AttrFloat(name, v) }
 
-// String makes a STRING attribute.
-func String(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
+// String makes a STRING attribute (onnx.AttrString).
+func String(name, v string) *onnxpb.AttributeProto { return onnx.AttrString(name, v) }
 
-// Ints makes an INTS attribute.
-func Ints(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
+// Ints makes an INTS attribute (onnx.AttrInts).
+func Ints(name string, v ...int64) *onnxpb.AttributeProto { return onnx.AttrInts(name, v...) }
 
 // Floats makes a FLOATS attribute.
 func Floats(name string, v ...float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
 }
 
 // Tensor makes a TENSOR attribute.
 func Tensor(name string, t *onnxpb.TensorProto) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: sp(name), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}
 }
 
 // AllAttrs returns one attribute per entry of the spec's schema, each with

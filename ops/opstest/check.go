@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // Shapes checks static shape inference: for every output, the builder's
@@ -42,9 +43,9 @@ func Shapes(c *Case) (err error) {
 		if o.Shape != nil && !slices.Equal(v.Shape, o.Shape) {
 			errs = append(errs, fmt.Errorf("output %q: static shape %v, want %v", o.Name, v.Shape, o.Shape))
 		}
-		if len(outs[i]) != prodInts(v.Shape) {
+		if len(outs[i]) != static.Prod(v.Shape) {
 			errs = append(errs, fmt.Errorf("output %q: static shape %v (%d elements) but %d values computed",
-				o.Name, v.Shape, prodInts(v.Shape), len(outs[i])))
+				o.Name, v.Shape, static.Prod(v.Shape), len(outs[i])))
 		}
 		if v.Node != nil && v.Node.Value() != nil {
 			if rs := valueShape(v.Node.Value()); !slices.Equal(rs, v.Shape) {

@@ -211,7 +211,7 @@ func runONNXSet(c *ONNXCase, ds ONNXDataSet, o ONNXRunOptions) (err error) {
 		g.Input = kept
 		for i, in := range inputs[nKeep:] {
 			tp := ds.Inputs[nKeep+i].Proto()
-			tp.Name = sp(in.Name)
+			tp.Name = proto.String(in.Name)
 			g.Initializer = append(g.Initializer, tp)
 		}
 		feeds = ds.Inputs[:nKeep]

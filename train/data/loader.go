@@ -22,6 +22,12 @@ type LoaderConfig struct {
 	Workers int
 	// Prefetch is how many batches are prepared ahead of the consumer (0: 2).
 	Prefetch int
+	// Shards > 1 cuts every batch into that many contiguous slices, and the
+	// loader yields slice Shard of each: samples [Shard*n/Shards,
+	// (Shard+1)*n/Shards) of a batch of n, the part of a global batch one
+	// rank of a data-parallel run trains on. Len, Samples, the order and
+	// the augmentation are those of the whole batches.
+	Shards, Shard int
 }
 
 // Batch is one mini-batch in the model's layout: for images X is [N, C, H, W]; for event
@@ -101,6 +107,9 @@ func NewLoader(ds *Dataset, tf *Transform, cfg LoaderConfig) (*Loader, error) {
 func loaderFor(src sampleSource, cfg LoaderConfig) (*Loader, error) {
 	if cfg.BatchSize <= 0 {
 		return nil, fmt.Errorf("data: batch size %d, want > 0", cfg.BatchSize)
+	}
+	if cfg.Shards < 0 || cfg.Shard < 0 || cfg.Shard >= max(cfg.Shards, 1) {
+		return nil, fmt.Errorf("data: shard %d of %d", cfg.Shard, cfg.Shards)
 	}
 	if cfg.DropLast && src.len() < cfg.BatchSize {
 		return nil, fmt.Errorf("data: drop-last with batch size %d leaves no batch of the %d samples", cfg.BatchSize, src.len())
@@ -222,6 +231,10 @@ func (l *Loader) get() *Batch {
 func (l *Loader) fill(b *Batch, epoch, k int, order []int) {
 	lo := k * l.cfg.BatchSize
 	hi := min(lo+l.cfg.BatchSize, len(order))
+	if s := l.cfg.Shards; s > 1 {
+		n := hi - lo
+		lo, hi = lo+l.cfg.Shard*n/s, lo+(l.cfg.Shard+1)*n/s
+	}
 	n := hi - lo
 	b.N, b.Epoch, b.Index = n, epoch, k
 	b.X = b.X[:n*l.sampleLen]

@@ -225,6 +225,49 @@ func TestLoaderDeterminism(t *testing.T) {
 	}
 }
 
+// TestLoaderShards: the shards of a sharded loader are, concatenated in
+// shard order, the batches of the unsharded loader (augmentation included),
+// also for a last partial batch and a batch smaller than the shard count.
+func TestLoaderShards(t *testing.T) {
+	ds := synth(CIFAR10, 23, 3, 6, 6)
+	tcfg := TransformConfig{Out: Shape{3, 8, 8}}
+	base := LoaderConfig{BatchSize: 10, Shuffle: true, Seed: 3, Augment: Augment{Pad: 1, HFlip: true}, Workers: 2}
+	whole := collect(t, newLoader(t, ds, tcfg, base), 1, 0)
+	for _, shards := range []int{2, 3, 4} {
+		var parts [][]snap
+		for s := range shards {
+			cfg := base
+			cfg.Shards, cfg.Shard = shards, s
+			l := newLoader(t, ds, tcfg, cfg)
+			if l.Len() != len(whole) || l.Samples() != 23 {
+				t.Fatalf("%d shards: Len %d, Samples %d; want those of the whole batches", shards, l.Len(), l.Samples())
+			}
+			parts = append(parts, collect(t, l, 1, 0))
+		}
+		for k, w := range whole {
+			var got snap
+			for s := range shards {
+				p := parts[s][k]
+				got.X = append(got.X, p.X...)
+				got.Y = append(got.Y, p.Y...)
+				got.Indices = append(got.Indices, p.Indices...)
+				got.N += p.N
+				got.Epoch, got.Index = p.Epoch, p.Index
+			}
+			if !sameBatch(got, w) {
+				t.Errorf("%d shards, batch %d: the shards do not make up the whole batch", shards, k)
+			}
+		}
+	}
+	ds5 := synth(CIFAR10, 5, 3, 6, 6)
+	for _, cfg := range []LoaderConfig{{BatchSize: 2, Shards: 2, Shard: 2}, {BatchSize: 2, Shards: -1}, {BatchSize: 2, Shard: 1}} {
+		tf, _ := NewTransform(ds5, tcfg)
+		if _, err := NewLoader(ds5, tf, cfg); err == nil {
+			t.Errorf("NewLoader with shard %d of %d succeeded", cfg.Shard, cfg.Shards)
+		}
+	}
+}
+
 func TestLoaderPoolReuse(t *testing.T) {
 	ds := synth(MNIST, 20, 1, 3, 3)
 	l := newLoader(t, ds, TransformConfig{}, LoaderConfig{BatchSize: 6})

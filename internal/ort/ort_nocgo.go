@@ -1,17 +1,17 @@
 //go:build !cgo
 
-package interop
+package ort
 
 import "fmt"
 
 var errNoCgo = fmt.Errorf("%w: onnxruntime: this test binary was built with CGO_ENABLED=0 "+
 	"(onnxruntime_go needs cgo and gcc)", ErrUnavailable)
 
-// InitORT reports onnxruntime as unavailable: built without cgo.
-func InitORT() error { return errNoCgo }
+// Init reports onnxruntime as unavailable: built without cgo.
+func Init() error { return errNoCgo }
 
-// ORTVersion reports onnxruntime as unavailable: built without cgo.
-func ORTVersion() (string, error) { return "", errNoCgo }
+// Version reports onnxruntime as unavailable: built without cgo.
+func Version() (string, error) { return "", errNoCgo }
 
 // IOInfo describes one graph input or output as onnxruntime sees it.
 type IOInfo struct {
@@ -26,8 +26,8 @@ func ModelIO(path string) (inputs, outputs []string, err error) { return nil, ni
 // ModelIOInfo reports onnxruntime as unavailable: built without cgo.
 func ModelIOInfo(path string) (inputs, outputs []IOInfo, err error) { return nil, nil, errNoCgo }
 
-// RunORT reports onnxruntime as unavailable: built without cgo.
-func RunORT(modelPath string, inputs map[string]Tensor, outputNames []string) (map[string]Tensor, error) {
+// Run reports onnxruntime as unavailable: built without cgo.
+func Run(modelPath string, inputs map[string]Tensor, outputNames []string) (map[string]Tensor, error) {
 	if _, err := validateInputs(modelPath, inputs); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package interop
+package ort
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"runtime"
 )
 
-// ORTVersionPinned is the onnxruntime-node release scripts/deps.sh installs.
-const ORTVersionPinned = "1.30.0"
+// VersionPinned is the onnxruntime-node release scripts/deps.sh installs.
+const VersionPinned = "1.30.0"
 
 // CacheDir is the folder scripts/deps.sh installs into:
 // $BSNNCTL_CACHE, else $XDG_CACHE_HOME/bsnnctl, else $HOME/.cache/bsnnctl.
@@ -26,10 +26,10 @@ func CacheDir() (string, error) {
 	return filepath.Join(home, ".cache", "bsnnctl"), nil
 }
 
-// ORTLibPath finds libonnxruntime.so.1: $BSNNCTL_ORT_LIB if set (it must
+// LibPath finds libonnxruntime.so.1: $BSNNCTL_ORT_LIB if set (it must
 // exist), else the copy scripts/deps.sh put in CacheDir(). The error wraps
 // ErrUnavailable.
-func ORTLibPath() (string, error) {
+func LibPath() (string, error) {
 	if p := os.Getenv("BSNNCTL_ORT_LIB"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%w: BSNNCTL_ORT_LIB: %v", ErrUnavailable, err)

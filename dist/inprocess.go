@@ -5,7 +5,26 @@ import (
 	"sync"
 )
 
-// memGroup is an in-process transport for tests: p goroutines, one per
+// InProcess returns a group of p ranks inside this process, one Comm per
+// rank, each to be used by its own goroutine: the Comm of package dist with
+// the data moved by copies in memory instead of by MPI, and the same
+// fixed-order sums. It is for tests and for running the ranks of a
+// data-parallel program in one process (every rank blocks in a collective
+// until all have called it, as under MPI). Abort ends the process; Close
+// is collective, as MPI_Finalize is.
+func InProcess(p int) []Comm {
+	if p < 1 {
+		p = 1
+	}
+	g := newMemGroup(p)
+	cs := make([]Comm, p)
+	for r := range cs {
+		cs[r] = newWorld(memTransport{g: g, me: r})
+	}
+	return cs
+}
+
+// memGroup is the in-process transport: p goroutines, one per
 // rank, meet at a barrier for each collective. Every collective has two
 // phases: each rank publishes its arguments and waits; then each rank
 // copies what it needs from the others' buffers and waits again, so no
@@ -133,24 +152,4 @@ func (t memTransport) abort(code int) { t.g.abort <- code }
 
 func (t memTransport) finalize() error {
 	return t.exchange(memArgs{op: "finalize"}, func([]memArgs) error { return nil })
-}
-
-// runRanks runs f on p in-process ranks at once (small and segment lowered
-// when > 0) and returns each rank's error.
-func runRanks(p, small, segment int, f func(c Comm) error) []error {
-	g := newMemGroup(p)
-	errs := make([]error, p)
-	var wg sync.WaitGroup
-	for r := range p {
-		w := newWorld(memTransport{g: g, me: r})
-		if small > 0 {
-			w.small = small
-		}
-		if segment > 0 {
-			w.segment = segment
-		}
-		wg.Go(func() { errs[r] = f(w) })
-	}
-	wg.Wait()
-	return errs
 }
