@@ -16,7 +16,8 @@
 //   - the annotations and metadata of spec §4: finn_datatype BIPOLAR on
 //     binary weights and BINARY on spikes, the bsnn.* keys (MetaLayers is
 //     read by ReadLayers into Layer, one entry per compute layer; MetaNeurons
-//     holds NeuronEntry per LIF);
+//     holds NeuronEntry per LIF; MetaInputEncoding is an InputEncoding,
+//     direct or events, read by InputEncodingOf);
 //   - one of the profiles of spec §5 (Profile, PlainForm);
 //   - the naming rules of CheckNames, which every writer obeys so that the
 //     file survives QONNX's cleanup transformations.

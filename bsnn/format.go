@@ -98,6 +98,40 @@ func ParsePlainForm(s string) (PlainForm, error) {
 	return "", fmt.Errorf("unknown plain form %q (want unrolled or step)", s)
 }
 
+// An InputEncoding is how a BSNN reads its input over its T time steps
+// (MetaInputEncoding).
+type InputEncoding string
+
+// The input encodings.
+const (
+	// EncodingDirect: the graph input is [N, ...] and every time step sees
+	// it (the graph repeats it T times, spec §3.7).
+	EncodingDirect InputEncoding = "direct"
+	// EncodingEvents: the graph input is time-major [T, N, ...], one frame
+	// per time step (event-camera frames, spec §8).
+	EncodingEvents InputEncoding = "events"
+)
+
+// ParseInputEncoding parses an input encoding name ("" is direct).
+func ParseInputEncoding(s string) (InputEncoding, error) {
+	switch s {
+	case "", string(EncodingDirect):
+		return EncodingDirect, nil
+	case string(EncodingEvents):
+		return EncodingEvents, nil
+	}
+	return "", fmt.Errorf("unknown input encoding %q (want direct or events)", s)
+}
+
+// BatchAxis is the axis of the graph input that holds the samples: 0 for
+// direct encoding ([N, ...]), 1 for events ([T, N, ...]).
+func (e InputEncoding) BatchAxis() int {
+	if e == EncodingEvents {
+		return 1
+	}
+	return 0
+}
+
 // Names the profiles give to tensors.
 const (
 	// TimeOneHot is the per-step plain graph's time input: float32 [T],

@@ -2,6 +2,7 @@ package bsnn
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
 )
@@ -104,6 +105,17 @@ func BinaryLayers(m *onnx.Model) []string {
 		}
 	}
 	return names
+}
+
+// InputEncodingOf returns m's bsnn.input_encoding: EncodingDirect when the
+// key is absent (files of other tools, float networks), an error naming the
+// key when its value is neither "direct" nor "events".
+func InputEncodingOf(m *onnx.Model) (InputEncoding, error) {
+	e, err := ParseInputEncoding(m.Metadata()[MetaInputEncoding])
+	if err != nil {
+		return "", fmt.Errorf("metadata %s: %w", MetaInputEncoding, err)
+	}
+	return e, nil
 }
 
 // Summarize is onnx.Summarize with the binary layers filled in.

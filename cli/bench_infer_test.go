@@ -29,13 +29,20 @@ type benchInferJSON struct {
 	PeakRSS *int64 `json:"peak_rss_bytes"`
 }
 
-// TestBenchInferJSON times the LeNet BSNN at batches 1 and 2 with the
-// fewest rounds allowed and checks the JSON contract: every engine at
-// every batch, onnxruntime and onnxruntime on the ANN included when
-// onnxruntime is present (required under BSNNCTL_INTEROP=1).
+// TestBenchInferJSON times the LeNet BSNN, and an event-input BSNN (whose
+// ANN reads one frame), at batches 1 and 2 with the fewest rounds allowed
+// and checks the JSON contract: every engine at every batch, onnxruntime
+// and onnxruntime on the ANN included when onnxruntime is present
+// (required under BSNNCTL_INTEROP=1).
 func TestBenchInferJSON(t *testing.T) {
-	model := lenetBSNN(t)
-	ann := "../testmodels/fixtures/lenet_op13_folded_dynamic/model.onnx"
+	benchInfer(t, lenetBSNN(t), "../testmodels/fixtures/lenet_op13_folded_dynamic/model.onnx")
+	events := filepath.Join(t.TempDir(), "events.onnx")
+	bsnnctl(t, "import", dvsnetANN, "-o", events, "--input", "events").ok(t)
+	benchInfer(t, events, dvsnetANN)
+}
+
+func benchInfer(t *testing.T, model, ann string) {
+	t.Helper()
 	r := bsnnctl(t, "bench", "infer", model, "--ann", ann, "--batch", "1,2", "--threads", "1",
 		"--rounds", "5", "--warmup", "1", "--json").ok(t)
 	var res benchInferJSON

@@ -3,7 +3,7 @@
 // status, so tests call it directly and cli/bsnnctl/main.go is only
 // signal handling plus os.Exit(cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)).
 // The contract (names, flags, exit codes, JSON shapes) is
-// shared/spec/cli.md.
+// docs/spec/cli.md.
 //
 // # Conventions
 //

@@ -14,7 +14,7 @@ import (
 // EvalCmd is `bsnnctl eval MODEL.onnx --data SPEC`.
 type EvalCmd struct {
 	Model   string `arg:"" name:"model.onnx" help:"BSNN (any profile our engine runs) or float network."`
-	Data    string `required:"" placeholder:"SPEC" help:"Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (its test split is used)."`
+	Data    string `required:"" placeholder:"SPEC" help:"Data set (its test split is used): fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR; for event-input BSNNs nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR."`
 	Batch   int    `default:"256" help:"Evaluation batch size."`
 	Limit   int    `help:"Evaluate the first N test images only (0: all)."`
 	AGMM    string `name:"agmm" default:"on" enum:"on,off" help:"off: bypass the AGMMGate nodes (for models fine-tuned with --agmm off)."`
@@ -22,10 +22,17 @@ type EvalCmd struct {
 	JSON    bool   `name:"json" help:"Print JSON."`
 	Engine  string `placeholder:"packed|float" help:"packed: binary layers on bit-packed spikes; float: everything in float32. Default: packed when the model has binary layers and the packed engine runs it, else float."`
 	Explain bool   `help:"Also print the packed engine's plan (which layers run packed, which on float kernels, and why)."`
+
+	Events eventFlags `embed:""`
 }
 
 // Validate rejects flag values that cannot work (a usage error, exit 80).
-func (c *EvalCmd) Validate() error { return checkEngine(c.Engine) }
+func (c *EvalCmd) Validate() error {
+	if _, err := c.Events.parse(); err != nil {
+		return err
+	}
+	return checkEngine(c.Engine)
+}
 
 // Run evaluates the model on the test split.
 func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
@@ -37,7 +44,7 @@ func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ds, err := data.Open(spec, data.Test)
+	testSet, err := c.openTestSet(g, m, spec)
 	if err != nil {
 		return err
 	}
@@ -53,7 +60,7 @@ func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
 		if e != nil {
 			engine = enginePacked
 		}
-		res, err = train.Evaluate(m, ds, train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM,
+		res, err = testSet(train.EvalOptions{Context: ctx, Batch: c.Batch, Limit: c.Limit, AGMM: c.AGMM,
 			Observer: bar.observer(), Engine: engine})
 		return err
 	})
@@ -75,6 +82,35 @@ func (c *EvalCmd) Run(ctx context.Context, g *Globals) error {
 		return writePlan(g.Stdout, out.Plan)
 	}
 	return nil
+}
+
+// openTestSet reads the test split of spec: event frames binned for the
+// model (train.OpenEvents) or images. It returns the evaluation of m on it.
+func (c *EvalCmd) openTestSet(g *Globals, m *onnx.Model, spec data.Spec) (func(train.EvalOptions) (train.EvalResult, error), error) {
+	ev, _ := c.Events.parse() // checked by Validate
+	if err := train.CheckData(m, spec.Kind); err != nil {
+		return nil, fileErr(c.Model, err)
+	}
+	if !spec.Kind.IsEvent() {
+		if err := c.Events.imageDataErr(ev, spec.Kind); err != nil {
+			return nil, err
+		}
+		ds, err := data.Open(spec, data.Test)
+		if err != nil {
+			return nil, err
+		}
+		return func(o train.EvalOptions) (train.EvalResult, error) { return train.Evaluate(m, ds, o) }, nil
+	}
+	opt := c.Events.options(ev)
+	opt.Log = g.Log
+	ds, err := train.OpenEvents(m, spec, data.Test, opt)
+	if err != nil {
+		return nil, err
+	}
+	return func(o train.EvalOptions) (train.EvalResult, error) {
+		o.FrameValues = ev.values
+		return train.EvaluateEvents(m, ds, o)
+	}, nil
 }
 
 // evalOutput is eval's report: the evaluation, the engine that ran it and

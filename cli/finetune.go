@@ -12,7 +12,7 @@ import (
 // FinetuneCmd is `bsnnctl finetune MODEL.onnx --data SPEC --out RUNDIR`.
 type FinetuneCmd struct {
 	Model          string  `arg:"" name:"model.onnx" help:"BSNN to fine-tune (portable or train profile), e.g. the output of bsnnctl import."`
-	Data           string  `required:"" placeholder:"SPEC" help:"Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR."`
+	Data           string  `required:"" placeholder:"SPEC" help:"Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR; for event-input BSNNs (import --input events) nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR."`
 	Out            string  `required:"" placeholder:"RUNDIR" help:"Run folder: metrics.jsonl, checkpoints, best.onnx, final.onnx, plots/."`
 	Epochs         int     `default:"5" help:"Epochs."`
 	Batch          int     `default:"64" help:"Training batch size."`
@@ -28,8 +28,9 @@ type FinetuneCmd struct {
 	AGMM           string  `name:"agmm" default:"on" enum:"on,off" help:"AGMM gates on, or off (plain straight-through training of the same network, for ablations)."`
 	STE            string  `name:"ste" default:"clipped" enum:"clipped,identity" help:"Straight-through estimator of the sign: ${enum}."`
 	TimeSteps      int     `name:"timesteps" help:"Time steps T (must equal the model's bsnn.time_steps; 0: the model's)."`
-	AugPad         int     `name:"aug-pad" help:"Random-crop padding in pixels (0: no crop)."`
-	AugFlip        bool    `name:"aug-flip" help:"Random horizontal flips."`
+	AugPad         int     `name:"aug-pad" help:"Images: random-crop padding in pixels (0: no crop)."`
+	AugFlip        bool    `name:"aug-flip" help:"Random horizontal flips (images and event frames)."`
+	AugRoll        int     `name:"aug-roll" placeholder:"N" help:"Event data: shift the frames of each training sample circularly by up to N pixels (5 is customary; 0: none)."`
 	Seed           uint64  `default:"1" help:"Random seed (shuffling, augmentation)."`
 	MaxSteps       int     `name:"max-steps" help:"Stop after N optimizer steps (0: run all epochs)."`
 	TrainLimit     int     `name:"train-limit" help:"Use only the first N training images (0: all)."`
@@ -40,11 +41,25 @@ type FinetuneCmd struct {
 	Threads        int     `help:"Threads (GOMAXPROCS) for the run (0: all)."`
 	Resume         bool    `help:"Continue exactly from the newest checkpoint in RUNDIR."`
 	JSON           bool    `name:"json" help:"Print the run summary as JSON."`
+
+	Events eventFlags `embed:""`
+}
+
+// Validate rejects flag values that cannot work (a usage error, exit 80).
+func (c *FinetuneCmd) Validate() error {
+	if c.AugRoll < 0 {
+		return fmt.Errorf("--aug-roll must be at least 0, got %d", c.AugRoll)
+	}
+	_, err := c.Events.parse()
+	return err
 }
 
 // config maps the flags to a train.Config.
 func (c *FinetuneCmd) config() train.Config {
+	ev, _ := c.Events.parse() // checked by Validate
 	return train.Config{
+		Bin: ev.bin, FrameSize: ev.size, FrameValues: ev.values, AugRoll: c.AugRoll,
+		FrameCache: c.Events.FrameCache, NoFrameCache: c.Events.NoFrameCache,
 		Model: c.Model, Data: c.Data, Out: c.Out, Epochs: c.Epochs, Batch: c.Batch, LR: c.LR,
 		Optimizer: c.Optimizer, Momentum: c.Momentum, WeightDecay: c.WeightDecay, Schedule: c.Schedule,
 		WarmupEpochs: c.WarmupEpochs, Loss: c.Loss, LabelSmoothing: c.LabelSmoothing, ClipNorm: c.ClipNorm,

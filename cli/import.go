@@ -23,7 +23,8 @@ import (
 type ImportCmd struct {
 	Model     string   `arg:"" name:"ann.onnx" help:"Float ONNX network (any exporter, opsets 7-21)."`
 	Out       string   `short:"o" name:"out" required:"" placeholder:"BSNN.onnx" help:"Where to write the BSNN (written atomically)."`
-	TimeSteps int      `name:"timesteps" short:"T" default:"4" help:"Time steps T the input is repeated for."`
+	TimeSteps int      `name:"timesteps" short:"T" default:"4" help:"Time steps T: how often the input is repeated (direct input), or how many frames the BSNN reads (--input events)."`
+	Input     string   `name:"input" enum:",direct,events" default:"" placeholder:"direct|events" help:"How the BSNN reads its input: direct (default: the ANN's input [N, C, H, W], repeated T times) or events (time-major [T, N, C, H, W], one frame of the ANN's input shape per step, e.g. event-camera frames with C = 2 polarities)."`
 	NoAGMM    bool     `name:"no-agmm" help:"Leave out the AGMMGate in front of each binary layer."`
 	KeepFP    []string `name:"keep-fp" sep:"," placeholder:"LIST" help:"Extra layers to keep float: shortcuts, depthwise (default on), no-depthwise, all, or layer/node names (comma separated)."`
 	NoVerify  bool     `name:"no-verify" help:"Skip running the source network before converting."`
@@ -36,6 +37,9 @@ type ImportCmd struct {
 func (c *ImportCmd) Validate() error {
 	if c.TimeSteps < 1 {
 		return fmt.Errorf("--timesteps must be at least 1, got %d", c.TimeSteps)
+	}
+	if c.Input != "" && c.NIR.InputEncoding != "" && c.Input != c.NIR.InputEncoding {
+		return fmt.Errorf("--input %s and --nir-input-encoding %s disagree", c.Input, c.NIR.InputEncoding)
 	}
 	return nil
 }
@@ -94,6 +98,7 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	opts := convert.DefaultOptions()
 	opts.TimeSteps = c.TimeSteps
+	opts.InputEncoding = bsnn.InputEncoding(c.Input)
 	opts.AGMM = !c.NoAGMM
 	opts.KeepFloat = c.KeepFP
 	opts.SourcePath = c.Model
@@ -129,7 +134,11 @@ func (c *ImportCmd) Run(ctx context.Context, g *Globals) error {
 	if err := res.Report.Write(g.Stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.Stdout, "\nwrote %s (T=%d, AGMM %v)\n", c.Out, c.TimeSteps, opts.AGMM)
+	input := "direct input, repeated T times"
+	if opts.InputEncoding == bsnn.EncodingEvents {
+		input = "event input: one frame per step"
+	}
+	fmt.Fprintf(g.Stdout, "\nwrote %s (T=%d, %s, AGMM %v)\n", c.Out, c.TimeSteps, input, opts.AGMM)
 	return nil
 }
 

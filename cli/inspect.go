@@ -13,7 +13,7 @@ import (
 // InspectCmd is `bsnnctl inspect MODEL.onnx [--json] [--check]`.
 type InspectCmd struct {
 	Model string `arg:"" name:"model.onnx" help:"ONNX model file."`
-	JSON  bool   `name:"json" help:"Print the summary as JSON (keys: shared/spec/cli.md)."`
+	JSON  bool   `name:"json" help:"Print the summary as JSON (keys: docs/spec/cli.md)."`
 	Check bool   `help:"Also check every node against the op registry and list all unsupported ops (exit 1 when there are some)."`
 }
 

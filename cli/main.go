@@ -18,7 +18,7 @@ import (
 // set it with -ldflags "-X github.com/bsnnctl/bsnnctl/cli.Version=1.2.3".
 var Version = "0.1.0-dev"
 
-// Exit statuses (shared/spec/cli.md).
+// Exit statuses (docs/spec/cli.md).
 const (
 	ExitOK    = 0
 	ExitError = 1  // a runtime error: one line on stderr

@@ -176,8 +176,12 @@ func (c *ImportCmd) runNIR(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fileErr(c.Model, err)
 	}
+	enc := c.NIR.InputEncoding
+	if enc == "" {
+		enc = c.Input
+	}
 	res, err := nirbsnn.Import(graph, nirbsnn.ImportOptions{TimeSteps: c.TimeSteps, DT: c.NIR.DT,
-		InputEncoding: c.NIR.InputEncoding, ProducerVersion: Version, SourceSHA256: hex.EncodeToString(sha[:])})
+		InputEncoding: enc, ProducerVersion: Version, SourceSHA256: hex.EncodeToString(sha[:])})
 	if err != nil {
 		return fileErr(c.Model, err)
 	}

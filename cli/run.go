@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
@@ -25,7 +26,7 @@ type RunCmd struct {
 	Inputs  []string `name:"input" short:"i" sep:"none" placeholder:"NAME=FILE" help:"A graph input: NAME=FILE with FILE a .npy or ONNX TensorProto .pb; repeat for each input. FILE alone is accepted when the graph has one input (or the .pb tensor's name is a graph input)."`
 	Out     string   `short:"o" name:"out" default:"." placeholder:"OUTDIR" help:"Folder for the outputs, one OUTDIR/<output name>.npy each (created if missing; names are made file-safe)."`
 	JSON    bool     `name:"json" help:"Print the outputs as JSON (with the packed engine's plan)."`
-	Batch   int      `placeholder:"N" help:"Run the inputs in chunks of N samples along axis 0 and concatenate the outputs (0: all at once)."`
+	Batch   int      `placeholder:"N" help:"Run the inputs in chunks of N samples along the batch axis (axis 0; axis 1 of an event input [T, N, ...]) and concatenate the outputs (0: all at once)."`
 	Engine  string   `placeholder:"packed|float" help:"packed: binary layers on bit-packed spikes (AND-popcount), the rest on float kernels; float: everything in float32. Default: packed when the model has binary layers and the packed engine runs it, else float."`
 	Explain bool     `help:"Also print the packed engine's plan: which layers run packed, which on float kernels, and why."`
 }
@@ -44,6 +45,9 @@ type runInput struct {
 	file  string
 	data  []float32
 	shape []int
+	// axis holds the samples: 0, or 1 for the time-major input [T, N, ...]
+	// of an event-input BSNN (bsnn.input_encoding "events").
+	axis int
 }
 
 // runOutput is one graph output after the run.
@@ -76,9 +80,18 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	enc, err := bsnn.InputEncodingOf(m)
+	if err != nil {
+		return fileErr(c.Model, err)
+	}
+	for _, in := range inputs {
+		if in.info == graph.Inputs[0] {
+			in.axis = enc.BatchAxis()
+		}
+	}
 
-	// Chunks along axis 0: [lo, hi) sample ranges, all of one size except
-	// possibly the last.
+	// Chunks along the batch axis: [lo, hi) sample ranges, all of one size
+	// except possibly the last.
 	total := 0
 	chunks := [][2]int{{0, 0}}
 	if c.Batch > 0 {
@@ -90,7 +103,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 			chunks = append(chunks, [2]int{lo, min(lo+c.Batch, total)})
 		}
 		if len(chunks) == 0 {
-			return fmt.Errorf("--batch %d: the inputs hold no samples (axis 0 is 0)", c.Batch)
+			return fmt.Errorf("--batch %d: the inputs hold no samples", c.Batch)
 		}
 	}
 
@@ -287,30 +300,31 @@ func checkShape(in *runInput, shape []int, chunked bool) error {
 	}
 	msg := fmt.Sprintf("input %q: %s does not match the model's %s", in.info.Name, what, decl)
 	// Only the batch differs from a fixed one: --batch can split it.
-	if !chunked && len(decl) == len(shape) && len(shape) > 0 && decl[0].Known() && decl[0].Value > 0 &&
-		shape[0]%int(decl[0].Value) == 0 {
+	if a := in.axis; !chunked && len(decl) == len(shape) && len(shape) > a && decl[a].Known() && decl[a].Value > 0 &&
+		shape[a]%int(decl[a].Value) == 0 {
 		same := true
-		for i := 1; i < len(decl); i++ {
-			same = same && (!decl[i].Known() || int(decl[i].Value) == shape[i])
+		for i := range decl {
+			same = same && (i == a || !decl[i].Known() || int(decl[i].Value) == shape[i])
 		}
 		if same {
-			msg += fmt.Sprintf(" (--batch %d runs it in chunks)", decl[0].Value)
+			msg += fmt.Sprintf(" (--batch %d runs it in chunks)", decl[a].Value)
 		}
 	}
 	return errors.New(msg)
 }
 
-// commonBatch returns the axis-0 size all inputs share (for --batch).
+// commonBatch returns the number of samples all inputs share (for
+// --batch).
 func commonBatch(inputs []*runInput) (int, error) {
 	n := -1
 	for _, in := range inputs {
-		if len(in.shape) == 0 {
-			return 0, fmt.Errorf("--batch: input %q (%s) is a scalar, it has no axis 0 to split", in.info.Name, in.file)
+		if len(in.shape) <= in.axis {
+			return 0, fmt.Errorf("--batch: input %q (%s) has shape %v, it has no axis %d to split", in.info.Name, in.file, in.shape, in.axis)
 		}
-		if n >= 0 && in.shape[0] != n {
-			return 0, fmt.Errorf("--batch: inputs have different sizes on axis 0 (%q has %d, others %d)", in.info.Name, in.shape[0], n)
+		if b := in.shape[in.axis]; n >= 0 && b != n {
+			return 0, fmt.Errorf("--batch: inputs hold different numbers of samples (%q has %d, others %d)", in.info.Name, b, n)
 		}
-		n = in.shape[0]
+		n = in.shape[in.axis]
 	}
 	if n < 0 {
 		return 0, fmt.Errorf("--batch: the model has no graph inputs to split")
@@ -318,18 +332,33 @@ func commonBatch(inputs []*runInput) (int, error) {
 	return n, nil
 }
 
-// slice returns the data and shape of samples [ch[0], ch[1]) of an input,
-// or all of it when not chunked.
+// slice returns the data and shape of samples [ch[0], ch[1]) of an input
+// (along its batch axis), or all of it when not chunked.
 func slice(in *runInput, ch [2]int, chunked bool) ([]float32, []int) {
 	if !chunked {
 		return in.data, in.shape
 	}
-	per := 1
-	for _, d := range in.shape[1:] {
+	a := in.axis
+	outer, per := 1, 1
+	for _, d := range in.shape[:a] {
+		outer *= d
+	}
+	for _, d := range in.shape[a+1:] {
 		per *= d
 	}
-	shape := append([]int{ch[1] - ch[0]}, in.shape[1:]...)
-	return in.data[ch[0]*per : ch[1]*per], shape
+	n := ch[1] - ch[0]
+	shape := append([]int{}, in.shape...)
+	shape[a] = n
+	if outer == 1 {
+		return in.data[ch[0]*per : ch[1]*per], shape
+	}
+	// [T, N, ...]: the chunk's rows of every time step.
+	out := make([]float32, 0, outer*n*per)
+	for o := range outer {
+		row := in.data[o*in.shape[a]*per:]
+		out = append(out, row[ch[0]*per:ch[1]*per]...)
+	}
+	return out, shape
 }
 
 // outputFileNames turns graph output names into file names OUTDIR/<name>.npy

@@ -110,10 +110,13 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []bsnn.Laye
 		Node:        w.nodes,
 		Initializer: w.inits,
 		ValueInfo:   w.vinfo,
-		DocString: proto.String(fmt.Sprintf("binary spiking network converted by bsnnctl: T=%d, direct encoding, mean over time",
-			o.T)),
+		DocString: proto.String(fmt.Sprintf("binary spiking network converted by bsnnctl: T=%d, %s, mean over time",
+			o.T, map[bsnn.InputEncoding]string{bsnn.EncodingDirect: "direct encoding", bsnn.EncodingEvents: "one event frame per step"}[o.InputEncoding])),
 	}
 	inShape := onnx.Shape{{Value: -1, Param: z.batchParam}}
+	if o.InputEncoding == bsnn.EncodingEvents {
+		inShape = onnx.Shape{{Value: o.T}, {Value: -1, Param: z.batchParam}}
+	}
 	for _, d := range z.shapes[z.input][1:] {
 		inShape = append(inShape, onnx.Dim{Value: d})
 	}
@@ -203,7 +206,7 @@ func (w *writer) assemble(src *onnx.Model, sum string) (*onnx.Model, []bsnn.Laye
 		{bsnn.MetaProfile, string(bsnn.ProfilePortable)},
 		{bsnn.MetaTimeSteps, strconv.FormatInt(o.T, 10)},
 		{bsnn.MetaTimeAxis, "0"},
-		{bsnn.MetaInputEncoding, "direct"},
+		{bsnn.MetaInputEncoding, string(o.InputEncoding)},
 		{bsnn.MetaOutputDecoding, "mean_over_time"},
 		{bsnn.MetaSignZero, "+1"},
 		{bsnn.MetaSpikeCondition, ">="},

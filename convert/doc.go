@@ -1,6 +1,6 @@
 // Package convert rewrites a float ANN, as exported to ONNX by PyTorch and
 // other exporters, into a binary spiking neural network (BSNN) in ONNX terms,
-// following ../shared/spec/bsnn-onnx.md §3 (network conventions), §2 (custom
+// following docs/spec/bsnn-onnx.md §3 (network conventions), §2 (custom
 // ops), §1 (header) and §4 (annotations and metadata). The result is a file
 // of the portable profile: ir_version 8, opset_import "" 17 first and then
 // only the custom domains used, a model-local FunctionProto for every custom
@@ -100,7 +100,12 @@
 // The input [N, ...] is repeated T times into [T*N, ...] by Unsqueeze(axes
 // [0]) -> Expand([T, 1, ...]) -> Reshape([-1, ...]) (row t*N + n is step t
 // of sample n; the graph is the same size for any T and lists the input
-// once). Stateless ops run on [T*N, ...]. Each Relu and Clip(min=0) becomes
+// once). With Options.InputEncoding bsnn.EncodingEvents (spec §8) the
+// BSNN's input is instead time-major [T, N, ...] (T fixed, N symbolic, the
+// ANN's input name), one frame of the ANN's input shape per step (event
+// frames), merged into [T*N, ...] by one Reshape([-1, ...]) (node
+// encode/frames), and bsnn.input_encoding says "events". Stateless ops run
+// on [T*N, ...]. Each Relu and Clip(min=0) becomes
 // Reshape [T,-1,...] -> LIF (all eight attributes written; the V_T output,
 // which nothing reads, listed under the name <lif>.V_T) -> Reshape
 // [-1,...]; the LIF output (spikes, annotated BINARY) is reused as the
@@ -118,7 +123,7 @@
 //
 // Report holds a row per compute layer (op, binary or float, parameters,
 // binary parameters, MACs per sample and time step) and a SizeReport in the
-// convention of ../shared/notes/agmm-paper.md §5.3, which reproduces the
+// convention of docs/spec/bsnn-onnx.md §4 (size), which reproduces the
 // published BSNN size tables: binary weights count 1 bit, every other
 // parameter (float layers' weights and biases, BatchNormalization γ and β,
 // AGMM alpha, float constants of elementwise ops) 32 bits; MB = 10^6 bytes.

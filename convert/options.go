@@ -41,8 +41,15 @@ const DefaultTimeSteps = 4
 // AGMM is off (Go booleans default to false).
 type Options struct {
 	// TimeSteps is T, the number of time steps the input is repeated for
-	// (0 means DefaultTimeSteps).
+	// (0 means DefaultTimeSteps); with event input, the number of frames the
+	// BSNN reads.
 	TimeSteps int
+	// InputEncoding is how the BSNN reads its input (spec §3.7, §8):
+	// bsnn.EncodingDirect ("" too) repeats the ANN's input [N, ...] T
+	// times; bsnn.EncodingEvents makes the BSNN's input time-major
+	// [T, N, ...], one frame per time step (event-camera frames), each of
+	// the ANN's input shape.
+	InputEncoding bsnn.InputEncoding
 	// AGMM puts an AGMMGate in front of every binary layer (default true).
 	AGMM bool
 	// Gate holds the AGMMGate attributes; the zero value is the spec
@@ -116,6 +123,11 @@ func (o Options) resolve() (*resolved, error) {
 		return nil, fmt.Errorf("convert: time steps must be >= 1, got %d", r.TimeSteps)
 	}
 	r.T = int64(r.TimeSteps)
+	enc, err := bsnn.ParseInputEncoding(string(r.InputEncoding))
+	if err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	r.InputEncoding = enc
 	if r.Neuron == (spiking.LIFParams{}) {
 		r.Neuron = spiking.DefaultLIF()
 	}

@@ -239,6 +239,9 @@ func (w *writer) run() error {
 func (w *writer) encode() string {
 	z := w.z
 	xs := z.shapes[z.input]
+	if w.o.InputEncoding == bsnn.EncodingEvents {
+		return w.encodeEvents(xs)
+	}
 	one := z.fresh(z.input + ".unsqueezed")
 	w.node(z.fresh("encode/unsqueeze"), "Unsqueeze", "", []string{z.input, w.axesInit(0)}, []string{one}, nil)
 	shape := make([]int64, len(xs)+1)
@@ -251,6 +254,19 @@ func (w *writer) encode() string {
 	rep := z.fresh(z.input + ".repeat")
 	w.node(z.fresh("encode/repeat"), "Reshape", "", []string{tn, w.shapeInit(append([]int64{-1}, xs[1:]...))}, []string{rep}, nil)
 	return rep
+}
+
+// encodeEvents writes the event input encoding (spec §8) and returns its
+// output: the graph input, time-major [T, N, ...] with one frame per time
+// step, merged into the batch, [T*N, ...], where row t*N + n is frame t of
+// sample n:
+//
+//	Reshape([-1, ...]) (node encode/frames, output <input>.frames)
+func (w *writer) encodeEvents(xs []int64) string {
+	z := w.z
+	frames := z.fresh(z.input + ".frames")
+	w.node(z.fresh("encode/frames"), "Reshape", "", []string{z.input, w.shapeInit(append([]int64{-1}, xs[1:]...))}, []string{frames}, nil)
+	return frames
 }
 
 // plain emits a stateless node as it is (opset-17 form).

@@ -1,5 +1,5 @@
 // Package export writes a binary spiking neural network (BSNN) in each
-// profile of shared/spec/bsnn-onnx.md §5 and reads back every file it
+// profile of docs/spec/bsnn-onnx.md §5 and reads back every file it
 // writes.
 //
 //	out, err := export.Export(model, bsnn.ProfilePacked, export.Options{})
@@ -53,8 +53,11 @@
 //     reads its membrane from the graph input "<lif>.v_in" [N, ...] and
 //     writes the next one to the graph output "<lif>.v_out"; the gates read
 //     alpha[t] = ReduceSum(alpha * time_onehot) from the graph input
-//     "time_onehot" (float32 [T]). To run it: call it T times with the same
-//     input [N, ...], "time_onehot" = one-hot of t, every "<lif>.v_in" equal
+//     "time_onehot" (float32 [T]). An event input [T, N, ...]
+//     (bsnn.input_encoding "events") is declared [1, N, ...]: call t reads
+//     frame t. To run it: call it T times with the same
+//     input [N, ...] (an event input: frame t, x[t:t+1]),
+//     "time_onehot" = one-hot of t, every "<lif>.v_in" equal
 //     to v_reset (bsnn.neurons) at t = 0 and to the previous call's
 //     "<lif>.v_out" after; the model output is the mean of the T calls'
 //     outputs. Spikes at call t equal the unrolled model's at step t.

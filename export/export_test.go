@@ -516,7 +516,7 @@ func TestRunsLikeTheEngine(t *testing.T) {
 				spikes = append(spikes, n.Spikes)
 			}
 			in := feeds{f.model.Proto.Graph.Input[0].GetName(): f.input}
-			batch := int(f.input.Dims[0])
+			batch := batchOf(t, f.model, f.input)
 			ref := newEngine(t, withOutputs(f.model, spikes), in).run(t, in)
 			out := f.model.Proto.Graph.Output[0].GetName()
 			T := canon.TimeSteps
@@ -562,8 +562,8 @@ func TestRunsLikeTheEngine(t *testing.T) {
 	}
 }
 
-// runSteps drives a per-step plain file: T calls with the same input, the
-// membranes starting at v_reset and carried from v_out to v_in, the one-hot
+// runSteps drives a per-step plain file: T calls with the same input (an
+// event input: frame t at call t), the membranes starting at v_reset and carried from v_out to v_in, the one-hot
 // of t; it returns the mean of the T outputs and the spikes of each call
 // joined along the time axis, like the unrolled model's.
 func runSteps(t *testing.T, m *onnx.Model, T, batch int, in feeds, spikes []string, call func(feeds) run) run {
@@ -583,7 +583,7 @@ func runSteps(t *testing.T, m *onnx.Model, T, batch int, in feeds, spikes []stri
 	res := run{}
 	var prev run
 	for step := 0; step < T; step++ {
-		fd := stepFeeds(t, info, x, step, prev, batch, m)
+		fd := stepFeeds(t, info, stepInput(t, m, x, step), step, prev, batch, m)
 		r := call(fd)
 		if step == 0 {
 			res[out] = make([]float32, len(r[out]))

@@ -17,10 +17,16 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/train/data/eventtest"
 )
 
 // The fixtures the tests convert into BSNNs.
-var testFixtures = []string{"lenet_op13_keepbn_static", "resnet20_op13_folded_dynamic"}
+var testFixtures = []string{"lenet_op13_keepbn_static", "resnet20_op13_folded_dynamic", eventFixture}
+
+// eventFixture names the event-input BSNN (spec §8) that loadBSNN converts
+// from testmodels/events/dvsnet.onnx (import --input events); its input is
+// two synthetic N-MNIST samples, frames [4, 2, 2, 34, 34].
+const eventFixture = "dvsnet_events"
 
 type bsnnFixture struct {
 	name  string
@@ -45,19 +51,7 @@ func loadBSNN(t testing.TB, name string) *bsnnFixture {
 	if f, ok := fixCache[name]; ok {
 		return f
 	}
-	dir := filepath.Join("..", "testmodels", "fixtures", name)
-	src, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
-	if err != nil {
-		t.Fatalf("committed fixture %s: %v", name, err)
-	}
-	res, err := convert.Convert(src, convert.DefaultOptions())
-	if err != nil {
-		t.Fatalf("convert %s: %v", name, err)
-	}
-	in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, in := convertFixture(t, name)
 	m := res.Model
 	info, err := Recognize(m)
 	if err != nil {
@@ -83,6 +77,70 @@ func loadBSNN(t testing.TB, name string) *bsnnFixture {
 	f := &bsnnFixture{name: name, model: m, input: in, res: res}
 	fixCache[name] = f
 	return f
+}
+
+// convertFixture converts the ANN of a fixture (spec defaults, T = 4)
+// and reads its input.
+func convertFixture(t testing.TB, name string) (*convert.Result, *onnx.Tensor) {
+	t.Helper()
+	if name == eventFixture {
+		src, err := onnx.DecodeFile(filepath.Join("..", "testmodels", "events", "dvsnet.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := convert.DefaultOptions()
+		o.InputEncoding = bsnn.EncodingEvents
+		res, err := convert.Convert(src, o)
+		if err != nil {
+			t.Fatalf("convert %s: %v", name, err)
+		}
+		x, _, err := eventtest.NMNISTFrames(2, 4, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, &onnx.Tensor{Type: onnx.Float, Dims: []int64{4, 2, 2, 34, 34}, Float32: x}
+	}
+	dir := filepath.Join("..", "testmodels", "fixtures", name)
+	src, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatalf("committed fixture %s: %v", name, err)
+	}
+	res, err := convert.Convert(src, convert.DefaultOptions())
+	if err != nil {
+		t.Fatalf("convert %s: %v", name, err)
+	}
+	in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, in
+}
+
+// stepInput is the model input of call `step` of a per-step file whose
+// unrolled model takes x: x itself for direct input, frame `step` of x,
+// [1, N, ...], for an event input [T, N, ...].
+func stepInput(t testing.TB, m *onnx.Model, x *onnx.Tensor, step int) *onnx.Tensor {
+	t.Helper()
+	enc, err := bsnn.InputEncodingOf(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc != bsnn.EncodingEvents {
+		return x
+	}
+	per := x.Len() / int(x.Dims[0])
+	dims := append([]int64{1}, x.Dims[1:]...)
+	return &onnx.Tensor{Type: onnx.Float, Dims: dims, Float32: x.Floats()[step*per : (step+1)*per]}
+}
+
+// batchOf is the number of samples in x, an input of m.
+func batchOf(t testing.TB, m *onnx.Model, x *onnx.Tensor) int {
+	t.Helper()
+	enc, err := bsnn.InputEncodingOf(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(x.Dims[enc.BatchAxis()])
 }
 
 // variant is one profile (and plain form) under test.

@@ -217,7 +217,8 @@ func removeGraphOutput(g *onnxpb.GraphProto, name string) {
 // retime changes the number of time steps the canonical graph is written
 // for from `from` to `to` (T -> 1 for the per-step plain form, 1 -> T when
 // reading it back): the input encoding's Expand repeats the graph input `to`
-// times, the Reshapes into a time-major view [T, N, ...] (read by LIF,
+// times (an event input [T, N, ...] instead declares `to` frames), the
+// Reshapes into a time-major view [T, N, ...] (read by LIF,
 // LIFStep-free AGMMGate and the decoding ReduceMean) get `to` as their
 // leading dimension, and so do the value_info of the LIF and AGMMGate
 // inputs and outputs.
@@ -233,6 +234,11 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 		}
 		nt := append([]int64{int64(to)}, target[1:]...)
 		enc.Input[1] = ed.constant(shapeConstName(nt), int64Vec("", nt...))
+	}
+	if metadata(mp)[bsnn.MetaInputEncoding] == string(bsnn.EncodingEvents) {
+		if err := retimeEventInput(graphInput(g, ix), from, to); err != nil {
+			return err
+		}
 	}
 	// Time-major views.
 	timeMajor := map[string]bool{}
@@ -268,6 +274,25 @@ func retime(mp *onnxpb.ModelProto, from, to int) error {
 			}
 		}
 	}
+	return nil
+}
+
+// retimeEventInput changes the time axis of an event input [T, N, ...]
+// (spec §8) from `from` frames to `to`: the per-step plain form reads the
+// frame of one step, [1, N, ...].
+func retimeEventInput(in *onnxpb.ValueInfoProto, from, to int) error {
+	if in == nil {
+		return fmt.Errorf("an event-input model (%s %q) without a graph input", bsnn.MetaInputEncoding, bsnn.EncodingEvents)
+	}
+	tt := in.GetType().GetTensorType()
+	if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) < 2 {
+		return fmt.Errorf("event input %q: no declared shape [T, N, ...]", in.GetName())
+	}
+	d, ok := tt.Shape.Dim[0].Value.(*onnxpb.TensorShapeProto_Dimension_DimValue)
+	if !ok || d.DimValue != int64(from) {
+		return fmt.Errorf("event input %q: its time axis is not T=%d", in.GetName(), from)
+	}
+	tt.Shape.Dim[0].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(to)}
 	return nil
 }
 

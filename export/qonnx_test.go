@@ -176,7 +176,7 @@ func qonnxSort(g *onnxpb.GraphProto) {
 func TestQONNXCleanupKeepsFiles(t *testing.T) {
 	dir := t.TempDir()
 	var cleaned []string
-	for _, name := range []string{"lenet_op13_folded_dynamic", "resnet20_op13_folded_dynamic"} {
+	for _, name := range []string{"lenet_op13_folded_dynamic", "resnet20_op13_folded_dynamic", eventFixture} {
 		f := loadBSNN(t, name)
 		for _, v := range variants {
 			orig := exportOK(t, f.model, v)
@@ -261,7 +261,7 @@ func sameOutputs(t *testing.T, tag string, f *bsnnFixture, v variant, orig, c *o
 		if err != nil {
 			t.Fatal(err)
 		}
-		in = stepFeeds(t, info, f.input, 1, nil, int(f.input.Dims[0]), orig)
+		in = stepFeeds(t, info, stepInput(t, orig, f.input, 1), 1, nil, batchOf(t, orig, f.input), orig)
 		for _, n := range info.Neurons { // call 1: any membrane will do
 			in[n.State] = in[n.State]
 		}

@@ -22,7 +22,10 @@
 // Flatten of spikes is a convolution whose kernel covers the image.
 // Everything else runs node by node: the direct encoding (the input
 // repeated T times) is stored once, so the float first layer and its
-// BatchNormalization run on N images instead of T*N; the LIF after it
+// BatchNormalization run on N images instead of T*N (an event input
+// [T, N, C, H, W], bsnn.input_encoding "events", holds T different frames:
+// the first layer runs on the T*N of them, and the samples are on axis 1
+// of the input, see Engine.InputShape); the LIF after it
 // packs the spikes as it makes them (bitkern.LIFChannelsLast); MaxPool of
 // spikes is an OR, GlobalAveragePool counts spikes; AGMM gates compute
 // their factors from spike counts and hand them to the binary layer's

@@ -30,8 +30,12 @@ type Engine struct {
 	g     *onnx.Graph
 	input *onnx.ValueInfo
 	// T is the number of time steps: the count of the directly encoded
-	// input's repetition (0 when the graph repeats nothing).
+	// input's repetition, or the time axis of an event input (0 when the
+	// graph repeats nothing).
 	T int
+	// batchAxis is the input's axis of samples: 0 ([N, ...]), or 1 for
+	// event input ([T, N, ...], bsnn.input_encoding "events").
+	batchAxis int
 
 	consts   map[string]*onnx.Tensor
 	binary   map[string]*binWeight // BipolarQuant outputs by name
@@ -111,6 +115,9 @@ func Compile(model *onnx.Model, opts Options) (*Engine, error) {
 			Reason: fmt.Sprintf("the graph has %d inputs; the packed engine runs models with one", len(g.Inputs))}}}
 	}
 	e.input = g.Inputs[0]
+	if err := e.readEncoding(model); err != nil {
+		return nil, err
+	}
 	if err := e.analyse(); err != nil {
 		return nil, err
 	}
@@ -185,26 +192,46 @@ func (e *Engine) WeightBytes() int {
 	return n
 }
 
+// readEncoding reads how the model takes its input (bsnn.input_encoding):
+// an event input [T, N, ...] has its samples on axis 1 and gives T.
+func (e *Engine) readEncoding(model *onnx.Model) error {
+	enc, err := bsnn.InputEncodingOf(model)
+	if err != nil {
+		return fmt.Errorf("infer: %w", err)
+	}
+	e.batchAxis = enc.BatchAxis()
+	if enc != bsnn.EncodingEvents {
+		return nil
+	}
+	if s := e.input.Shape; len(s) < 3 || !s[0].Known() || s[0].Value < 1 {
+		return fmt.Errorf("infer: input %q has shape %s; an event-input model (%s %q) takes [T, N, ...] with a fixed T",
+			e.input.Name, s, bsnn.MetaInputEncoding, enc)
+	}
+	e.T = int(e.input.Shape[0].Value)
+	return nil
+}
+
 // defaultShape is the input shape for one sample, or for the fixed batch.
 func (e *Engine) defaultShape() ([]int, error) {
-	if len(e.input.Shape) > 0 && e.input.Shape[0].Known() {
-		return e.InputShape(int(e.input.Shape[0].Value))
+	if a := e.batchAxis; len(e.input.Shape) > a && e.input.Shape[a].Known() {
+		return e.InputShape(int(e.input.Shape[a].Value))
 	}
 	return e.InputShape(1)
 }
 
 // InputShape returns the shape of an input of batch samples: the graph
 // input's shape with batch for a symbolic batch dimension (a fixed one
-// must equal batch).
+// must equal batch). The batch is axis 0, or axis 1 for an event input
+// [T, N, ...].
 func (e *Engine) InputShape(batch int) ([]int, error) {
 	var s []int
 	for i, d := range e.input.Shape {
 		switch {
-		case i == 0 && d.Known() && int(d.Value) != batch:
+		case i == e.batchAxis && d.Known() && int(d.Value) != batch:
 			return nil, fmt.Errorf("infer: input %q has a fixed batch of %d, not %d", e.input.Name, d.Value, batch)
 		case d.Known():
 			s = append(s, int(d.Value))
-		case i == 0:
+		case i == e.batchAxis:
 			s = append(s, batch)
 		default:
 			return nil, fmt.Errorf("infer: input %q: dimension %d (%s) is not known", e.input.Name, i, d)

@@ -229,36 +229,43 @@ func TestGatedModelsNearlyMatchFloatEngine(t *testing.T) {
 }
 
 // TestEveryProfileRunsTheSame compiles the plain and packed exports of a
-// BSNN (rewritten to portable by Compile) and checks that they compute the
-// portable model's outputs bit for bit.
+// BSNN, direct-encoded and event-input (rewritten to portable by Compile),
+// and checks that they compute the portable model's outputs bit for bit.
 func TestEveryProfileRunsTheSame(t *testing.T) {
-	m, x := fixture(t, "lenet_op13_folded_dynamic", true, 4)
-	ref, err := Compile(m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ref.Run(x.Floats(), x.Shape())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, prof := range []bsnn.Profile{bsnn.ProfilePlain, bsnn.ProfilePacked} {
-		em, err := export.Export(m, prof, export.Options{})
+	lenet, lx := fixture(t, "lenet_op13_folded_dynamic", true, 4)
+	events, ex := eventFixture(t, true, 4, 3)
+	for _, c := range []struct {
+		m *onnx.Model
+		x *onnx.Tensor
+	}{{lenet, lx}, {events, ex}} {
+		m, x := c.m, c.x
+		ref, err := Compile(m, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := Compile(em, Options{})
+		want, err := ref.Run(x.Floats(), x.Shape())
 		if err != nil {
-			t.Fatalf("%s: %v", prof, err)
+			t.Fatal(err)
 		}
-		got, err := e.Run(x.Floats(), x.Shape())
-		if err != nil {
-			t.Fatalf("%s: %v", prof, err)
-		}
-		if i := firstBitDiff(got[0].Data, want[0].Data); i >= 0 || len(got) != len(want) {
-			t.Fatalf("%s: output differs from the portable model's at %d", prof, i)
-		}
-		if n := packedLayers(e.Plan()); n != packedLayers(ref.Plan()) || n == 0 {
-			t.Fatalf("%s: %d packed layers, portable %d", prof, n, packedLayers(ref.Plan()))
+		for _, prof := range []bsnn.Profile{bsnn.ProfilePlain, bsnn.ProfilePacked} {
+			em, err := export.Export(m, prof, export.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Compile(em, Options{})
+			if err != nil {
+				t.Fatalf("%s: %v", prof, err)
+			}
+			got, err := e.Run(x.Floats(), x.Shape())
+			if err != nil {
+				t.Fatalf("%s: %v", prof, err)
+			}
+			if i := firstBitDiff(got[0].Data, want[0].Data); i >= 0 || len(got) != len(want) {
+				t.Fatalf("%s: output differs from the portable model's at %d", prof, i)
+			}
+			if n := packedLayers(e.Plan()); n != packedLayers(ref.Plan()) || n == 0 {
+				t.Fatalf("%s: %d packed layers, portable %d", prof, n, packedLayers(ref.Plan()))
+			}
 		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // A Summary is what `bsnnctl inspect` reports about a model; its JSON form
-// is the command-line contract (shared/spec/cli.md).
+// is the command-line contract (docs/spec/cli.md).
 type Summary struct {
 	IRVersion    int64             `json:"ir_version"`
 	Producer     string            `json:"producer"`

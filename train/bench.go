@@ -131,9 +131,9 @@ func BenchTrainStep(m *onnx.Model, opts BenchOptions) (*BenchResult, error) {
 	}
 	defer tp.prog.Close()
 	eng := &trainEngine{tp: tp, input: ni.Input, opt: NewOptimizer(cfg, tp.params, func(name string) bool { return ni.Weights[name] })}
-	eng.x, eng.y = benchBatch(opts.Batch, ni.InputShape.Size(), tp.loss.C)
+	eng.x, eng.y = benchBatch(opts.Batch, ni.sampleLen(), tp.loss.C)
 	res := &BenchResult{Batch: opts.Batch, T: ni.T, CompileSeconds: time.Since(t0).Seconds(),
-		InputShape: []int{opts.Batch, ni.InputShape.C, ni.InputShape.H, ni.InputShape.W}}
+		InputShape: ni.inputShape(opts.Batch)}
 	for _, p := range tp.params {
 		res.Params += len(p.Data())
 	}

@@ -551,7 +551,7 @@ func InitialTrainState(m *onnx.Model, cfg Config) (*OptState, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := ops.NewBuilder(m, ops.Options{Training: true, Batch: 2})
+	b, err := ops.NewBuilder(m, ni.opsOptions(ops.Options{Training: true}, 2))
 	if err != nil {
 		return nil, err
 	}

@@ -83,9 +83,25 @@ type Config struct {
 	TimeSteps int `json:"time_steps"`
 
 	// Augmentation of training images: random crop with AugPad pixels of
-	// padding and random horizontal flips.
+	// padding and random horizontal flips. AugFlip also flips event
+	// frames.
 	AugPad  int  `json:"aug_pad"`
 	AugFlip bool `json:"aug_flip"`
+
+	// Event data sets (nmnist, dvsgesture, cifar10dvs), for event-input
+	// models only: how a sample's events become the model's T frames
+	// (data.EventOptions, data.EventInput). Bin splits the events by count
+	// or by time; FrameSize is the frames' size, which must be the model's
+	// input size (the zero value takes it); FrameValues feeds event counts
+	// or binary frames; AugRoll > 0 rolls training frames by up to AugRoll
+	// pixels. FrameCache, when set, is the only folder of the frame cache;
+	// NoFrameCache turns it off.
+	Bin          data.BinMode     `json:"bin"`
+	FrameSize    data.FrameSize   `json:"frame_size"`
+	FrameValues  data.FrameValues `json:"frame_values"`
+	AugRoll      int              `json:"aug_roll"`
+	FrameCache   string           `json:"frame_cache,omitempty"`
+	NoFrameCache bool             `json:"no_frame_cache,omitempty"`
 
 	Seed            uint64 `json:"seed"`
 	MaxSteps        int    `json:"max_steps"`        // stop after this many optimizer steps (0: no limit)
@@ -208,6 +224,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("time steps %d, want > 0", c.TimeSteps)
 	case c.AugPad < 0:
 		return fmt.Errorf("augmentation pad %d, want >= 0", c.AugPad)
+	case c.AugRoll < 0:
+		return fmt.Errorf("augmentation roll %d, want >= 0", c.AugRoll)
+	case c.Bin != data.BinByCount && c.Bin != data.BinByTime:
+		return fmt.Errorf("invalid %v", c.Bin)
+	case c.FrameValues != data.FrameCounts && c.FrameValues != data.FrameBinary:
+		return fmt.Errorf("invalid %v", c.FrameValues)
+	case c.FrameSize.H < 0 || c.FrameSize.W < 0:
+		return fmt.Errorf("frame size %v, want positive", c.FrameSize)
 	case c.MaxSteps < 0 || c.LogEvery < 0 || c.CheckpointEvery < 0 || c.KeepCheckpoints < 0 || c.Workers < 0:
 		return fmt.Errorf("negative step, checkpoint or thread count")
 	case c.TrainLimit < 0 || c.TestLimit < 0:
@@ -231,5 +255,6 @@ func (c Config) mathKey() map[string]any {
 		"loss": c.Loss, "label_smoothing": c.LabelSmoothing, "clip_norm": c.ClipNorm,
 		"agmm": c.AGMM, "ste": c.STE, "time_steps": c.TimeSteps, "aug_pad": c.AugPad,
 		"aug_flip": c.AugFlip, "seed": c.Seed, "max_steps": c.MaxSteps,
+		"bin": c.Bin, "frame_size": c.FrameSize, "frame_values": c.FrameValues, "aug_roll": c.AugRoll,
 	}
 }

@@ -41,6 +41,16 @@
 // and rank 0 alone writes RUNDIR; dist.Local, the default, is a single
 // process.
 //
-// Evaluate is `bsnnctl eval`; BenchTrainStep times one training step (the
-// CLI's `bench train`).
+// The model's input encoding (bsnn.input_encoding) decides the data
+// (dataset.go): a direct-encoded model reads image data sets, batches
+// [N, C, H, W]; an event-input model (spec §8) reads the event data sets
+// (nmnist, dvsgesture, cifar10dvs), each sample binned into T frames of
+// the model's input size (T its time steps; Config.Bin, FrameSize,
+// FrameValues, FrameCache, NoFrameCache), time-major batches
+// [T, N, 2, H, W] augmented with Config.AugFlip and AugRoll. A data set of
+// the other kind is one error naming the model's input.
+//
+// Evaluate is `bsnnctl eval` (EvaluateEvents for event data, which
+// OpenEvents bins for a model); BenchTrainStep times one training step
+// (the CLI's `bench train`).
 package train

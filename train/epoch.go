@@ -310,7 +310,7 @@ func (t *Trainer) evaluate(ctx context.Context, m *onnx.Model) (*EvalResult, err
 	progress := func(done, total int) {
 		t.obs.send(Event{Kind: EvalProgress, Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Step: t.step, Done: done, Total: total})
 	}
-	return evaluate(ctx, m, t.ni, t.testDS, t.testTF, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress,
+	return evaluate(ctx, m, t.ni, t.test, evalRun{batch: t.cfg.EvalBatch, workers: t.cfg.Workers, progress: progress,
 		arena: t.arena, comm: t.comm})
 }
 

@@ -35,6 +35,9 @@ type EvalOptions struct {
 	// ops), "packed" the packed engine (package infer, binary layers on
 	// packed spikes; the statistics come from its spike counts).
 	Engine string
+	// FrameValues is what event frames feed the model (EvaluateEvents):
+	// event counts (the zero value) or binary.
+	FrameValues data.FrameValues
 }
 
 // EvalResult is what `bsnnctl eval` reports; it marshals to JSON as is.
@@ -76,23 +79,56 @@ type LIFRate struct {
 
 // Evaluate runs model in inference mode (BatchNormalization on running
 // statistics) over every image of ds and reports accuracy, loss, firing
-// rates and energy per sample.
+// rates and energy per sample. An event-input model is an error (see
+// EvaluateEvents).
 func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult, error) {
+	if ds == nil || ds.N == 0 {
+		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
+	}
+	ds, err := limit(ds, opts.Limit)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	return evaluateModel(model, opts, func(ni *netInfo) (testSet, error) {
+		if err := ni.checkData(ds.Kind); err != nil {
+			return testSet{}, err
+		}
+		tf, err := makeTransform(ds, ni, opts.Norm, opts.Fit)
+		if err != nil {
+			return testSet{}, err
+		}
+		return imageTestSet(ds, tf), nil
+	})
+}
+
+// EvaluateEvents is Evaluate for an event-input model (spec §8) over the
+// event frames ds (OpenEvents bins a data set for a model), fed as
+// opts.FrameValues. Frames of another T or size than the model's input,
+// and a model that reads images, are errors.
+func EvaluateEvents(model *onnx.Model, ds *data.EventDataset, opts EvalOptions) (EvalResult, error) {
+	if ds == nil || ds.N == 0 {
+		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
+	}
+	ds, err := limit(ds, opts.Limit)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	return evaluateModel(model, opts, func(ni *netInfo) (testSet, error) {
+		if err := ni.checkFrames(ds); err != nil {
+			return testSet{}, err
+		}
+		return eventTestSet(ds, opts.FrameValues), nil
+	})
+}
+
+// evaluateModel evaluates model on the test set that set makes for it.
+func evaluateModel(model *onnx.Model, opts EvalOptions, set func(*netInfo) (testSet, error)) (EvalResult, error) {
 	ctx := opts.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 256
-	}
-	if ds == nil || ds.N == 0 {
-		return EvalResult{}, fmt.Errorf("evaluate: empty data set")
-	}
-	if opts.Limit > 0 && opts.Limit < ds.N {
-		var err error
-		if ds, err = ds.Slice(0, opts.Limit); err != nil {
-			return EvalResult{}, err
-		}
 	}
 	m := model.Clone()
 	if opts.AGMM == "off" {
@@ -106,7 +142,7 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 	if err != nil {
 		return EvalResult{}, err
 	}
-	tf, err := makeTransform(ds, ni, opts.Norm, opts.Fit)
+	ts, err := set(ni)
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -123,7 +159,7 @@ func Evaluate(model *onnx.Model, ds *data.Dataset, opts EvalOptions) (EvalResult
 	if opts.Observer != nil {
 		run.progress = func(done, total int) { opts.Observer(Event{Kind: EvalProgress, Done: done, Total: total}) }
 	}
-	r, err := evaluate(ctx, m, ni, ds, tf, run)
+	r, err := evaluate(ctx, m, ni, ts, run)
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -160,12 +196,12 @@ type evalRun struct {
 	comm dist.Comm
 }
 
-// evaluate runs m over ds in batches.
-func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, run evalRun) (*EvalResult, error) {
+// evaluate runs m over the test set ts in batches.
+func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ts testSet, run evalRun) (*EvalResult, error) {
 	start := time.Now()
-	batch := min(run.batch, ds.N)
-	acc, main, err := evalSums(ctx, m, ni, ds, tf, run, batch)
-	n := ds.N
+	batch := min(run.batch, ts.n)
+	acc, main, err := evalSums(ctx, m, ni, ts, run, batch)
+	n := ts.n
 	if run.comm != nil {
 		if err = dist.Agree(run.comm, err); err == nil {
 			n, err = acc.reduce(run.comm, n)
@@ -175,7 +211,7 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 		return nil, err
 	}
 	r := acc.result(main, n, ni.T)
-	r.Batch, r.Remainder = batch, ds.N%batch
+	r.Batch, r.Remainder = batch, ts.n%batch
 	r.Seconds = time.Since(start).Seconds()
 	if math.IsNaN(r.Loss) {
 		err = fmt.Errorf("evaluation loss is NaN (the model's output is not finite)")
@@ -187,11 +223,11 @@ func evaluate(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	return r, nil
 }
 
-// evalSums runs m over ds in batches of batch samples and returns the
+// evalSums runs m over ts in batches of batch samples and returns the
 // sums of the per-sample results and the full-batch program (closed; its
 // taps name the layers).
-func evalSums(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset, tf *data.Transform, run evalRun, batch int) (*evalAcc, *evalProgram, error) {
-	ld, err := data.NewLoader(ds, tf, data.LoaderConfig{BatchSize: batch, Workers: run.workers})
+func evalSums(ctx context.Context, m *onnx.Model, ni *netInfo, ts testSet, run evalRun, batch int) (*evalAcc, *evalProgram, error) {
+	ld, err := ts.loader(batch, run.workers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +240,7 @@ func evalSums(ctx context.Context, m *onnx.Model, ni *netInfo, ds *data.Dataset,
 	}
 	defer main.prog.Close()
 	var rest *evalProgram
-	if remainder := ds.N % batch; remainder > 0 {
+	if remainder := ts.n % batch; remainder > 0 {
 		if rest, err = compileEval(m, ni, remainder, run.arena); err != nil {
 			return nil, nil, fmt.Errorf("compiling the evaluation program for the last %d images: %w", remainder, err)
 		}

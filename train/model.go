@@ -9,15 +9,22 @@ import (
 	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
+	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
 // netInfo is what the trainer needs to know about a model's graph.
 type netInfo struct {
-	Input      string     // the graph input fed with images
-	InputShape data.Shape // its per-sample shape [C, H, W] (or [D, 1, 1] for a flat input)
+	Input string // the graph input fed with images or event frames
+	// InputShape is its per-sample shape [C, H, W] (or [D, 1, 1] for a
+	// flat input); for event input, the shape of one frame.
+	InputShape data.Shape
 	InputRank  int
-	Output     string // the (first) graph output, [N, classes]
+	// Encoding is how the model reads its input (bsnn.input_encoding):
+	// direct, a batch of images [N, C, H, W], or events, T frames per
+	// sample, time-major [T, N, C, H, W].
+	Encoding bsnn.InputEncoding
+	Output   string // the (first) graph output, [N, classes]
 	// Logits is the per-step logits tensor (the input of the final
 	// ReduceMean over time) when the model decodes its output as the mean
 	// over time; "" otherwise.
@@ -63,30 +70,20 @@ func analyze(m *onnx.Model) (*netInfo, error) {
 	if !in.HasShape {
 		return nil, fmt.Errorf("input %q has no declared shape", in.Name)
 	}
-	dims := make([]int, len(in.Shape))
-	for i, d := range in.Shape {
-		if i == 0 {
-			continue
-		}
-		if !d.Known() {
-			return nil, fmt.Errorf("input %q dimension %d (%s) is not fixed", in.Name, i, d)
-		}
-		dims[i] = int(d.Value)
-	}
-	switch len(dims) {
-	case 4:
-		ni.InputShape = data.Shape{C: dims[1], H: dims[2], W: dims[3]}
-	case 3: // [N, H, W]: one channel
-		ni.InputShape = data.Shape{C: 1, H: dims[1], W: dims[2]}
-	case 2: // [N, D]: a flattened image; the data set decides the layout
-		ni.InputShape = data.Shape{C: dims[1], H: 1, W: 1}
-	default:
-		return nil, fmt.Errorf("input %q has rank %d; want [N, C, H, W], [N, H, W] or [N, D]", in.Name, len(dims))
+	if ni.Encoding, err = bsnn.InputEncodingOf(m); err != nil {
+		return nil, err
 	}
 	if T, err := timeSteps(m); err != nil {
 		return nil, err
 	} else if T > 0 {
 		ni.T = T
+	}
+	if ni.events() {
+		if err := ni.eventInput(in); err != nil {
+			return nil, err
+		}
+	} else if err := ni.imageInput(in); err != nil {
+		return nil, err
 	}
 	if ni.T > 1 || m.Metadata()[bsnn.MetaOutputDecoding] == "mean_over_time" {
 		ni.Logits = findPerStepLogits(m, g, ni.Output)
@@ -106,6 +103,121 @@ func analyze(m *onnx.Model) (*netInfo, error) {
 		}
 	}
 	return ni, nil
+}
+
+// imageInput reads the per-sample shape of an image input [N, C, H, W],
+// [N, H, W] or [N, D].
+func (ni *netInfo) imageInput(in *onnx.ValueInfo) error {
+	dims, err := fixedDims(in, 1)
+	if err != nil {
+		return err
+	}
+	switch len(dims) {
+	case 3:
+		ni.InputShape = data.Shape{C: dims[0], H: dims[1], W: dims[2]}
+	case 2: // [N, H, W]: one channel
+		ni.InputShape = data.Shape{C: 1, H: dims[0], W: dims[1]}
+	case 1: // [N, D]: a flattened image; the data set decides the layout
+		ni.InputShape = data.Shape{C: dims[0], H: 1, W: 1}
+	default:
+		return fmt.Errorf("input %q has rank %d; want [N, C, H, W], [N, H, W] or [N, D]", in.Name, len(in.Shape))
+	}
+	return nil
+}
+
+// eventInput reads the frame shape of an event input [T, N, C, H, W]
+// (spec §8), whose T must be the model's time steps.
+func (ni *netInfo) eventInput(in *onnx.ValueInfo) error {
+	if len(in.Shape) != 5 {
+		return fmt.Errorf("input %q has shape %s; an event-input model (%s %q) takes frames [T, N, C, H, W]",
+			in.Name, in.Shape, bsnn.MetaInputEncoding, ni.Encoding)
+	}
+	if d := in.Shape[0]; !d.Known() || int(d.Value) != ni.T {
+		return fmt.Errorf("input %q has shape %s: its time axis is not the model's T=%d (%s)", in.Name, in.Shape, ni.T, bsnn.MetaTimeSteps)
+	}
+	dims, err := fixedDims(in, 2)
+	if err != nil {
+		return err
+	}
+	ni.InputShape = data.Shape{C: dims[0], H: dims[1], W: dims[2]}
+	return nil
+}
+
+// fixedDims returns the dimensions of in from axis `from` on, which must
+// all be fixed.
+func fixedDims(in *onnx.ValueInfo, from int) ([]int, error) {
+	var dims []int
+	for i, d := range in.Shape {
+		if i < from {
+			continue
+		}
+		if !d.Known() {
+			return nil, fmt.Errorf("input %q dimension %d (%s) is not fixed", in.Name, i, d)
+		}
+		dims = append(dims, int(d.Value))
+	}
+	return dims, nil
+}
+
+// events reports whether the model reads event frames [T, N, C, H, W].
+func (ni *netInfo) events() bool { return ni.Encoding == bsnn.EncodingEvents }
+
+// inputShape is the graph input's shape for a batch of n samples.
+func (ni *netInfo) inputShape(n int) []int {
+	s := ni.InputShape
+	if ni.events() {
+		return []int{ni.T, n, s.C, s.H, s.W}
+	}
+	return []int{n, s.C, s.H, s.W}
+}
+
+// sampleLen is the number of input values per sample: one image, or T
+// frames.
+func (ni *netInfo) sampleLen() int {
+	if ni.events() {
+		return ni.T * ni.InputShape.Size()
+	}
+	return ni.InputShape.Size()
+}
+
+// opsOptions returns opts for a program on batches of n samples: the
+// batch for direct input, the whole input shape for event input (whose
+// batch axis is not the leading one, which ops fills in by itself).
+func (ni *netInfo) opsOptions(opts ops.Options, n int) ops.Options {
+	opts.Batch = n
+	if ni.events() {
+		opts.InputShapes = map[string][]int{ni.Input: ni.inputShape(n)}
+	}
+	return opts
+}
+
+// checkData reports a data set the model cannot read: event frames for a
+// model that reads images, or images for an event-input model.
+func (ni *netInfo) checkData(kind data.Kind) error {
+	switch {
+	case ni.events() && !kind.IsEvent():
+		return fmt.Errorf("the model reads event frames (input %q %s, %s %q), but %s is an image data set: give an event data set (%s:DIR, %s:DIR or %s:DIR)",
+			ni.Input, ni.inputDims(), bsnn.MetaInputEncoding, ni.Encoding, kind, data.NMNIST, data.DVSGesture, data.CIFAR10DVS)
+	case !ni.events() && kind.IsEvent():
+		return fmt.Errorf("%s is an event data set, but the model reads images (input %q %s): convert the ANN with `bsnnctl import --input events` to read event frames",
+			kind, ni.Input, ni.inputDims())
+	}
+	return nil
+}
+
+// inputDims writes the input's shape: [T=4, N, 2, 34, 34], [N, 1, 28, 28],
+// [N, 28, 28] or [N, 784].
+func (ni *netInfo) inputDims() string {
+	s := ni.InputShape
+	switch {
+	case ni.events():
+		return fmt.Sprintf("[T=%d, N, %d, %d, %d]", ni.T, s.C, s.H, s.W)
+	case ni.InputRank == 2:
+		return fmt.Sprintf("[N, %d]", s.C)
+	case ni.InputRank == 3:
+		return fmt.Sprintf("[N, %d, %d]", s.H, s.W)
+	}
+	return fmt.Sprintf("[N, %d, %d, %d]", s.C, s.H, s.W)
 }
 
 // findPerStepLogits walks back from the output through shape-only ops to a

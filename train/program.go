@@ -28,9 +28,11 @@ func compileTrain(m *onnx.Model, ni *netInfo, cfg Config, arena *ops.Arena) (*tr
 }
 
 // compileTrainWith is compileTrain with the engine's options opts (its
-// Arena and BatchStatsReducer; Training, Batch and STE come from cfg).
+// Arena and BatchStatsReducer; Training, Batch and STE come from cfg, the
+// input shape from ni).
 func compileTrainWith(m *onnx.Model, ni *netInfo, cfg Config, opts ops.Options) (*trainProgram, error) {
-	opts.Training, opts.Batch, opts.STE = true, cfg.Batch, cfg.STE
+	opts = ni.opsOptions(opts, cfg.Batch)
+	opts.Training, opts.STE = true, cfg.STE
 	b, err := ops.NewBuilder(m, opts)
 	if err != nil {
 		return nil, err
@@ -164,7 +166,7 @@ type evalProgram struct {
 // compileEval compiles m in inference mode for batches of batch samples,
 // its intermediate values in arena (nil: its own).
 func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*evalProgram, error) {
-	b, err := ops.NewBuilder(m, ops.Options{Batch: batch, Arena: arena})
+	b, err := ops.NewBuilder(m, ni.opsOptions(ops.Options{Arena: arena}, batch))
 	if err != nil {
 		return nil, err
 	}

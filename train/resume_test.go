@@ -55,11 +55,6 @@ func TestResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a helper process")
 	}
-	testResume(t, 2)
-}
-
-func testResume(t *testing.T, threads int) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 	tmp := t.TempDir()
 	// The LeNet BSNN: float conv, binary conv and linear layers, pooling,
 	// BN, LIF and AGMM gates; its convolutions use the parallel kernels.
@@ -73,10 +68,21 @@ func testResume(t *testing.T, threads int) {
 		t.Fatal(err)
 	}
 	writeCIFAR10(t, dataDir, 200, 40, 9)
+	// 12 steps per epoch; the checkpoint of step 15 is mid-epoch 2.
 	base := Config{Model: modelPath, Data: "cifar10:" + dataDir, Epochs: 3, Batch: 16, EvalBatch: 16,
 		Optimizer: SGD, LR: 0.05, WeightDecay: 5e-4, WarmupSteps: 3, AugPad: 2, AugFlip: true,
 		LabelSmoothing: 0.05, ClipNorm: 10, Seed: 7, LogEvery: 1, CheckpointEvery: 5, KeepCheckpoints: 2,
 		NoPlots: true}
+	testResume(t, 2, base, filepath.Join(tmp, "runs"), 15)
+}
+
+// testResume runs base (Out is set) uninterrupted, and in a helper process
+// SIGKILLed after its checkpoint of step killAfter (which must be
+// mid-epoch), then resumed in-process; it compares the two runs' metrics
+// lines (without timings) and their final.onnx and best.onnx bytes. The
+// runs go under tmp, at GOMAXPROCS threads.
+func testResume(t *testing.T, threads int, base Config, tmp string, killAfter int) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 
 	// Uninterrupted.
 	ref := base
@@ -85,8 +91,7 @@ func testResume(t *testing.T, threads int) {
 		t.Fatal(err)
 	}
 
-	// Killed mid-epoch 2 (12 steps per epoch; the checkpoint of step 15 is
-	// mid-epoch), then resumed.
+	// Killed mid-epoch, then resumed.
 	killed := base
 	killed.Out = filepath.Join(tmp, "killed")
 	js, err := json.Marshal(killed)
@@ -100,7 +105,7 @@ func testResume(t *testing.T, threads int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join(killed.Out, checkpointBase(15)+".json")
+	want := filepath.Join(killed.Out, checkpointBase(killAfter)+".json")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := os.Stat(want); err == nil {
@@ -109,7 +114,7 @@ func testResume(t *testing.T, threads int) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("no checkpoint at step 15 after 2 minutes; helper stderr: %s", stderr.String())
+			t.Fatalf("no checkpoint at step %d after 2 minutes; helper stderr: %s", killAfter, stderr.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

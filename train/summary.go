@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
 // File names in RUNDIR.
@@ -129,36 +128,4 @@ func sameMath(saved, now Config) error {
 		return fmt.Errorf("settings differ from the checkpoint's run: %s", strings.Join(diff, "; "))
 	}
 	return nil
-}
-
-// openData reads the training and test splits.
-func openData(cfg Config) (trainDS, testDS *data.Dataset, err error) {
-	if cfg.TrainSet != nil {
-		trainDS, testDS = cfg.TrainSet, cfg.TestSet
-	} else {
-		spec, err := data.ParseSpec(cfg.Data)
-		if err != nil {
-			return nil, nil, err
-		}
-		if trainDS, err = data.Open(spec, data.Train); err != nil {
-			return nil, nil, err
-		}
-		if testDS, err = data.Open(spec, data.Test); err != nil {
-			return nil, nil, err
-		}
-	}
-	if cfg.TrainLimit > 0 && cfg.TrainLimit < trainDS.N {
-		if trainDS, err = trainDS.Slice(0, cfg.TrainLimit); err != nil {
-			return nil, nil, err
-		}
-	}
-	if cfg.TestLimit > 0 && cfg.TestLimit < testDS.N {
-		if testDS, err = testDS.Slice(0, cfg.TestLimit); err != nil {
-			return nil, nil, err
-		}
-	}
-	if testDS.N == 0 {
-		return nil, nil, fmt.Errorf("the test set is empty")
-	}
-	return trainDS, testDS, nil
 }

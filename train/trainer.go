@@ -40,8 +40,7 @@ type Trainer struct {
 	model *onnx.Model // the model the parameters came from (initializers of the start)
 	ni    *netInfo
 
-	testDS  *data.Dataset
-	testTF  *data.Transform
+	test    testSet // this rank's part of the test split
 	loader  *data.Loader
 	spe     int // steps per epoch
 	dropped int // training images left out of each epoch
@@ -176,13 +175,17 @@ func (t *Trainer) prepare(ls *loopState) error {
 			ni.T, bsnn.MetaTimeSteps, ts, ts)
 	}
 	t.cfg.TimeSteps = ni.T
+	if ni.events() && t.cfg.FrameSize.IsZero() {
+		// The frames are binned to the model's input size.
+		t.cfg.FrameSize = data.FrameSize{H: ni.InputShape.H, W: ni.InputShape.W}
+	}
 	t.ni = ni
 	if ls != nil {
 		if err := sameMath(ls.Config, t.cfg); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
 	}
-	if err := t.openData(); err != nil {
+	if err := t.openLoop(); err != nil {
 		return err
 	}
 	if err := t.compile(ls); err != nil {
@@ -275,49 +278,19 @@ func (t *Trainer) openNewModel() error {
 	return nil
 }
 
-// openData reads the splits and makes the training loader.
-func (t *Trainer) openData() error {
+// openLoop reads the data and sizes the run: steps per epoch, planned
+// steps, warm-up.
+func (t *Trainer) openLoop() error {
 	cfg := t.cfg
-	trainDS, testDS, err := openData(cfg)
-	if err != nil {
-		return err
-	}
-	var norm *data.Norm
-	if trainDS.Kind == data.Folder {
-		n := data.ComputeNorm(trainDS)
-		norm = &n
-	}
-	trainTF, err := makeTransform(trainDS, t.ni, norm, data.FitResize)
-	if err != nil {
-		return err
-	}
-	if t.testTF, err = makeTransform(testDS, t.ni, norm, data.FitResize); err != nil {
-		return err
-	}
-	if trainDS.N < cfg.Batch {
-		return fmt.Errorf("the training set has %d images, fewer than one batch of %d", trainDS.N, cfg.Batch)
-	}
-	// Each rank evaluates its contiguous part of the test set.
-	size, rank := t.comm.Size(), t.comm.Rank()
-	if testDS.N < size {
-		return fmt.Errorf("the test set has %d images, fewer than the %d ranks that share it", testDS.N, size)
-	}
-	if t.testDS, err = testDS.Slice(rank*testDS.N/size, (rank+1)*testDS.N/size); err != nil {
-		return err
-	}
-	t.loader, err = data.NewLoader(trainDS, trainTF, data.LoaderConfig{
-		BatchSize: cfg.Batch, Shuffle: true, DropLast: true, Seed: cfg.Seed,
-		Augment: data.Augment{Pad: cfg.AugPad, HFlip: cfg.AugFlip}, Workers: cfg.Workers,
-		Shards: size, Shard: rank,
-	})
+	n, err := t.openData()
 	if err != nil {
 		return err
 	}
 	t.spe = t.loader.Len()
-	t.dropped = trainDS.N - t.loader.Samples()
+	t.dropped = n - t.loader.Samples()
 	if t.dropped > 0 {
 		t.log.Info("the last partial training batch is dropped every epoch (the order is reshuffled each epoch)",
-			"images", t.dropped, "batch", cfg.Batch)
+			"samples", t.dropped, "batch", cfg.Batch)
 	}
 	t.total = cfg.Epochs * t.spe
 	if cfg.MaxSteps > 0 && cfg.MaxSteps < t.total {
@@ -346,7 +319,7 @@ func (t *Trainer) compile(ls *loopState) error {
 	// The evaluation program, compiled now and dropped, sizes the arena
 	// (allocated at the first step) for both programs at once, and a model
 	// that cannot be evaluated fails before training.
-	ev, err := compileEval(t.model, t.ni, min(cfg.EvalBatch, t.testDS.N), t.arena)
+	ev, err := compileEval(t.model, t.ni, min(cfg.EvalBatch, t.test.n), t.arena)
 	if err != nil {
 		t.Close()
 		return fmt.Errorf("compiling the evaluation program: %w", err)

@@ -118,7 +118,7 @@ type Report struct {
 	LoadAfter  [3]float64 `json:"load_after"`
 	CPU        string     `json:"cpu"`
 	TimeSteps  int        `json:"time_steps"`
-	Input      []int      `json:"input_shape"` // per sample
+	Input      []int      `json:"input_shape"` // per sample (an event input: [T, C, H, W])
 	// ORTVersion is the onnxruntime library's version ("" when not loaded).
 	ORTVersion string `json:"onnxruntime_version,omitempty"`
 	// Plan is the packed engine's plan.
@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	sample, err := sampleShape(cfg.Model)
+	sample, _, err := sampleShape(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -247,11 +247,9 @@ func portableBytes(m *onnx.Model) ([]byte, error) {
 
 // measure interleaves the engines at one batch size.
 func (r *Report) measure(ctx context.Context, cfg Config, e *infer.Engine, rt, ann *ort.Session, batch int, logf func(string, ...any)) error {
-	shape := append([]int{batch}, r.Input...)
-	x := make([]float32, batch*numel(r.Input))
-	rng := rand.New(rand.NewPCG(uint64(batch), 7))
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
+	x, shape, err := batchInput(cfg.Model, batch)
+	if err != nil {
+		return err
 	}
 	var steppers []*stepper
 	defer func() {
@@ -285,7 +283,12 @@ func (r *Report) measure(ctx context.Context, cfg Config, e *infer.Engine, rt, a
 		}
 	}
 	if ann != nil {
-		if err := add(ONNXRuntimeANN, cfg.ANN, func() (*stepper, error) { return ortStepper(ONNXRuntimeANN, ann, x, shape) }); err != nil {
+		// The ANN of an event-input BSNN reads one frame [N, C, H, W].
+		annX, annShape, err := batchInput(cfg.ANN, batch)
+		if err != nil {
+			return fmt.Errorf("the ANN: %w", err)
+		}
+		if err := add(ONNXRuntimeANN, cfg.ANN, func() (*stepper, error) { return ortStepper(ONNXRuntimeANN, ann, annX, annShape) }); err != nil {
 			return err
 		}
 	}
@@ -426,42 +429,69 @@ func ortStepper(name string, s *ort.Session, x []float32, shape []int) (*stepper
 }
 
 // sampleShape returns the per-sample input shape of m (every dimension
-// after the batch must be fixed).
-func sampleShape(m *onnx.Model) ([]int, error) {
+// but the batch must be fixed) and the input's batch axis: 0, or 1 for
+// an event input [T, N, ...] (whose sample is [T, C, H, W]).
+func sampleShape(m *onnx.Model) (sample []int, axis int, err error) {
 	g, err := m.Graph()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(g.Inputs) != 1 {
-		return nil, fmt.Errorf("the model has %d inputs; the benchmark feeds one", len(g.Inputs))
+		return nil, 0, fmt.Errorf("the model has %d inputs; the benchmark feeds one", len(g.Inputs))
 	}
+	enc, err := bsnn.InputEncodingOf(m)
+	if err != nil {
+		return nil, 0, err
+	}
+	axis = enc.BatchAxis()
 	in := g.Inputs[0]
-	var s []int
+	if len(in.Shape) < axis+2 {
+		return nil, 0, fmt.Errorf("input %q has shape %s; want a batch axis and a sample", in.Name, in.Shape)
+	}
 	for i, d := range in.Shape {
-		if i == 0 {
+		if i == axis {
 			continue
 		}
 		if !d.Known() {
-			return nil, fmt.Errorf("input %q: dimension %d (%s) is not fixed", in.Name, i, d)
+			return nil, 0, fmt.Errorf("input %q: dimension %d (%s) is not fixed", in.Name, i, d)
 		}
-		s = append(s, int(d.Value))
+		sample = append(sample, int(d.Value))
 	}
-	if len(in.Shape) < 2 {
-		return nil, fmt.Errorf("input %q has shape %s; want a batch axis and a sample", in.Name, in.Shape)
+	return sample, axis, nil
+}
+
+// batchInput is a seeded random input of m for batch samples, and its
+// shape.
+func batchInput(m *onnx.Model, batch int) ([]float32, []int, error) {
+	sample, axis, err := sampleShape(m)
+	if err != nil {
+		return nil, nil, err
 	}
-	return s, nil
+	shape := slices.Insert(slices.Clone(sample), axis, batch)
+	x := make([]float32, numel(shape))
+	rng := rand.New(rand.NewPCG(uint64(batch), 7))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x, shape, nil
 }
 
 // fixedBatch says why m cannot run a batch of n ("" when it can): its
 // input's batch dimension is fixed to another size.
 func fixedBatch(m *onnx.Model, n int) string {
 	g, err := m.Graph()
-	if err != nil || len(g.Inputs) == 0 || len(g.Inputs[0].Shape) == 0 {
+	if err != nil || len(g.Inputs) == 0 {
+		return ""
+	}
+	enc, err := bsnn.InputEncodingOf(m)
+	if err != nil {
 		return ""
 	}
 	in := g.Inputs[0]
-	if d := in.Shape[0]; d.Known() && int(d.Value) != n {
-		return fmt.Sprintf("input %q has a fixed batch of %d (export it with a dynamic batch axis to measure batch %d)", in.Name, d.Value, n)
+	if a := enc.BatchAxis(); len(in.Shape) > a {
+		if d := in.Shape[a]; d.Known() && int(d.Value) != n {
+			return fmt.Sprintf("input %q has a fixed batch of %d (export it with a dynamic batch axis to measure batch %d)", in.Name, d.Value, n)
+		}
 	}
 	return ""
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Closed-form references of the BSNN custom ops, written from the formulas
-// of shared/spec/bsnn-onnx.md §2 independently of ops/spiking. Their
+// of docs/spec/bsnn-onnx.md §2 independently of ops/spiking. Their
 // forwards are step functions (LIF spikes, BipolarQuant), or their training
 // gradients are not the derivative of the forward by design (surrogates,
 // straight-through estimators, detached statistics, AGMMGate's grad_only

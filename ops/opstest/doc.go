@@ -38,7 +38,7 @@
 //     surrogate gradient of LIF's spikes, BipolarQuant's straight-through
 //     estimator, AGMMGate's grad_only mode and detached statistics),
 //     GradCheck.Reference supplies a closed-form gradient instead; LIFRef,
-//     AGMMRef and BipolarRef implement those of shared/spec/bsnn-onnx.md §2
+//     AGMMRef and BipolarRef implement those of docs/spec/bsnn-onnx.md §2
 //     independently of ops/spiking.
 //   - ValuesMatch: the outputs equal the case's reference forward pass
 //     (Case.Want), when it has one.

@@ -202,3 +202,31 @@ func writeFile(path string, b []byte) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
+
+// NMNISTFrames returns n synthetic N-MNIST samples, of classes 0, 1, 2, ... in turn
+// (ClassEvents of 400 events over 300 ms on the 34x34 sensor, as WriteNMNIST writes
+// them), binned by event count into T frames and laid out as an event loader serves a
+// batch: frame-major [T, n, 2, 34, 34], sample i's frame t at (t*n+i)*2*34*34. It also
+// returns the labels.
+func NMNISTFrames(n, T int, seed uint64) (x []float32, labels []int, err error) {
+	rng := rand.New(rand.NewPCG(seed, 0x6672616d6573))
+	s := data.NMNISTSensor
+	frame := 2 * s.H * s.W
+	x = make([]float32, T*n*frame)
+	counts := make([]uint16, T*frame)
+	for i := range n {
+		c := i % 10
+		ev := ClassEvents(c, 10, s, 400, 300_000, rng)
+		if err := data.BinEvents(counts, ev, s, T, data.BinByCount, data.FrameSize{}); err != nil {
+			return nil, nil, err
+		}
+		for t := range T {
+			dst := x[(t*n+i)*frame:][:frame]
+			for j, v := range counts[t*frame:][:frame] {
+				dst[j] = float32(v)
+			}
+		}
+		labels = append(labels, c)
+	}
+	return x, labels, nil
+}
