@@ -553,7 +553,7 @@ func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
 		case p.OpType == "BatchNormalization" && p.Outputs[0] == name:
 			bn, ok := kernelOf(name).(*bnKernel)
 			z := b.Value(p.Inputs[0])
-			if !ok || bn.sync != nil || bn.n*bn.c*bn.s != size || z == nil {
+			if !ok || bn.n*bn.c*bn.s != size || z == nil {
 				return nil
 			}
 			f := &lifFusion{bn: bn, add: add, inputs: []*Value{z}}
