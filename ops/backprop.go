@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 
@@ -151,9 +150,9 @@ type gradSumKernel struct {
 	shape []int
 	n     int
 
-	out []float32 // the call's arguments, for runPart
-	in  [][]float32
-	wg  sync.WaitGroup
+	out    []float32 // the call's arguments, for runPart
+	in     [][]float32
+	runner partRunner
 }
 
 func (k *gradSumKernel) Name() string { return fmt.Sprintf("GradSum%d%v", k.n, k.shape) }
@@ -167,7 +166,7 @@ func (k *gradSumKernel) OutShape() []int {
 
 func (k *gradSumKernel) Forward(out []float32, in ...[]float32) error {
 	k.out, k.in = out, in
-	runTaskParts(k, partsFor(len(out), len(out)*len(in)), &k.wg)
+	k.runner.run(k, partsFor(len(out), len(out)*len(in)))
 	k.out, k.in = nil, nil
 	return nil
 }

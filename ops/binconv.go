@@ -74,7 +74,7 @@ func (b *binaryConv) forward(p kernels.ConvParams, x, w, bias, out []float32) er
 	}
 	t := &b.task
 	t.x, t.w, t.bias, t.out = x, w, bias, out
-	runTaskParts(t, partsFor(p.N, p.N*b.inLen), &t.wg)
+	t.runner.run(t, partsFor(p.N, p.N*b.inLen))
 	t.x, t.w, t.bias, t.out = nil, nil, nil, nil
 	return nil
 }
@@ -84,7 +84,7 @@ func (b *binaryConv) forward(p kernels.ConvParams, x, w, bias, out []float32) er
 type binaryConvTask struct {
 	b               *binaryConv
 	x, w, bias, out []float32
-	wg              sync.WaitGroup
+	runner          partRunner
 	n               int
 }
 

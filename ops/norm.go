@@ -3,8 +3,6 @@ package ops
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 
@@ -19,63 +17,6 @@ import (
 // (over T*N for a BSNN's [T*N, C, H, W] activations: tdBN) with the
 // running statistics updated as a side effect and registered as builder
 // state, so that WriteBack stores them.
-
-// --- a small pool of worker goroutines for the kernels of this package ---
-
-// A partTask is work split into parts: runPart(part, parts) is called once
-// for every part in [0, parts).
-type partTask interface {
-	runPart(part, parts int)
-}
-
-type partJob struct {
-	t           partTask
-	part, parts int
-	wg          *sync.WaitGroup
-}
-
-var partWorkers struct {
-	mu      sync.Mutex
-	started int
-	q       chan partJob
-}
-
-// runTaskParts runs t in parts (part 0 on the calling goroutine) and waits
-// for them. wg belongs to the task, so a call allocates nothing.
-func runTaskParts(t partTask, parts int, wg *sync.WaitGroup) {
-	if parts <= 1 {
-		t.runPart(0, 1)
-		return
-	}
-	partWorkers.mu.Lock()
-	if partWorkers.q == nil {
-		partWorkers.q = make(chan partJob, 64)
-	}
-	for ; partWorkers.started < parts-1; partWorkers.started++ {
-		go func(q <-chan partJob) {
-			for j := range q {
-				j.t.runPart(j.part, j.parts)
-				j.wg.Done()
-			}
-		}(partWorkers.q)
-	}
-	partWorkers.mu.Unlock()
-	wg.Add(parts - 1)
-	for p := 1; p < parts; p++ {
-		partWorkers.q <- partJob{t: t, part: p, parts: parts, wg: wg}
-	}
-	t.runPart(0, parts)
-	wg.Wait()
-}
-
-// partsFor returns how many parts to split items over, given the total
-// number of floats touched: one below 32K floats, else up to GOMAXPROCS.
-func partsFor(items, floats int) int {
-	if floats < 1<<15 {
-		return 1
-	}
-	return max(1, min(runtime.GOMAXPROCS(0), items))
-}
 
 // --- BatchNormalization ---
 
@@ -308,7 +249,7 @@ type bnTask struct {
 	mode               int
 	x, scale, bias, dy []float32
 	out                []float32
-	wg                 sync.WaitGroup
+	runner             partRunner
 }
 
 func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
@@ -320,7 +261,7 @@ func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
 func (t *bnTask) startParts(p partTask, mode int, x, scale, bias, dy, out []float32) {
 	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
 	f := t.f
-	runTaskParts(p, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	t.runner.run(p, partsFor(f.c, f.n*f.c*f.s))
 	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
 }
 

@@ -164,6 +164,50 @@ var bsnnConvs = []struct {
 		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
 }
 
+// The strided convolutions of the BSNN ResNet-20 at batch 32 and T = 4:
+// the first convolution of stages 2 and 3 and their 1x1 shortcuts.
+var bsnnStridedConvs = []struct {
+	name string
+	p    ConvParams
+}{
+	{"bsnn_3x3_s2_16to32c_32px", ConvParams{N: 128, C: 16, H: 32, W: 32, M: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_3x3_s2_32to64c_16px", ConvParams{N: 128, C: 32, H: 16, W: 16, M: 64, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_1x1_s2_16to32c_32px", ConvParams{N: 128, C: 16, H: 32, W: 32, M: 32, KH: 1, KW: 1, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, Groups: 1}},
+	{"bsnn_1x1_s2_32to64c_16px", ConvParams{N: 128, C: 32, H: 16, W: 16, M: 64, KH: 1, KW: 1, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, Groups: 1}},
+}
+
+// BenchmarkConvStrided times the three passes of the BSNN ResNet-20's
+// strided convolutions (the weight gradient on gated spikes, 15% nonzero).
+func BenchmarkConvStrided(b *testing.B) {
+	for _, s := range bsnnStridedConvs {
+		p := s.p
+		r := rand.New(rand.NewPCG(4, 4))
+		x, w, y := spikeData(p, 0.15, 5), randSlice(r, p.wLen()), make([]float32, p.yLen())
+		dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+		for _, pass := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward", func() { ConvForward(p, x, w, nil, y) }},
+			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
+			{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
+		} {
+			b.Run(s.name+"/"+pass.name, func(b *testing.B) {
+				pass.f()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					pass.f()
+				}
+				reportGFLOPS(b, convFlops(p))
+			})
+		}
+	}
+}
+
 // BenchmarkConvDirect compares the direct convolution with the im2col GEMM
 // (path=im2col) on the AVX-512 kernel, forward and backward data.
 func BenchmarkConvDirect(b *testing.B) {

@@ -3,8 +3,9 @@ package kernels
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 )
 
 // ConvParams describes a 2-D convolution on NCHW tensors: input x is
@@ -277,7 +278,7 @@ type convCall struct {
 	items, parts, threads int
 	gemmThreads           int // > 1: one item at a time, each GEMM split
 	next                  atomic.Int64
-	wg                    sync.WaitGroup
+	group                 parallel.Group
 }
 
 // convCalls keeps convCall values with their packed-weight, offset-table
@@ -405,10 +406,10 @@ func (c *convCall) runItems(items int, gemmItems bool) {
 
 func (c *convCall) start() {
 	c.next.Store(0)
-	runParts(c, c.parts, &c.wg)
+	c.group.Run(c, c.parts)
 }
 
-func (c *convCall) run(part int) {
+func (c *convCall) RunPart(part int) {
 	var ws *gemmWorkspace
 	if c.mode <= modeBackwardFilter || c.mode >= modeDirect {
 		ws = getWorkspace()

@@ -71,9 +71,9 @@
 // goroutines along the dimension with more micro-tiles (n, or m when it is
 // taller), each part with its own packing buffers; smaller ones run on the
 // caller's goroutine, where waking a worker would cost more than it saves.
-// The worker goroutines are started once and fed through a channel, and
-// packing buffers and per-call state are recycled, so calls allocate nothing
-// once warm.
+// The parts run on the engine's one worker pool (internal/parallel, whose
+// idle workers poll briefly before they sleep), and packing buffers and
+// per-call state are recycled, so calls allocate nothing once warm.
 //
 // On CPUs with AVX-512F (and an OS that saves the ZMM state) a 16x16
 // kernel on 16-lane registers replaces it: 16 accumulators of one ZMM row

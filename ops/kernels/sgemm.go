@@ -2,7 +2,8 @@ package kernels
 
 import (
 	"fmt"
-	"sync"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 )
 
 // A microKernel computes one mr x nr tile of C from a packed A micro-panel
@@ -127,7 +128,7 @@ func gemm(threads int, kr *microKernel, m, n, k int, alpha float32, A, B operand
 	g := gemmCalls.get()
 	g.gemmProblem = gemmProblem{kern: kr, m: m, n: n, k: k, alpha: alpha, beta: beta, a: A, b: B, c: c, ldc: ldc}
 	g.split(threads)
-	runParts(g, g.parts, &g.wg)
+	g.group.Run(g, g.parts)
 	g.gemmProblem = gemmProblem{}
 	gemmCalls.put(g)
 }
@@ -159,7 +160,7 @@ type gemmCall struct {
 	parts  int
 	splitN bool // parts own column ranges of C (else row ranges)
 	chunk  int  // columns (rows) of C per part
-	wg     sync.WaitGroup
+	group  parallel.Group
 }
 
 // split decides how many parts the product gets and along which dimension:
@@ -185,7 +186,7 @@ func (g *gemmCall) split(threads int) {
 	g.parts = (g.m + g.chunk - 1) / g.chunk
 }
 
-func (g *gemmCall) run(part int) {
+func (g *gemmCall) RunPart(part int) {
 	ws := getWorkspace()
 	if g.splitN {
 		j0 := part * g.chunk
