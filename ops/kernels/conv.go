@@ -116,6 +116,10 @@ func ConvForward(p ConvParams, x, w, bias, y []float32) {
 	if bias != nil && len(bias) < p.M {
 		panic(fmt.Sprintf("kernels: ConvForward: bias has %d elements, want %d", len(bias), p.M))
 	}
+	if q, ok := p.subsampled(); ok {
+		convForwardSubsampled(p, q, x, w, bias, y)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.x, c.w, c.bias, c.y = x, w, bias, y
@@ -155,6 +159,10 @@ const transposedMinChannels = 32
 // from dy (the gradient with respect to y) and w. dx is overwritten.
 func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 	mustCheck("ConvBackwardData", p.Validate(), namedLen{"dy", len(dy), p.yLen()}, namedLen{"w", len(w), p.wLen()}, namedLen{"dx", len(dx), p.xLen()})
+	if q, ok := p.subsampled(); ok {
+		convBackwardDataSubsampled(p, q, dy, w, dx)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.dy, c.w, c.dx = dy, w, dx
@@ -199,6 +207,10 @@ func (c *convCall) directTransposed() bool {
 // from x and dy. dw is overwritten.
 func ConvBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	mustCheck("ConvBackwardFilter", p.Validate(), namedLen{"x", len(x), p.xLen()}, namedLen{"dy", len(dy), p.yLen()}, namedLen{"dw", len(dw), p.wLen()})
+	if q, ok := p.subsampled(); ok {
+		convBackwardFilterSubsampled(p, q, x, dy, dw)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.x, c.dy, c.dw = x, dy, dw
@@ -283,10 +295,10 @@ type convCall struct {
 
 // convCalls keeps convCall values with their packed-weight, offset-table
 // and partial-sum buffers across calls.
-var convCalls freeList[convCall]
+var convCalls parallel.FreeList[convCall]
 
 func getConvCall(p ConvParams) *convCall {
-	c := convCalls.get()
+	c := convCalls.Get()
 	c.p = p
 	c.strategy = p.strategy()
 	c.kr = activeKernel()
@@ -304,7 +316,7 @@ func getConvCall(p ConvParams) *convCall {
 
 func putConvCall(c *convCall) {
 	c.x, c.w, c.bias, c.y, c.dy, c.dx, c.dw = nil, nil, nil, nil, nil, nil, nil
-	convCalls.put(c)
+	convCalls.Put(c)
 }
 
 // prepareIm2col builds the offset tables of c.geom when the kernel packs

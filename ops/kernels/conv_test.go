@@ -115,6 +115,8 @@ func convCases() []ConvParams {
 		conv(2, 8, 5, 5, 16, 1, 1, 1, 1, 1, 1, zero, 1),                // pointwise
 		conv(2, 8, 5, 6, 6, 1, 1, 1, 1, 1, 1, zero, 2),                 // pointwise, groups 2
 		conv(2, 5, 7, 7, 3, 1, 1, 2, 2, 1, 1, zero, 1),                 // 1x1 stride 2
+		conv(3, 6, 8, 9, 4, 1, 1, 2, 3, 2, 1, zero, 2),                 // 1x1 strides 2x3, groups 2 (subsampled)
+		conv(2, 16, 32, 32, 32, 1, 1, 2, 2, 1, 1, zero, 1),             // a ResNet projection shortcut, in parts
 		conv(2, 3, 11, 10, 4, 5, 5, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1), // 5x5
 		conv(2, 3, 6, 8, 4, 1, 3, 1, 1, 1, 1, [4]int{0, 1, 0, 1}, 1),   // 1x3
 		conv(1, 3, 8, 6, 4, 3, 1, 1, 1, 1, 1, [4]int{1, 0, 1, 0}, 1),   // 3x1

@@ -151,11 +151,11 @@ type poolCall struct {
 const poolParallelMin = 1 << 15
 
 // poolCalls recycles poolCall values, which are handed to the workers.
-var poolCalls freeList[poolCall]
+var poolCalls parallel.FreeList[poolCall]
 
 func runPool(p PoolParams, mode int, includePad bool, in, out []float32, argmax []int32) {
-	c := poolCalls.get()
-	defer poolCalls.put(c)
+	c := poolCalls.Get()
+	defer poolCalls.Put(c)
 	c.next.Store(0)
 	c.p, c.mode, c.includePad, c.in, c.out, c.argmax = p, mode, includePad, in, out, argmax
 	c.items = p.N * p.C

@@ -125,12 +125,12 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 // gemm runs C = alpha*A*B + beta*C (k >= 1, m, n >= 1) with kernel kr on
 // up to threads goroutines.
 func gemm(threads int, kr *microKernel, m, n, k int, alpha float32, A, B operand, beta float32, c []float32, ldc int) {
-	g := gemmCalls.get()
+	g := gemmCalls.Get()
 	g.gemmProblem = gemmProblem{kern: kr, m: m, n: n, k: k, alpha: alpha, beta: beta, a: A, b: B, c: c, ldc: ldc}
 	g.split(threads)
 	g.group.Run(g, g.parts)
 	g.gemmProblem = gemmProblem{}
-	gemmCalls.put(g)
+	gemmCalls.Put(g)
 }
 
 // gemmSerial runs C = alpha*A*B + beta*C (k >= 1, m, n >= 1) on the calling
@@ -152,7 +152,7 @@ type gemmProblem struct {
 
 // gemmCalls recycles gemmCall values (they are handed to worker goroutines,
 // so they live on the heap).
-var gemmCalls freeList[gemmCall]
+var gemmCalls parallel.FreeList[gemmCall]
 
 // gemmCall is one GEMM split into parts over rows or columns of C.
 type gemmCall struct {
@@ -323,7 +323,7 @@ func (ws *gemmWorkspace) reserve(kr *microKernel, kc, mc, nc int) {
 }
 
 // workspaces recycles packing buffers, one workspace per running GEMM part.
-var workspaces freeList[gemmWorkspace]
+var workspaces parallel.FreeList[gemmWorkspace]
 
-func getWorkspace() *gemmWorkspace   { return workspaces.get() }
-func putWorkspace(ws *gemmWorkspace) { workspaces.put(ws) }
+func getWorkspace() *gemmWorkspace   { return workspaces.Get() }
+func putWorkspace(ws *gemmWorkspace) { workspaces.Put(ws) }
