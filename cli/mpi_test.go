@@ -184,19 +184,35 @@ func compareRuns(t *testing.T, got, want, model string) {
 // rank's communication. A checkpoint of the two-rank run resumes in one
 // process, and one of the one-process run on two ranks, both ending as the
 // uninterrupted run.
+//
+// The ranks sum their gradients in another order than one process does,
+// so the weights of the two runs differ in their last bits; where a
+// membrane lies that close to its threshold, one run spikes and the other
+// does not, and from then on the runs part ways. The ResNet-20 BSNN makes
+// about 10^7 neuron updates per step: at SGD's default learning rate 0.1
+// that happened about once in 50 steps (seeds 1-4, this engine and the one
+// before the fused kernels alike), so its SGD run takes a learning rate of
+// 0.01, which makes the differences ten times smaller. A rank normalizing
+// with its own statistics, or a gradient left out of the sum, still shows
+// from the first step.
 func TestFinetuneMPI(t *testing.T) {
 	data := fashionMNIST(t)
 	for _, tc := range []struct {
 		fixture string
 		batch   int
-	}{{"lenet_op13_keepbn_dynamic", 16}, {"resnet20_op13_folded_dynamic", 8}} {
+		sgdLR   string
+	}{{"lenet_op13_keepbn_dynamic", 16, "0.1"}, {"resnet20_op13_folded_dynamic", 8, "0.01"}} {
 		model := bsnnModel(t, tc.fixture)
 		for _, opt := range []string{"sgd", "adam"} {
 			t.Run(strings.SplitN(tc.fixture, "_", 2)[0]+"/"+opt, func(t *testing.T) {
 				dir := t.TempDir()
 				one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
-				runMPI(t, 0, finetuneArgs(model, data, one, opt, tc.batch, 20)...).ok(t)
-				j := runMPI(t, 2, finetuneArgs(model, data, two, opt, tc.batch, 20)...).ok(t)
+				var extra []string
+				if opt == "sgd" {
+					extra = []string{"--lr", tc.sgdLR}
+				}
+				runMPI(t, 0, finetuneArgs(model, data, one, opt, tc.batch, 20, extra...)...).ok(t)
+				j := runMPI(t, 2, finetuneArgs(model, data, two, opt, tc.batch, 20, extra...)...).ok(t)
 				t.Logf("two ranks: %v", j.elapsed.Round(time.Millisecond))
 				if n := strings.Count(j.stdout, "run folder"); n != 1 || !strings.Contains(j.stdout, "2 (data-parallel)") {
 					t.Errorf("the job printed %d summaries, want rank 0's alone, with the rank count:\n%s", n, j.stdout)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // backprop adds to the graph the gradient of the scalar loss with respect
@@ -141,10 +143,16 @@ func sumGradients(terms []*G.Node) (*G.Node, error) {
 }
 
 // gradSumKernel adds the gradient terms of a value read by several
-// consumers: ((g0 + g1) + g2) + ..., in float32 as gorgonia's Add does.
+// consumers: ((g0 + g1) + g2) + ..., in float32 as gorgonia's Add does. Each
+// element's sum is the same however the work is split, so the parts run
+// on all threads.
 type gradSumKernel struct {
 	shape []int
 	n     int
+
+	out    []float32 // the call's arguments, for runPart
+	in     [][]float32
+	runner partRunner
 }
 
 func (k *gradSumKernel) Name() string { return fmt.Sprintf("GradSum%d%v", k.n, k.shape) }
@@ -157,14 +165,20 @@ func (k *gradSumKernel) OutShape() []int {
 }
 
 func (k *gradSumKernel) Forward(out []float32, in ...[]float32) error {
-	a, b := in[0], in[1]
-	for i := range out {
-		out[i] = a[i] + b[i]
-	}
-	for _, c := range in[2:] {
-		for i := range out {
-			out[i] += c[i]
-		}
-	}
+	k.out, k.in = out, in
+	k.runner.run(k, partsFor(len(out), len(out)*len(in)))
+	k.out, k.in = nil, nil
 	return nil
+}
+
+// runPart sums the part's share of the elements, in runs of whole cache
+// lines.
+func (k *gradSumKernel) runPart(part, parts int) {
+	per := (len(k.out)/parts + 15) &^ 15
+	lo, hi := min(len(k.out), part*per), min(len(k.out), (part+1)*per)
+	out := k.out[lo:hi]
+	kernels.Add(out, k.in[0][lo:hi], k.in[1][lo:hi])
+	for _, c := range k.in[2:] {
+		kernels.Add(out, out, c[lo:hi])
+	}
 }

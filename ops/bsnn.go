@@ -139,41 +139,87 @@ func buildBipolarQuant(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) 
 // ---- LIF ----
 
 type lifKernel struct {
-	p     spiking.LIFParams
-	shape []int
-	T, M  int
-	tap   *LIFTap
+	p      spiking.LIFParams
+	shape  []int
+	T, M   int
+	tap    *LIFTap
+	counts []int64 // spikes per step of the last run
+	// fused, when set, says what the LIF computes its input from
+	// (fuseIntoLIF): then the kernel's inputs are X (not read: a view of
+	// an output left unwritten), the BatchNormalization's input and, with
+	// a residual Add, the Add's other operand.
+	fused *lifFusion
 }
 
 func (k *lifKernel) Name() string    { return fmt.Sprintf("LIF(%+v)%v", k.p, k.shape) }
 func (k *lifKernel) OutShape() []int { return k.shape }
 func (k *lifKernel) Forward(out []float32, in ...[]float32) error {
-	if err := spiking.LIFForward(k.p, k.T, k.M, in[0], out, nil); err != nil {
+	x, aff := k.input(in)
+	if k.tap == nil {
+		return spiking.LIFForwardAffine(k.p, k.T, k.M, x, aff, out, nil, nil)
+	}
+	if k.counts == nil {
+		k.counts = make([]int64, k.T)
+	}
+	if err := spiking.LIFForwardAffine(k.p, k.T, k.M, x, aff, out, nil, k.counts); err != nil {
 		return err
 	}
-	if k.tap != nil {
-		for t := 0; t < k.T; t++ {
-			var c float64
-			for _, s := range out[t*k.M : (t+1)*k.M] {
-				c += float64(s)
-			}
-			k.tap.Rate[t] = c / float64(max(k.M, 1))
-		}
+	for t, c := range k.counts {
+		k.tap.Rate[t] = float64(c) / float64(max(k.M, 1))
 	}
 	return nil
 }
-func (k *lifKernel) DiffWRT(int) []bool { return []bool{true} }
+
+// DiffWRT differentiates X only: the gradient of a fused BatchNormalization
+// (and Add) flows through X, to their own gradient kernels.
+func (k *lifKernel) DiffWRT(arity int) []bool { return diffFlags(arity, true) }
 func (k *lifKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := Apply(&lifGradKernel{f: k}, in[0], grad)
+	g, err := Apply(&lifGradKernel{f: k}, append(G.Nodes{in[0], grad}, in[1:]...)...)
 	return G.Nodes{g}, err
 }
 
+// input returns the LIF's input and its mapping from the kernel's inputs
+// (X, or X, the BatchNormalization's input and the residual).
+func (k *lifKernel) input(in [][]float32) ([]float32, *spiking.Affine) {
+	f := k.fused
+	if f == nil {
+		return in[0], nil
+	}
+	f.bn.aff.R = nil
+	if f.add != nil {
+		f.bn.aff.R = in[2]
+	}
+	return in[1], &f.bn.aff
+}
+
+// lifGradKernel: inputs X, dS (and for a fused LIF the extra inputs of
+// lifKernel); output dX.
 type lifGradKernel struct{ f *lifKernel }
 
 func (k *lifGradKernel) Name() string    { return "d" + k.f.Name() }
 func (k *lifGradKernel) OutShape() []int { return k.f.shape }
 func (k *lifGradKernel) Forward(out []float32, in ...[]float32) error {
-	return spiking.LIFBackward(k.f.p, k.f.T, k.f.M, in[0], in[1], nil, out)
+	x, aff := k.f.input(append([][]float32{in[0]}, in[2:]...))
+	var bn *bnKernel
+	if f := k.f.fused; f != nil && f.bn.training {
+		// Also the row sums of the BatchNormalization's backward pass.
+		bn = f.bn
+		bn.rowSums = growF32(bn.rowSums, 2*bn.n*bn.c)
+		aff.Mean, aff.RowSums = bn.mean, bn.rowSums
+	}
+	err := spiking.LIFBackwardAffine(k.f.p, k.f.T, k.f.M, x, aff, in[1], nil, out)
+	if bn != nil {
+		bn.sumsReady = err == nil && aff.SumsOK()
+		aff.Mean, aff.RowSums = nil, nil
+	}
+	return err
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 // lifFinalKernel computes LIF's optional V_T output; its gradient is BPTT
@@ -225,7 +271,14 @@ func buildLIF(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	T, M := x.Shape[0], static.Prod(x.Shape[1:])
 	tap := &LIFTap{Node: n.Label(), T: T, M: M, Rate: make([]float64, T)}
-	s, err := b.Apply(&lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}, x)
+	k := &lifKernel{p: p, shape: x.Shape, T: T, M: M, tap: tap}
+	args := []*Value{x}
+	if len(n.Outputs) < 2 || n.Outputs[1] == "" || !used(b, n.Outputs[1]) {
+		if k.fused = fuseIntoLIF(b, n.Inputs[0], T*M); k.fused != nil {
+			args = append(args, k.fused.inputs...)
+		}
+	}
+	s, err := b.Apply(k, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -335,6 +388,7 @@ type agmmKernel struct {
 	shape   []int
 	T, N, D int
 	tap     *AGMMTap
+	dalpha  []float32 // [T], written by the dX kernel
 }
 
 func (k *agmmKernel) Name() string    { return fmt.Sprintf("AGMMGate(%+v)%v", k.p, k.shape) }
@@ -343,54 +397,41 @@ func (k *agmmKernel) Forward(out []float32, in ...[]float32) error {
 	return spiking.AGMMForward(k.p, k.T, k.N, k.D, in[0], in[1], out, k.tap.Gates)
 }
 func (k *agmmKernel) DiffWRT(int) []bool { return []bool{true, true} }
+
+// Grad computes both gradients in one pass over X and dY: the dX kernel
+// also leaves dalpha in the forward kernel's dalpha, and the dalpha kernel
+// (which takes dX as input to run after it) copies it out.
 func (k *agmmKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	gx, err := Apply(&agmmGradKernel{f: k, wrt: 0}, in[0], in[1], grad)
+	gx, err := Apply(&agmmGradKernel{f: k}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	ga, err := Apply(&agmmGradKernel{f: k, wrt: 1}, in[0], in[1], grad)
+	ga, err := Apply(&agmmAlphaGradKernel{f: k}, gx)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{gx, ga}, nil
 }
 
-// agmmGradKernel: inputs X, alpha, dY; output dX (wrt 0) or dalpha (wrt 1).
-type agmmGradKernel struct {
-	f       *agmmKernel
-	wrt     int
-	scratch []float32
-}
+// agmmGradKernel: inputs X, alpha, dY; output dX; dalpha into f.dalpha.
+type agmmGradKernel struct{ f *agmmKernel }
 
-func (k *agmmGradKernel) Name() string { return fmt.Sprintf("d%s/d%d", k.f.Name(), k.wrt) }
-func (k *agmmGradKernel) OutShape() []int {
-	if k.wrt == 0 {
-		return k.f.shape
-	}
-	return []int{k.f.T}
-}
-
-// ScratchLen is the gradient the kernel computes but does not output
-// (AGMMBackward computes both).
-func (k *agmmGradKernel) ScratchLen() int {
-	if k.wrt == 0 {
-		return k.f.T
-	}
-	return static.Prod(k.f.shape)
-}
-func (k *agmmGradKernel) SetScratch(s []float32) { k.scratch = s }
+func (k *agmmGradKernel) Name() string    { return "dX/" + k.f.Name() }
+func (k *agmmGradKernel) OutShape() []int { return k.f.shape }
 func (k *agmmGradKernel) Forward(out []float32, in ...[]float32) error {
 	f := k.f
-	if k.wrt == 0 {
-		if k.scratch == nil {
-			k.scratch = make([]float32, f.T)
-		}
-		return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], out, k.scratch)
-	}
-	if k.scratch == nil {
-		k.scratch = make([]float32, len(in[0]))
-	}
-	return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], k.scratch, out)
+	return spiking.AGMMBackward(f.p, f.T, f.N, f.D, in[0], in[1], in[2], out, f.dalpha)
+}
+
+// agmmAlphaGradKernel: input dX (only to run after agmmGradKernel);
+// output dalpha.
+type agmmAlphaGradKernel struct{ f *agmmKernel }
+
+func (k *agmmAlphaGradKernel) Name() string    { return "dalpha/" + k.f.Name() }
+func (k *agmmAlphaGradKernel) OutShape() []int { return []int{k.f.T} }
+func (k *agmmAlphaGradKernel) Forward(out []float32, in ...[]float32) error {
+	copy(out, k.f.dalpha)
+	return nil
 }
 
 func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
@@ -408,7 +449,7 @@ func buildAGMMGate(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	}
 	D := static.Prod(x.Shape[2:])
 	tap := &AGMMTap{Node: n.Label(), T: T, N: N, Gates: make([]float32, T*N), InputLen: D}
-	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap}, x, alpha)
+	y, err := b.Apply(&agmmKernel{p: p, shape: x.Shape, T: T, N: N, D: D, tap: tap, dalpha: make([]float32, T)}, x, alpha)
 	if err != nil {
 		return nil, err
 	}
@@ -439,4 +480,96 @@ func init() {
 	registerCustom(bsnn.LIF, buildLIF)
 	registerCustom(bsnn.LIFStep, buildLIFStep)
 	registerCustom(bsnn.AGMMGate, buildAGMMGate)
+}
+
+// lifFusion is what a LIF normalizes on the fly instead of reading its
+// input: a BatchNormalization's input and factors, plus the other operand
+// of a residual Add when the normalization's output goes through one.
+type lifFusion struct {
+	bn     *bnKernel
+	add    *binaryKernel // nil: no residual Add
+	inputs []*Value      // the BatchNormalization's input, the residual
+}
+
+// fuseIntoLIF finds the BatchNormalization (and residual Add) computing the
+// LIF input name, directly or through reshapes, and sets them to leave
+// their outputs unwritten, when the LIF is the only reader of every value
+// on the way (one consumer each, no graph output). Otherwise it returns
+// nil. The LIF then reads the BatchNormalization's input (and the Add's
+// other operand) as extra inputs, so that the executor keeps them alive,
+// and computes its input from them, saving a write and a read of each
+// skipped tensor; the backward passes of the BatchNormalization and the
+// Add read their inputs and the LIF's gradient, as before.
+func fuseIntoLIF(b *Builder, name string, size int) *lifFusion {
+	g := b.Graph
+	single := func(v string) bool {
+		if len(g.Consumers(v)) != 1 {
+			return false
+		}
+		for _, o := range g.Outputs {
+			if o.Name == v {
+				return false
+			}
+		}
+		return true
+	}
+	kernelOf := func(v string) Kernel {
+		if val := b.Value(v); val != nil && val.Node != nil {
+			return KernelOf(val.Node)
+		}
+		return nil
+	}
+	var (
+		add      *binaryKernel
+		residual string
+	)
+	for range 64 {
+		if !single(name) {
+			return nil
+		}
+		p := g.Producer(name)
+		if p == nil || p.Domain != "" {
+			return nil
+		}
+		switch {
+		case isReshapeOp(p):
+			name = p.Inputs[0]
+			continue
+		case p.OpType == "Add" && add == nil:
+			k, ok := kernelOf(name).(*binaryKernel)
+			if !ok || !slices.Equal(k.a, k.out) || !slices.Equal(k.b, k.out) || p.Inputs[0] == p.Inputs[1] {
+				return nil
+			}
+			for i, in := range p.Inputs[:2] {
+				if _, ok := kernelOf(in).(*bnKernel); ok && single(in) && g.Producer(in).Outputs[0] == in {
+					add, residual, name = k, p.Inputs[1-i], in
+					break
+				}
+			}
+			if add == nil {
+				return nil
+			}
+			continue
+		case p.OpType == "BatchNormalization" && p.Outputs[0] == name:
+			bn, ok := kernelOf(name).(*bnKernel)
+			z := b.Value(p.Inputs[0])
+			if !ok || bn.n*bn.c*bn.s != size || z == nil {
+				return nil
+			}
+			f := &lifFusion{bn: bn, add: add, inputs: []*Value{z}}
+			if add != nil {
+				r := b.Value(residual)
+				if r == nil {
+					return nil
+				}
+				f.inputs = append(f.inputs, r)
+				add.feedsLIF = true
+			}
+			bn.feedsLIF = true
+			bn.aff = spiking.Affine{S: bn.s, A: make([]float32, bn.c), B: make([]float32, bn.c)}
+			return f
+		}
+		return nil
+	}
+	return nil
 }

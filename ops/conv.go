@@ -109,12 +109,15 @@ func sameWindow(out []int64, h, w int) error {
 	return nil
 }
 
-// convKernel is Conv: inputs X, W and optionally B.
+// convKernel is Conv: inputs X, W and optionally B. bin, when set, runs
+// the forward pass on packed spikes (binconv.go): the weights are
+// BipolarQuant's ±scale.
 type convKernel struct {
 	p                   kernels.ConvParams
 	out                 []int
 	bias                bool
 	wantX, wantW, wantB bool
+	bin                 *binaryConv
 }
 
 func (k *convKernel) Name() string {
@@ -129,6 +132,9 @@ func (k *convKernel) Forward(out []float32, in ...[]float32) error {
 	var bias []float32
 	if k.bias {
 		bias = in[2]
+	}
+	if k.bin != nil {
+		return k.bin.forward(k.p, in[0], in[1], bias, out)
 	}
 	kernels.ConvForward(k.p, in[0], in[1], bias, out)
 	return nil
@@ -187,6 +193,17 @@ func (k *convBiasGradKernel) Forward(out []float32, in ...[]float32) error {
 	return nil
 }
 
+// macs is the number of multiply-adds of the forward convolution; the data
+// and filter gradients do as many.
+func (k *convKernel) macs() float64 {
+	p := k.p
+	return float64(p.N*p.M*p.OutH()*p.OutW()) * float64(p.C/p.Groups*p.KH*p.KW)
+}
+
+func (k *convKernel) Flops() float64           { return 2 * k.macs() }
+func (k *convDataGradKernel) Flops() float64   { return 2 * k.f.macs() }
+func (k *convFilterGradKernel) Flops() float64 { return 2 * k.f.macs() }
+
 // xShape and wShape give the ONNX shapes (1-D convolutions keep rank 3).
 func (k *convKernel) xShape() []int {
 	p := k.p
@@ -241,6 +258,26 @@ func buildConv(b *Builder, n *onnx.Node, in []*Value) ([]*Value, error) {
 	k.wantX, k.wantW = wantGrad(b, x), wantGrad(b, w) // in input order: parameters are made in order
 	if bias != nil {
 		k.wantB = wantGrad(b, bias)
+	}
+	if w.Node != nil {
+		if bq, ok := KernelOf(w.Node).(*bipolarKernel); ok && bq.channelSize*len(bq.scale) == w.Len() {
+			if k.bin, err = newBinaryConv(p, bq.scale); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if src, T, ok := repeatedInput(b, n.Inputs[0]); ok && N%T == 0 && src.Shape[0] == N/T {
+		// The same images T times (direct encoding): convolve them once.
+		k.p.N = N / T
+		k.out = append([]int{N / T}, k.out[1:]...)
+		k.wantX = wantGrad(b, src)
+		args[0] = src
+		once, err := b.Apply(k, args...)
+		if err != nil {
+			return nil, err
+		}
+		v, err := b.Apply(&repeatKernel{T: T, shape: append([]int{N}, k.out[1:]...)}, once)
+		return []*Value{v}, err
 	}
 	v, err := b.Apply(k, args...)
 	return []*Value{v}, err

@@ -662,3 +662,76 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestConvRepeatedInput: a convolution of a BSNN's direct encoding, T
+// copies of x along the batch axis (bsnnctl's Unsqueeze -> Expand ->
+// Reshape, or a Concat of T copies), convolves x once and repeats the
+// result. Its output equals the convolution of the explicitly repeated
+// input bit for bit, and its weight, bias and input gradients (the input's
+// summed over the copies) agree with that convolution's.
+func TestConvRepeatedInput(t *testing.T) {
+	const T = 3
+	r := rand.New(rand.NewPCG(7, 8))
+	w, bias := randF32(r, 3*2*3*3), randF32(r, 3)
+	x := randF32(r, 2*2*6*6)
+	attrs := []*onnxpb.AttributeProto{onnx.AttrInts("pads", 1, 1, 1, 1)}
+	ins := []refIn{{name: "x", shape: []int{2, 2, 6, 6}}, {name: "w", shape: []int{3, 2, 3, 3}, param: true, f: w},
+		{name: "b", shape: []int{3}, param: true, f: bias}}
+	encoders := map[string]func(g *onnxpb.GraphProto){
+		"concat": func(g *onnxpb.GraphProto) {
+			g.Node = append([]*onnxpb.NodeProto{onnx.NewNode("repeat", "Concat", "", []string{"x", "x", "x"}, []string{"xs"}, onnx.AttrInt("axis", 0))}, g.Node...)
+		},
+		"expand": func(g *onnxpb.GraphProto) {
+			g.Initializer = append(g.Initializer, onnx.Int64Tensor("axes", []int64{1}, []int64{0}),
+				onnx.Int64Tensor("tshape", []int64{5}, []int64{T, 1, 1, 1, 1}), onnx.Int64Tensor("flat", []int64{4}, []int64{-1, 2, 6, 6}))
+			g.Node = append([]*onnxpb.NodeProto{
+				onnx.NewNode("unsqueeze", "Unsqueeze", "", []string{"x", "axes"}, []string{"x1"}),
+				onnx.NewNode("expand", "Expand", "", []string{"x1", "tshape"}, []string{"xtn"}),
+				onnx.NewNode("repeat", "Reshape", "", []string{"xtn", "flat"}, []string{"xs"}),
+			}, g.Node...)
+		},
+	}
+	for name, encode := range encoders {
+		t.Run(name, func(t *testing.T) {
+			repeated := refModel("Conv", 13, attrs, ins, 1, 1)
+			g := repeated.Proto.Graph
+			g.Node[0].Input[0] = "xs"
+			encode(g)
+			explicitIns := slices.Clone(ins)
+			explicitIns[0] = refIn{name: "x", shape: []int{T * 2, 2, 6, 6}}
+			explicit := refModel("Conv", 13, attrs, explicitIns, 1, 1)
+			xs := append(append(append([]float32(nil), x...), x...), x...)
+			dy := randF32(r, T*2*3*6*6)
+			br, pr := compileRun(t, repeated, Options{InputGrads: true}, dy, map[string][]float32{"x": x})
+			be, pe := compileRun(t, explicit, Options{InputGrads: true}, dy, map[string][]float32{"x": xs})
+			repeats := 0
+			for _, n := range br.G.AllNodes() {
+				if _, ok := KernelOf(n).(*repeatKernel); ok {
+					repeats++
+				}
+			}
+			if repeats != 1 {
+				t.Fatalf("%d repeat kernels, want 1: the repeated input was not recognised", repeats)
+			}
+			yr, ye := pr.Output(0).Float32, pe.Output(0).Float32
+			for i := range ye {
+				if math.Float32bits(yr[i]) != math.Float32bits(ye[i]) {
+					t.Fatalf("y[%d] = %v, explicit repeat %v", i, yr[i], ye[i])
+				}
+			}
+			for _, name := range []string{"w", "b"} {
+				if e := relErr64(pr.Grad(br.Param(name)), toF64s(pe.Grad(be.Param(name)))); e > 1e-5 {
+					t.Errorf("d%s: relative error %g", name, e)
+				}
+			}
+			dxe := pe.InputGrad("x")
+			sum := make([]float64, len(x))
+			for i := range dxe {
+				sum[i%len(x)] += float64(dxe[i])
+			}
+			if e := relErr64(pr.InputGrad("x"), sum); e > 1e-5 {
+				t.Errorf("dx: relative error %g", e)
+			}
+		})
+	}
+}

@@ -3,10 +3,12 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
@@ -22,10 +24,16 @@ const (
 
 var binNames = [...]string{"Add", "Sub", "Mul", "Div"}
 
-// binaryKernel computes out = a (op) b with broadcasting.
+// binaryKernel computes out = a (op) b with broadcasting. passA and passB
+// say that an operand's gradient is the output's gradient itself (an Add's
+// or Sub's first operand of the output's shape): a view, not a copy.
 type binaryKernel struct {
-	op        binOp
-	a, b, out []int
+	op           binOp
+	a, b, out    []int
+	passA, passB bool
+	// feedsLIF is set when the output's only reader is a LIF that adds the
+	// operands itself (fuseIntoLIF): Forward then leaves out unwritten.
+	feedsLIF bool
 }
 
 func (k *binaryKernel) Name() string {
@@ -35,6 +43,9 @@ func (k *binaryKernel) OutShape() []int { return k.out }
 
 func (k *binaryKernel) Forward(out []float32, in ...[]float32) error {
 	a, b := in[0], in[1]
+	if k.feedsLIF {
+		return nil
+	}
 	if len(a) == len(out) && len(b) == len(out) {
 		binLoop(k.op, out, a, b, 1, 1)
 		return nil
@@ -56,9 +67,7 @@ func binLoop(op binOp, out, a, b []float32, _, _ int) {
 	a = a[:len(out)]
 	switch op {
 	case opAdd:
-		for i := range out {
-			out[i] = a[i] + b[i]
-		}
+		kernels.Add(out, a, b)
 	case opSub:
 		for i := range out {
 			out[i] = a[i] - b[i]
@@ -93,11 +102,17 @@ func binStrided(op binOp, out, a, b []float32, sa, sb int) {
 func (k *binaryKernel) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (k *binaryKernel) Grad(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	ga, err := Apply(&binaryGradKernel{f: k, which: 0}, in[0], in[1], grad)
+	apply := func(which int, pass bool) (*G.Node, error) {
+		if pass {
+			return Apply(&passGradKernel{shape: k.out}, grad)
+		}
+		return Apply(&binaryGradKernel{f: k, which: which}, in[0], in[1], grad)
+	}
+	ga, err := apply(0, k.passA)
 	if err != nil {
 		return nil, err
 	}
-	gb, err := Apply(&binaryGradKernel{f: k, which: 1}, in[0], in[1], grad)
+	gb, err := apply(1, k.passB)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +190,12 @@ func buildBinary(op binOp) BuildFunc {
 			}
 			return []*Value{ConstValue(t)}, nil
 		}
-		v, err := b.Apply(&binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}, x, y)
+		k := &binaryKernel{op: op, a: x.Shape, b: y.Shape, out: out}
+		if op == opAdd || op == opSub {
+			k.passA = slices.Equal(x.Shape, out)
+			k.passB = op == opAdd && slices.Equal(y.Shape, out)
+		}
+		v, err := b.Apply(k, x, y)
 		return []*Value{v}, err
 	}
 }
@@ -220,11 +240,7 @@ func (k *unaryKernel) Forward(out []float32, in ...[]float32) error {
 	x := in[0][:len(out)]
 	switch k.kind {
 	case unRelu:
-		// Branchless: the sign of an activation is unpredictable, and a
-		// mispredicted branch per element costs more than the max.
-		for i, v := range x {
-			out[i] = max(v, 0)
-		}
+		kernels.Relu(out, x)
 	case unSigmoid:
 		for i, v := range x {
 			out[i] = sigmoid(v)
@@ -274,14 +290,7 @@ func (k *unaryGradKernel) Forward(out []float32, in ...[]float32) error {
 	x, gy := in[0][:len(out)], in[1][:len(out)]
 	switch k.f.kind {
 	case unRelu:
-		// Branchless mask: all ones where x > 0 (a positive, non-NaN float
-		// is a positive int32 bit pattern), zero elsewhere.
-		gy = gy[:len(x)]
-		for i, v := range x {
-			b := int32(math.Float32bits(v))
-			mask := uint32((-b & ^b) >> 31) // arithmetic shift: 0 or all ones
-			out[i] = math.Float32frombits(math.Float32bits(gy[i]) & mask)
-		}
+		kernels.ReluGrad(out, x, gy)
 	case unSigmoid:
 		for i, v := range x {
 			s := sigmoid(v)

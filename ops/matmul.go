@@ -29,6 +29,17 @@ func (k *gemmKernel) Name() string {
 }
 func (k *gemmKernel) OutShape() []int { return k.out }
 
+// Flops counts the products (not C's broadcast); each gradient of A or B
+// does as many multiply-adds as the forward product.
+func (k *gemmKernel) Flops() float64 { return 2 * float64(k.batch*k.m) * float64(k.n*k.k) }
+
+func (k *gemmGradKernel) Flops() float64 {
+	if k.which == 2 {
+		return 0
+	}
+	return k.f.Flops()
+}
+
 func (k *gemmKernel) lds() (lda, ldb int) {
 	lda, ldb = k.k, k.n
 	if k.transA {

@@ -3,12 +3,12 @@ package ops
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/spiking"
 	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
@@ -17,63 +17,6 @@ import (
 // (over T*N for a BSNN's [T*N, C, H, W] activations: tdBN) with the
 // running statistics updated as a side effect and registered as builder
 // state, so that WriteBack stores them.
-
-// --- a small pool of worker goroutines for the kernels of this package ---
-
-// A partTask is work split into parts: runPart(part, parts) is called once
-// for every part in [0, parts).
-type partTask interface {
-	runPart(part, parts int)
-}
-
-type partJob struct {
-	t           partTask
-	part, parts int
-	wg          *sync.WaitGroup
-}
-
-var partWorkers struct {
-	mu      sync.Mutex
-	started int
-	q       chan partJob
-}
-
-// runTaskParts runs t in parts (part 0 on the calling goroutine) and waits
-// for them. wg belongs to the task, so a call allocates nothing.
-func runTaskParts(t partTask, parts int, wg *sync.WaitGroup) {
-	if parts <= 1 {
-		t.runPart(0, 1)
-		return
-	}
-	partWorkers.mu.Lock()
-	if partWorkers.q == nil {
-		partWorkers.q = make(chan partJob, 64)
-	}
-	for ; partWorkers.started < parts-1; partWorkers.started++ {
-		go func(q <-chan partJob) {
-			for j := range q {
-				j.t.runPart(j.part, j.parts)
-				j.wg.Done()
-			}
-		}(partWorkers.q)
-	}
-	partWorkers.mu.Unlock()
-	wg.Add(parts - 1)
-	for p := 1; p < parts; p++ {
-		partWorkers.q <- partJob{t: t, part: p, parts: parts, wg: wg}
-	}
-	t.runPart(0, parts)
-	wg.Wait()
-}
-
-// partsFor returns how many parts to split items over, given the total
-// number of floats touched: one below 32K floats, else up to GOMAXPROCS.
-func partsFor(items, floats int) int {
-	if floats < 1<<15 {
-		return 1
-	}
-	return max(1, min(runtime.GOMAXPROCS(0), items))
-}
 
 // --- BatchNormalization ---
 
@@ -96,8 +39,21 @@ type bnKernel struct {
 	sums                    []float32
 	wantX, wantScale, wantB bool
 	task                    bnTask
+	// feedsLIF is set when the output's only reader is a LIF that applies
+	// the normalization itself (fuseIntoLIF): Forward then leaves out
+	// unwritten and keeps the per-channel factors y = x*aff.A + aff.B for
+	// the LIF.
+	feedsLIF bool
+	aff      spiking.Affine
+	// rowSums holds, per (sample, channel) row, sum(dY) and
+	// sum(dY*(x-mean)) of the backward pass when the fused LIF computed them
+	// (sumsReady), so that the dX kernel need not read x and dY for them.
+	rowSums   []float32
+	sumsReady bool
 	// sync is set when the batch statistics are summed over replicas
-	// (Options.BatchStatsReducer; normsync.go).
+	// (Options.BatchStatsReducer; normsync.go). It works with the fusion
+	// into a LIF: the replicas sum the row sums the LIF left as they would
+	// the kernel's own.
 	sync *bnSync
 }
 
@@ -123,14 +79,36 @@ func (k *bnKernel) Forward(out []float32, in ...[]float32) error {
 			// In float32 like PyTorch: 1 / sqrt(var + eps).
 			k.invStd[c] = 1 / float32(math.Sqrt(float64(k.runVar[c]+k.eps)))
 		}
+	}
+	switch {
+	case k.sync != nil:
+		// Statistics of the global batch; a fused kernel leaves out unwritten.
+		if err := k.sync.forward(in[0], in[1], in[2], out); err != nil {
+			return err
+		}
+	case k.feedsLIF:
+		if k.training {
+			k.task.start(bnStats, in[0], in[1], in[2], nil, nil)
+		}
+	case k.training:
+		k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
+	default:
 		k.task.start(bnFwdInfer, in[0], in[1], in[2], nil, out)
-		return nil
 	}
-	if k.sync != nil {
-		return k.sync.forward(in[0], in[1], in[2], out)
+	if k.feedsLIF {
+		for c := range k.aff.A {
+			k.aff.A[c], k.aff.B[c] = k.factors(c, in[1], in[2])
+		}
 	}
-	k.task.start(bnFwdTrain, in[0], in[1], in[2], nil, out)
 	return nil
+}
+
+// factors returns channel c's y = x*a + b: a = invStd * scale and b = B -
+// mean*a, rounded as PyTorch's CPU kernel does (an element near zero then
+// falls on the same side of a following ReLU).
+func (k *bnKernel) factors(c int, scale, bias []float32) (a, b float32) {
+	a = k.invStd[c] * scale[c]
+	return a, bias[c] - float32(k.mean[c]*a)
 }
 
 func (k *bnKernel) DiffWRT(arity int) []bool {
@@ -205,14 +183,20 @@ func (k *bnDXKernel) Name() string    { return "dX/" + k.f.Name() }
 func (k *bnDXKernel) OutShape() []int { return k.f.shape }
 func (k *bnDXKernel) Forward(out []float32, in ...[]float32) error {
 	k.task.f = k.f
-	if k.f.sync != nil {
-		return k.f.sync.dx(in[0], in[1], in[2], out)
-	}
-	if k.f.training {
-		k.task.start(bnDXTrain, in[0], in[1], nil, in[2], out)
-	} else {
+	if !k.f.training {
 		k.task.start(bnDXInfer, nil, in[0], nil, in[1], out)
+		return nil
 	}
+	rows := k.f.sumsReady // this step's row sums are the fused LIF's
+	k.f.sumsReady = false
+	if k.f.sync != nil {
+		return k.f.sync.dx(in[0], in[1], in[2], out, rows)
+	}
+	mode := bnDXTrain
+	if rows {
+		mode = bnDXTrainRows
+	}
+	k.task.start(mode, in[0], in[1], nil, in[2], out)
 	return nil
 }
 
@@ -252,6 +236,8 @@ func (k *bnStatKernel) Forward(out []float32, in ...[]float32) error {
 const (
 	bnFwdInfer = iota
 	bnFwdTrain
+	bnStats
+	bnDXTrainRows
 	bnReduce
 	bnDXTrain
 	bnDXInfer
@@ -263,7 +249,7 @@ type bnTask struct {
 	mode               int
 	x, scale, bias, dy []float32
 	out                []float32
-	wg                 sync.WaitGroup
+	runner             partRunner
 }
 
 func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
@@ -275,7 +261,7 @@ func (t *bnTask) start(mode int, x, scale, bias, dy, out []float32) {
 func (t *bnTask) startParts(p partTask, mode int, x, scale, bias, dy, out []float32) {
 	t.mode, t.x, t.scale, t.bias, t.dy, t.out = mode, x, scale, bias, dy, out
 	f := t.f
-	runTaskParts(p, partsFor(f.c, f.n*f.c*f.s), &t.wg)
+	t.runner.run(p, partsFor(f.c, f.n*f.c*f.s))
 	t.x, t.scale, t.bias, t.dy, t.out = nil, nil, nil, nil, nil
 }
 
@@ -288,11 +274,16 @@ func (t *bnTask) runPart(part, parts int) {
 		case bnFwdTrain:
 			t.stats(c)
 			t.normalize(c)
+		case bnStats:
+			t.stats(c)
 		case bnReduce:
 			t.reduce(c)
 			t.out[c], t.out[f.c+c] = f.sums[c], f.sums[f.c+c]
 		case bnDXTrain:
 			t.reduce(c)
+			t.dxTrain(c)
+		case bnDXTrainRows:
+			t.reduceRows(c)
 			t.dxTrain(c)
 		case bnDXInfer:
 			t.dxInfer(c)
@@ -333,7 +324,7 @@ func (t *bnTask) channelSums(c int) (sx, sxx float64) {
 	for n := 0; n < f.n; n++ {
 		r := t.row(t.x, n, c)
 		k := r[0]
-		a, b := sumShifted(r, k)
+		a, b := kernels.SumShifted(r, k)
 		kk, aa := float64(k), float64(a)
 		sx += aa + s*kk
 		sxx += float64(b) + 2*kk*aa + s*kk*kk
@@ -356,43 +347,12 @@ func (t *bnTask) setStats(c int, sx, sxx, cnt float64) {
 	f.runVar[c] = float32(mom*float64(f.runVar[c]) + (1-mom)*v)
 }
 
-// sumShifted returns sum(x - k) and sum((x - k)^2).
-func sumShifted(x []float32, k float32) (float32, float32) {
-	var a0, a1, a2, a3, b0, b1, b2, b3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		d0, d1, d2, d3 := v[0]-k, v[1]-k, v[2]-k, v[3]-k
-		a0 += d0
-		a1 += d1
-		a2 += d2
-		a3 += d3
-		b0 += d0 * d0
-		b1 += d1 * d1
-		b2 += d2 * d2
-		b3 += d3 * d3
-	}
-	for ; i < len(x); i++ {
-		d := x[i] - k
-		a0 += d
-		b0 += d * d
-	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
-}
-
-// normalize writes y = x*alpha + beta for channel c, with alpha = invStd *
-// scale and beta = B - mean*alpha, rounded as PyTorch's CPU kernel does
-// (an element near zero then falls on the same side of a following ReLU).
+// normalize writes y = x*a + b for channel c (bnKernel.factors).
 func (t *bnTask) normalize(c int) {
 	f := t.f
-	a := f.invStd[c] * t.scale[c]
-	b := t.bias[c] - float32(f.mean[c]*a)
+	a, b := f.factors(c, t.scale, t.bias)
 	for n := 0; n < f.n; n++ {
-		x, y := t.row(t.x, n, c), t.row(t.out, n, c)
-		x = x[:len(y)]
-		for i, v := range x {
-			y[i] = float32(v*a) + b
-		}
+		kernels.ScaleAdd(t.row(t.out, n, c), t.row(t.x, n, c), a, b)
 	}
 }
 
@@ -402,39 +362,36 @@ func (t *bnTask) reduce(c int) {
 	m := f.mean[c]
 	var sdy, sdyx float64
 	for n := 0; n < f.n; n++ {
-		a, b := sumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
+		a, b := kernels.SumDyDx(t.row(t.dy, n, c), t.row(t.x, n, c), m)
 		sdy += float64(a)
 		sdyx += float64(b)
 	}
-	f.sums[c] = float32(sdy)
-	f.sums[f.c+c] = float32(sdyx * float64(f.invStd[c]))
-	if s := f.sync; s != nil {
-		s.sums[c], s.sums[f.c+c] = sdy, sdyx*float64(f.invStd[c]) // before rounding, for the sum over replicas
-	}
+	t.setSums(c, sdy, sdyx)
 }
 
-// sumDyDx returns sum(dy) and sum(dy * (x - m)).
-func sumDyDx(dy, x []float32, m float32) (float32, float32) {
-	x = x[:len(dy)]
-	var a0, a1, a2, a3, b0, b1, b2, b3 float32
-	i := 0
-	for ; i+4 <= len(dy); i += 4 {
-		g := dy[i : i+4 : i+4]
-		v := x[i : i+4 : i+4]
-		a0 += g[0]
-		a1 += g[1]
-		a2 += g[2]
-		a3 += g[3]
-		b0 += g[0] * (v[0] - m)
-		b1 += g[1] * (v[1] - m)
-		b2 += g[2] * (v[2] - m)
-		b3 += g[3] * (v[3] - m)
+// reduceRows is reduce from the row sums the fused LIF left (rowSums),
+// added in the same order.
+func (t *bnTask) reduceRows(c int) {
+	f := t.f
+	var sdy, sdyx float64
+	for n := 0; n < f.n; n++ {
+		r := 2 * (n*f.c + c)
+		sdy += float64(f.rowSums[r])
+		sdyx += float64(f.rowSums[r+1])
 	}
-	for ; i < len(dy); i++ {
-		a0 += dy[i]
-		b0 += dy[i] * (x[i] - m)
+	t.setSums(c, sdy, sdyx)
+}
+
+// setSums keeps channel c's sum(dy) and sum(dy*(x-mean)) as the sums of dy
+// and dy*xhat, and, when the kernel is synchronized, in float64 before
+// rounding for the sum over the replicas.
+func (t *bnTask) setSums(c int, sdy, sdyx float64) {
+	f := t.f
+	sdyx *= float64(f.invStd[c])
+	f.sums[c], f.sums[f.c+c] = float32(sdy), float32(sdyx)
+	if s := f.sync; s != nil {
+		s.sums[c], s.sums[f.c+c] = sdy, sdyx
 	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
 
 // dxTrain writes channel c of the training-mode input gradient
@@ -450,11 +407,7 @@ func (t *bnTask) dxTrain(c int) {
 	p := -k * mdyx
 	q := k * (mdyx*m - mdy)
 	for n := 0; n < f.n; n++ {
-		x, dy, dx := t.row(t.x, n, c), t.row(t.dy, n, c), t.row(t.out, n, c)
-		x, dy = x[:len(dx)], dy[:len(dx)]
-		for i, g := range dy {
-			dx[i] = k*g + p*x[i] + q
-		}
+		kernels.Affine2(t.row(t.out, n, c), t.row(t.dy, n, c), t.row(t.x, n, c), k, p, q)
 	}
 }
 
@@ -464,11 +417,7 @@ func (t *bnTask) dxInfer(c int) {
 	f := t.f
 	k := t.scale[c] * f.invStd[c]
 	for n := 0; n < f.n; n++ {
-		dy, dx := t.row(t.dy, n, c), t.row(t.out, n, c)
-		dy = dy[:len(dx)]
-		for i, g := range dy {
-			dx[i] = g * k
-		}
+		kernels.Scale(t.row(t.out, n, c), t.row(t.dy, n, c), k)
 	}
 }
 

@@ -52,7 +52,8 @@ func newBNSync(k *bnKernel, r BatchStatsReducer) *bnSync {
 }
 
 // forward computes this replica's sums, reduces them, and normalizes with
-// the statistics of the global batch.
+// the statistics of the global batch (or, for a kernel fused into a LIF,
+// only sets them).
 func (s *bnSync) forward(x, scale, bias, out []float32) error {
 	c := s.k.c
 	s.task.run(syncFwdSums, x, nil, nil, nil, nil)
@@ -61,15 +62,24 @@ func (s *bnSync) forward(x, scale, bias, out []float32) error {
 		return fmt.Errorf("summing the batch statistics over the replicas: %w", err)
 	}
 	s.count = int(s.sums[2*c])
-	s.task.run(syncFwdApply, x, scale, bias, nil, out)
+	apply := syncFwdApply
+	if s.k.feedsLIF {
+		apply = syncFwdStats
+	}
+	s.task.run(apply, x, scale, bias, nil, out)
 	return nil
 }
 
 // dx computes this replica's backward sums (kept for the B and scale
-// gradients), reduces them, and writes dX with the global batch's sums.
-func (s *bnSync) dx(x, scale, dy, out []float32) error {
+// gradients), from dY and X or, with rows, from the row sums the fused LIF
+// left, reduces them, and writes dX with the global batch's sums.
+func (s *bnSync) dx(x, scale, dy, out []float32, rows bool) error {
 	k := s.k
-	s.task.run(syncBwdSums, x, scale, nil, dy, nil)
+	sums := syncBwdSums
+	if rows {
+		sums = syncBwdRowSums
+	}
+	s.task.run(sums, x, scale, nil, dy, nil)
 	if err := s.r.AllreduceSum64(s.sums[:2*k.c]); err != nil {
 		return fmt.Errorf("summing the batch-normalization gradient sums over the replicas: %w", err)
 	}
@@ -86,7 +96,9 @@ func (s *bnSync) dx(x, scale, dy, out []float32) error {
 const (
 	syncFwdSums = iota
 	syncFwdApply
+	syncFwdStats
 	syncBwdSums
+	syncBwdRowSums
 	syncBwdApply
 )
 
@@ -111,8 +123,12 @@ func (t *bnSyncTask) runPart(part, parts int) {
 		case syncFwdApply:
 			t.setStats(c, t.s.sums[c], t.s.sums[f.c+c], float64(t.s.count))
 			t.normalize(c)
+		case syncFwdStats:
+			t.setStats(c, t.s.sums[c], t.s.sums[f.c+c], float64(t.s.count))
 		case syncBwdSums:
 			t.reduce(c) // leaves the float64 sums in t.s.sums
+		case syncBwdRowSums:
+			t.reduceRows(c)
 		case syncBwdApply:
 			t.dxTrain(c)
 		}

@@ -197,3 +197,121 @@ func TestBatchNormSynchronizedAllocs(t *testing.T) {
 		t.Errorf("a step allocates %v times with synchronized statistics, %v times without", b, a)
 	}
 }
+
+// TestBNFusedIntoLIFSynchronized: a BatchNormalization fused into the LIF
+// after it (fuseIntoLIF, with and without a residual Add) stays
+// synchronized: replicas that each run their samples of the batch compute
+// the spikes and input gradients one program computes on the whole batch,
+// and scale and B gradients that add up to the whole batch's, over two
+// steps (the second reuses the row sums the LIF leaves).
+func TestBNFusedIntoLIFSynchronized(t *testing.T) {
+	const T, N, C, hw, replicas = 3, 4, 5, 8, 2
+	for _, residual := range []bool{false, true} {
+		t.Run(fmt.Sprintf("residual=%v", residual), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, 3))
+			per := C * hw * hw
+			z, res, dy := randF32(r, T*N*per), randF32(r, T*N*per), randF32(r, T*N*per)
+			// samples returns the rows of v ([T*N, ...]) of samples [lo, hi).
+			samples := func(v []float32, lo, hi int) []float32 {
+				var s []float32
+				for ts := range T {
+					s = append(s, v[(ts*N+lo)*per:(ts*N+hi)*per]...)
+				}
+				return s
+			}
+			compile := func(lo, hi int, red BatchStatsReducer) (*Builder, *Program) {
+				m := fusionModel(T, hi-lo, C, hw, hw, residual, false, rand.New(rand.NewPCG(1, 2)))
+				b, err := NewBuilder(m, Options{Training: true, InputGrads: true, BatchStatsReducer: red})
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss, err := b.WeightedSum(b.Outputs[0], samples(dy, lo, hi))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := b.Compile(loss)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { p.Close() })
+				ins := map[string][]float32{"z": samples(z, lo, hi)}
+				if residual {
+					ins["res"] = samples(res, lo, hi)
+				}
+				for name, v := range ins {
+					if err := p.SetInput(name, v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, nd := range b.G.AllNodes() {
+					if k, ok := KernelOf(nd).(*lifKernel); ok && (k.fused == nil || (red != nil) != (k.fused.bn.sync != nil)) {
+						t.Fatalf("LIF fused: %v, want a fused BatchNormalization synchronized: %v", k.fused != nil, red != nil)
+					}
+				}
+				return b, p
+			}
+			type result struct{ spikes, dz, dres, dscale, dbias []float32 }
+			run := func(b *Builder, p *Program) (result, error) {
+				if err := p.Run(); err != nil {
+					return result{}, err
+				}
+				cp := func(v []float32) []float32 { return append([]float32(nil), v...) }
+				return result{cp(p.Output(0).Float32), cp(p.InputGrad("z")), cp(p.InputGrad("res")),
+					cp(p.Grad(b.Param("scale"))), cp(p.Grad(b.Param("bias")))}, nil
+			}
+			wb, wp := compile(0, N, nil)
+			comms := dist.InProcess(replicas)
+			got := make([][]result, replicas)
+			errs := make([]error, replicas)
+			var wg sync.WaitGroup
+			for i, c := range comms {
+				b, p := compile(i*N/replicas, (i+1)*N/replicas, c)
+				wg.Go(func() {
+					for range 2 {
+						res, err := run(b, p)
+						if err != nil {
+							errs[i] = err
+							return
+						}
+						got[i] = append(got[i], res)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			for step := range 2 {
+				want, err := run(wb, wp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dScale, dB := make([]float64, C), make([]float64, C)
+				for i := range comms {
+					lo, hi := i*N/replicas, (i+1)*N/replicas
+					g := got[i][step]
+					checks := map[string][2][]float32{"spikes": {g.spikes, samples(want.spikes, lo, hi)},
+						"dZ": {g.dz, samples(want.dz, lo, hi)}}
+					if residual {
+						checks["dRes"] = [2][]float32{g.dres, samples(want.dres, lo, hi)}
+					}
+					for name, c := range checks {
+						if e := relErr(c[0], c[1]); e > 1e-5 {
+							t.Errorf("step %d, replica %d: %s differs from the whole batch's by %.3g", step, i, name, e)
+						}
+					}
+					for j := range C {
+						dScale[j] += float64(g.dscale[j])
+						dB[j] += float64(g.dbias[j])
+					}
+				}
+				if e := relErr64(want.dscale, dScale); e > 1e-5 {
+					t.Errorf("step %d: the replicas' scale gradients add up to the whole batch's within %.3g", step, e)
+				}
+				if e := relErr64(want.dbias, dB); e > 1e-5 {
+					t.Errorf("step %d: the replicas' B gradients add up to the whole batch's within %.3g", step, e)
+				}
+			}
+		})
+	}
+}

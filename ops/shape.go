@@ -10,8 +10,10 @@ import (
 	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
-// reshapeKernel copies its input into a new shape (Reshape, Flatten,
-// Squeeze, Unsqueeze at run time). Its gradient is the reverse reshape.
+// reshapeKernel gives its input a new shape (Reshape, Flatten, Squeeze,
+// Unsqueeze at run time): a Viewer, so the executor makes its output a
+// view of its input and nothing is copied. Its gradient is the reverse
+// reshape, a view of the output's gradient.
 type reshapeKernel struct{ from, to []int }
 
 func (k *reshapeKernel) Name() string    { return fmt.Sprintf("Reshape%v->%v", k.from, k.to) }

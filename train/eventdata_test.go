@@ -131,7 +131,7 @@ func samePackedEval(t *testing.T, float, packed EvalResult) {
 
 // TestEventResume: an event-input run SIGKILLed mid-epoch and resumed ends
 // with the uninterrupted run's metrics and byte-identical final.onnx and
-// best.onnx (GOMAXPROCS=1), the event augmentation included.
+// best.onnx at two threads (GOMAXPROCS=2), the event augmentation included.
 func TestEventResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a helper process")
@@ -144,7 +144,7 @@ func TestEventResume(t *testing.T) {
 	}
 	cfg.ModelProto, cfg.Epochs, cfg.CheckpointEvery, cfg.KeepCheckpoints, cfg.AugFlip = nil, 2, 3, 2, true
 	// 10 steps per epoch: the checkpoint of step 12 is mid-epoch 2.
-	testResume(t, 1, cfg, tmp, 12)
+	testResume(t, 2, cfg, tmp, 12)
 }
 
 // TestEventDataParallel: two ranks train the event run one process trains

@@ -2,10 +2,13 @@ package train
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/bsnnctl/bsnnctl/bsnn"
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // Energy per operation (45 nm, Horowitz 2014), spec §6.
@@ -145,16 +148,28 @@ type nzProbe struct {
 	total    int64 // entries per run
 	runs     int64
 	sumRatio float64 // sum over runs of nonzero/total
+
+	// The count runs on all threads: x is the call's input, counts the
+	// parts' counts.
+	x      []float32
+	counts []int
+	group  parallel.Group
 }
 
 func (k *nzProbe) Name() string    { return fmt.Sprintf("NonZeroProbe%v", k.shape) }
 func (k *nzProbe) OutShape() []int { return nil }
 func (k *nzProbe) Forward(out []float32, in ...[]float32) error {
-	var c int64
-	for _, v := range in[0] {
-		if v != 0 {
-			c++
-		}
+	k.x = in[0]
+	parts := parallel.Threads(0)
+	if len(k.x) < 1<<16 {
+		parts = 1
+	}
+	k.counts = slices.Grow(k.counts[:0], parts)[:parts]
+	k.group.Run(k, parts)
+	k.x = nil
+	c := int64(0)
+	for _, n := range k.counts {
+		c += int64(n)
 	}
 	k.nonzero, k.total = c, int64(len(in[0]))
 	k.runs++
@@ -163,6 +178,12 @@ func (k *nzProbe) Forward(out []float32, in ...[]float32) error {
 	}
 	out[0] = float32(c)
 	return nil
+}
+
+// RunPart counts the non-zero entries of one part of the input.
+func (k *nzProbe) RunPart(part int) {
+	per := len(k.x)/len(k.counts) + 1
+	k.counts[part] = kernels.CountNonzero(k.x[min(len(k.x), part*per):min(len(k.x), (part+1)*per)])
 }
 
 // rate returns the fraction of non-zero entries in the last run.

@@ -48,15 +48,9 @@ func TestTrainHelperProcess(t *testing.T) {
 
 // TestResume: an uninterrupted run and a run SIGKILLed mid-epoch then
 // resumed (same seed) end with the same metrics.jsonl (every key but the
-// timings) and byte-identical final.onnx and best.onnx, bitwise, at one
-// thread (GOMAXPROCS=1).
-//
-// At two threads a run is not bitwise reproducible even without a kill:
-// ops/kernels.ConvBackwardFilter hands the samples of a batch to per-thread
-// partial sums through an atomic counter, so which samples are summed
-// together depends on timing and the weight gradients of convolutions
-// differ in the last bits from run to run (float addition is not
-// associative). Fully connected layers are reproducible at any thread count.
+// timings) and byte-identical final.onnx and best.onnx, bitwise, at two
+// threads (GOMAXPROCS=2): every kernel splits its work over the threads in
+// a fixed way and sums partial results in a fixed order.
 func TestResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a helper process")
@@ -79,7 +73,7 @@ func TestResume(t *testing.T) {
 		Optimizer: SGD, LR: 0.05, WeightDecay: 5e-4, WarmupSteps: 3, AugPad: 2, AugFlip: true,
 		LabelSmoothing: 0.05, ClipNorm: 10, Seed: 7, LogEvery: 1, CheckpointEvery: 5, KeepCheckpoints: 2,
 		NoPlots: true}
-	testResume(t, 1, base, filepath.Join(tmp, "runs"), 15)
+	testResume(t, 2, base, filepath.Join(tmp, "runs"), 15)
 }
 
 // testResume runs base (Out is set) uninterrupted, and in a helper process

@@ -32,6 +32,20 @@ func NewConv(p ConvParams, w *Weights) (*Conv, error) {
 	return &Conv{p: p, w: w, oh: p.OutH(), ow: p.OutW()}, nil
 }
 
+// Repack packs new float weights [M, C, KH, KW] into the convolution's
+// weights, in place (a training step's binarized weights): the weights are
+// the convolution's own, packed by PackConvWeights for it, and no call of
+// the convolution may run meanwhile.
+func (c *Conv) Repack(w []float32) error {
+	p := c.p
+	if want := p.M * p.C * p.KH * p.KW; len(w) != want {
+		return fmt.Errorf("bitkern: Repack: %d weights, want M*C*KH*KW = %d", len(w), want)
+	}
+	clear(c.w.words)
+	c.w.packConv(p, w)
+	return nil
+}
+
 // Params returns the convolution's parameters.
 func (c *Conv) Params() ConvParams { return c.p }
 

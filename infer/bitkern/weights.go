@@ -12,7 +12,7 @@ const blockM = 16
 // 16 output channels, k-major inside a block: word k of channel m is at
 // ((m/16)*kWords + k)*16 + m%16, with zero words for the channels past M (the
 // operand order of the micro-kernels). A Weights value is immutable once
-// packed and safe for concurrent use.
+// packed (but for Conv.Repack) and safe for concurrent use.
 type Weights struct {
 	g     geom
 	m     int
@@ -63,6 +63,13 @@ func PackConvWeights(p ConvParams, l Layout, w []float32) (*Weights, error) {
 		return nil, fmt.Errorf("bitkern: PackConvWeights: %d weights, want M*C*KH*KW = %d", len(w), want)
 	}
 	pw := newWeights(newGeom(l, p.C, p.KH, p.KW), p.M)
+	pw.packConv(p, w)
+	return pw, nil
+}
+
+// packConv sets the sign bits of float weights [M, C, KH, KW] (the words
+// must be zero).
+func (pw *Weights) packConv(p ConvParams, w []float32) {
 	for m := range p.M {
 		for c := range p.C {
 			for i := range p.KH {
@@ -74,7 +81,6 @@ func PackConvWeights(p ConvParams, l Layout, w []float32) (*Weights, error) {
 			}
 		}
 	}
-	return pw, nil
 }
 
 // PackDenseWeights packs the weights of a dense layer y = x·W for the

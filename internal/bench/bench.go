@@ -1,215 +1,153 @@
 // Package bench measures the engine against PyTorch on the same
-// computation, in the same run and on the same number of threads, for
-// `bsnnctl bench` and the Go benchmarks. Ratios, not absolute times, are
-// what it reports: the machines it runs on are shared and vary.
+// computation, for `bsnnctl bench` and the Go benchmarks.
+//
+// A comparison is only believable when both engines ran on the same machine
+// at the same time, under the same load, so the engines are interleaved
+// round by round (ours, PyTorch, ours, PyTorch, ...) after warm-up, in one
+// run: PyTorch runs as a persistent subprocess driven over a pipe, one
+// command per timed step (Torch). Each side times its own step, so the pipe
+// is not counted. The report gives the minimum and the median of each side
+// and their ratios, the load average before and after, and the achieved
+// GFLOP/s against the machine's FMA peak (Machine).
 package bench
 
 import (
-	_ "embed"
-	"encoding/json"
+	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"runtime"
 	"sort"
 	"time"
-
-	G "gorgonia.org/gorgonia"
-
-	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
-	"github.com/bsnnctl/bsnnctl/ops"
 )
 
-//go:embed torch_block.py
-var torchBlockScript string
-
-// Python is the interpreter with Debian's torch.
-var Python = "/usr/bin/python3"
-
-// BlockConfig is one ResNet basic block workload.
-type BlockConfig struct {
-	Batch, Channels, Size int
-	Threads               int // GOMAXPROCS for Go, torch.set_num_threads for PyTorch
-	Iters                 int
+// An Engine runs one timed step of a workload.
+type Engine interface {
+	// Name names the engine in reports ("bsnnctl", "pytorch").
+	Name() string
+	// Step runs one step and returns its duration, measured by the engine
+	// itself around the computation only.
+	Step() (time.Duration, error)
 }
 
-// DefaultBlock is the block of the float-engine issue: batch 32, 64
-// channels, 32x32.
-var DefaultBlock = BlockConfig{Batch: 32, Channels: 64, Size: 32, Threads: 2, Iters: 10}
-
-// BlockResult holds one side's timings.
-type BlockResult struct {
-	Median     time.Duration
-	Times      []time.Duration
-	AllocBytes uint64 // bytes allocated per step (Go side only)
+// Stats summarizes the timed steps of one engine, in seconds.
+type Stats struct {
+	Min    float64   `json:"min_s"`
+	Median float64   `json:"median_s"`
+	Max    float64   `json:"max_s"`
+	All    []float64 `json:"all_s"`
 }
 
-// blockModel builds the block as an ONNX graph: conv3x3 -> BN -> Relu ->
-// conv3x3 -> BN -> Add(x) -> Relu.
-func blockModel(c BlockConfig) *onnx.Model {
-	rng := rand.New(rand.NewPCG(1, 2))
-	s := func(v string) *string { return &v }
-	i := func(v int64) *int64 { return &v }
-	ch := int64(c.Channels)
-	w := func(name string) *onnxpb.TensorProto {
-		d := make([]float32, c.Channels*c.Channels*9)
-		scale := float32(1 / (3 * float64(c.Channels)))
-		for k := range d {
-			d[k] = float32(rng.NormFloat64()) * scale
-		}
-		return onnx.FloatTensor(name, []int64{ch, ch, 3, 3}, d)
+// NewStats summarizes step times given in seconds.
+func NewStats(all []float64) Stats {
+	s := Stats{All: append([]float64(nil), all...)}
+	if len(all) == 0 {
+		return s
 	}
-	vec := func(name string, v float32) *onnxpb.TensorProto {
-		d := make([]float32, c.Channels)
-		for k := range d {
-			d[k] = v
-		}
-		return onnx.FloatTensor(name, []int64{ch}, d)
-	}
-	conv := func(in, wt, out string) *onnxpb.NodeProto {
-		return &onnxpb.NodeProto{OpType: s("Conv"), Name: s(out), Input: []string{in, wt}, Output: []string{out},
-			Attribute: []*onnxpb.AttributeProto{onnx.AttrInts("kernel_shape", 3, 3), onnx.AttrInts("pads", 1, 1, 1, 1), onnx.AttrInts("strides", 1, 1)}}
-	}
-	bn := func(in, p, out string) *onnxpb.NodeProto {
-		return &onnxpb.NodeProto{OpType: s("BatchNormalization"), Name: s(out), Input: []string{in, p + ".g", p + ".b", p + ".m", p + ".v"}, Output: []string{out}}
-	}
-	node := func(op string, in []string, out string) *onnxpb.NodeProto {
-		return &onnxpb.NodeProto{OpType: s(op), Name: s(out), Input: in, Output: []string{out}}
-	}
-	shape := onnx.Shape{{Value: int64(c.Batch)}, {Value: ch}, {Value: int64(c.Size)}, {Value: int64(c.Size)}}
-	g := &onnxpb.GraphProto{
-		Name: s("resblock"),
-		Node: []*onnxpb.NodeProto{
-			conv("x", "w1", "c1"), bn("c1", "bn1", "b1"), node("Relu", []string{"b1"}, "r1"),
-			conv("r1", "w2", "c2"), bn("c2", "bn2", "b2"), node("Add", []string{"b2", "x"}, "a"), node("Relu", []string{"a"}, "y"),
-		},
-		Initializer: []*onnxpb.TensorProto{w("w1"), w("w2"),
-			vec("bn1.g", 1), vec("bn1.b", 0), vec("bn1.m", 0), vec("bn1.v", 1),
-			vec("bn2.g", 1), vec("bn2.b", 0), vec("bn2.m", 0), vec("bn2.v", 1)},
-		Input:  []*onnxpb.ValueInfoProto{onnx.ValueInfoProto("x", onnx.Float, shape)},
-		Output: []*onnxpb.ValueInfoProto{onnx.ValueInfoProto("y", onnx.Float, shape)},
-	}
-	return &onnx.Model{Proto: &onnxpb.ModelProto{IrVersion: i(8), Graph: g,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: i(17)}}}}
-}
-
-// BlockStep is a compiled training step of the block.
-type BlockStep struct {
-	prog *ops.Program
-}
-
-// NewBlockStep compiles the block in training mode with loss sum(y * r).
-func NewBlockStep(c BlockConfig) (*BlockStep, error) {
-	m := blockModel(c)
-	b, err := ops.NewBuilder(m, ops.Options{Training: true})
-	if err != nil {
-		return nil, err
-	}
-	n := c.Batch * c.Channels * c.Size * c.Size
-	rng := rand.New(rand.NewPCG(3, 4))
-	r := make([]float32, n)
-	x := make([]float32, n)
-	for k := range r {
-		r[k] = float32(rng.NormFloat64())
-		x[k] = float32(rng.NormFloat64())
-	}
-	loss, err := b.WeightedSum(b.Outputs[0], r)
-	if err != nil {
-		return nil, err
-	}
-	var _ *G.Node = loss
-	p, err := b.Compile(loss)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.SetInput("x", x); err != nil {
-		return nil, err
-	}
-	return &BlockStep{prog: p}, nil
-}
-
-// Run executes one forward + backward pass.
-func (s *BlockStep) Run() error { return s.prog.Run() }
-
-// Close releases the program.
-func (s *BlockStep) Close() error { return s.prog.Close() }
-
-// GoBlock times the block in our engine at c.Threads.
-func GoBlock(c BlockConfig) (*BlockResult, error) {
-	prev := runtime.GOMAXPROCS(c.Threads)
-	defer runtime.GOMAXPROCS(prev)
-	s, err := NewBlockStep(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	for k := 0; k < 2; k++ { // warm-up: buffers are allocated on the first run
-		if err := s.Run(); err != nil {
-			return nil, err
-		}
-	}
-	res := &BlockResult{}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for k := 0; k < c.Iters; k++ {
-		t0 := time.Now()
-		if err := s.Run(); err != nil {
-			return nil, err
-		}
-		res.Times = append(res.Times, time.Since(t0))
-	}
-	runtime.ReadMemStats(&after)
-	res.AllocBytes = (after.TotalAlloc - before.TotalAlloc) / uint64(max(c.Iters, 1))
-	res.Median = median(res.Times)
-	return res, nil
-}
-
-// TorchBlock times the same block in PyTorch (Debian's python3-torch).
-func TorchBlock(c BlockConfig) (*BlockResult, error) {
-	cmd := exec.Command(Python, "-c", torchBlockScript, fmt.Sprint(c.Batch), fmt.Sprint(c.Channels), fmt.Sprint(c.Size), fmt.Sprint(c.Threads), fmt.Sprint(c.Iters))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", c.Threads), fmt.Sprintf("MKL_NUM_THREADS=%d", c.Threads))
-	out, err := cmd.Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return nil, fmt.Errorf("PyTorch benchmark failed: %v: %s", err, lastLine(string(ee.Stderr)))
-		}
-		return nil, fmt.Errorf("PyTorch benchmark: %w", err)
-	}
-	var r struct {
-		Median float64   `json:"median_s"`
-		Times  []float64 `json:"times_s"`
-	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("PyTorch benchmark printed %q: %w", out, err)
-	}
-	res := &BlockResult{Median: secs(r.Median)}
-	for _, t := range r.Times {
-		res.Times = append(res.Times, secs(t))
-	}
-	return res, nil
-}
-
-func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-func median(ts []time.Duration) time.Duration {
-	if len(ts) == 0 {
-		return 0
-	}
-	c := append([]time.Duration(nil), ts...)
-	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
-	return c[len(c)/2]
-}
-
-func lastLine(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '\n' {
-		s = s[:len(s)-1]
-	}
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			return s[i+1:]
-		}
+	sorted := append([]float64(nil), all...)
+	sort.Float64s(sorted)
+	n := len(sorted)
+	s.Min, s.Max = sorted[0], sorted[n-1]
+	s.Median = sorted[n/2]
+	if n%2 == 0 {
+		s.Median = (sorted[n/2-1] + sorted[n/2]) / 2
 	}
 	return s
+}
+
+// Settle is the pause between two engines' steps: long enough for the
+// previous engine's worker threads to go back to sleep (OpenMP workers
+// spin for a moment after a parallel region), so that they do not compete
+// with the next engine's step.
+const Settle = 20 * time.Millisecond
+
+// Interleave runs warmup untimed rounds, then rounds timed rounds; each
+// round runs one step of every engine in order, with Settle between steps.
+// It returns the Stats of each engine, in the order given.
+func Interleave(ctx context.Context, warmup, rounds int, engines ...Engine) ([]Stats, error) {
+	if rounds < 1 {
+		return nil, fmt.Errorf("bench: %d timed rounds, want at least 1", rounds)
+	}
+	times := make([][]float64, len(engines))
+	for r := 0; r < warmup+rounds; r++ {
+		for i, e := range engines {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			d, err := e.Step()
+			if err != nil {
+				return nil, fmt.Errorf("%s: step %d: %w", e.Name(), r+1, err)
+			}
+			if r >= warmup {
+				times[i] = append(times[i], d.Seconds())
+			}
+			time.Sleep(Settle)
+		}
+	}
+	stats := make([]Stats, len(engines))
+	for i := range engines {
+		stats[i] = NewStats(times[i])
+	}
+	return stats, nil
+}
+
+// Side is one engine's line of a comparison report.
+type Side struct {
+	Engine  string `json:"engine"`
+	Version string `json:"version,omitempty"`
+	Stats
+	// GFLOPS is the counted flops of a step divided by the minimum step
+	// time, PeakFraction that over Machine.PeakGFLOPS (0 when unknown).
+	GFLOPS       float64 `json:"gflops"`
+	PeakFraction float64 `json:"peak_fraction"`
+}
+
+// Comparison is the outcome of an interleaved run of our engine against a
+// reference, JSON-able for `bsnnctl bench ... --json`.
+type Comparison struct {
+	Threads int `json:"threads"`
+	Warmup  int `json:"warmup"`
+	Rounds  int `json:"rounds"`
+	// Flops is the dense floating-point work of one step (Conv, Gemm and
+	// MatMul, forward and backward), counted from the compiled graph.
+	Flops   float64 `json:"flops"`
+	Machine Machine `json:"machine"`
+	// LoadBefore and LoadAfter are the 1, 5 and 15 minute load averages.
+	LoadBefore [3]float64 `json:"load_before"`
+	LoadAfter  [3]float64 `json:"load_after"`
+	Results    []Side     `json:"results"`
+	// RatioMin and RatioMedian are ours / reference (< 1: we are faster);
+	// 0 when the reference was not measured.
+	RatioMin    float64 `json:"ratio_min,omitempty"`
+	RatioMedian float64 `json:"ratio_median,omitempty"`
+	// ReferenceError says why the reference was not measured.
+	ReferenceError string `json:"reference_error,omitempty"`
+}
+
+// Compare interleaves the engines (ours first) and fills a Comparison:
+// stats, GFLOP/s for flops per step, ratios of the first engine to the
+// second, and the load average around the run.
+func Compare(ctx context.Context, m Machine, flops float64, warmup, rounds int, engines ...Engine) (*Comparison, error) {
+	c := &Comparison{Threads: m.Threads, Warmup: warmup, Rounds: rounds, Flops: flops, Machine: m}
+	c.LoadBefore, _ = LoadAverage()
+	stats, err := Interleave(ctx, warmup, rounds, engines...)
+	if err != nil {
+		return nil, err
+	}
+	c.LoadAfter, _ = LoadAverage()
+	for i, e := range engines {
+		s := Side{Engine: e.Name(), Stats: stats[i]}
+		if v, ok := e.(interface{ Version() string }); ok {
+			s.Version = v.Version()
+		}
+		if s.Min > 0 && flops > 0 {
+			s.GFLOPS = flops / s.Min / 1e9
+			if m.PeakGFLOPS > 0 {
+				s.PeakFraction = s.GFLOPS / m.PeakGFLOPS
+			}
+		}
+		c.Results = append(c.Results, s)
+	}
+	if len(stats) > 1 && stats[1].Min > 0 && stats[1].Median > 0 {
+		c.RatioMin = stats[0].Min / stats[1].Min
+		c.RatioMedian = stats[0].Median / stats[1].Median
+	}
+	return c, nil
 }

@@ -9,13 +9,14 @@
 //   - Python scripts with numpy, for cross-checks against a numpy reference
 //     (RunPython, PythonNumpyAvailable);
 //   - Open MPI's mpirun, for package dist's builds with the mpi tag
-//     (MPIAvailable, MPIRun, MPICommand, GoBuild).
+//     (MPIAvailable, MPIRun, MPICommand, GoBuild);
+//   - Debian's PyTorch, the reference of `bsnnctl bench` (TorchAvailable).
 //
 // No tool is needed to build or test the rest of the project. A test asks
 // for a tool with Need (or NeedORT, NeedPythonONNX, NeedPythonNumpy,
-// NeedH5py, NeedH5dump, NeedMPI): when the tool is missing the test is
-// skipped, unless BSNNCTL_INTEROP=1 is set (as scripts/test.sh and .ci/run
-// do), in which case it fails.
+// NeedH5py, NeedH5dump, NeedMPI, NeedTorch): when the tool is missing the
+// test is skipped, unless BSNNCTL_INTEROP=1 is set (as scripts/test.sh and
+// .ci/run do), in which case it fails.
 //
 // The onnxruntime binding itself is package internal/ort (`bsnnctl import`
 // uses it too); this package forwards to it and adds the test switch. Only

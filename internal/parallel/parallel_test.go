@@ -3,6 +3,7 @@ package parallel
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 type countTask struct {
@@ -34,6 +35,47 @@ func TestRunAllocatesNothing(t *testing.T) {
 	g.Run(&c, 4) // start the workers
 	if n := testing.AllocsPerRun(100, func() { g.Run(&c, 4) }); n != 0 {
 		t.Fatalf("Run allocates %v times per call", n)
+	}
+}
+
+// nestedTask's parts each run a Group of their own (a kernel calling a
+// kernel), from many callers at once.
+type nestedTask struct {
+	inner [4]Group
+	hits  [4]countTask
+}
+
+func (n *nestedTask) RunPart(p int) { n.inner[p].Run(&n.hits[p], 4) }
+
+// TestRunNestedAndConcurrent: parts that run Groups themselves, with more
+// callers than workers, finish (waiting callers run queued parts), and
+// every inner part runs once.
+func TestRunNestedAndConcurrent(t *testing.T) {
+	done := make(chan *nestedTask)
+	for range 16 {
+		go func() {
+			var g Group
+			n := new(nestedTask)
+			for range 50 {
+				g.Run(n, 4)
+			}
+			done <- n
+		}()
+	}
+	timeout := time.After(time.Minute)
+	for range 16 {
+		select {
+		case n := <-done:
+			for p := range n.hits {
+				for q := range 4 {
+					if got := n.hits[p].hits[q].Load(); got != 50 {
+						t.Fatalf("inner part %d/%d ran %d times, want 50", p, q, got)
+					}
+				}
+			}
+		case <-timeout:
+			t.Fatal("nested runs did not finish within a minute")
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -55,8 +56,13 @@ func BenchmarkSgemm(b *testing.B) {
 // benchKernels runs f with the assembly kernel, and with the Go kernel when
 // the kernel=go sub-benchmark is selected.
 func benchKernels(b *testing.B, f func(b *testing.B)) {
-	if asmKernel != nil {
-		b.Run("kernel="+asmKernel.name, f)
+	for _, k := range asmKernels {
+		b.Run("kernel="+k.name, func(b *testing.B) {
+			old := forceKernel
+			forceKernel = k
+			defer func() { forceKernel = old }()
+			f(b)
+		})
 	}
 	b.Run("kernel="+goKernel.name, func(b *testing.B) {
 		old := forceGo
@@ -142,4 +148,160 @@ func BenchmarkConv(b *testing.B) {
 			})
 		}
 	}
+}
+
+// The convolutions of the BSNN ResNet-20 at batch 32 and T = 4 (128
+// images), one per stage.
+var bsnnConvs = []struct {
+	name string
+	p    ConvParams
+}{
+	{"bsnn_3x3_16c_32px", ConvParams{N: 128, C: 16, H: 32, W: 32, M: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_3x3_32c_16px", ConvParams{N: 128, C: 32, H: 16, W: 16, M: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_3x3_64c_8px", ConvParams{N: 128, C: 64, H: 8, W: 8, M: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+}
+
+// The strided convolutions of the BSNN ResNet-20 at batch 32 and T = 4:
+// the first convolution of stages 2 and 3 and their 1x1 shortcuts.
+var bsnnStridedConvs = []struct {
+	name string
+	p    ConvParams
+}{
+	{"bsnn_3x3_s2_16to32c_32px", ConvParams{N: 128, C: 16, H: 32, W: 32, M: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_3x3_s2_32to64c_16px", ConvParams{N: 128, C: 32, H: 16, W: 16, M: 64, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+	{"bsnn_1x1_s2_16to32c_32px", ConvParams{N: 128, C: 16, H: 32, W: 32, M: 32, KH: 1, KW: 1, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, Groups: 1}},
+	{"bsnn_1x1_s2_32to64c_16px", ConvParams{N: 128, C: 32, H: 16, W: 16, M: 64, KH: 1, KW: 1, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, Groups: 1}},
+}
+
+// BenchmarkConvStrided times the three passes of the BSNN ResNet-20's
+// strided convolutions (the weight gradient on gated spikes, 15% nonzero).
+func BenchmarkConvStrided(b *testing.B) {
+	for _, s := range bsnnStridedConvs {
+		p := s.p
+		r := rand.New(rand.NewPCG(4, 4))
+		x, w, y := spikeData(p, 0.15, 5), randSlice(r, p.wLen()), make([]float32, p.yLen())
+		dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+		for _, pass := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward", func() { ConvForward(p, x, w, nil, y) }},
+			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
+			{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
+		} {
+			b.Run(s.name+"/"+pass.name, func(b *testing.B) {
+				pass.f()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					pass.f()
+				}
+				reportGFLOPS(b, convFlops(p))
+			})
+		}
+	}
+}
+
+// BenchmarkConvDirect compares the direct convolution with the im2col GEMM
+// (path=im2col) on the AVX-512 kernel, forward and backward data.
+func BenchmarkConvDirect(b *testing.B) {
+	if avx512Kernel == nil {
+		b.Skip("no AVX-512 kernel on this CPU")
+	}
+	shapes := append([]struct {
+		name string
+		p    ConvParams
+	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
+	for _, s := range shapes {
+		p := s.p
+		r := rand.New(rand.NewPCG(4, 4))
+		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
+		dy, dx := randSlice(r, p.yLen()), make([]float32, p.xLen())
+		for _, pass := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward", func() { ConvForward(p, x, w, nil, y) }},
+			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
+		} {
+			for _, im2col := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%s/path=%s", s.name, pass.name, map[bool]string{false: "direct", true: "im2col"}[im2col]), func(b *testing.B) {
+					old := forceIm2col
+					forceIm2col = im2col
+					defer func() { forceIm2col = old }()
+					pass.f()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						pass.f()
+					}
+					reportGFLOPS(b, convFlops(p))
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkConvBackwardFilterSpikes times the weight gradient of the BSNN
+// ResNet-20's binary layers on gated spikes (15% nonzero), with the sparse
+// path and with the dense GEMM (path=dense). GFLOP/s counts the dense
+// product's flops for both, so it compares their speed directly.
+func BenchmarkConvBackwardFilterSpikes(b *testing.B) {
+	for _, s := range bsnnConvs {
+		p := s.p
+		x := spikeData(p, 0.15, 5)
+		r := rand.New(rand.NewPCG(5, 5))
+		dy, dw := randSlice(r, p.yLen()), make([]float32, p.wLen())
+		for _, dense := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/path=%s", s.name, map[bool]string{false: "sparse", true: "dense"}[dense]), func(b *testing.B) {
+				old := forceIm2col
+				forceIm2col = dense
+				defer func() { forceIm2col = old }()
+				ConvBackwardFilter(p, x, dy, dw)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					ConvBackwardFilter(p, x, dy, dw)
+				}
+				reportGFLOPS(b, convFlops(p))
+			})
+		}
+	}
+}
+
+// BenchmarkVecOps times the vector primitives on one activation tensor of
+// the BSNN ResNet-20's first stage (2 Mi floats, 8 MiB); MB/s counts each
+// tensor read or written once.
+func BenchmarkVecOps(b *testing.B) {
+	const n = 2 << 20
+	r := rand.New(rand.NewPCG(6, 6))
+	x, y, z := randSlice(r, n), randSlice(r, n), make([]float32, n)
+	var sink float64
+	for _, op := range []struct {
+		name    string
+		tensors int64
+		f       func()
+	}{
+		{"Sum64", 1, func() { sink += Sum64(x) }},
+		{"SumDot64", 2, func() { _, d := SumDot64(x, y); sink += d }},
+		{"SumShifted", 1, func() { a, _ := SumShifted(x, 0.5); sink += float64(a) }},
+		{"Scale", 2, func() { Scale(z, x, 1.5) }},
+		{"ScaleAdd", 2, func() { ScaleAdd(z, x, 1.5, 0.25) }},
+		{"Affine2", 3, func() { Affine2(z, x, y, 1.5, 0.5, 0.25) }},
+		{"Add", 3, func() { Add(z, x, y) }},
+		{"Relu", 2, func() { Relu(z, x) }},
+		{"ReluGrad", 3, func() { ReluGrad(z, x, y) }},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			b.SetBytes(4 * n * op.tensors)
+			for i := 0; i < b.N; i++ {
+				op.f()
+			}
+		})
+	}
+	_ = sink
 }

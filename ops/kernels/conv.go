@@ -3,8 +3,9 @@ package kernels
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 )
 
 // ConvParams describes a 2-D convolution on NCHW tensors: input x is
@@ -115,6 +116,10 @@ func ConvForward(p ConvParams, x, w, bias, y []float32) {
 	if bias != nil && len(bias) < p.M {
 		panic(fmt.Sprintf("kernels: ConvForward: bias has %d elements, want %d", len(bias), p.M))
 	}
+	if q, ok := p.subsampled(); ok {
+		convForwardSubsampled(p, q, x, w, bias, y)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.x, c.w, c.bias, c.y = x, w, bias, y
@@ -123,10 +128,25 @@ func ConvForward(p ConvParams, x, w, bias, y []float32) {
 		c.runItems(p.N*p.M, false)
 		return
 	}
+	c.packWeights(false, c.Mg, c.K, w, c.K)
+	if c.direct() {
+		c.mode = modeDirect
+		c.runItems(p.N, false)
+		return
+	}
 	c.mode = modeForward
 	c.prepareIm2col()
-	c.packWeights(false, c.Mg, c.K, w, c.K)
 	c.runItems(p.N*p.Groups, true)
+}
+
+// direct reports whether the call runs as a direct convolution on c.geom
+// and if so builds its offset table.
+func (c *convCall) direct() bool {
+	if c.p.Groups != 1 || c.strategy != convGEMM || !directOK(c.kr, &c.geom) {
+		return false
+	}
+	c.doffs = c.geom.buildDirectOffsets(c.doffs)
+	return true
 }
 
 // transposedMinChannels is the smallest group input-channel count for which
@@ -139,6 +159,10 @@ const transposedMinChannels = 32
 // from dy (the gradient with respect to y) and w. dx is overwritten.
 func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 	mustCheck("ConvBackwardData", p.Validate(), namedLen{"dy", len(dy), p.yLen()}, namedLen{"w", len(w), p.wLen()}, namedLen{"dx", len(dx), p.xLen()})
+	if q, ok := p.subsampled(); ok {
+		convBackwardDataSubsampled(p, q, dy, w, dx)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.dy, c.w, c.dx = dy, w, dx
@@ -151,14 +175,19 @@ func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 		// dx[n,g] (Cg x HW) = W_g^T (Cg x Mg) * dy[n,g] (Mg x HW).
 		c.mode = modeBackwardDataPointwise
 		c.packWeights(true, c.Cg, c.Mg, w, c.Cg)
-	case p.StrideH == 1 && p.StrideW == 1 && c.Cg >= transposedMinChannels:
+	case p.StrideH == 1 && p.StrideW == 1 && (c.Cg >= transposedMinChannels || c.directTransposed()):
 		// With unit strides the adjoint is itself a convolution of dy with
 		// the flipped, transposed kernel, so it runs like a forward pass.
-		c.mode = modeBackwardDataTransposed
 		c.setGeom(c.transposedGeom())
-		c.prepareIm2col()
 		c.flipWeights(w)
 		c.packWeights(false, c.Cg, c.Mg*p.KH*p.KW, c.flipped, c.Mg*p.KH*p.KW)
+		if c.direct() {
+			c.mode = modeDirectBackwardData
+			c.runItems(p.N, false)
+			return
+		}
+		c.mode = modeBackwardDataTransposed
+		c.prepareIm2col()
 	default:
 		// dcol = W_g^T * dy[n,g] in column chunks, scattered into dx.
 		c.mode = modeBackwardDataCol2im
@@ -167,16 +196,30 @@ func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 	c.runItems(p.N*p.Groups, true)
 }
 
+// directTransposed reports whether the transposed geometry of a unit-stride
+// backward-data call would run directly (it does at any channel count).
+func (c *convCall) directTransposed() bool {
+	g := c.transposedGeom()
+	return c.p.Groups == 1 && c.strategy == convGEMM && directOK(c.kr, &g)
+}
+
 // ConvBackwardFilter computes dw, the gradient of the loss with respect to w,
 // from x and dy. dw is overwritten.
 func ConvBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	mustCheck("ConvBackwardFilter", p.Validate(), namedLen{"x", len(x), p.xLen()}, namedLen{"dy", len(dy), p.yLen()}, namedLen{"dw", len(dw), p.wLen()})
+	if q, ok := p.subsampled(); ok {
+		convBackwardFilterSubsampled(p, q, x, dy, dw)
+		return
+	}
 	c := getConvCall(p)
 	defer putConvCall(c)
 	c.x, c.dy, c.dw = x, dy, dw
 	if c.strategy == convDepthwise {
 		c.mode = modeDepthwiseBackwardFilter
 		c.runItems(p.M, false)
+		return
+	}
+	if c.sparseFilter() {
 		return
 	}
 	c.mode = modeBackwardFilter
@@ -220,6 +263,11 @@ const (
 	modeDepthwiseForward
 	modeDepthwiseBackwardData
 	modeDepthwiseBackwardFilter
+	modeDirect
+	modeDirectBackwardData
+	modeSparseList
+	modeSparseGrid
+	modeSparseSum
 )
 
 // convCall is one convolution call: its operands, derived sizes, the packed
@@ -237,18 +285,20 @@ type convCall struct {
 	wpack, flipped        []float32   // packed weights per group, flipped weights
 	mPad                  int         // rows of one group's packed weights
 	partials              [][]float32 // per-part dw sums (part 0 uses dw)
+	doffs                 []int32     // im2col row offsets of the direct convolution
+	sparse                sparseState // scratch of the sparse weight gradient
 	items, parts, threads int
 	gemmThreads           int // > 1: one item at a time, each GEMM split
 	next                  atomic.Int64
-	wg                    sync.WaitGroup
+	group                 parallel.Group
 }
 
 // convCalls keeps convCall values with their packed-weight, offset-table
 // and partial-sum buffers across calls.
-var convCalls freeList[convCall]
+var convCalls parallel.FreeList[convCall]
 
 func getConvCall(p ConvParams) *convCall {
-	c := convCalls.get()
+	c := convCalls.Get()
 	c.p = p
 	c.strategy = p.strategy()
 	c.kr = activeKernel()
@@ -266,7 +316,7 @@ func getConvCall(p ConvParams) *convCall {
 
 func putConvCall(c *convCall) {
 	c.x, c.w, c.bias, c.y, c.dy, c.dx, c.dw = nil, nil, nil, nil, nil, nil, nil
-	convCalls.put(c)
+	convCalls.Put(c)
 }
 
 // prepareIm2col builds the offset tables of c.geom when the kernel packs
@@ -368,12 +418,12 @@ func (c *convCall) runItems(items int, gemmItems bool) {
 
 func (c *convCall) start() {
 	c.next.Store(0)
-	runParts(c, c.parts, &c.wg)
+	c.group.Run(c, c.parts)
 }
 
-func (c *convCall) run(part int) {
+func (c *convCall) RunPart(part int) {
 	var ws *gemmWorkspace
-	if c.mode <= modeBackwardFilter {
+	if c.mode <= modeBackwardFilter || c.mode >= modeDirect {
 		ws = getWorkspace()
 		defer putWorkspace(ws)
 	}
@@ -408,6 +458,16 @@ func (c *convCall) run(part int) {
 			c.depthwiseBackwardData(item)
 		case modeDepthwiseBackwardFilter:
 			c.depthwiseBackwardFilter(item)
+		case modeDirect:
+			c.directForwardItem(ws, item)
+		case modeDirectBackwardData:
+			c.directBackwardDataItem(ws, item)
+		case modeSparseList:
+			c.sparseListItem(item)
+		case modeSparseGrid:
+			c.sparseGridItem(ws, item)
+		case modeSparseSum:
+			c.sparseSumItem(part, item)
 		}
 	}
 }
@@ -438,6 +498,28 @@ func (c *convCall) forwardItem(ws *gemmWorkspace, item int) {
 			addScalar(y[m*c.P:(m+1)*c.P], c.bias[g*c.Mg+m])
 		}
 	}
+}
+
+// directForwardItem computes y[n] (one group) directly.
+func (c *convCall) directForwardItem(ws *gemmWorkspace, n int) {
+	p := c.p
+	x := c.x[n*p.C*c.HW:][:p.C*c.HW]
+	y := c.y[n*p.M*c.P:][:p.M*c.P]
+	directItem(ws, &c.geom, c.kr, c.wpack, p.M, c.mPad, c.doffs, x, y)
+	if c.bias != nil {
+		for m := 0; m < p.M; m++ {
+			addScalar(y[m*c.P:(m+1)*c.P], c.bias[m])
+		}
+	}
+}
+
+// directBackwardDataItem computes dx[n] (one group) as the direct
+// convolution of dy[n] with the flipped kernel.
+func (c *convCall) directBackwardDataItem(ws *gemmWorkspace, n int) {
+	p := c.p
+	dy := c.dy[n*p.M*c.P:][:p.M*c.P]
+	dx := c.dx[n*p.C*c.HW:][:p.C*c.HW]
+	directItem(ws, &c.geom, c.kr, c.wpack, p.C, c.mPad, c.doffs, dy, dx)
 }
 
 // backwardDataItem computes dx[n, group g] as one GEMM: pointwise, or the

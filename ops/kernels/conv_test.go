@@ -115,6 +115,8 @@ func convCases() []ConvParams {
 		conv(2, 8, 5, 5, 16, 1, 1, 1, 1, 1, 1, zero, 1),                // pointwise
 		conv(2, 8, 5, 6, 6, 1, 1, 1, 1, 1, 1, zero, 2),                 // pointwise, groups 2
 		conv(2, 5, 7, 7, 3, 1, 1, 2, 2, 1, 1, zero, 1),                 // 1x1 stride 2
+		conv(3, 6, 8, 9, 4, 1, 1, 2, 3, 2, 1, zero, 2),                 // 1x1 strides 2x3, groups 2 (subsampled)
+		conv(2, 16, 32, 32, 32, 1, 1, 2, 2, 1, 1, zero, 1),             // a ResNet projection shortcut, in parts
 		conv(2, 3, 11, 10, 4, 5, 5, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1), // 5x5
 		conv(2, 3, 6, 8, 4, 1, 3, 1, 1, 1, 1, [4]int{0, 1, 0, 1}, 1),   // 1x3
 		conv(1, 3, 8, 6, 4, 3, 1, 1, 1, 1, 1, [4]int{1, 0, 1, 0}, 1),   // 3x1
@@ -125,6 +127,16 @@ func convCases() []ConvParams {
 		conv(2, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, one, 1),                // the ResNet block's conv, smaller image
 		conv(4, 16, 9, 9, 32, 3, 3, 2, 2, 1, 1, [4]int{1, 1, 0, 0}, 2), // strided, col2im in chunks
 		conv(1, 8, 33, 35, 8, 3, 3, 2, 2, 1, 1, one, 1),                // P > col2im chunk
+		// Rows of at least 16 output pixels at unit stride: the direct
+		// convolution (forward and backward data) with the AVX-512 kernel.
+		conv(2, 5, 18, 20, 19, 3, 3, 1, 1, 1, 1, one, 1),               // two channel panels, a 4-pixel tile
+		conv(1, 16, 16, 32, 16, 3, 3, 1, 1, 1, 1, one, 1),              // the first ResNet-20 stage
+		conv(2, 3, 17, 21, 4, 5, 5, 1, 1, 2, 2, [4]int{4, 3, 1, 2}, 1), // dilation, asymmetric pads
+		conv(2, 40, 16, 16, 24, 3, 3, 1, 1, 1, 1, one, 1),              // K=360: two k blocks
+		conv(1, 2, 16, 18, 3, 3, 3, 1, 1, 1, 1, [4]int{3, 3, 3, 3}, 1), // backward data crops the padding
+		conv(2, 4, 16, 17, 5, 2, 3, 1, 1, 1, 1, [4]int{0, 0, 1, 2}, 1), // even kernel height
+		conv(3, 20, 8, 8, 18, 3, 3, 1, 1, 1, 1, one, 1),                // rows of 8: two rows per tile
+		conv(2, 6, 7, 8, 4, 3, 3, 1, 1, 1, 1, one, 1),                  // rows of 8, odd row count
 	}
 }
 

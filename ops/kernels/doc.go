@@ -71,9 +71,18 @@
 // goroutines along the dimension with more micro-tiles (n, or m when it is
 // taller), each part with its own packing buffers; smaller ones run on the
 // caller's goroutine, where waking a worker would cost more than it saves.
-// The worker goroutines are started once and fed through a channel, and
-// packing buffers and per-call state are recycled, so calls allocate nothing
-// once warm.
+// The parts run on the engine's one worker pool (internal/parallel, whose
+// idle workers poll briefly before they sleep), and packing buffers and
+// per-call state are recycled, so calls allocate nothing once warm.
+//
+// On CPUs with AVX-512F (and an OS that saves the ZMM state) a 16x16
+// kernel on 16-lane registers replaces it: 16 accumulators of one ZMM row
+// each, the B row loaded once per k step and every A element broadcast by
+// the FMA itself (EVEX embedded broadcast). It reads the same 16-column B
+// panels, so the AVX2 packers serve both, and its 16 rows fit the 16-, 32-
+// and 64-channel weights of a CIFAR ResNet exactly. Both kernels sum every
+// element of C in the same k order, so they give the same bits; per core
+// it runs at 1.5-1.7x the AVX2 kernel (135-170 GFLOP/s against 90-100).
 //
 // Other builds (purego tag, non-amd64, CPUs without AVX2/FMA) use a 2x4
 // micro-kernel in plain Go with the same driver: correct, and about 5
@@ -105,10 +114,38 @@
 // share, or at least four per thread), the items are spread over the
 // threads, each running serial GEMMs: coarse parallelism with no
 // synchronisation inside a GEMM. Backward filter then sums per-thread
-// partial gradients at the end. With fewer items, each GEMM is split over
-// the threads instead.
+// partial gradients at the end, in part order, each part taking a fixed
+// range of items, so the gradient is the same bits from run to run at a
+// given thread count. With fewer items, each GEMM is split over the
+// threads instead.
+//
+// With the AVX-512 kernel, unit-stride convolutions whose output rows hold
+// at least 16 pixels run directly (conv_direct.go): each image is copied
+// once into a zero-padded buffer, and a 16-channel x 16-pixel tile reads
+// the im2col column of its 16 pixels in place (16 consecutive floats at a
+// per-row offset) instead of packing it: no im2col panels, and backward
+// data of unit-stride convolutions (at any channel count) runs the same
+// way on the transposed geometry, without col2im. Each output element is
+// the same sum in the same order as the GEMM's.
+//
+// The weight gradient of a spike input (every nonzero of a sample the
+// same value, at most 35% nonzero, unit strides: the AGMM-gated spikes of
+// a BSNN's binary layers) is computed from the nonzeros only
+// (conv_sparse.go): dy is transposed into a zero-bordered grid of output
+// positions, and each tap of each nonzero adds one grid row, 16 output
+// channels per register, with one multiplication per sample. It is split
+// over input channels, so every element is summed by one thread in one
+// order: the result does not depend on the thread count.
+//
+// vecops.go holds the vector primitives of the normalization, spiking and
+// elementwise kernels (sums in float64 and float32, scale, scale-add,
+// two-term affine, Add, Relu, non-zero counts), AVX2 assembly with Go
+// loops that sum in the same order.
 //
 // BenchmarkSgemm, BenchmarkConv and BenchmarkConvResBlock (run with
-// -cpu 1,2 -benchmem) report GFLOP/s and allocations;
+// -cpu 1,2 -benchmem) report GFLOP/s and allocations; BenchmarkConvDirect
+// compares the direct convolution with im2col, BenchmarkConvBackwardFilterSpikes
+// the sparse weight gradient with the GEMM, BenchmarkVecOps the primitives
+// (MB/s);
 // testdata/torch_conv_bench.py times the same shapes in PyTorch.
 package kernels

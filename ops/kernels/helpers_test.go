@@ -8,11 +8,16 @@ import (
 )
 
 // forEachKernel runs f once per micro-kernel this build and CPU have: the
-// assembly one (when available) and the portable Go one.
+// assembly ones (when available) and the portable Go one.
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	if asmKernel != nil {
-		t.Run(asmKernel.name, f)
+	for _, k := range asmKernels {
+		t.Run(k.name, func(t *testing.T) {
+			old := forceKernel
+			forceKernel = k
+			defer func() { forceKernel = old }()
+			f(t)
+		})
 	}
 	t.Run(goKernel.name, func(t *testing.T) {
 		old := forceGo

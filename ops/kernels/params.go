@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"sync"
-)
+import "fmt"
 
 // field is a named integer parameter, for validation messages.
 type field struct {
@@ -38,30 +35,4 @@ func mustCheck(fn string, err error, slices ...namedLen) {
 			panic(fmt.Sprintf("kernels: %s: %s has %d elements, want %d", fn, s.name, s.have, s.want))
 		}
 	}
-}
-
-// freeList recycles per-call state and buffers. Unlike a sync.Pool it
-// never drops what it holds (a pool empties on every GC, which would
-// reallocate megabytes of packing buffers), so steady-state calls allocate
-// nothing. It holds at most as many values as were ever in use at once.
-type freeList[T any] struct {
-	mu   sync.Mutex
-	free []*T
-}
-
-func (l *freeList[T]) get() *T {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.free); n > 0 {
-		v := l.free[n-1]
-		l.free = l.free[:n-1]
-		return v
-	}
-	return new(T)
-}
-
-func (l *freeList[T]) put(v *T) {
-	l.mu.Lock()
-	l.free = append(l.free, v)
-	l.mu.Unlock()
 }

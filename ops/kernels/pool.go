@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 )
 
 // PoolParams describes 2-D max or average pooling on NCHW tensors: input x is
@@ -142,7 +143,7 @@ type poolCall struct {
 	argmax       []int32
 	items, parts int
 	next         atomic.Int64
-	wg           sync.WaitGroup
+	group        parallel.Group
 }
 
 // poolParallelMin is the input size (floats) from which pooling uses
@@ -150,11 +151,11 @@ type poolCall struct {
 const poolParallelMin = 1 << 15
 
 // poolCalls recycles poolCall values, which are handed to the workers.
-var poolCalls freeList[poolCall]
+var poolCalls parallel.FreeList[poolCall]
 
 func runPool(p PoolParams, mode int, includePad bool, in, out []float32, argmax []int32) {
-	c := poolCalls.get()
-	defer poolCalls.put(c)
+	c := poolCalls.Get()
+	defer poolCalls.Put(c)
 	c.next.Store(0)
 	c.p, c.mode, c.includePad, c.in, c.out, c.argmax = p, mode, includePad, in, out, argmax
 	c.items = p.N * p.C
@@ -162,11 +163,11 @@ func runPool(p PoolParams, mode int, includePad bool, in, out []float32, argmax 
 	if p.xLen() >= poolParallelMin {
 		c.parts = min(maxThreads(), c.items)
 	}
-	runParts(c, c.parts, &c.wg)
+	c.group.Run(c, c.parts)
 	c.in, c.out, c.argmax = nil, nil, nil
 }
 
-func (c *poolCall) run(int) {
+func (c *poolCall) RunPart(int) {
 	p := &c.p
 	hw, ohw := p.H*p.W, p.OutH()*p.OutW()
 	for {

@@ -2,7 +2,8 @@ package kernels
 
 import (
 	"fmt"
-	"sync"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 )
 
 // A microKernel computes one mr x nr tile of C from a packed A micro-panel
@@ -29,15 +30,22 @@ type microKernel struct {
 }
 
 // forceGo makes every kernel use the portable Go micro-kernel even when the
-// assembly one is available. Tests set it to cover both paths.
-var forceGo bool
+// assembly one is available, and forceKernel (when not nil) makes them use
+// that one of asmKernels. Tests set them to cover every path.
+var (
+	forceGo     bool
+	forceKernel *microKernel
+)
 
 // activeKernel returns the micro-kernel the next call will use.
 func activeKernel() *microKernel {
-	if asmKernel != nil && !forceGo {
-		return asmKernel
+	switch {
+	case forceGo || asmKernel == nil:
+		return goKernel
+	case forceKernel != nil:
+		return forceKernel
 	}
-	return goKernel
+	return asmKernel
 }
 
 // parallelMinFlops is the size (m*n*k) from which Sgemm splits the work over
@@ -117,12 +125,12 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 // gemm runs C = alpha*A*B + beta*C (k >= 1, m, n >= 1) with kernel kr on
 // up to threads goroutines.
 func gemm(threads int, kr *microKernel, m, n, k int, alpha float32, A, B operand, beta float32, c []float32, ldc int) {
-	g := gemmCalls.get()
+	g := gemmCalls.Get()
 	g.gemmProblem = gemmProblem{kern: kr, m: m, n: n, k: k, alpha: alpha, beta: beta, a: A, b: B, c: c, ldc: ldc}
 	g.split(threads)
-	runParts(g, g.parts, &g.wg)
+	g.group.Run(g, g.parts)
 	g.gemmProblem = gemmProblem{}
-	gemmCalls.put(g)
+	gemmCalls.Put(g)
 }
 
 // gemmSerial runs C = alpha*A*B + beta*C (k >= 1, m, n >= 1) on the calling
@@ -144,7 +152,7 @@ type gemmProblem struct {
 
 // gemmCalls recycles gemmCall values (they are handed to worker goroutines,
 // so they live on the heap).
-var gemmCalls freeList[gemmCall]
+var gemmCalls parallel.FreeList[gemmCall]
 
 // gemmCall is one GEMM split into parts over rows or columns of C.
 type gemmCall struct {
@@ -152,7 +160,7 @@ type gemmCall struct {
 	parts  int
 	splitN bool // parts own column ranges of C (else row ranges)
 	chunk  int  // columns (rows) of C per part
-	wg     sync.WaitGroup
+	group  parallel.Group
 }
 
 // split decides how many parts the product gets and along which dimension:
@@ -178,7 +186,7 @@ func (g *gemmCall) split(threads int) {
 	g.parts = (g.m + g.chunk - 1) / g.chunk
 }
 
-func (g *gemmCall) run(part int) {
+func (g *gemmCall) RunPart(part int) {
 	ws := getWorkspace()
 	if g.splitN {
 		j0 := part * g.chunk
@@ -292,6 +300,7 @@ type gemmWorkspace struct {
 	a, b  []float32
 	tmp   []float32
 	col   []float32    // im2col-gradient chunk of ConvBackwardData
+	pad   []float32    // zero-padded image of the direct convolution
 	tpose []float32    // im2col panels that packIm2colT transposes
 	block [256]float32 // one transposed 16x16 block
 }
@@ -314,7 +323,7 @@ func (ws *gemmWorkspace) reserve(kr *microKernel, kc, mc, nc int) {
 }
 
 // workspaces recycles packing buffers, one workspace per running GEMM part.
-var workspaces freeList[gemmWorkspace]
+var workspaces parallel.FreeList[gemmWorkspace]
 
-func getWorkspace() *gemmWorkspace   { return workspaces.get() }
-func putWorkspace(ws *gemmWorkspace) { workspaces.put(ws) }
+func getWorkspace() *gemmWorkspace   { return workspaces.Get() }
+func putWorkspace(ws *gemmWorkspace) { workspaces.Put(ws) }

@@ -41,3 +41,38 @@ func addToAccel(dst, src []float32) {
 	_ = src[len(dst)-1]
 	addToAVX2(&dst[0], &src[0], len(dst))
 }
+
+// The vector primitives of vecops.go (vecops_amd64.s).
+
+//go:noescape
+func sum64AVX2(x *float32, n int) float64
+
+//go:noescape
+func sumDot64AVX2(x, y *float32, n int) (sum, dot float64)
+
+//go:noescape
+func sumShiftedAVX2(x *float32, n int, k float32) (float32, float32)
+
+//go:noescape
+func sumDyDxAVX2(dy, x *float32, n int, m float32) (float32, float32)
+
+//go:noescape
+func scaleAVX2(dst, x *float32, n int, a float32)
+
+//go:noescape
+func scaleAddAVX2(dst, x *float32, n int, a, b float32)
+
+//go:noescape
+func affine2AVX2(dst, gr, x *float32, n int, k, p, q float32)
+
+//go:noescape
+func addAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func reluAVX2(dst, x *float32, n int)
+
+//go:noescape
+func reluGradAVX2(dst, x, dy *float32, n int)
+
+//go:noescape
+func countNonzeroAVX2(x *float32, n int) int

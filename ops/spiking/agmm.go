@@ -1,6 +1,10 @@
 package spiking
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
+)
 
 // AGMMMode is the AGMMGate attribute mode (spec §2.3).
 type AGMMMode int
@@ -153,7 +157,7 @@ func agmmGate(mean float64, alpha float32) (sig64 float64, sig, gate float32) {
 func agmmForwardRange(p AGMMParams, N, D int, x, alpha, y, g []float32, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		xr, yr := x[r*D:(r+1)*D], y[r*D:(r+1)*D]
-		_, _, gate := agmmGate(sum64(xr)/float64(D), alpha[r/N])
+		_, _, gate := agmmGate(kernels.Sum64(xr)/float64(D), alpha[r/N])
 		if g != nil {
 			g[r] = gate
 		}
@@ -161,9 +165,7 @@ func agmmForwardRange(p AGMMParams, N, D int, x, alpha, y, g []float32, lo, hi i
 			copy(yr, xr)
 			continue
 		}
-		for i, v := range xr {
-			yr[i] = gate * v
-		}
+		kernels.Scale(yr, xr, gate)
 	}
 }
 
@@ -173,15 +175,13 @@ func agmmBackwardRange(p AGMMParams, N, D int, x, alpha, gy, gx []float32, parti
 	for r := lo; r < hi; r++ {
 		t := r / N
 		xr, gyr, gxr := x[r*D:(r+1)*D], gy[r*D:(r+1)*D], gx[r*D:(r+1)*D]
-		sx, dot := sum64dot64(xr, gyr)
+		sx, dot := kernels.SumDot64(xr, gyr)
 		sig64, sig, gate := agmmGate(sx/float64(D), alpha[t])
 		var c float32
 		if !p.DetachStat {
 			c = float32(float64(alpha[t]) * sig64 * (1 - sig64) * dot / float64(D))
 		}
-		for i, v := range gyr {
-			gxr[i] = float32(gate*v) + c // no FMA: same bits on every GOAMD64 level
-		}
+		kernels.ScaleAdd(gxr, gyr, gate, c) // no FMA: same bits on every GOAMD64 level
 		if partials != nil {
 			partials[t] += float64(sig) * dot
 		}
@@ -222,39 +222,4 @@ func (j *agmmJob) runRange(part, lo, hi int) {
 		partials = j.partials[part*j.T : (part+1)*j.T]
 	}
 	agmmBackwardRange(j.p, j.N, j.D, j.x, j.alpha, j.gy, j.gx, partials, lo, hi)
-}
-
-// sum64 returns the float64 sum of v.
-func sum64(v []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		s0 += float64(v[i])
-		s1 += float64(v[i+1])
-		s2 += float64(v[i+2])
-		s3 += float64(v[i+3])
-	}
-	for ; i < len(v); i++ {
-		s0 += float64(v[i])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// sum64dot64 returns the float64 sum of x and the float64 inner product <x, y> in one pass.
-func sum64dot64(x, y []float32) (sum, dot float64) {
-	y = y[:len(x)]
-	var s0, s1, d0, d1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		x0, x1 := float64(x[i]), float64(x[i+1])
-		s0 += x0
-		s1 += x1
-		d0 += x0 * float64(y[i])
-		d1 += x1 * float64(y[i+1])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i])
-		d0 += float64(x[i]) * float64(y[i])
-	}
-	return s0 + s1, d0 + d1
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // LIFParams are the attributes of bsnn.custom_op.snn::LIF and ::LIFStep (spec §2.2).
@@ -75,7 +77,22 @@ type lifConsts struct {
 	detach bool
 	sur    Surrogate
 	alpha  float32
+	vec    lifVec // the same constants for the assembly rows
 }
+
+// lifVec is the constant block the assembly rows read (lif_amd64.s).
+type lifVec struct {
+	k, a, vth, vr float32
+	soft          int32
+	alpha, inv    float32 // surrogate width and 1/alpha^2 (triangle)
+	decay         float32
+	one, half     float32
+	absMask       uint32
+}
+
+// forceGo makes the kernels use the Go loops even where assembly exists
+// (tests compare the two).
+var forceGo bool
 
 func (p LIFParams) consts() lifConsts {
 	k := 1 / p.Tau
@@ -83,10 +100,145 @@ func (p LIFParams) consts() lifConsts {
 	if p.DecayInput {
 		a = k
 	}
-	return lifConsts{
+	c := lifConsts{
 		k: k, decay: 1 - k, a: a, vth: p.VThreshold, vr: p.VReset,
 		soft: p.SoftReset, detach: p.DetachReset, sur: p.Surrogate, alpha: p.SurrogateAlpha,
 	}
+	c.vec = lifVec{k: c.k, a: c.a, vth: c.vth, vr: c.vr, alpha: c.alpha, inv: 1 / (c.alpha * c.alpha),
+		decay: c.decay, one: 1, half: 0.5, absMask: 1<<31 - 1}
+	if c.soft {
+		c.vec.soft = 1
+	}
+	return c
+}
+
+// An Affine maps a LIF's inputs before the neurons see them:
+// X' = X*A[c] + B[c], the product rounded first, plus R[j] when R is not
+// nil (j the element's index in X), where neuron i of the [T, M] layout
+// belongs to channel c = (i/S) % len(A). It is the BatchNormalization (and
+// the residual Add) feeding the neurons in a BSNN's [T*N, C, S] layout
+// (A = scale/sqrt(var+eps), B = bias - mean*A), applied on the fly so that
+// the normalized tensor (and the sum) is never written.
+type Affine struct {
+	S    int
+	A, B []float32
+	R    []float32
+	// Mean and RowSums, when both are set, make LIFBackwardAffine also
+	// compute the sums the BatchNormalization's backward pass needs, while
+	// the gradient is in cache: for every run of S elements of one channel
+	// (row r = index/S of the [T*N*C, S] view of X, channel r % C),
+	// RowSums[2r] = sum(g) and RowSums[2r+1] = sum(g*(X-Mean[c])) of the
+	// run's gradient g, as kernels.SumDyDx computes them. They are only
+	// computed when S divides lifChunk (SumsOK); RowSums has 2*T*M/S
+	// values.
+	Mean, RowSums []float32
+}
+
+// SumsOK reports whether LIFBackwardAffine computes a's row sums (Mean and
+// RowSums set, and channel runs that a chunk of neurons holds whole).
+func (a *Affine) SumsOK() bool {
+	return a != nil && a.Mean != nil && a.RowSums != nil && a.S <= lifChunk && lifChunk%a.S == 0
+}
+
+func (a *Affine) check(op string, n int) error {
+	if a.S < 1 || len(a.A) == 0 || len(a.B) != len(a.A) {
+		return fmt.Errorf("%w: %s: affine with S = %d, %d scales and %d offsets", ErrShape, op, a.S, len(a.A), len(a.B))
+	}
+	if a.R != nil {
+		if err := checkLen(op, "residual", a.R, n); err != nil {
+			return err
+		}
+	}
+	if a.SumsOK() && (len(a.Mean) != len(a.A) || len(a.RowSums) != 2*(n/a.S)) {
+		return fmt.Errorf("%w: %s: %d means and %d row sums for %d channels and %d runs", ErrShape, op, len(a.Mean), len(a.RowSums), len(a.A), n/a.S)
+	}
+	return nil
+}
+
+// fireRow runs one step for a row of neurons: from the membranes v and the
+// inputs x it writes the spikes into s and the membranes after the reset
+// back into v, and returns the number of spikes. With aff (not nil), the
+// inputs are mapped, the row's first neuron being neuron i0.
+// The element offset off locates the row in X (for the residual).
+func (c *lifConsts) fireRow(x, v, s []float32, aff *Affine, i0, off int) int {
+	if aff == nil {
+		return c.fireRun(x, v, s, false, 1, 0, nil)
+	}
+	spikes := 0
+	aff.channelRuns(len(v), i0, off, func(lo, hi int, a, b float32, r []float32) {
+		spikes += c.fireRun(x[lo:hi], v[lo:hi], s[lo:hi], true, a, b, r)
+	})
+	return spikes
+}
+
+// channelRuns splits a row of n neurons, the first being neuron i0 at
+// element offset off, into runs of one channel and calls f with each run's
+// bounds, its channel's factors and its slice of the residual (nil without).
+func (aff *Affine) channelRuns(n, i0, off int, f func(lo, hi int, a, b float32, r []float32)) {
+	for lo := 0; lo < n; {
+		ch := (i0 + lo) / aff.S
+		hi := min(n, (ch+1)*aff.S-i0)
+		ch %= len(aff.A)
+		var r []float32
+		if aff.R != nil {
+			r = aff.R[off+lo : off+hi]
+		}
+		f(lo, hi, aff.A[ch], aff.B[ch], r)
+		lo = hi
+	}
+}
+
+func (c *lifConsts) fireRun(x, v, s []float32, affine bool, a, b float32, r []float32) int {
+	done, spikes := fireRowAsm(c, x, v, s, affine, a, b, r)
+	x, s = x[:len(v)], s[:len(v)]
+	for i := done; i < len(v); i++ {
+		s[i], v[i] = c.fire(c.charge(v[i], mapInput(x, i, affine, a, b, r)))
+		spikes += int(s[i])
+	}
+	return spikes
+}
+
+// mapInput returns input i mapped as an Affine does.
+func mapInput(x []float32, i int, affine bool, a, b float32, r []float32) float32 {
+	xi := x[i]
+	if affine {
+		xi = float32(xi*a) + b
+		if r != nil {
+			xi += r[i]
+		}
+	}
+	return xi
+}
+
+// chargeRow is fireRow keeping H (into h) instead of the spikes.
+func (c *lifConsts) chargeRow(x, v, h []float32, aff *Affine, i0, off int) {
+	if aff == nil {
+		c.chargeRun(x, v, h, false, 1, 0, nil)
+		return
+	}
+	aff.channelRuns(len(v), i0, off, func(lo, hi int, a, b float32, r []float32) {
+		c.chargeRun(x[lo:hi], v[lo:hi], h[lo:hi], true, a, b, r)
+	})
+}
+
+func (c *lifConsts) chargeRun(x, v, h []float32, affine bool, a, b float32, r []float32) {
+	x, h = x[:len(v)], h[:len(v)]
+	for i := chargeRowAsm(c, x, v, h, affine, a, b, r); i < len(v); i++ {
+		h[i] = c.charge(v[i], mapInput(x, i, affine, a, b, r))
+		_, v[i] = c.fire(h[i])
+	}
+}
+
+// backStep runs one reverse step of BPTT for a row (backRow after the
+// surrogate; sg is scratch of the row's length).
+func (c *lifConsts) backStep(h, sg, gs, gv []float32) {
+	done := backRowAsm(c, h, gs, gv)
+	if done == len(h) {
+		return
+	}
+	h, sg, gs, gv = h[done:], sg[done:len(h)], gs[done:len(h)], gv[done:len(h)]
+	c.sur.gradSlice(sg, h, c.vth, c.alpha)
+	c.backRow(h, sg, gs, gv)
 }
 
 // charge returns H = V - (V - v_reset)*k + a*X in the documented float32 order. The explicit
@@ -157,15 +309,71 @@ const lifChunk = 1024
 // the same order (each node an IEEE float32 operation, no contraction into FMA, no
 // flush-to-zero). Large inputs are split over M between two goroutines.
 func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
-	const op = "LIFForward"
+	return lifForward("LIFForward", p, T, M, x, nil, s, vT, nil)
+}
+
+// LIFForwardCount is LIFForward that also writes into counts [T] the
+// number of spikes at each step, counted in the same pass over the data
+// (counts[t]/M is the firing rate at step t).
+func LIFForwardCount(p LIFParams, T, M int, x, s, vT []float32, counts []int64) error {
+	return lifForward("LIFForwardCount", p, T, M, x, nil, s, vT, counts)
+}
+
+// LIFForwardAffine is LIFForwardCount on the inputs mapped by aff (nil: not
+// mapped); counts may be nil. s must not be x when aff is not nil.
+func LIFForwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, s, vT []float32, counts []int64) error {
+	return lifForward("LIFForwardAffine", p, T, M, x, aff, s, vT, counts)
+}
+
+// lifForward checks and runs a forward call (aff and counts may be nil).
+func lifForward(op string, p LIFParams, T, M int, x []float32, aff *Affine, s, vT []float32, counts []int64) error {
 	n, err := lifCheck(op, p, T, M)
 	if err == nil {
 		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "s", s, n), checkOptLen(op, "vT", vT, M))
 	}
+	if err == nil && counts != nil && len(counts) != T {
+		err = fmt.Errorf("%w: %s: counts has %d values, want T = %d", ErrShape, op, len(counts), T)
+	}
+	if err == nil && aff != nil {
+		err = aff.check(op, n)
+	}
 	if err != nil {
 		return err
 	}
-	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT}.run(numParts(M, n, partAlign))
+	lifJob{kind: lifFwd, c: p.consts(), T: T, M: M, x: x, s: s, vOut: vT, counts: counts, aff: aff}.run(numParts(M, n, partAlign))
+	return nil
+}
+
+// LIFBackwardAffine is LIFBackward for LIFForwardAffine: the forward input
+// is x mapped by aff, and gx receives dL/d(mapped X), the gradient the
+// layer that computes the mapping (the BatchNormalization) takes.
+func LIFBackwardAffine(p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32) error {
+	return lifBackward("LIFBackwardAffine", p, T, M, x, aff, gs, gvT, gx)
+}
+
+// lifBackward checks and runs a backward call (aff may be nil).
+func lifBackward(op string, p LIFParams, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32) error {
+	n, err := lifCheck(op, p, T, M)
+	if err == nil {
+		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
+			checkOptLen(op, "gvT", gvT, M), checkLen(op, "gx", gx, n))
+	}
+	if err == nil && n > 0 && &gx[0] == &gs[0] {
+		err = fmt.Errorf("%w: %s: gx must not alias gs", ErrShape, op)
+	}
+	if err == nil && aff != nil {
+		err = aff.check(op, n)
+	}
+	if err != nil {
+		return err
+	}
+	j := lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, aff: aff, gs: gs, gvIn: gvT, gx: gx}
+	if aff.SumsOK() {
+		// Parts and chunks start on runs: a part is a whole number of
+		// lifChunk-neuron chunks.
+		j.align = lifChunk
+	}
+	j.run(numParts(M, n, max(partAlign, j.align)))
 	return nil
 }
 
@@ -190,20 +398,7 @@ func LIFForward(p LIFParams, T, M int, x, s, vT []float32) error {
 // V_0 = v_reset is a constant, so gV_0 is dropped. Large inputs are split over M between two
 // goroutines; nothing is allocated per call.
 func LIFBackward(p LIFParams, T, M int, x, gs, gvT, gx []float32) error {
-	const op = "LIFBackward"
-	n, err := lifCheck(op, p, T, M)
-	if err == nil {
-		err = firstErr(checkLen(op, "x", x, n), checkLen(op, "gs", gs, n),
-			checkOptLen(op, "gvT", gvT, M), checkLen(op, "gx", gx, n))
-	}
-	if err == nil && n > 0 && &gx[0] == &gs[0] {
-		err = fmt.Errorf("%w: %s: gx must not alias gs", ErrShape, op)
-	}
-	if err != nil {
-		return err
-	}
-	lifJob{kind: lifBwd, c: p.consts(), T: T, M: M, x: x, gs: gs, gvIn: gvT, gx: gx}.run(numParts(M, n, partAlign))
-	return nil
+	return lifBackward("LIFBackward", p, T, M, x, nil, gs, gvT, gx)
 }
 
 // LIFStep is one step of LIFForward from an explicit state (bsnn.custom_op.snn::LIFStep):
@@ -261,8 +456,9 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// lifForwardRange runs LIFForward for neurons [lo, hi).
-func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
+// lifForwardRange runs LIFForward for neurons [lo, hi), adding the number
+// of spikes at step t to counts[t] when counts is not nil.
+func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, aff *Affine, counts []int64, lo, hi int) {
 	var vb [lifChunk]float32
 	for c0 := lo; c0 < hi; c0 += lifChunk {
 		v := vb[:min(lifChunk, hi-c0)]
@@ -271,10 +467,9 @@ func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
 		}
 		for t := range T {
 			off := t*M + c0
-			xr := x[off : off+len(v)]
-			sr := s[off : off+len(v)]
-			for i, xi := range xr {
-				sr[i], v[i] = c.fire(c.charge(v[i], xi))
+			n := c.fireRow(x[off:off+len(v)], v, s[off:off+len(v)], aff, c0, off)
+			if counts != nil {
+				counts[t] += int64(n)
 			}
 		}
 		if vT != nil {
@@ -284,7 +479,7 @@ func lifForwardRange(c *lifConsts, T, M int, x, s, vT []float32, lo, hi int) {
 }
 
 // lifBackwardRange runs LIFBackward for neurons [lo, hi).
-func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi int) {
+func lifBackwardRange(c *lifConsts, T, M int, x []float32, aff *Affine, gs, gvT, gx []float32, lo, hi int) {
 	var vb, sgb [lifChunk]float32
 	for c0 := lo; c0 < hi; c0 += lifChunk {
 		n := min(lifChunk, hi-c0)
@@ -295,13 +490,7 @@ func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi i
 		}
 		for t := range T {
 			off := t*M + c0
-			xr := x[off : off+n]
-			hr := gx[off : off+n]
-			for i, xi := range xr {
-				h := c.charge(v[i], xi)
-				hr[i] = h
-				_, v[i] = c.fire(h)
-			}
+			c.chargeRow(x[off:off+n], v, gx[off:off+n], aff, c0, off)
 		}
 		// Backward sweep: v now holds dL/dV_t.
 		gv := v
@@ -313,11 +502,21 @@ func lifBackwardRange(c *lifConsts, T, M int, x, gs, gvT, gx []float32, lo, hi i
 		sg := sgb[:n]
 		for t := T - 1; t >= 0; t-- {
 			off := t*M + c0
-			hr := gx[off : off+n]
-			gsr := gs[off : off+n]
-			c.sur.gradSlice(sg, hr, c.vth, c.alpha)
-			c.backRow(hr, sg, gsr, gv)
+			c.backStep(gx[off:off+n], sg, gs[off:off+n], gv)
+			if aff.SumsOK() {
+				aff.rowSums(gx, x, off, n)
+			}
 		}
+	}
+}
+
+// rowSums computes the row sums of the runs of elements [off, off+n) (whole
+// runs: a chunk starts on a run and S divides the chunk).
+func (a *Affine) rowSums(g, x []float32, off, n int) {
+	for r0 := off; r0 < off+n; r0 += a.S {
+		r := r0 / a.S
+		s1, s2 := kernels.SumDyDx(g[r0:r0+a.S], x[r0:r0+a.S], a.Mean[r%len(a.A)])
+		a.RowSums[2*r], a.RowSums[2*r+1] = s1, s2
 	}
 }
 
@@ -369,6 +568,12 @@ type lifJob struct {
 	c                                  lifConsts
 	T, M                               int
 	x, v, s, vOut, gs, gvIn, gx, gvOut []float32
+	aff                                *Affine
+	// counts [T] receives the spike counts of a forward call (nil: not
+	// counted); partCounts [parts*T] holds each part's, summed in part
+	// order at the end.
+	counts, partCounts []int64
+	align              int // part boundaries are multiples of it (0: partAlign)
 }
 
 var lifJobs jobPool[lifJob]
@@ -376,17 +581,43 @@ var lifJobs jobPool[lifJob]
 // run executes the call described by j over its M neurons in parts pieces.
 func (j lifJob) run(parts int) {
 	pj := lifJobs.get()
+	j.partCounts = pj.partCounts[:0]
 	*pj = j
-	runParts(pj, j.M, parts, partAlign)
+	if j.counts != nil {
+		pj.partCounts = growInt64(pj.partCounts, parts*j.T)
+		clear(pj.partCounts)
+	}
+	runParts(pj, j.M, parts, max(partAlign, j.align))
+	if j.counts != nil {
+		clear(j.counts)
+		for part := range parts {
+			for t, c := range pj.partCounts[part*j.T : (part+1)*j.T] {
+				j.counts[t] += c
+			}
+		}
+	}
 	lifJobs.put(pj)
 }
 
-func (j *lifJob) runRange(_, lo, hi int) {
+func (j *lifJob) reset() { *j = lifJob{partCounts: j.partCounts[:0]} }
+
+func growInt64(s []int64, n int) []int64 {
+	if cap(s) < n {
+		return make([]int64, n)
+	}
+	return s[:n]
+}
+
+func (j *lifJob) runRange(part, lo, hi int) {
 	switch j.kind {
 	case lifFwd:
-		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, lo, hi)
+		var counts []int64
+		if j.counts != nil {
+			counts = j.partCounts[part*j.T : (part+1)*j.T]
+		}
+		lifForwardRange(&j.c, j.T, j.M, j.x, j.s, j.vOut, j.aff, counts, lo, hi)
 	case lifBwd:
-		lifBackwardRange(&j.c, j.T, j.M, j.x, j.gs, j.gvIn, j.gx, lo, hi)
+		lifBackwardRange(&j.c, j.T, j.M, j.x, j.aff, j.gs, j.gvIn, j.gx, lo, hi)
 	case lifStepFwd:
 		lifStepRange(&j.c, j.x, j.v, j.s, j.vOut, lo, hi)
 	case lifStepBwd:

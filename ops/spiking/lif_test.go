@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // lifConfigs returns LIF attribute sets covering every reset mode, decay_input, detach_reset
@@ -450,8 +452,8 @@ func TestLIFParallelMatchesSerial(t *testing.T) {
 		}
 		c := p.consts()
 		s2, vT2, gx2 := make([]float32, T*M), make([]float32, M), make([]float32, T*M)
-		lifForwardRange(&c, T, M, x, s2, vT2, 0, M)
-		lifBackwardRange(&c, T, M, x, gs, gvT, gx2, 0, M)
+		lifForwardRange(&c, T, M, x, s2, vT2, nil, nil, 0, M)
+		lifBackwardRange(&c, T, M, x, nil, gs, gvT, gx2, 0, M)
 		sameBits(t, "S", s, s2)
 		sameBits(t, "V_T", vT, vT2)
 		sameBits(t, "gx", gx, gx2)
@@ -556,6 +558,109 @@ func TestLIFShapeErrors(t *testing.T) {
 	for _, c := range cases {
 		if !errors.Is(c.err, ErrShape) {
 			t.Errorf("%s: err = %v, want ErrShape", c.name, c.err)
+		}
+	}
+}
+
+// TestLIFAsmMatchesGo runs every configuration through the assembly rows
+// (where the CPU has them) and the Go loops and compares the bits, at sizes
+// that leave Go tails after the vectors; LIFForwardCount's counts must be
+// the number of ones in S.
+func TestLIFAsmMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, p := range lifConfigs() {
+		for _, M := range []int{5, 8, 37, 1100} {
+			const T = 4
+			x := randVec(rng, T*M, -2, 3)
+			for i := range x[:M] {
+				x[i] = float32(i%3) * 0.5 // exact thresholds and resets
+			}
+			gs, gvT := randGrads(rng, T, M, true)
+			run := func(goOnly bool) (s, vT, gx []float32, counts []int64) {
+				old := forceGo
+				forceGo = goOnly
+				defer func() { forceGo = old }()
+				s, vT, gx, counts = make([]float32, T*M), make([]float32, M), make([]float32, T*M), make([]int64, T)
+				must(t, LIFForwardCount(p, T, M, x, s, vT, counts))
+				must(t, LIFBackward(p, T, M, x, gs, gvT, gx))
+				return
+			}
+			s1, v1, g1, c1 := run(false)
+			s2, v2, g2, c2 := run(true)
+			name := fmt.Sprintf("%s M=%d", lifName(p), M)
+			sameBits(t, name+" S", s1, s2)
+			sameBits(t, name+" V_T", v1, v2)
+			sameBits(t, name+" gx", g1, g2)
+			for tt := range T {
+				var ones int64
+				for _, v := range s1[tt*M : (tt+1)*M] {
+					if v == 1 {
+						ones++
+					}
+				}
+				if c1[tt] != ones || c2[tt] != ones {
+					t.Errorf("%s: counts[%d] = %d (asm), %d (Go), want %d", name, tt, c1[tt], c2[tt], ones)
+				}
+			}
+		}
+	}
+}
+
+// TestLIFAffine: LIFForwardAffine and LIFBackwardAffine equal LIFForward
+// and LIFBackward on the mapped inputs bit for bit, with the assembly rows
+// and the Go loops, with channel runs that do and do not line up with the
+// vectors and the chunks.
+func TestLIFAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, p := range lifConfigs() {
+		for _, sh := range []struct{ N, C, S int }{{2, 3, 5}, {2, 4, 64}, {3, 2, 1031}, {4, 4, 256}} {
+			const T = 3
+			M := sh.N * sh.C * sh.S
+			x := randVec(rng, T*M, -2, 2)
+			aff := &Affine{S: sh.S, A: randVec(rng, sh.C, 0.5, 2), B: randVec(rng, sh.C, -0.5, 1)}
+			if sh.S != 5 {
+				aff.R = randVec(rng, T*M, -1, 1) // with a residual
+			}
+			mapped := make([]float32, len(x))
+			for i, v := range x {
+				c := (i % M / sh.S) % sh.C
+				mapped[i] = float32(v*aff.A[c]) + aff.B[c]
+				if aff.R != nil {
+					mapped[i] += aff.R[i]
+				}
+			}
+			gs, gvT := randGrads(rng, T, M, true)
+			for _, goOnly := range []bool{false, true} {
+				forceGo = goOnly
+				name := fmt.Sprintf("%s %v go=%v", lifName(p), sh, goOnly)
+				s1, s2 := make([]float32, T*M), make([]float32, T*M)
+				v1, v2 := make([]float32, M), make([]float32, M)
+				c1, c2 := make([]int64, T), make([]int64, T)
+				must(t, LIFForwardAffine(p, T, M, x, aff, s1, v1, c1))
+				must(t, LIFForwardCount(p, T, M, mapped, s2, v2, c2))
+				sameBits(t, name+" S", s1, s2)
+				sameBits(t, name+" V_T", v1, v2)
+				if fmt.Sprint(c1) != fmt.Sprint(c2) {
+					t.Errorf("%s: counts %v, want %v", name, c1, c2)
+				}
+				g1, g2 := make([]float32, T*M), make([]float32, T*M)
+				aff.Mean, aff.RowSums = randVec(rng, sh.C, -1, 1), make([]float32, 2*T*M/sh.S)
+				must(t, LIFBackwardAffine(p, T, M, x, aff, gs, gvT, g1))
+				must(t, LIFBackward(p, T, M, mapped, gs, gvT, g2))
+				sameBits(t, name+" gx", g1, g2)
+				if aff.SumsOK() {
+					for r := 0; r < T*M/sh.S; r++ {
+						a, b := kernels.SumDyDx(g2[r*sh.S:(r+1)*sh.S], x[r*sh.S:(r+1)*sh.S], aff.Mean[r%sh.C])
+						if aff.RowSums[2*r] != a || aff.RowSums[2*r+1] != b {
+							t.Fatalf("%s: row %d sums %v %v, want %v %v", name, r, aff.RowSums[2*r], aff.RowSums[2*r+1], a, b)
+						}
+					}
+				} else if sh.S == 64 {
+					t.Fatalf("%s: no row sums for S = 64", name)
+				}
+				aff.Mean, aff.RowSums = nil, nil
+			}
+			forceGo = false
 		}
 	}
 }

@@ -1,14 +1,18 @@
 package spiking
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
+)
 
 // The kernels split large inputs into maxParts contiguous parts. Part 0 runs on the calling
-// goroutine and the other parts on long-lived helper goroutines, started on first use. The split
-// depends only on the sizes, never on GOMAXPROCS or on which goroutine runs a part, so results
-// (including reductions merged across parts) are bit-identical from run to run.
+// goroutine and the other parts on the workers of internal/parallel. The split depends only on
+// the sizes, never on GOMAXPROCS or on which goroutine runs a part, so results (including
+// reductions merged across parts) are bit-identical from run to run.
 //
-// Nothing is allocated per call in steady state: the job structs come from a sync.Pool, the
-// completion channel too, and requests travel through the helper channel by value.
+// Nothing is allocated per call in steady state: the job structs come from a sync.Pool and the
+// parallel tasks from a free list.
 const (
 	maxParts = 2
 	// parMinWork is the element count (per operation, summed over the whole tensor) below
@@ -23,33 +27,6 @@ const (
 // part identifies the range (0..parts-1) for kernels that keep per-part partial results.
 type rangeJob interface {
 	runRange(part, lo, hi int)
-}
-
-type helperReq struct {
-	job          rangeJob
-	part, lo, hi int
-	done         chan struct{}
-}
-
-var (
-	helperOnce sync.Once
-	helperCh   chan helperReq
-	donePool   = sync.Pool{New: func() any { return make(chan struct{}, maxParts) }}
-)
-
-func startHelpers() {
-	// Buffered: a request from a second concurrent caller queues behind the first one's
-	// instead of blocking the sender; the helper never waits on a caller, so this cannot
-	// deadlock.
-	helperCh = make(chan helperReq, maxParts-1)
-	for range maxParts - 1 {
-		go func() {
-			for r := range helperCh {
-				r.job.runRange(r.part, r.lo, r.hi)
-				r.done <- struct{}{}
-			}
-		}()
-	}
 }
 
 // numParts is the number of parts for n independent units holding work elements in total,
@@ -77,24 +54,27 @@ func runParts(job rangeJob, n, parts, align int) {
 		job.runRange(0, 0, n)
 		return
 	}
-	helperOnce.Do(startHelpers)
-	done := donePool.Get().(chan struct{})
-	sent := 0
-	for p := 1; p < parts; p++ {
-		lo, hi := partRange(n, parts, p, align)
-		select {
-		case helperCh <- helperReq{job: job, part: p, lo: lo, hi: hi, done: done}:
-			sent++
-		default: // helpers saturated by other callers: do it here
-			job.runRange(p, lo, hi)
-		}
-	}
-	lo, hi := partRange(n, parts, 0, align)
-	job.runRange(0, lo, hi)
-	for ; sent > 0; sent-- {
-		<-done
-	}
-	donePool.Put(done)
+	r := rangers.Get()
+	r.job, r.n, r.parts, r.align = job, n, parts, align
+	r.group.Run(r, parts)
+	r.job = nil
+	rangers.Put(r)
+}
+
+// ranger runs a rangeJob's pieces as a parallel.Task; concurrent calls take
+// their own from rangers.
+type ranger struct {
+	job             rangeJob
+	n, parts, align int
+	group           parallel.Group
+}
+
+var rangers parallel.FreeList[ranger]
+
+// RunPart runs piece part.
+func (r *ranger) RunPart(part int) {
+	lo, hi := partRange(r.n, r.parts, part, r.align)
+	r.job.runRange(part, lo, hi)
 }
 
 // jobPool recycles the job structs handed to helpers, so that parallel calls do not allocate.

@@ -3,7 +3,7 @@ package spiking
 import "math"
 
 // This file holds the float64 references the tests compare the kernels with. They are written
-// from the spec formulas (shared/spec/bsnn-onnx.md §2), independently of the kernels' code.
+// from the spec formulas (docs/spec/bsnn-onnx.md §2), independently of the kernels' code.
 
 // refSurrogateGrad is dS/dH of spec §2.2 in float64.
 func refSurrogateGrad(s Surrogate, u, alpha float64) float64 {

@@ -1,0 +1,194 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// One rank-1 update of the 16x16 accumulator tile Z0..Z15 (one ZMM of 16
+// floats per row of C) with the packed B row at boff(DI) and the packed A
+// column at aoff(SI) (16 floats), each A element broadcast from memory by
+// the FMA itself (EVEX embedded broadcast).
+#define RANK1_512(breg, boff, aoff) \
+	VMOVUPS boff(DI), breg; \
+	VFMADD231PS.BCST aoff+0(SI), breg, Z0; \
+	VFMADD231PS.BCST aoff+4(SI), breg, Z1; \
+	VFMADD231PS.BCST aoff+8(SI), breg, Z2; \
+	VFMADD231PS.BCST aoff+12(SI), breg, Z3; \
+	VFMADD231PS.BCST aoff+16(SI), breg, Z4; \
+	VFMADD231PS.BCST aoff+20(SI), breg, Z5; \
+	VFMADD231PS.BCST aoff+24(SI), breg, Z6; \
+	VFMADD231PS.BCST aoff+28(SI), breg, Z7; \
+	VFMADD231PS.BCST aoff+32(SI), breg, Z8; \
+	VFMADD231PS.BCST aoff+36(SI), breg, Z9; \
+	VFMADD231PS.BCST aoff+40(SI), breg, Z10; \
+	VFMADD231PS.BCST aoff+44(SI), breg, Z11; \
+	VFMADD231PS.BCST aoff+48(SI), breg, Z12; \
+	VFMADD231PS.BCST aoff+52(SI), breg, Z13; \
+	VFMADD231PS.BCST aoff+56(SI), breg, Z14; \
+	VFMADD231PS.BCST aoff+60(SI), breg, Z15
+
+// func sgemmKernel16x16AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// C[0:16, 0:16] = alpha * A*B + beta*C, where A is a packed 16 x k panel (16
+// floats per k step) and B a packed k x 16 panel (16 floats per k step), as
+// sgemmKernel6x16 with 16 rows. When beta is zero C is not read. k >= 1.
+TEXT ·sgemmKernel16x16AVX512(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+	MOVQ CX, R10
+	SHRQ $2, R10
+	JZ   tail512
+
+loop512:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 512(DI)
+	RANK1_512(Z16, 0, 0)
+	RANK1_512(Z17, 64, 64)
+	PREFETCHT0 1088(SI)
+	RANK1_512(Z18, 128, 128)
+	RANK1_512(Z19, 192, 192)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ R10
+	JNZ  loop512
+
+tail512:
+	ANDQ $3, CX
+	JZ   done512
+
+loop512one:
+	RANK1_512(Z16, 0, 0)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop512one
+
+done512:
+	VBROADCASTSS alpha+40(FP), Z20
+
+	VMULPS Z20, Z0, Z0
+	VMULPS Z20, Z1, Z1
+	VMULPS Z20, Z2, Z2
+	VMULPS Z20, Z3, Z3
+	VMULPS Z20, Z4, Z4
+	VMULPS Z20, Z5, Z5
+	VMULPS Z20, Z6, Z6
+	VMULPS Z20, Z7, Z7
+	VMULPS Z20, Z8, Z8
+	VMULPS Z20, Z9, Z9
+	VMULPS Z20, Z10, Z10
+	VMULPS Z20, Z11, Z11
+	VMULPS Z20, Z12, Z12
+	VMULPS Z20, Z13, Z13
+	VMULPS Z20, Z14, Z14
+	VMULPS Z20, Z15, Z15
+
+	MOVL beta+44(FP), AX
+	ANDL $0x7fffffff, AX
+	JNZ  update512
+
+	VMOVUPS Z0, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z1, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z2, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z3, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z4, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z5, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z6, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z7, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z8, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z9, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z10, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z11, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z12, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z13, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z14, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z15, (DX)
+	VZEROUPPER
+	RET
+
+update512:
+	VBROADCASTSS beta+44(FP), Z21
+	VFMADD231PS (DX), Z21, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z1
+	VMOVUPS Z1, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z2
+	VMOVUPS Z2, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z3
+	VMOVUPS Z3, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z4
+	VMOVUPS Z4, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z5
+	VMOVUPS Z5, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z6
+	VMOVUPS Z6, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z7
+	VMOVUPS Z7, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z8
+	VMOVUPS Z8, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z9
+	VMOVUPS Z9, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z10
+	VMOVUPS Z10, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z11
+	VMOVUPS Z11, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z12
+	VMOVUPS Z12, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z13
+	VMOVUPS Z13, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z14
+	VMOVUPS Z14, (DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Z21, Z15
+	VMOVUPS Z15, (DX)
+	VZEROUPPER
+	RET
