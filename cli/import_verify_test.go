@@ -88,9 +88,9 @@ func TestVerifyFallsBackToOnnxruntime(t *testing.T) {
 // is converted, and the text and JSON say plainly that it was not
 // cross-checked.
 func TestVerifyNotCrossChecked(t *testing.T) {
-	defer func(f func(string, *onnx.Model, *onnx.Tensor, []*onnx.Tensor) *crosscheck.Report) { checkORT = f }(checkORT)
-	checkORT = func(_ string, _ *onnx.Model, _ *onnx.Tensor, ours []*onnx.Tensor) *crosscheck.Report {
-		return &crosscheck.Report{Ours: ours, Reference: crosscheck.Onnxruntime,
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, _ string) *crosscheck.Report {
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime,
 			ReferenceErr: fmt.Errorf("%w: onnxruntime: no library here", ort.ErrUnavailable)}
 	}
 	src := tinyMLP(t, relu6)
@@ -131,9 +131,9 @@ func TestVerifyRefusesDisagreement(t *testing.T) {
 		t.Error("a BSNN was written")
 	}
 
-	defer func(f func(string, *onnx.Model, *onnx.Tensor, []*onnx.Tensor) *crosscheck.Report) { checkORT = f }(checkORT)
-	checkORT = func(_ string, _ *onnx.Model, _ *onnx.Tensor, ours []*onnx.Tensor) *crosscheck.Report {
-		return &crosscheck.Report{Ours: ours, Reference: crosscheck.Onnxruntime, MaxRelDiff: 0.5}
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, _ string) *crosscheck.Report {
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime, MaxRelDiff: 0.5}
 	}
 	_, out, code, stderr = importJSON(t, tinyMLP(t, relu6))
 	if code != 1 || !strings.Contains(stderr, "our engine and onnxruntime disagree") {

@@ -143,15 +143,15 @@ func TestCheckORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, err := Run(m, in)
+	ours, err := RunOurs(m, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := CheckORT(path, m, in, ours)
+	r := ours.ORT(path)
 	if !r.Agrees(1e-4) || r.Reference != Onnxruntime {
 		t.Errorf("our engine and onnxruntime: %+v", r)
 	}
-	if r := CheckORT(filepath.Join(t.TempDir(), "missing.onnx"), m, in, ours); r.Compared() {
-		t.Error("CheckORT on a missing file compared something")
+	if r := ours.ORT(filepath.Join(t.TempDir(), "missing.onnx")); r.Compared() {
+		t.Error("ORT on a missing file compared something")
 	}
 }
