@@ -143,3 +143,25 @@ func TestVerifyRefusesDisagreement(t *testing.T) {
 		t.Error("a BSNN was written")
 	}
 }
+
+// TestVerifyRefusesAChangedFile: onnxruntime reads the file after the
+// conversion; a file that changed meanwhile is refused, and no BSNN kept.
+func TestVerifyRefusesAChangedFile(t *testing.T) {
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, path string) *crosscheck.Report {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte{0})
+		f.Close()
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime}
+	}
+	_, out, code, stderr := importJSON(t, tinyMLP(t, relu6))
+	if code != 1 || !strings.Contains(stderr, "changed while it was being imported") {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a BSNN was written")
+	}
+}
