@@ -18,6 +18,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/runcmp"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
 // The tests in this file run `bsnnctl finetune` built with -tags mpi under
@@ -149,7 +150,7 @@ func bsnnModel(t testing.TB, fixture string) string {
 // (dataset-fashion-mnist, which scripts/deps.sh installs).
 func fashionMNIST(t testing.TB) string {
 	t.Helper()
-	const dir = "/usr/share/datasets/fashion-mnist"
+	dir := data.FashionMNISTDir()
 	if _, err := os.Stat(filepath.Join(dir, "train-images-idx3-ubyte.gz")); err != nil {
 		interop.Need(t, "Debian's dataset-fashion-mnist", fmt.Errorf("%w: %v", interop.ErrUnavailable, err))
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
-// TestdataDir is where Debian's libonnx-testdata keeps ONNX's own operator
-// conformance cases.
-const TestdataDir = "/usr/share/libonnx-testdata/data"
+// TestdataDir is where ONNX's own operator conformance cases are (Debian's
+// libonnx-testdata, or $BSNNCTL_ONNX_TESTDATA).
+var TestdataDir = interop.ONNXTestdataDir()
 
 // fixtureModels returns the ONNX files of the committed and generated
 // fixtures.

@@ -2131,9 +2131,9 @@ func TestContract(t *testing.T) {
 // Cases made only of comparisons expect their bool outputs as the engine's
 // run-time boolean, a float 0/1 (runtimeBoolsAsFloat), still exactly.
 func TestContractConformance(t *testing.T) {
-	dirs, err := ot.ONNXCaseDirs(ot.ONNXTestdataDir)
+	dirs, err := ot.ONNXCaseDirs(ot.ONNXTestdataDir())
 	if err == nil && len(dirs) == 0 {
-		err = fmt.Errorf("no cases under %s", ot.ONNXTestdataDir)
+		err = fmt.Errorf("no cases under %s", ot.ONNXTestdataDir())
 	}
 	interop.Need(t, "libonnx-testdata", err)
 	opts := ot.ONNXRunOptions{Rtol: 1e-4, Atol: 1e-5}

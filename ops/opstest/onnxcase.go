@@ -11,14 +11,16 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
 
-// ONNXTestdataDir is where Debian's libonnx-testdata keeps ONNX's backend
-// node tests: <dir>/<case>/model.onnx and test_data_set_*/{input,output}_*.pb.
-const ONNXTestdataDir = "/usr/share/libonnx-testdata/data/node"
+// ONNXTestdataDir is where ONNX's backend node tests are:
+// <dir>/<case>/model.onnx and test_data_set_*/{input,output}_*.pb (Debian's
+// libonnx-testdata, or $BSNNCTL_ONNX_TESTDATA; see interop.ONNXTestdataDir).
+func ONNXTestdataDir() string { return filepath.Join(interop.ONNXTestdataDir(), "node") }
 
 // An ONNXCase is one of ONNX's backend node tests.
 type ONNXCase struct {

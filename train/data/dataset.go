@@ -65,7 +65,7 @@ func Open(spec Spec, split Split) (*Dataset, error) {
 		if spec.Kind != FashionMNIST {
 			return nil, fmt.Errorf("%s: no folder given (accepted forms: %s)", spec.Kind, SpecForms)
 		}
-		spec.Dir = DefaultFashionMNISTDir
+		spec.Dir = FashionMNISTDir()
 	}
 	src, err := dirSource(spec.Kind, spec.Dir)
 	if err != nil {

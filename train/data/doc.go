@@ -9,7 +9,7 @@
 // quickstart's embedded Fashion-MNIST slice). A Dataset holds uint8 images [N, C, H, W]
 // (RGB for colour), int labels, the class count and names, and the source file names.
 //
-//   - fashion-mnist[:DIR] (DIR defaults to DefaultFashionMNISTDir) and mnist:DIR: IDX files
+//   - fashion-mnist[:DIR] (DIR defaults to FashionMNISTDir: $BSNNCTL_FASHION_MNIST, else Debian's folder) and mnist:DIR: IDX files
 //     train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
 //     t10k-labels-idx1-ubyte, each optionally gzipped (decided by the gzip magic, not the
 //     name; a ".gz" suffix and the "train-images.idx3-ubyte" spelling are also found).

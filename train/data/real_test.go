@@ -3,12 +3,14 @@ package data
 import (
 	"os"
 	"testing"
+
+	"github.com/bsnnctl/bsnnctl/internal/interop"
 )
 
 // TestRealFashionMNIST opens the Fashion-MNIST files installed on the machine, if any.
 func TestRealFashionMNIST(t *testing.T) {
-	if _, err := os.Stat(DefaultFashionMNISTDir); os.IsNotExist(err) {
-		t.Skipf("%s not present", DefaultFashionMNISTDir)
+	if _, err := os.Stat(FashionMNISTDir()); err != nil {
+		interop.Need(t, "Fashion-MNIST (Debian's dataset-fashion-mnist)", err)
 	}
 	spec, err := ParseSpec("fashion-mnist")
 	if err != nil {

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -26,8 +27,17 @@ const (
 // Open.
 func (k Kind) IsEvent() bool { return k == NMNIST || k == DVSGesture || k == CIFAR10DVS }
 
-// DefaultFashionMNISTDir is where `--data fashion-mnist` (no DIR) looks for the IDX files.
+// DefaultFashionMNISTDir is where Debian's dataset-fashion-mnist installs the IDX files.
 const DefaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
+
+// FashionMNISTDir is where `--data fashion-mnist` (no DIR) looks for the IDX files:
+// $BSNNCTL_FASHION_MNIST, else DefaultFashionMNISTDir.
+func FashionMNISTDir() string {
+	if d := os.Getenv("BSNNCTL_FASHION_MNIST"); d != "" {
+		return d
+	}
+	return DefaultFashionMNISTDir
+}
 
 // SpecForms lists the accepted --data SPEC forms, for help texts and error messages.
 const SpecForms = "fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR"
@@ -65,7 +75,7 @@ func ParseSpec(spec string) (Spec, error) {
 		if kind != FashionMNIST {
 			return Spec{}, fmt.Errorf("--data %q needs a folder: %s:DIR (accepted forms: %s)", spec, kind, SpecForms)
 		}
-		dir = DefaultFashionMNISTDir
+		dir = FashionMNISTDir()
 	}
 	return Spec{Kind: kind, Dir: dir}, nil
 }

@@ -11,7 +11,7 @@ func TestParseSpec(t *testing.T) {
 		want Spec
 		err  string
 	}{
-		{"fashion-mnist", Spec{FashionMNIST, DefaultFashionMNISTDir}, ""},
+		{"fashion-mnist", Spec{FashionMNIST, FashionMNISTDir()}, ""},
 		{"fashion-mnist:/data/fm", Spec{FashionMNIST, "/data/fm"}, ""},
 		{"Fashion-MNIST:rel/dir", Spec{FashionMNIST, "rel/dir"}, ""},
 		{"mnist:/m", Spec{MNIST, "/m"}, ""},
