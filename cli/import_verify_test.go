@@ -88,9 +88,9 @@ func TestVerifyFallsBackToOnnxruntime(t *testing.T) {
 // is converted, and the text and JSON say plainly that it was not
 // cross-checked.
 func TestVerifyNotCrossChecked(t *testing.T) {
-	defer func(f func(string, *onnx.Model, *onnx.Tensor, []*onnx.Tensor) *crosscheck.Report) { checkORT = f }(checkORT)
-	checkORT = func(_ string, _ *onnx.Model, _ *onnx.Tensor, ours []*onnx.Tensor) *crosscheck.Report {
-		return &crosscheck.Report{Ours: ours, Reference: crosscheck.Onnxruntime,
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, _ string) *crosscheck.Report {
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime,
 			ReferenceErr: fmt.Errorf("%w: onnxruntime: no library here", ort.ErrUnavailable)}
 	}
 	src := tinyMLP(t, relu6)
@@ -131,13 +131,35 @@ func TestVerifyRefusesDisagreement(t *testing.T) {
 		t.Error("a BSNN was written")
 	}
 
-	defer func(f func(string, *onnx.Model, *onnx.Tensor, []*onnx.Tensor) *crosscheck.Report) { checkORT = f }(checkORT)
-	checkORT = func(_ string, _ *onnx.Model, _ *onnx.Tensor, ours []*onnx.Tensor) *crosscheck.Report {
-		return &crosscheck.Report{Ours: ours, Reference: crosscheck.Onnxruntime, MaxRelDiff: 0.5}
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, _ string) *crosscheck.Report {
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime, MaxRelDiff: 0.5}
 	}
 	_, out, code, stderr = importJSON(t, tinyMLP(t, relu6))
 	if code != 1 || !strings.Contains(stderr, "our engine and onnxruntime disagree") {
 		t.Errorf("onnxruntime disagreeing: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a BSNN was written")
+	}
+}
+
+// TestVerifyRefusesAChangedFile: onnxruntime reads the file after the
+// conversion; a file that changed meanwhile is refused, and no BSNN kept.
+func TestVerifyRefusesAChangedFile(t *testing.T) {
+	defer func(f func(*crosscheck.Ours, string) *crosscheck.Report) { checkORT = f }(checkORT)
+	checkORT = func(ours *crosscheck.Ours, path string) *crosscheck.Report {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte{0})
+		f.Close()
+		return &crosscheck.Report{Ours: ours.Outputs, Reference: crosscheck.Onnxruntime}
+	}
+	_, out, code, stderr := importJSON(t, tinyMLP(t, relu6))
+	if code != 1 || !strings.Contains(stderr, "changed while it was being imported") {
+		t.Errorf("exit %d, %s", code, stderr)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a BSNN was written")

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -31,7 +32,9 @@ type Result struct {
 // Convert rewrites a float ANN into a BSNN (spec §3) in the portable
 // profile. It returns an *onnx.UnsupportedError listing every node it
 // cannot convert, all at once, and never a partial model. src is not
-// modified.
+// modified. The BSNN shares the weights it carries unchanged with src (no
+// copy): change neither model's weights in place while the other is in
+// use.
 func Convert(src *onnx.Model, opts Options) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -78,23 +81,27 @@ func Convert(src *onnx.Model, opts Options) (res *Result, err error) {
 }
 
 func sourceSHA256(src *onnx.Model, o *resolved) (string, error) {
-	data := o.SourceBytes
-	if data == nil && o.SourcePath != "" {
-		b, err := os.ReadFile(o.SourcePath)
+	h := sha256.New()
+	switch {
+	case o.SourceSHA256 != "":
+		return o.SourceSHA256, nil
+	case o.SourceBytes != nil:
+		h.Write(o.SourceBytes)
+	case o.SourcePath != "":
+		f, err := os.Open(o.SourcePath)
 		if err != nil {
 			return "", fmt.Errorf("convert: source hash: %w", err)
 		}
-		data = b
-	}
-	if data == nil {
-		b, err := onnx.Marshal(src)
-		if err != nil {
+		defer f.Close()
+		if _, err := io.Copy(h, f); err != nil {
+			return "", fmt.Errorf("convert: source hash: %s: %w", o.SourcePath, err)
+		}
+	default:
+		if err := onnx.Encode(h, src); err != nil {
 			return "", fmt.Errorf("convert: source hash: %w", err)
 		}
-		data = b
 	}
-	h := sha256.Sum256(data)
-	return hex.EncodeToString(h[:]), nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // assemble builds the ModelProto: header, graph, functions, annotations and

@@ -2,13 +2,18 @@ package convert
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/internal/interop"
@@ -109,14 +114,97 @@ func checkSourceHash(t *testing.T, res *Result, path string) {
 	if err := json.Unmarshal([]byte(res.Model.Metadata()[bsnn.MetaSourceModel]), &sm); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := sourceSHA256(nil, &resolved{Options: Options{SourcePath: path}})
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sm["sha256"] != sum || len(sum) != 64 {
-		t.Errorf("source sha256 %v, file's %s", sm["sha256"], sum)
+	if sum := sha256.Sum256(b); sm["sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("source sha256 %v, file's %x", sm["sha256"], sum)
 	}
 }
+
+// TestSourceHash: the source's sha256 comes from SourceSHA256 as given,
+// else from SourceBytes, the file at SourcePath or the model's encoding;
+// a malformed SourceSHA256 is refused.
+func TestSourceHash(t *testing.T) {
+	f := findFixture(t, "mlp_op17_folded_static")
+	src := decode(t, f.model())
+	file, err := os.ReadFile(f.model())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := onnx.Marshal(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	given := strings.Repeat("0a", 32)
+	for _, c := range []struct {
+		name string
+		opts func(*Options)
+		want string
+	}{
+		{"SourceSHA256", func(o *Options) { o.SourceSHA256, o.SourceBytes, o.SourcePath = given, []byte("x"), f.model() }, given},
+		{"SourceBytes", func(o *Options) { o.SourceBytes, o.SourcePath = []byte("x"), f.model() }, hexOf([]byte("x"))},
+		{"SourcePath", func(o *Options) { o.SourcePath = f.model() }, hexOf(file)},
+		{"encoding", func(o *Options) {}, hexOf(enc)},
+	} {
+		o := DefaultOptions()
+		c.opts(&o)
+		var sm map[string]any
+		if err := json.Unmarshal([]byte(mustConvert(t, src, o).Model.Metadata()[bsnn.MetaSourceModel]), &sm); err != nil {
+			t.Fatal(err)
+		}
+		if sm["sha256"] != c.want {
+			t.Errorf("%s: sha256 %v, want %s", c.name, sm["sha256"], c.want)
+		}
+	}
+	for _, bad := range []string{"abc", strings.Repeat("0A", 32), strings.Repeat("zz", 32)} {
+		o := DefaultOptions()
+		o.SourceSHA256 = bad
+		if _, err := Convert(src, o); err == nil {
+			t.Errorf("SourceSHA256 %q accepted", bad)
+		}
+	}
+}
+
+// TestUnchangedWeightsShared: every weight the BSNN carries unchanged (float
+// layers, and binary layers' latent weights as stored) shares the decoded
+// source's memory instead of being copied.
+func TestUnchangedWeightsShared(t *testing.T) {
+	if !littleEndian() {
+		t.Skip("weights are copied on a big-endian machine")
+	}
+	for _, name := range []string{"resnet20_op11_keepbn_dynamic", "lenet_op13_folded_static"} {
+		f := findFixture(t, name)
+		src := decode(t, f.model())
+		srcRaw := map[string]*byte{}
+		for _, tp := range src.Proto.Graph.Initializer {
+			if len(tp.RawData) >= 1024 {
+				srcRaw[string(tp.RawData)] = unsafe.SliceData(tp.RawData)
+			}
+		}
+		shared, same := 0, 0
+		for _, tp := range mustConvert(t, src, DefaultOptions()).Model.Proto.Graph.Initializer {
+			p, ok := srcRaw[string(tp.RawData)]
+			if !ok {
+				continue
+			}
+			same++
+			if p == unsafe.SliceData(tp.RawData) {
+				shared++
+			} else {
+				t.Errorf("%s: initializer %q is a copy of a source weight", name, tp.GetName())
+			}
+		}
+		if same == 0 {
+			t.Errorf("%s: no source weight carried over", name)
+		}
+		t.Logf("%s: %d weights shared with the source", name, shared)
+	}
+}
+
+func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }
 
 // checkStructure checks a converted model: header, I/O, layer roles,
 // binary-layer blocks, custom nodes, annotations, functions, metadata.

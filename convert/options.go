@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,12 +69,15 @@ type Options struct {
 	// neurons. For tests only: with T = 1 and KeepFloat "all" the converted
 	// graph then computes exactly the source network.
 	ReLUAsReLU bool
-	// SourcePath and SourceBytes identify the imported file for the
-	// bsnn.source_model sha256: the hash of SourceBytes when set, else of
-	// the file at SourcePath, else of the deterministic re-encoding of the
+	// SourceSHA256, SourceBytes and SourcePath identify the imported file
+	// for the bsnn.source_model sha256: SourceSHA256 (hex) when set (a
+	// caller that hashed the file while decoding it, see
+	// onnx.DecodeFileHashed), else the hash of SourceBytes, else of the
+	// file at SourcePath, else of the deterministic re-encoding of the
 	// source model.
-	SourcePath  string
-	SourceBytes []byte
+	SourceSHA256 string
+	SourcePath   string
+	SourceBytes  []byte
 	// ProducerVersion is written as producer_version (the toolkit version;
 	// "dev" when empty).
 	ProducerVersion string
@@ -139,6 +144,9 @@ func (o Options) resolve() (*resolved, error) {
 	}
 	if r.ProducerVersion == "" {
 		r.ProducerVersion = "dev"
+	}
+	if b, err := hex.DecodeString(r.SourceSHA256); r.SourceSHA256 != "" && (err != nil || len(b) != sha256.Size || strings.ToLower(r.SourceSHA256) != r.SourceSHA256) {
+		return nil, fmt.Errorf("convert: SourceSHA256 %q is not a lower-case hex SHA-256 digest", r.SourceSHA256)
 	}
 	if r.Functions == nil {
 		r.Functions = DefaultFunctions

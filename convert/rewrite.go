@@ -325,11 +325,12 @@ func (w *writer) lif(c *cnode) {
 // latent returns the binary layer's latent weight in the layout of its
 // Conv or MatMul: Conv and MatMul as stored, Gemm as [in, out] (transposed
 // when transB = 1), and the factor the layer multiplies its product by
-// (Gemm's alpha, else 1), which scales α in the tdBN initialisation.
+// (Gemm's alpha, else 1), which scales α in the tdBN initialisation. A
+// weight kept as stored shares the source's values (no copy).
 func latent(l *layer) (*onnx.Tensor, float64) {
 	wt := l.weight
 	if l.op != "Gemm" {
-		return floatConst(wt.Dims, append([]float32{}, wt.Float32...)), 1
+		return floatConst(wt.Dims, wt.Float32), 1
 	}
 	alpha := float32(1)
 	transB := false
@@ -345,7 +346,7 @@ func latent(l *layer) (*onnx.Tensor, float64) {
 	if transB {
 		t = static.FoldTranspose(wt, []int{1, 0})
 	}
-	return floatConst(t.Dims, append([]float32{}, t.Float32...)), float64(alpha)
+	return floatConst(t.Dims, t.Float32), float64(alpha)
 }
 
 // binaryLayer emits AGMMGate -> (BipolarQuant weight) Conv/MatMul -> tdBN

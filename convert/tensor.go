@@ -21,11 +21,14 @@ func intConst(dims []int64, v []int64) *onnx.Tensor {
 	return &onnx.Tensor{Type: onnx.Int64, Dims: append([]int64{}, dims...), Int64: v}
 }
 
-// initializer converts a known value to an initializer named name.
+// initializer converts a known value to an initializer named name. A
+// float32 value becomes its raw_data without a copy (onnx.ProtoView): the
+// converted model shares the source's unchanged weights, and the values
+// the converter computes are never modified once emitted.
 func initializer(name string, t *onnx.Tensor) *onnxpb.TensorProto {
 	c := *t
 	c.Name = name
-	return c.Proto()
+	return c.ProtoView()
 }
 
 // shapeString prints a shape with the batch symbol as N.

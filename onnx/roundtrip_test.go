@@ -34,14 +34,16 @@ func fixtureModels(t testing.TB) []string {
 	return files
 }
 
-// roundTrip checks Decode -> Encode gives a proto-equal model and that a
-// second round trip is byte-identical.
+// roundTrip checks that the streaming codec agrees with protobuf on the
+// file, Decode -> Encode gives a proto-equal model and a second round trip
+// is byte-identical.
 func roundTrip(t *testing.T, path string) {
 	t.Helper()
 	orig, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkStreamDecode(t, orig)
 	m, err := DecodeFile(path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)

@@ -203,6 +203,12 @@ func (t *Tensor) Ints() []int64 {
 // repeated fields) into a Tensor. External data must have been loaded first
 // (see Model.LoadExternalData). The declared dims must agree with the amount
 // of data, else a *FormatError is returned.
+//
+// A float32 tensor shares its values with p instead of copying them (its
+// raw_data on a little-endian machine when aligned, as Decode lays it out,
+// or its float_data): weights are held once however many views read them.
+// Treat the values as read-only while p is in use (copy them to change
+// them); every other element type is converted into memory of its own.
 func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
 	name := p.GetName()
 	where := "tensor " + fmt.Sprintf("%q", name)
@@ -230,16 +236,18 @@ func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
 	le := binary.LittleEndian
 	switch dt {
 	case Float:
-		if raw != nil {
+		switch v, ok := float32View(raw, n); {
+		case ok:
+			t.Float32 = v
+		case raw != nil:
 			t.Float32 = make([]float32, n)
 			for i := range t.Float32 {
 				t.Float32[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
 			}
-		} else {
-			if err := count(len(p.FloatData)); err != nil {
-				return nil, err
-			}
-			t.Float32 = append([]float32{}, p.FloatData...)
+		case n > 0:
+			t.Float32 = p.FloatData[:n:n]
+		default:
+			t.Float32 = []float32{}
 		}
 	case Double:
 		if raw != nil {
@@ -356,7 +364,16 @@ func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
 // (little-endian), the form every exporter writes. Int64 data is written as
 // the tensor's Type (int8..int64, uint8..uint64); Float32 data as float,
 // float16 or bfloat16.
-func (t *Tensor) Proto() *onnxpb.TensorProto {
+func (t *Tensor) Proto() *onnxpb.TensorProto { return t.proto(false) }
+
+// ProtoView is Proto without the copy where it can be done: on a
+// little-endian machine the raw_data of a float32 tensor is the tensor's
+// own memory. The tensor and the proto then share their values, and
+// neither may be modified while the other is in use; values that keep
+// changing (training parameters) go through Proto.
+func (t *Tensor) ProtoView() *onnxpb.TensorProto { return t.proto(true) }
+
+func (t *Tensor) proto(share bool) *onnxpb.TensorProto {
 	dt := t.Type
 	if dt == Undefined {
 		switch {
@@ -371,7 +388,21 @@ func (t *Tensor) Proto() *onnxpb.TensorProto {
 		}
 	}
 	n := t.Len()
+	p := &onnxpb.TensorProto{
+		Dims:     append([]int64{}, t.Dims...),
+		DataType: ptr(int32(dt)),
+	}
+	if t.Name != "" {
+		p.Name = ptr(t.Name)
+	}
+	if share && dt == Float && len(t.Float32) == n {
+		if raw, ok := float32Bytes(t.Float32); ok {
+			p.RawData = raw
+			return p
+		}
+	}
 	raw := make([]byte, n*dt.Size())
+	p.RawData = raw
 	le := binary.LittleEndian
 	switch dt {
 	case Float:
@@ -412,14 +443,6 @@ func (t *Tensor) Proto() *onnxpb.TensorProto {
 				raw[i] = 1
 			}
 		}
-	}
-	p := &onnxpb.TensorProto{
-		Dims:     append([]int64{}, t.Dims...),
-		DataType: ptr(int32(dt)),
-		RawData:  raw,
-	}
-	if t.Name != "" {
-		p.Name = ptr(t.Name)
 	}
 	return p
 }

@@ -268,25 +268,34 @@ func (b *Builder) SetValue(name string, v *Value) {
 }
 
 // Node returns the runtime node of v. A float initializer becomes a
-// trainable parameter the first time a runtime op reads it (unless it is
-// frozen); any other constant becomes a Gorgonia constant.
+// trainable parameter, with values of its own, the first time a runtime op
+// reads it; a frozen one becomes a leaf that reads the model's values in
+// place (kernels never write their inputs, and a Gorgonia constant would
+// hash its every value), so a forward-only program copies no weight. Any
+// other constant becomes a Gorgonia constant.
 func (b *Builder) Node(v *Value) *G.Node {
 	if v.Node != nil {
 		return v.Node
 	}
 	data := v.Const.Floats()
 	ns := nodeShape(v.Shape)
-	d := append([]float32(nil), data...)
-	t := tensor.New(tensor.WithShape(ns...), tensor.WithBacking(d))
 	_, isInit := b.Graph.Initializers[v.Name]
-	if isInit && v.Const.Type == onnx.Float && !b.Opts.Frozen[v.Name] {
+	if isInit && v.Const.Type == onnx.Float {
+		frozen := b.Opts.Frozen[v.Name]
+		if !frozen {
+			data = append([]float32(nil), data...)
+		}
+		t := tensor.New(tensor.WithShape(ns...), tensor.WithBacking(data))
 		node := G.NewTensor(b.G, tensor.Float32, len(ns), G.WithShape(ns...), G.WithName(v.Name), G.WithValue(t))
-		p := &Param{Name: v.Name, Node: node, Value: t, Shape: v.Shape}
-		b.Params = append(b.Params, p)
-		b.params[v.Name] = p
 		v.Node = node
+		if !frozen {
+			p := &Param{Name: v.Name, Node: node, Value: t, Shape: v.Shape}
+			b.Params = append(b.Params, p)
+			b.params[v.Name] = p
+		}
 		return node
 	}
+	t := tensor.New(tensor.WithShape(ns...), tensor.WithBacking(append([]float32(nil), data...)))
 	v.Node = G.NewConstant(t, G.WithName("const:"+v.Name))
 	return v.Node
 }

@@ -28,7 +28,7 @@ func wantGrad(b *Builder, v *Value) bool {
 		}
 	}
 	if n.Op() == nil {
-		return true // a parameter
+		return b.Param(v.Name) != nil // a parameter, not a frozen weight
 	}
 	_, isConst := n.Op().(interface{ Value() G.Value })
 	return !isConst

@@ -5,6 +5,7 @@ package ort
 // SessionOptions configure a Session.
 type SessionOptions struct {
 	IntraOpThreads, InterOpThreads int
+	LowMemory                      bool
 }
 
 // A Session is a model loaded in onnxruntime; without cgo there is none.
@@ -12,6 +13,11 @@ type Session struct{}
 
 // NewSession reports onnxruntime as unavailable: built without cgo.
 func NewSession(model []byte, opts SessionOptions) (*Session, error) { return nil, errNoCgo }
+
+// NewSessionFile reports onnxruntime as unavailable: built without cgo.
+func NewSessionFile(path string, inputs, outputs []string, opts SessionOptions) (*Session, error) {
+	return nil, errNoCgo
+}
 
 // Inputs returns nothing: built without cgo.
 func (s *Session) Inputs() []string { return nil }

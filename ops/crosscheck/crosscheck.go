@@ -1,29 +1,34 @@
 // Package crosscheck runs a float ONNX model in our engine (package ops)
-// and in an independent reference — onnx-go's gorgonnx backend (Check) or
-// onnxruntime (CheckORT) — and compares their outputs. Tests use it to
-// cross-check the engine, and `bsnnctl import` uses it to verify a model
-// before converting it. A NaN or an infinity in either engine's outputs is
-// a disagreement, never an agreement.
+// and in an independent reference — onnx-go's gorgonnx backend or
+// onnxruntime — and compares their outputs. Tests use it to cross-check
+// the engine, and `bsnnctl import` uses it to verify a model before
+// converting it. A NaN or an infinity in either engine's outputs is a
+// disagreement, never an agreement.
+//
+//	ours, err := crosscheck.RunOurs(m, probe) // our engine, weights read in place
+//	m = nil                                   // the references need only ours
+//	r := ours.OnnxGo()                        // or ours.ORT(path)
 //
 // onnx-go (v0.5.0, archived) supports fewer ops and features than ours: no
 // dynamic dimensions, no opset-13 Squeeze/Unsqueeze, no Clip, Pad or
-// AveragePool, and it panics on some inputs. Check hands it a copy of the
-// model with concrete input shapes, recovers its panics, and reports a
-// model it cannot run as Report.ReferenceErr instead of failing.
+// AveragePool, and it panics on some inputs. It is handed a serialized
+// copy of the model with concrete input shapes, its panics are recovered,
+// and a model it cannot run is reported as Report.ReferenceErr instead of
+// failing.
 package crosscheck
 
 import (
-	"bytes"
 	"fmt"
 	"math"
+	"runtime"
 
 	onnxgo "github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/bsnnctl/bsnnctl/internal/ort"
 	"github.com/bsnnctl/bsnnctl/onnx"
-	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
 )
 
@@ -58,8 +63,38 @@ func (r *Report) Compared() bool { return r.ReferenceErr == nil }
 // finite outputs on both sides.
 func (r *Report) Agrees(tol float64) bool { return r.Compared() && !r.NonFinite && r.MaxRelDiff <= tol }
 
+// Ours is our engine's run of a model on one input, with what the
+// references need to check it. Until OnnxGo ran it holds the model: onnx-go
+// runs it one piece at a time (see refGraph), so that it holds little
+// beside it; onnxruntime reads the model's file itself.
+type Ours struct {
+	// Input is the input the model ran on, Outputs our engine's outputs.
+	Input   *onnx.Tensor
+	Outputs []*onnx.Tensor
+
+	inputName   string
+	outputNames []string
+	ref         *refGraph
+}
+
 // Run runs m (a float model with one input) on input in our engine only.
 func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
+	o, err := run(m, input, false)
+	if err != nil {
+		return nil, err
+	}
+	return o.Outputs, nil
+}
+
+// RunOurs runs m on input in our engine and prepares the references'
+// checks. An error means our engine failed.
+func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, input, true) }
+
+// run runs m in our engine with every initializer frozen, so that the
+// weights are read in place from m, never copied (a forward run trains
+// nothing); forRefs also prepares the references' pieces, from the shapes
+// and values the builder computed.
+func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 	g, err := m.Graph()
 	if err != nil {
 		return nil, err
@@ -67,7 +102,15 @@ func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("model has %d inputs; crosscheck handles one", len(g.Inputs))
 	}
-	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{g.Inputs[0].Name: input.Shape()}})
+	frozen := make(map[string]bool, len(g.Initializers))
+	for name := range g.Initializers {
+		frozen[name] = true
+	}
+	o := &Ours{Input: input, inputName: g.Inputs[0].Name}
+	for _, out := range g.Outputs {
+		o.outputNames = append(o.outputNames, out.Name)
+	}
+	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{o.inputName: input.Shape()}, Frozen: frozen})
 	if err != nil {
 		return nil, err
 	}
@@ -76,69 +119,94 @@ func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
 		return nil, err
 	}
 	defer p.Close()
-	if err := p.SetInput(g.Inputs[0].Name, input.Floats()); err != nil {
+	if err := p.SetInput(o.inputName, input.Floats()); err != nil {
 		return nil, err
 	}
 	if err := p.Run(); err != nil {
 		return nil, err
 	}
-	out := make([]*onnx.Tensor, len(b.Outputs))
-	for i := range out {
-		out[i] = p.Output(i)
+	for i := range b.Outputs {
+		o.Outputs = append(o.Outputs, p.Output(i))
 	}
-	return out, nil
+	if forRefs {
+		if o.ref, err = newRefGraph(m, b); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // Check runs m on input in our engine and in onnx-go and compares them. An
 // error means our engine failed; onnx-go's failures go to ReferenceErr.
 func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
-	ours, err := Run(m, input)
+	o, err := RunOurs(m, input)
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Ours: ours, Reference: OnnxGo}
-	ref, err := Reference(m, input)
-	if err != nil {
-		r.ReferenceErr = err
-		return r, nil
-	}
-	r.compare(ref)
-	return r, nil
+	return o.OnnxGo(), nil
 }
 
-// CheckORT compares our engine's outputs ours (from Run on the same input)
-// with onnxruntime's on the model file at path (m is the decoded file).
-// onnxruntime's failures, its absence included, go to ReferenceErr.
-func CheckORT(path string, m *onnx.Model, input *onnx.Tensor, ours []*onnx.Tensor) *Report {
-	r := &Report{Ours: ours, Reference: Onnxruntime}
-	g, err := m.Graph()
+// OnnxGo compares our outputs with onnx-go's gorgonnx backend's on the same
+// input; onnx-go's failures go to ReferenceErr. It runs once: Ours holds
+// the model no more afterwards.
+func (o *Ours) OnnxGo() *Report {
+	r := &Report{Ours: o.Outputs, Reference: OnnxGo}
+	if o.ref == nil {
+		r.ReferenceErr = fmt.Errorf("onnx-go already ran")
+		return r
+	}
+	ref, err := o.ref.run(o.Input, o.inputName, o.outputNames)
+	o.ref = nil
 	if err != nil {
 		r.ReferenceErr = err
 		return r
-	}
-	if len(g.Inputs) != 1 {
-		r.ReferenceErr = fmt.Errorf("model has %d inputs; crosscheck handles one", len(g.Inputs))
-		return r
-	}
-	var names []string
-	for _, o := range g.Outputs {
-		names = append(names, o.Name)
-	}
-	res, err := ort.Run(path, map[string]ort.Tensor{g.Inputs[0].Name: {Shape: input.Dims, Float: input.Floats()}}, names)
-	if err != nil {
-		r.ReferenceErr = err
-		return r
-	}
-	ref := make([][]float32, len(names))
-	for i, n := range names {
-		if res[n].Float == nil && res[n].NumElements() != 0 {
-			r.ReferenceErr = fmt.Errorf("onnxruntime output %q is not float32", n)
-			return r
-		}
-		ref[i] = res[n].Float
 	}
 	r.compare(ref)
 	return r
+}
+
+// ORT compares our outputs with onnxruntime's on the model file at path
+// (the file of the model RunOurs ran), which onnxruntime reads itself, in
+// a session holding as little memory as it can (ort.SessionOptions
+// LowMemory): the caller can drop its own copy of the model meanwhile.
+// onnxruntime's failures, its absence included, go to ReferenceErr.
+func (o *Ours) ORT(path string) *Report {
+	r := &Report{Ours: o.Outputs, Reference: Onnxruntime}
+	ref, err := runORT(path, o.Input, o.inputName, o.outputNames)
+	if err != nil {
+		r.ReferenceErr = err
+		return r
+	}
+	r.compare(ref)
+	return r
+}
+
+func runORT(path string, input *onnx.Tensor, inputName string, outputs []string) ([][]float32, error) {
+	s, err := ort.NewSessionFile(path, []string{inputName}, outputs, ort.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1, LowMemory: true})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	c, err := s.Prepare(map[string]ort.Tensor{inputName: {Shape: input.Dims, Float: input.Floats()}})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.Run(); err != nil {
+		return nil, err
+	}
+	res, err := c.Outputs()
+	if err != nil {
+		return nil, err
+	}
+	ref := make([][]float32, len(res))
+	for i, t := range res {
+		if t.Float == nil && t.NumElements() != 0 {
+			return nil, fmt.Errorf("onnxruntime output %q is not float32", outputs[i])
+		}
+		ref[i] = t.Float
+	}
+	return ref, nil
 }
 
 // compare fills MaxRelDiff and NonFinite from the reference's outputs ref,
@@ -171,27 +239,38 @@ func (r *Report) compare(ref [][]float32) {
 	}
 }
 
-// Reference runs m on input in onnx-go's gorgonnx backend and returns its
-// outputs as float32 slices.
-func Reference(m *onnx.Model, input *onnx.Tensor) (out [][]float32, err error) {
+// runOnnxGo runs one piece in onnx-go.
+func runOnnxGo(data []byte, in []*onnx.Tensor) (out []*onnx.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("onnx-go panicked: %v", r)
 		}
 	}()
-	data, err := staticCopy(m, input.Dims)
-	if err != nil {
-		return nil, err
-	}
 	backend := gorgonnx.NewGraph()
 	model := onnxgo.NewModel(backend)
 	if err := model.UnmarshalBinary(data); err != nil {
 		return nil, fmt.Errorf("onnx-go cannot decode the model: %w", err)
 	}
-	in := tensor.New(tensor.WithShape(input.Shape()...), tensor.WithBacking(append([]float32(nil), input.Floats()...)))
-	if err := model.SetInput(0, in); err != nil {
-		return nil, fmt.Errorf("onnx-go: %w", err)
+	for i, t := range in {
+		v := tensor.New(tensor.WithShape(t.Shape()...), tensor.WithBacking(append([]float32(nil), t.Floats()...)))
+		if err := model.SetInput(i, v); err != nil {
+			return nil, fmt.Errorf("onnx-go: %w", err)
+		}
 	}
+	eg, err := backend.GetExprGraph()
+	if err != nil {
+		return nil, fmt.Errorf("onnx-go cannot run the model: %w", err)
+	}
+	// Gorgonia's tape machine carries a finalizer (releasing CUDA state),
+	// which would keep the piece's every value alive through one more
+	// garbage collection after the run: close the machine here and drop
+	// the finalizer, so that a piece's memory is free for the next.
+	vm := gorgonia.NewTapeMachine(eg)
+	defer func() {
+		vm.Close()
+		runtime.SetFinalizer(vm, nil)
+	}()
+	backend.SetVM(vm)
 	if err := backend.Run(); err != nil {
 		return nil, fmt.Errorf("onnx-go cannot run the model: %w", err)
 	}
@@ -208,95 +287,9 @@ func Reference(m *onnx.Model, input *onnx.Tensor) (out [][]float32, err error) {
 				return nil, fmt.Errorf("onnx-go output of type %T", t.Data())
 			}
 		}
-		out = append(out, append([]float32(nil), d...))
+		// The output's memory is the piece's own: nothing reuses it once
+		// the machine is closed.
+		out = append(out, &onnx.Tensor{Type: onnx.Float, Dims: shape64(t.Shape()), Float32: d})
 	}
 	return out, nil
-}
-
-// staticCopy returns m's serialization for onnx-go: the graph input's
-// symbolic dimensions replaced by the concrete ones (onnx-go drops symbolic
-// dims), and every shape computation (Shape -> Gather -> Unsqueeze ->
-// Concat -> Reshape, as PyTorch exports x.view(x.size(0), -1)) replaced by
-// its value, which our builder knows at compile time: onnx-go has no Shape
-// op.
-func staticCopy(m *onnx.Model, dims []int64) ([]byte, error) {
-	c := m.Clone()
-	g := c.Proto.Graph
-	inits := map[string]bool{}
-	for _, t := range g.Initializer {
-		inits[t.GetName()] = true
-	}
-	var inName string
-	for _, in := range g.Input {
-		if inits[in.GetName()] {
-			continue
-		}
-		tt := in.GetType().GetTensorType()
-		if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) != len(dims) {
-			return nil, fmt.Errorf("graph input %q does not have rank %d", in.GetName(), len(dims))
-		}
-		for i, d := range tt.Shape.Dim {
-			d.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: dims[i]}
-		}
-		inName = in.GetName()
-		break
-	}
-	shape := make([]int, len(dims))
-	for i, d := range dims {
-		shape[i] = int(d)
-	}
-	b, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{inName: shape}})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range g.Node {
-		if n.GetOpType() != "Reshape" || len(n.Input) < 2 || inits[n.Input[1]] {
-			continue
-		}
-		v := b.Value(n.Input[1])
-		if v == nil || v.Const == nil {
-			continue
-		}
-		name := n.Input[1] + "_static"
-		g.Initializer = append(g.Initializer, onnx.Int64Tensor(name, []int64{int64(len(v.Const.Ints()))}, v.Const.Ints()))
-		inits[name] = true
-		n.Input[1] = name
-	}
-	removeDeadNodes(g)
-	var buf bytes.Buffer
-	if err := onnx.Encode(&buf, c); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// removeDeadNodes drops nodes none of whose outputs is read.
-func removeDeadNodes(g *onnxpb.GraphProto) {
-	for {
-		used := map[string]bool{}
-		for _, o := range g.Output {
-			used[o.GetName()] = true
-		}
-		for _, n := range g.Node {
-			for _, in := range n.Input {
-				used[in] = true
-			}
-		}
-		kept := g.Node[:0]
-		for _, n := range g.Node {
-			live := false
-			for _, o := range n.Output {
-				if used[o] {
-					live = true
-				}
-			}
-			if live {
-				kept = append(kept, n)
-			}
-		}
-		if len(kept) == len(g.Node) {
-			return
-		}
-		g.Node = kept
-	}
 }

@@ -3,12 +3,14 @@ package crosscheck
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/internal/interop"
 	"github.com/bsnnctl/bsnnctl/internal/npy"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 )
 
 // TestFixturesAgreeWithOnnxGo runs every float fixture in both engines.
@@ -143,15 +145,100 @@ func TestCheckORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, err := Run(m, in)
+	ours, err := RunOurs(m, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := CheckORT(path, m, in, ours)
+	r := ours.ORT(path)
 	if !r.Agrees(1e-4) || r.Reference != Onnxruntime {
 		t.Errorf("our engine and onnxruntime: %+v", r)
 	}
-	if r := CheckORT(filepath.Join(t.TempDir(), "missing.onnx"), m, in, ours); r.Compared() {
-		t.Error("CheckORT on a missing file compared something")
+	if r := ours.ORT(filepath.Join(t.TempDir(), "missing.onnx")); r.Compared() {
+		t.Error("ORT on a missing file compared something")
+	}
+}
+
+// TestPieces: onnx-go's pieces of a residual network cover its live nodes
+// once and in order; a piece reads only the graph input and what earlier
+// pieces write, and no piece reads a tensor it writes for later pieces
+// (onnx-go would have reused its memory).
+func TestPieces(t *testing.T) {
+	dir := filepath.Join("..", "..", "testmodels", "fixtures", "resnet20_op13_folded_dynamic")
+	m, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := RunOurs(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ours.ref
+	if len(r.pieces) < 20 {
+		t.Errorf("%d pieces for %d nodes", len(r.pieces), len(r.nodes))
+	}
+	written := map[string]bool{ours.inputName: true}
+	next := 0
+	for k, p := range r.pieces {
+		if p.first != next || p.end <= p.first {
+			t.Fatalf("piece %d is nodes [%d, %d), want it to start at %d", k, p.first, p.end, next)
+		}
+		next = p.end
+		for _, name := range p.inputs {
+			if !written[name] {
+				t.Errorf("piece %d reads %q, which no earlier piece writes", k, name)
+			}
+		}
+		for _, n := range r.nodes[p.first:p.end] {
+			for _, name := range n.Input {
+				if slices.Contains(p.outputs, name) {
+					t.Errorf("piece %d reads its own output %q", k, name)
+				}
+			}
+		}
+		for _, name := range p.outputs {
+			written[name] = true
+		}
+	}
+	if next != len(r.nodes) {
+		t.Errorf("the pieces end at node %d of %d", next, len(r.nodes))
+	}
+	if rep := ours.OnnxGo(); !rep.Agrees(1e-4) {
+		t.Errorf("our engine and onnx-go by pieces: %+v", rep)
+	}
+	if rep := ours.OnnxGo(); rep.Compared() {
+		t.Error("onnx-go ran twice")
+	}
+}
+
+// TestCutKeepsReadOutputsInside: a piece cannot end where a tensor it
+// writes for later is also read inside it (onnx-go would have reused its
+// memory), nor where an integer shape value is live.
+func TestCutKeepsReadOutputsInside(t *testing.T) {
+	node := func(op string, in []string, out string) *onnxpb.NodeProto {
+		return onnx.NewNode(out, op, "", in, []string{out})
+	}
+	r := &refGraph{
+		m: &onnx.Model{Proto: &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
+			Input: []*onnxpb.ValueInfoProto{onnx.ValueInfoProto("x", onnx.Float, onnx.Shape{{Value: 2}})}}}},
+		nodes: []*onnxpb.NodeProto{
+			node("Relu", []string{"x"}, "a"),
+			node("Shape", []string{"a"}, "s"), // an integer value: no cut while it is live
+			node("Neg", []string{"a"}, "b"),
+			node("Reshape", []string{"b", "s"}, "c"), // reads b, which d reads too
+			node("Add", []string{"c", "b"}, "d"),
+		},
+		shapes: map[string][]int64{"x": {2}, "a": {2}, "b": {2}, "c": {2}, "d": {2}},
+	}
+	r.cut([]string{"d"})
+	var got [][2]int
+	for _, p := range r.pieces {
+		got = append(got, [2]int{p.first, p.end})
+	}
+	if want := [][2]int{{0, 1}, {1, 5}}; !slices.Equal(got, want) {
+		t.Errorf("pieces %v, want %v", got, want)
 	}
 }
