@@ -3,9 +3,9 @@ package ops
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/bsnnctl/bsnnctl/infer/bitkern"
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
@@ -29,7 +29,7 @@ type binaryConv struct {
 	scale   []float32          // per output channel
 	inLen   int                // floats of an input image
 	outLen  int                // floats of an output image
-	scratch sync.Pool          // *binaryScratch
+	scratch parallel.FreeList[binaryScratch]
 	task    binaryConvTask
 }
 
@@ -91,10 +91,10 @@ type binaryConvTask struct {
 func (t *binaryConvTask) runPart(part, parts int) {
 	b := t.b
 	n := len(t.x) / b.inLen
-	s, _ := b.scratch.Get().(*binaryScratch)
-	if s == nil {
+	s := b.scratch.Get()
+	if s.bits == nil {
 		p := b.conv.Params()
-		s = &binaryScratch{bits: make([]uint64, p.InLen()), acc: make([]int32, p.OutPixels()*p.M)}
+		s.bits, s.acc = make([]uint64, p.InLen()), make([]int32, p.OutPixels()*p.M)
 	}
 	defer b.scratch.Put(s)
 	P, M := b.outLen/b.one.M, b.one.M

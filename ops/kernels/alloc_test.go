@@ -23,6 +23,8 @@ func TestNoAllocations(t *testing.T) {
 		pd := conv(4, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, 16)
 		pp := pool(4, 16, 12, 12, 3, 3, 2, 2, [4]int{1, 1, 1, 1}, 1, 1, true)
 		py, pdx, am := make([]float32, pp.yLen()), make([]float32, pp.xLen()), make([]int32, pp.yLen())
+		const sp, sm = 64, 32 // pixels and channels of a binary convolution's integer sums
+		sums, spikeOut, spikeScale := make([]int32, sp*sm), make([]float32, sp*sm), randSlice(r, sm)
 		for name, f := range map[string]func(){
 			"Sgemm":              func() { Sgemm(false, true, 300, 150, 200, 1, a, 200, b, 200, 0, c, 150) },
 			"ConvForward":        func() { ConvForward(p, x, w, bias, y) },
@@ -33,6 +35,7 @@ func TestNoAllocations(t *testing.T) {
 			"DepthwiseForward":   func() { ConvForward(pd, x, w[:pd.wLen()], nil, y[:pd.yLen()]) },
 			"MaxPool":            func() { MaxPoolForward(pp, x, py, am); MaxPoolBackward(pp, py, am, pdx) },
 			"AvgPool":            func() { AvgPoolForward(pp, true, x, py); AvgPoolBackward(pp, true, py, pdx) },
+			"SpikeConvOutput":    func() { SpikeConvOutput(spikeOut, sums, sp, sm, 0.5, spikeScale) },
 		} {
 			if n := testing.AllocsPerRun(20, f); n > 0 {
 				t.Errorf("%s: %v allocations per call", name, n)

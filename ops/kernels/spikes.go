@@ -1,6 +1,10 @@
 package kernels
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/bsnnctl/bsnnctl/internal/parallel"
+)
 
 // Spike packing for binary convolutions (infer/bitkern's layout: an image
 // is H*W pixels, each Words(C) 64-bit words, channel c at bit c%64 of word
@@ -41,6 +45,9 @@ func PackSpikes(x []float32, C, HW int, dst []uint64) (gate float32, ok bool) {
 	return gate, true
 }
 
+// spikeBlocks recycles SpikeConvOutput's 16x16 transposition blocks.
+var spikeBlocks parallel.FreeList[[256]float32]
+
 // SpikeConvOutput writes dst [M, P] (NCHW) = float32(src[p*M+m]) * gate *
 // scale[m] from the integer results src [P, M] (channels last) of a binary
 // convolution of one image: the product with the gate rounded first.
@@ -50,7 +57,8 @@ func SpikeConvOutput(dst []float32, src []int32, P, M int, gate float32, scale [
 		// 16 pixels x 16 channels at a time: the integers transposed
 		// (channels become rows), then converted and scaled into 16 output
 		// rows.
-		var block [256]float32
+		block := spikeBlocks.Get() // a local array would escape through the kernel's func value
+		defer spikeBlocks.Put(block)
 		for m0 := 0; m0 < M; m0 += 16 {
 			for p0 := 0; p0 < P; p0 += 16 {
 				avx512Kernel.transpose16(block[:], int32sAsFloats(src[p0*M+m0:]), M, 0, 1)
