@@ -69,6 +69,14 @@ func DetectMachine(threads int) Machine {
 	return m
 }
 
+// CPUModel returns the "model name" of /proc/cpuinfo ("" when unknown),
+// without measuring the clock as DetectMachine does.
+func CPUModel() string {
+	var m Machine
+	readCPUInfo(&m)
+	return m.Model
+}
+
 func readCPUInfo(m *Machine) {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {

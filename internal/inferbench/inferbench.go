@@ -20,21 +20,19 @@
 package inferbench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bsnnctl/bsnnctl/bsnn"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/export"
 	"github.com/bsnnctl/bsnnctl/infer"
+	"github.com/bsnnctl/bsnnctl/internal/bench"
 	"github.com/bsnnctl/bsnnctl/internal/ort"
 	"github.com/bsnnctl/bsnnctl/internal/peakrss"
 	"github.com/bsnnctl/bsnnctl/onnx"
@@ -158,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Threads: cfg.Threads, Warmup: cfg.Warmup, Rounds: cfg.Rounds, CPU: cpuModel(),
+	r := &Report{Threads: cfg.Threads, Warmup: cfg.Warmup, Rounds: cfg.Rounds, CPU: bench.CPUModel(),
 		TimeSteps: e.TimeSteps(), Input: sample, Plan: e.Plan()}
 
 	rt, rtANN, err := r.sessions(cfg)
@@ -173,13 +171,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 
-	r.LoadBefore, _ = LoadAverage()
+	r.LoadBefore, _ = bench.LoadAverage()
 	for _, batch := range cfg.Batches {
 		if err := r.measure(ctx, cfg, e, rt, rtANN, batch, logf); err != nil {
 			return nil, err
 		}
 	}
-	r.LoadAfter, _ = LoadAverage()
+	r.LoadAfter, _ = bench.LoadAverage()
 	r.PeakRSS, _ = peakrss.Bytes()
 	r.ratios()
 	return r, nil
@@ -514,40 +512,4 @@ func numel(s []int) int {
 		n *= d
 	}
 	return n
-}
-
-// LoadAverage returns the 1, 5 and 15 minute load averages of
-// /proc/loadavg.
-func LoadAverage() ([3]float64, error) {
-	var l [3]float64
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return l, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return l, fmt.Errorf("/proc/loadavg: %q", b)
-	}
-	for i := range l {
-		if l[i], err = strconv.ParseFloat(f[i], 64); err != nil {
-			return l, fmt.Errorf("/proc/loadavg: %w", err)
-		}
-	}
-	return l, nil
-}
-
-// cpuModel returns the "model name" of /proc/cpuinfo ("" when unknown).
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
