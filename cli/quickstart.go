@@ -13,6 +13,8 @@ import (
 	"github.com/bsnnctl/bsnnctl/convert"
 	"github.com/bsnnctl/bsnnctl/dist"
 	"github.com/bsnnctl/bsnnctl/export"
+	"github.com/bsnnctl/bsnnctl/nir"
+	"github.com/bsnnctl/bsnnctl/nir/nirbsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/testmodels"
 	"github.com/bsnnctl/bsnnctl/train"
@@ -22,7 +24,8 @@ import (
 // QuickstartCmd is `bsnnctl quickstart [--out DIR]`: the whole pipeline on
 // the embedded default model (a LeNet-style CNN trained on Fashion-MNIST in
 // PyTorch) and an embedded slice of Fashion-MNIST (4000 training and 1000
-// test images): import -> finetune -> eval -> export.
+// test images): import -> finetune -> eval -> export (ONNX, and NIR when
+// the network has no AGMM gates, which NIR cannot express).
 type QuickstartCmd struct {
 	Out        string  `default:"bsnnctl-quickstart" placeholder:"DIR" help:"Folder for the files (created; an existing run there is replaced)."`
 	Epochs     int     `default:"3" help:"Fine-tuning epochs."`
@@ -32,6 +35,7 @@ type QuickstartCmd struct {
 	TrainLimit int     `name:"train-limit" help:"Use only the first N of the 4000 training images (0: all)."`
 	TestLimit  int     `name:"test-limit" help:"Use only the first N of the 1000 test images (0: all)."`
 	Threads    int     `help:"Threads (0: all)."`
+	AGMM       string  `name:"agmm" default:"on" enum:"on,off" help:"AGMM gates on, or off: a BSNN without gates, which also exports to NIR (bsnn.nir)."`
 }
 
 // Run executes the pipeline and prints what it did.
@@ -56,6 +60,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	}
 	opts := convert.DefaultOptions()
 	opts.TimeSteps = c.TimeSteps
+	opts.AGMM = c.AGMM == "on"
 	opts.SourcePath = annPath
 	opts.SourceBytes = src
 	opts.ProducerVersion = Version
@@ -86,7 +91,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	sum, err := finetune(ctx, g, dist.Local{}, train.Config{
 		ModelProto: conv.Model, TrainSet: trainSet, TestSet: testSet, Out: runDir,
 		Epochs: c.Epochs, Batch: c.Batch, Optimizer: train.Adam, LR: c.LR,
-		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Seed: 1,
+		TrainLimit: c.TrainLimit, TestLimit: c.TestLimit, Seed: 1, AGMM: c.AGMM,
 	})
 	if err != nil {
 		return err
@@ -109,6 +114,10 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 		}
 		files[p] = path
 	}
+	nirPath, err := c.writeNIR(final)
+	if err != nil {
+		return err
+	}
 	packed, err := onnx.DecodeFile(files[bsnn.ProfilePacked])
 	if err != nil {
 		return err
@@ -127,7 +136,7 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	fmt.Fprintln(w, "bsnnctl quickstart: import -> finetune -> eval -> export on the embedded LeNet and Fashion-MNIST slice")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "1. import\t%s -> %s (T=%d, AGMM on, %d binary layers)\n", annPath, bsnnPath, c.TimeSteps, len(bsnn.BinaryLayers(conv.Model)))
+	fmt.Fprintf(tw, "1. import\t%s -> %s (T=%d, AGMM %s, %d binary layers)\n", annPath, bsnnPath, c.TimeSteps, c.AGMM, len(bsnn.BinaryLayers(conv.Model)))
 	used := trainSet.Len()
 	if c.TrainLimit > 0 && c.TrainLimit < used {
 		used = c.TrainLimit
@@ -142,6 +151,11 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Fprintf(tw, "4. export\t%s (portable: custom ops with ONNX function bodies)\n", files[bsnn.ProfilePortable])
 	fmt.Fprintf(tw, "\t%s (packed: 1 bit per binary weight)\n", files[bsnn.ProfilePacked])
+	if nirPath != "" {
+		fmt.Fprintf(tw, "\t%s (NIR, for snnTorch, Norse, SpikingJelly and neuromorphic hardware)\n", nirPath)
+	} else {
+		fmt.Fprintf(tw, "\tno NIR file: NIR cannot express the AGMM gates (quickstart --agmm off writes one)\n")
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "size report (packed file):")
@@ -154,4 +168,22 @@ func (c *QuickstartCmd) run(ctx context.Context, g *Globals) error {
 		fmt.Fprintf(w, "test accuracy: %.4f\n", sum.Final.Accuracy)
 	}
 	return nil
+}
+
+// writeNIR exports the fine-tuned model as bsnn.nir and returns its path;
+// "" when the model has AGMM gates in forward mode, which NIR cannot
+// express (docs/spec/nir.md).
+func (c *QuickstartCmd) writeNIR(final *onnx.Model) (string, error) {
+	if c.AGMM == "on" {
+		return "", nil
+	}
+	graph, err := nirbsnn.Export(final, nirbsnn.ExportOptions{Producer: "bsnnctl " + Version})
+	if err != nil {
+		return "", fmt.Errorf("export nir: %w", err)
+	}
+	path := filepath.Join(c.Out, "bsnn.nir")
+	if err := nir.WriteFile(path, graph); err != nil {
+		return "", err
+	}
+	return path, nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bsnnctl/bsnnctl/bsnn"
@@ -22,6 +23,9 @@ func TestQuickstartShort(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^test accuracy: ([0-9.]+)$`).FindStringSubmatch(r.stdout)
 	if m == nil {
 		t.Fatalf("no final test accuracy line:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "no NIR file: NIR cannot express the AGMM gates") {
+		t.Errorf("the summary does not say why no NIR file was written:\n%s", r.stdout)
 	}
 	acc, _ := strconv.ParseFloat(m[1], 64)
 	// Even one short epoch of a converted, pretrained network is far above
@@ -56,6 +60,34 @@ func TestQuickstartShort(t *testing.T) {
 		}
 		if err := interop.CheckModel(path); err != nil {
 			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestQuickstartWithoutAGMMToNIR: `quickstart --agmm off` writes a BSNN
+// without gates and its NIR file; the command line takes the quickstart's
+// model to NIR and back (export --profile nir, then import, which checks
+// the model read back against the NIR graph), and reads the quickstart's
+// own bsnn.nir.
+func TestQuickstartWithoutAGMMToNIR(t *testing.T) {
+	dir := t.TempDir()
+	r := bsnnctl(t, "quickstart", "--out", dir, "--agmm", "off", "--epochs", "1", "--train-limit", "256", "--test-limit", "128").ok(t)
+	if !strings.Contains(r.stdout, "AGMM off") || !strings.Contains(r.stdout, filepath.Join(dir, "bsnn.nir")) {
+		t.Errorf("the summary does not name the import without gates and the NIR file:\n%s", r.stdout)
+	}
+	nirFile, back := filepath.Join(dir, "cli.nir"), filepath.Join(dir, "back.onnx")
+	bsnnctl(t, "export", filepath.Join(dir, "bsnn_portable.onnx"), "--profile", "nir", "-o", nirFile).ok(t)
+	for _, f := range []string{nirFile, filepath.Join(dir, "bsnn.nir")} {
+		r := bsnnctl(t, "import", f, "-o", back, "--json").ok(t)
+		if !strings.Contains(r.stdout, `"verified": true`) {
+			t.Errorf("import %s: not verified:\n%s", f, r.stdout)
+		}
+		m, err := onnx.DecodeFile(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(bsnn.BinaryLayers(m)); got != 2 {
+			t.Errorf("import %s: %d binary layers, want 2", f, got)
 		}
 	}
 }
