@@ -26,13 +26,17 @@ type evalJSON struct {
 // TestEvalEnginesAgree fine-tunes the embedded LeNet briefly (a short
 // quickstart) and evaluates its packed-profile export on 512 test images
 // in both engines: the same accuracy, the loss and the firing rates within
-// the AGMM-gated tolerance of docs/inference.md.
+// the AGMM-gated tolerance of docs/inference.md, and the synaptic operations
+// of its portable export (a packed file's binary layers count as binary).
 func TestEvalEnginesAgree(t *testing.T) {
 	dir := t.TempDir()
 	bsnnctl(t, "quickstart", "--out", dir, "--epochs", "1", "--train-limit", "512", "--test-limit", "256").ok(t)
-	model := filepath.Join(dir, "bsnn_packed.onnx")
 	res := map[string]evalJSON{}
-	for _, engine := range []string{"packed", "float"} {
+	for _, engine := range []string{"packed", "float", "portable"} {
+		model := filepath.Join(dir, "bsnn_packed.onnx")
+		if engine == "portable" { // the portable export, in the float engine
+			model, engine = filepath.Join(dir, "bsnn_portable.onnx"), "float"
+		}
 		r := bsnnctl(t, "eval", model, "--data", "fashion-mnist", "--limit", "512", "--batch", "200", "--engine", engine, "--json").ok(t)
 		var e evalJSON
 		if err := json.Unmarshal([]byte(r.stdout), &e); err != nil {
@@ -41,9 +45,12 @@ func TestEvalEnginesAgree(t *testing.T) {
 		if e.Engine != engine || e.Samples != 512 {
 			t.Fatalf("--engine %s: engine %q, %d samples", engine, e.Engine, e.Samples)
 		}
-		res[engine] = e
+		res[filepath.Base(model)+" "+engine] = e
 	}
-	p, f := res["packed"], res["float"]
+	p, f, portable := res["bsnn_packed.onnx packed"], res["bsnn_packed.onnx float"], res["bsnn_portable.onnx float"]
+	if portable.SOPs == 0 || f.SOPs != portable.SOPs || math.Abs(p.SOPs-f.SOPs) > 1e-3*f.SOPs {
+		t.Errorf("SOPs per sample: packed file %v (packed engine), %v (float engine); portable file %v", p.SOPs, f.SOPs, portable.SOPs)
+	}
 	packed := 0
 	for _, l := range p.Plan {
 		if l.Packed {

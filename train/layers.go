@@ -40,10 +40,10 @@ type layer struct {
 // input of every binary layer.
 func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 	g := b.Graph
-	names := map[string]string{}
+	names, binary := map[string]string{}, map[string]bool{}
 	if infos, ok := bsnn.ReadLayers(m); ok {
 		for _, l := range infos {
-			names[l.Node] = l.Name
+			names[l.Node], binary[l.Node] = l.Name, l.Binary
 		}
 	}
 	var out []*layer
@@ -60,7 +60,7 @@ func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 		if nd.OpType == "MatMul" && isWeight(g, nd.Input(0)) && !isWeight(g, nd.Input(1)) {
 			dataIdx, wIdx = 1, 0
 		}
-		if nd.OpType == "MatMul" && !isWeight(g, nd.Input(wIdx)) {
+		if nd.OpType == "MatMul" && !isWeight(g, nd.Input(wIdx)) && !binary[nd.Label()] {
 			continue // activation x activation: not a layer
 		}
 		x, w, y := b.Value(nd.Input(dataIdx)), b.Value(nd.Input(wIdx)), b.Value(nd.Outputs[0])
@@ -94,9 +94,16 @@ func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 		if T > 1 && len(x.Shape) > 0 && (x.Shape[0] == T*n || (len(x.Shape) > 1 && x.Shape[0] == T && x.Shape[1] == n)) {
 			l.Steps = T
 		}
-		if p := producerThrough(g, nd.Input(wIdx)); p != nil && p.Domain == bsnn.DomainQONNX && p.OpType == "BipolarQuant" {
+		// A binary layer's weight comes through a BipolarQuant (portable,
+		// plain, train) or is unpacked from bits (packed: the layer table
+		// says so).
+		p := producerThrough(g, nd.Input(wIdx))
+		if p != nil && p.Domain == bsnn.DomainQONNX && p.OpType == "BipolarQuant" {
+			l.Binary, l.Latent = true, p.Input(0)
+		} else if binary[nd.Label()] {
 			l.Binary = true
-			l.Latent = p.Input(0)
+		}
+		if l.Binary {
 			if x.Node != nil {
 				pr := &nzProbe{shape: x.Shape}
 				if _, err := ops.Apply(pr, x.Node); err != nil {
