@@ -377,7 +377,12 @@ def main():
     torch.set_num_threads(a.threads)
     try:
         T, infos = read_layers(a.model)
-        model = ARCHS[a.arch](T, infos)
+        try:
+            model = ARCHS[a.arch](T, infos)
+        except (StopIteration, RuntimeError, ValueError, KeyError, IndexError) as e:
+            raise ValueError("the model's %d compute layers are not those of --arch %s (%s: %s); "
+                             "choose the --arch of its shape, or --arch none to time bsnnctl alone"
+                             % (len(infos), a.arch, type(e).__name__, e)) from e
         for mod in model.modules():
             if isinstance(mod, Layer):
                 mod.load()

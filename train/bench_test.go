@@ -141,6 +141,22 @@ func TestBenchTrainStepRefusesADifferentNetwork(t *testing.T) {
 	}
 }
 
+// TestBenchTrainStepNamesTheWrongArch: a LeNet BSNN benched against the
+// ResNet-20 twin is refused with a line that says so and names --arch.
+func TestBenchTrainStepNamesTheWrongArch(t *testing.T) {
+	interop.NeedTorch(t)
+	m := fixtureBSNN(t, "lenet_op13_keepbn_dynamic", 4)
+	path := filepath.Join(t.TempDir(), "bsnn.onnx")
+	if err := onnx.EncodeFile(path, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err := BenchTrainStep(m, BenchOptions{Batch: 2, Rounds: 1,
+		Twin: &TorchTwin{Arch: "resnet20", Model: path, Script: string(testmodels.TorchBenchTrainScript())}})
+	if err == nil || !strings.Contains(err.Error(), "compute layers are not those of --arch resnet20") || !strings.Contains(err.Error(), "--arch none") {
+		t.Fatalf("got %v, want an error naming the --arch mismatch", err)
+	}
+}
+
 // TestTrainStepReproducible runs the same training step of the ResNet-20
 // BSNN (forward and backward, no update) three times at two threads and
 // requires bit-identical gradients: every kernel splits its work over the
