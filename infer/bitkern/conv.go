@@ -191,14 +191,14 @@ func (t *convTask) RunPart(int) {
 		for step := range call.steps {
 			img := step*samples + n
 			s.pt.build(call.x[img*imgLen:][:imgLen], oy0, oy1)
-			a, lda, ldk := s.pt.patches(oy0, oy1, s.a, s.pcs)
+			op := s.pt.patches(oy0, oy1, s.a, s.pcs)
 			if call.mode == outInt32 {
 				dst := call.i32[(img*c.oh*c.ow+q0)*p.M:]
 				if mp == p.M && rows == q1-q0 {
-					gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, dst, mp)
+					gemm(t.k, c.w, op, s.pcs, rows, dst, mp)
 					continue
 				}
-				gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, s.acc, mp)
+				gemm(t.k, c.w, op, s.pcs, rows, s.acc, mp)
 				for q := range q1 - q0 {
 					d, a := dst[q*p.M:][:p.M], s.acc[q*mp:][:p.M]
 					for m, v := range a {
@@ -207,7 +207,7 @@ func (t *convTask) RunPart(int) {
 				}
 				continue
 			}
-			gemm(t.k, c.w, a, lda, ldk, s.pcs, rows, s.acc[step*rows*mp:], mp)
+			gemm(t.k, c.w, op, s.pcs, rows, s.acc[step*rows*mp:], mp)
 		}
 		if call.mode != outInt32 {
 			c.epilogue(t.k, call, s, n, q0, q1, rows)

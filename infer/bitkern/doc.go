@@ -26,8 +26,10 @@
 // 3 words in Tight and RowWords and 9 in TapWords; 32 channels take 5, 6
 // and 9. Patches are built in two passes (see patch.go): the kernel rows
 // ("spans") of every input row, shared by the KH output rows that read
-// them, then the patches; when a span is one word and the vertical stride
-// is 1, the spans themselves are the GEMM operand and nothing is copied.
+// them, then the patches; when kernel rows start on word boundaries
+// (RowWords, TapWords) and the vertical stride is 1, the spans themselves
+// are the GEMM operand (a patch is KH runs of span words, read in place)
+// and nothing is copied.
 //
 // BenchmarkLayouts decided for RowWords everywhere (ChooseLayout). Whole
 // convolutions, 16 images, one thread, fastest of 100 interleaved rounds,

@@ -11,16 +11,19 @@ import (
 //
 //	dst[r*ldd+j] = 2*popcount(patch r ∧ column j of b) − pcs[r]
 //
-// for r < rows and j < 16, where word k of patch r is a[r*lda+k*ldk], b is
-// a packed panel (kw rows of 16 words, see Weights) and pcs[r] = popcount of
-// patch r. kw is at least 1.
+// for r < rows and j < 16, where a patch is kw/sw runs of sw contiguous
+// words, ldk apart: word k of patch r is a[r*lda+(k/sw)*ldk+k%sw]; b is a
+// packed panel (kw rows of 16 words, see Weights) and pcs[r] = popcount of
+// patch r. kw is a positive multiple of sw. Contiguous patches are one
+// run (sw = kw); patches read in place from a convolution's spans have one
+// run per kernel row (see patch.go).
 //
 // epi, when set, is the LIF epilogue for CPUs with this kernel's
 // instruction set; it reports false for arguments it does not handle.
 type tileKernel struct {
 	name string
 	rows int
-	fn   func(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int)
+	fn   func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
 	epi  func(a *epiArgs) bool
 }
 
@@ -29,19 +32,21 @@ type tileKernel struct {
 // registers.
 var goKernel = &tileKernel{name: "go", rows: 1, fn: goTile}
 
-func goTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
+func goTile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int) {
 	b = b[:kw*blockM]
 	for r := range rows {
 		a, n := a[r*lda:], int(pcs[r])
 		for j := 0; j < blockM; j += 4 {
 			var c0, c1, c2, c3 int
-			for k := range kw {
-				s := a[k*ldk]
-				w := b[k*blockM+j:][:4:4]
-				c0 += bits.OnesCount64(s & w[0])
-				c1 += bits.OnesCount64(s & w[1])
-				c2 += bits.OnesCount64(s & w[2])
-				c3 += bits.OnesCount64(s & w[3])
+			for k0 := 0; k0 < kw; k0 += sw {
+				run, wr := a[k0/sw*ldk:][:sw], b[k0*blockM+j:]
+				for k, s := range run {
+					w := wr[k*blockM:][:4:4]
+					c0 += bits.OnesCount64(s & w[0])
+					c1 += bits.OnesCount64(s & w[1])
+					c2 += bits.OnesCount64(s & w[2])
+					c3 += bits.OnesCount64(s & w[3])
+				}
 			}
 			d := dst[r*ldd+j:][:4:4]
 			d[0] = int32(2*c0 - n)
@@ -106,13 +111,23 @@ func UseKernel(name string) (restore func(), err error) {
 	return nil, fmt.Errorf("bitkern: kernel %q is not available on this CPU (it runs %v)", name, Kernels())
 }
 
-// gemm computes the dot products of rows patches (word k of patch r at
-// a[r*lda+k*ldk], their spike counts in pcs) with every output channel of w
-// into acc: row r, channel m at acc[r*ldd+m], for m below w's channel count
-// rounded up to 16. rows must be a multiple of k.rows; a, pcs and acc must
-// cover them.
-func gemm(k *tileKernel, w *Weights, a []uint64, lda, ldk int, pcs []int32, rows int, acc []int32, ldd int) {
+// operand is the left operand of a binary GEMM: patches of words, word k
+// of patch r at a[r*lda+(k/sw)*ldk+k%sw] (see tileKernel).
+type operand struct {
+	a            []uint64
+	lda, ldk, sw int
+}
+
+// contiguous returns the operand of patches of kw contiguous words, lda
+// apart.
+func contiguous(a []uint64, lda, kw int) operand { return operand{a: a, lda: lda, ldk: kw, sw: kw} }
+
+// gemm computes the dot products of rows patches (op, their spike counts
+// in pcs) with every output channel of w into acc: row r, channel m at
+// acc[r*ldd+m], for m below w's channel count rounded up to 16. rows must
+// be a multiple of k.rows; op, pcs and acc must cover them.
+func gemm(k *tileKernel, w *Weights, op operand, pcs []int32, rows int, acc []int32, ldd int) {
 	for b := range w.blocks() {
-		k.fn(w.g.kWords, rows, a, lda, ldk, w.panel(b), pcs, acc[b*blockM:], ldd)
+		k.fn(w.g.kWords, rows, op.a, op.lda, op.ldk, op.sw, w.panel(b), pcs, acc[b*blockM:], ldd)
 	}
 }

@@ -2,16 +2,20 @@
 
 package bitkern
 
-import "golang.org/x/sys/cpu"
+import (
+	"fmt"
+
+	"golang.org/x/sys/cpu"
+)
 
 // dotTileAVX512 and dotTileAVX2 are in kernels_amd64.s; they implement
 // tileKernel.fn (see there) for 4 and 2 rows.
 //
 //go:noescape
-func dotTileAVX512(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
+func dotTileAVX512(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int)
 
 //go:noescape
-func dotTileAVX2(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+func dotTileAVX2(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 
 // nibbleLUT is the VPSHUFB table of the AVX2 kernel: the popcount of each
 // nibble (twice, one per 128-bit lane), then the 0x0f byte mask.
@@ -22,20 +26,23 @@ var nibbleLUT = [64]byte{
 	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
 }
 
-func avx512Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
-	dotTileAVX512(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd)
+func avx512Tile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int) {
+	checkTile(kw, rows, a, lda, ldk, sw, b, pcs, dst, ldd)
+	dotTileAVX512(kw, rows, &a[0], lda, ldk, sw, &b[0], &pcs[0], &dst[0], ldd)
 }
 
-func avx2Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
-	dotTileAVX2(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd, &nibbleLUT)
+func avx2Tile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int) {
+	checkTile(kw, rows, a, lda, ldk, sw, b, pcs, dst, ldd)
+	dotTileAVX2(kw, rows, &a[0], lda, ldk, sw, &b[0], &pcs[0], &dst[0], ldd, &nibbleLUT)
 }
 
 // checkTile panics unless the slices hold what a kernel call reads and
-// writes.
-func checkTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	_ = a[(rows-1)*lda+(kw-1)*ldk]
+// writes, and kw is a positive multiple of sw.
+func checkTile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int) {
+	if sw < 1 || kw%sw != 0 {
+		panic(fmt.Sprintf("bitkern: tile of %d words in runs of %d", kw, sw))
+	}
+	_ = a[(rows-1)*lda+(kw/sw-1)*ldk+sw-1]
 	_ = b[kw*blockM-1]
 	_ = pcs[rows-1]
 	_ = dst[(rows-1)*ldd+blockM-1]

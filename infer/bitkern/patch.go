@@ -15,12 +15,14 @@ import "math/bits"
 //     TapWords layouts (and Tight with C a multiple of 64) spans start on
 //     word boundaries and a patch is KH word copies.
 //
-// When a span is one word, rows are word-aligned and the vertical stride is
-// 1 ("direct" mode: 16 channels and a 3x3 kernel in RowWords), the spans
-// themselves are the GEMM operand: word kh of the patch of band pixel q is
-// span q + kh*DilH*OutW of a span buffer that starts at the band's first
-// kernel row (zero rows for the padding), so patch r's words are r apart
-// and its words kh are DilH*OutW apart, and nothing is copied.
+// When kernel rows start on word boundaries (rowStride = spanW words) and
+// the vertical stride is 1 ("direct" mode: RowWords and TapWords, and Tight
+// with C a multiple of 64), the spans themselves are the GEMM operand and
+// nothing is copied: kernel row kh of the patch of band pixel q is span q +
+// kh*DilH*OutW of a span buffer that starts at the band's first kernel row
+// (zero rows for the padding), so patch q starts spanW words after patch
+// q-1 and is KH runs of spanW words, DilH*OutW*spanW words apart (see
+// operand).
 
 // patcher builds the patches of one convolution; one per goroutine.
 type patcher struct {
@@ -44,7 +46,7 @@ const directSlack = 8
 
 func newPatcher(p ConvParams, g geom) *patcher {
 	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
-		direct: g.spanW == 1 && g.alignedRows && p.StrideH == 1}
+		direct: g.alignedRows && g.rowStride == 64*g.spanW && p.StrideH == 1}
 }
 
 // build prepares the patches of output rows [oy0, oy1) of the image img
@@ -196,17 +198,17 @@ func slideSpans2(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 
 // patches makes the patches of output rows [oy0, oy1) (inside the rows
 // given to build) and their spike counts (pcs), and returns them as a GEMM
-// operand: word k of patch q (row-major from the band's first pixel) is
-// a[q*lda+k*ldk]. In direct mode a is the span buffer; otherwise the
-// patches are written to buf, kWords words each.
-func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64, lda, ldk int) {
+// operand, patch q row-major from the band's first pixel. In direct mode
+// the operand is the span buffer; otherwise the patches are written to
+// buf, kWords contiguous words each.
+func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 	p, g := &pt.p, &pt.g
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
 	if pt.direct {
 		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
 		// row-wise passes, each a loop the compiler keeps free of bounds
 		// checks.
-		ldk = p.DilH * ow
+		ldk := p.DilH * ow
 		n := (oy1 - oy0) * ow
 		pcs = pcs[:n]
 		copy(pcs, pt.spc[:n])
@@ -216,7 +218,7 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64,
 				pcs[q] += v
 			}
 		}
-		return pt.spans, 1, ldk
+		return operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
 	}
 	// base[i]: the span index of kernel row i at column 0, or -1 in the
 	// padding.
@@ -279,7 +281,7 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64,
 		}
 		q += ow
 	}
-	return buf, kw, 1
+	return contiguous(buf, kw, kw)
 }
 
 // orBits ORs the bits of src into dst starting at bit off. Bits of src that
