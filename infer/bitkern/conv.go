@@ -61,6 +61,7 @@ type convScratch struct {
 	acc  []int32
 	gate []float32
 	v, x []float32
+	mem  []float32
 	ea   epiArgs
 }
 

@@ -70,6 +70,7 @@ type lifTask struct {
 func (t *lifTask) RunPart(int) {
 	a := t.a
 	a.v, a.x = make([]float32, a.m), make([]float32, a.m)
+	a.mem = make([]float32, a.rows*roundUp(a.m, blockM))
 	for {
 		i := int(t.next.Add(1)) - 1
 		if i >= t.n {
