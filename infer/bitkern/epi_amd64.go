@@ -21,6 +21,33 @@ type lifStepFunc = func(rows, groups int, acc unsafe.Pointer, ldd int, scale, sh
 	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, soft, lastMask, floatIn int,
 	v *float32, ldv, first int)
 
+// affineAVX2 and affineAVX512 are the float32-output epilogue without
+// residual, in epi_amd64.s, for groups of 8 and 16 channels.
+//
+//go:noescape
+func affineAVX2(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32, out *float32, ldo int)
+
+//go:noescape
+func affineAVX512(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32, out *float32, ldo int)
+
+// affineAsmAVX2 and affineAsmAVX512 run epiFloatGo's one-pass case (integer
+// sums, an affine step, no residual) in assembly when the channels are
+// whole groups; otherwise they report false.
+func affineAsmAVX2(a *epiArgs) bool   { return affineAsm(a, 8, affineAVX2) }
+func affineAsmAVX512(a *epiArgs) bool { return affineAsm(a, 16, affineAVX512) }
+
+func affineAsm(a *epiArgs, lanes int, fn func(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32, out *float32, ldo int)) bool {
+	if a.res != nil || a.rspk != nil || a.scale == nil || a.accF != nil || a.m%lanes != 0 || a.rows == 0 {
+		return false
+	}
+	_ = a.scale[a.m-1]
+	_ = a.shift[a.m-1]
+	_ = a.acc[(a.rows-1)*a.ldd+a.m-1]
+	_ = a.f32[(a.rows-1)*a.m+a.m-1]
+	fn(a.rows, a.m/lanes, &a.acc[0], 4*a.ldd, &a.scale[0], &a.shift[0], &a.gate[0], &a.f32[0], 4*a.m)
+	return true
+}
+
 // asmConsts are the broadcast constants of the assembly epilogues.
 type asmConsts struct {
 	k, a, vth, vr, one float32

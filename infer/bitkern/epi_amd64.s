@@ -426,3 +426,77 @@ nextgroup:
 	JLT  grouploop
 	VZEROUPPER
 	RET
+
+// func affineAVX2(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32, out *float32, ldo int)
+//
+// The float32 output of a fused convolution without residual: for every
+// pixel q < rows and group g < groups of 8 channels, x = float32(sum) *
+// gate, out = float32(x*scale) + shift (the operations of epiFloatGo, one
+// IEEE rounding each), sums at acc + q*ldd, outputs at out + q*ldo (bytes).
+TEXT ·affineAVX2(SB), NOSPLIT, $0-72
+	MOVQ gate+48(FP), AX
+	VBROADCASTSS (AX), Y5
+	MOVQ acc+16(FP), SI
+	MOVQ out+56(FP), DX
+	MOVQ rows+0(FP), R10
+	MOVQ ldd+24(FP), R11
+	MOVQ ldo+64(FP), R13
+	MOVQ scale+32(FP), R8
+	MOVQ shift+40(FP), R9
+
+affrowAVX2:
+	XORQ AX, AX
+	MOVQ groups+8(FP), CX
+
+affgroupAVX2:
+	VCVTDQ2PS (SI)(AX*1), Y0
+	VMULPS Y5, Y0, Y0
+	VMULPS (R8)(AX*1), Y0, Y0
+	VADDPS (R9)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DX)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ  affgroupAVX2
+	ADDQ R11, SI
+	ADDQ R13, DX
+	DECQ R10
+	JNZ  affrowAVX2
+	VZEROUPPER
+	RET
+
+// func affineAVX512(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32, out *float32, ldo int)
+//
+// The float32 output of a fused convolution without residual: for every
+// pixel q < rows and group g < groups of 16 channels, x = float32(sum) *
+// gate, out = float32(x*scale) + shift (the operations of epiFloatGo, one
+// IEEE rounding each), sums at acc + q*ldd, outputs at out + q*ldo (bytes).
+TEXT ·affineAVX512(SB), NOSPLIT, $0-72
+	MOVQ gate+48(FP), AX
+	VBROADCASTSS (AX), Z5
+	MOVQ acc+16(FP), SI
+	MOVQ out+56(FP), DX
+	MOVQ rows+0(FP), R10
+	MOVQ ldd+24(FP), R11
+	MOVQ ldo+64(FP), R13
+	MOVQ scale+32(FP), R8
+	MOVQ shift+40(FP), R9
+
+affrowAVX512:
+	XORQ AX, AX
+	MOVQ groups+8(FP), CX
+
+affgroupAVX512:
+	VCVTDQ2PS (SI)(AX*1), Z0
+	VMULPS Z5, Z0, Z0
+	VMULPS (R8)(AX*1), Z0, Z0
+	VADDPS (R9)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DX)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ  affgroupAVX512
+	ADDQ R11, SI
+	ADDQ R13, DX
+	DECQ R10
+	JNZ  affrowAVX512
+	VZEROUPPER
+	RET

@@ -96,7 +96,9 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	}
 	if call.mode == outFloat32 {
 		ea.f32, ea.outT = call.f32[off*p.M:], stepPix*p.M
-		epiFloatGo(ea)
+		if k.affine == nil || !k.affine(ea) {
+			epiFloatGo(ea)
+		}
 		return
 	}
 	ea.out, ea.outT = call.spk[off*mw:], stepPix*mw

@@ -18,13 +18,15 @@ import (
 // run (sw = kw); patches read in place from a convolution's spans have one
 // run per kernel row (see patch.go).
 //
-// epi, when set, is the LIF epilogue for CPUs with this kernel's
-// instruction set; it reports false for arguments it does not handle.
+// epi and affine, when set, are the LIF and float32-output epilogues for
+// CPUs with this kernel's instruction set; they report false for arguments
+// they do not handle.
 type tileKernel struct {
-	name string
-	rows int
-	fn   func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
-	epi  func(a *epiArgs) bool
+	name   string
+	rows   int
+	fn     func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
+	epi    func(a *epiArgs) bool
+	affine func(a *epiArgs) bool
 }
 
 // goKernel is the portable micro-kernel (math/bits): one patch at a time,
