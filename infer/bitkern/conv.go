@@ -97,6 +97,7 @@ func (c *Conv) getScratch(rows, steps int, k *tileKernel) *convScratch {
 	if s.pt == nil {
 		s.pt = newPatcher(c.p, c.w.g)
 	}
+	s.pt.k = k
 	px := roundUp(rows*c.ow, k.rows)
 	// Rows past a band's end (up to a whole tile) are computed from
 	// whatever the buffers hold there, and dropped.

@@ -20,13 +20,14 @@ import (
 //
 // epi and affine, when set, are the LIF and float32-output epilogues for
 // CPUs with this kernel's instruction set; they report false for arguments
-// they do not handle.
+// they do not handle. spans3, when set, is spans3Go in vector instructions.
 type tileKernel struct {
 	name   string
 	rows   int
 	fn     func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
 	epi    func(a *epiArgs) bool
 	affine func(a *epiArgs) bool
+	spans3 func(src, dst []uint64, cnt []int32, c uint)
 }
 
 // goKernel is the portable micro-kernel (math/bits): one patch at a time,

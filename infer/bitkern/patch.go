@@ -26,6 +26,7 @@ import "math/bits"
 
 // patcher builds the patches of one convolution; one per goroutine.
 type patcher struct {
+	k      *tileKernel // the kernel of the current call (for spans3)
 	p      ConvParams
 	g      geom
 	oh, ow int
@@ -84,6 +85,8 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	p, g := &pt.p, &pt.g
 	cw, sw := g.cw, g.spanW
 	switch {
+	case sw == 1 && p.KW == 3 && p.PadLeft == 1 && p.W >= 3 && p.StrideW == 1 && p.DilW == 1:
+		pt.spans3Row(row[:p.W], dst[:len(cnt)], cnt, uint(g.tapStride))
 	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
@@ -159,6 +162,50 @@ func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 		cnt[x] = int32(bits.OnesCount64(s))
 		s >>= c
 		ix++
+	}
+}
+
+// spans3Row computes the one-word spans of a row of one-word pixels for a
+// 3-tap kernel row with taps c bits apart, unit stride and dilation and
+// one column of left padding: span x is row[x-1] | row[x]<<c |
+// row[x+1]<<2c (zero outside the row). The spans whose taps are all inside
+// the row do not depend on each other (unlike slideSpans' running
+// register) and go to the kernel's vector routine when it has one.
+func (pt *patcher) spans3Row(row, dst []uint64, cnt []int32, c uint) {
+	w := len(row)
+	// Column 0 reads the padding on the left; columns [1, inner] read
+	// only the row; the columns past inner read the padding on the right.
+	inner := min(len(cnt), w-1)
+	dst[0] = row[0]<<c | row[1]<<(2*c)
+	cnt[0] = int32(bits.OnesCount64(dst[0]))
+	if inner > 1 {
+		if pt.k != nil && pt.k.spans3 != nil {
+			pt.k.spans3(row, dst[1:inner], cnt[1:inner], c)
+		} else {
+			spans3Go(row, dst[1:inner], cnt[1:inner], c)
+		}
+	}
+	for x := inner; x < len(cnt); x++ {
+		var s uint64
+		for j := range 3 {
+			if ix := x - 1 + j; ix < w {
+				s |= row[ix] << (uint(j) * c)
+			}
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+	}
+}
+
+// spans3Go sets dst[i] = src[i] | src[i+1]<<c | src[i+2]<<2c and cnt[i] to
+// its popcount, for i < len(cnt) (src must hold len(cnt)+2 words).
+func spans3Go(src, dst []uint64, cnt []int32, c uint) {
+	n := len(cnt)
+	src, dst = src[:n+2], dst[:n]
+	for i := range cnt {
+		s := src[i] | src[i+1]<<c | src[i+2]<<(2*c)
+		dst[i] = s
+		cnt[i] = int32(bits.OnesCount64(s))
 	}
 }
 

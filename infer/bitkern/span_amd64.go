@@ -1,0 +1,20 @@
+//go:build amd64 && !purego
+
+package bitkern
+
+// spans3AVX512 is in span_amd64.s.
+//
+//go:noescape
+func spans3AVX512(src *uint64, blocks int, c uint64, dst *uint64, cnt *int32)
+
+// spans3VecAVX512 implements tileKernel.spans3 with AVX-512 (VPOPCNTQ):
+// whole blocks of 8 spans in assembly, the rest in Go.
+func spans3VecAVX512(src, dst []uint64, cnt []int32, c uint) {
+	n := len(cnt)
+	_ = src[n+1]
+	_ = dst[n-1]
+	if b := n / 8; b > 0 {
+		spans3AVX512(&src[0], b, uint64(c), &dst[0], &cnt[0])
+	}
+	spans3Go(src[n/8*8:], dst[n/8*8:n], cnt[n/8*8:], c)
+}
