@@ -20,14 +20,16 @@ import (
 //
 // epi and affine, when set, are the LIF and float32-output epilogues for
 // CPUs with this kernel's instruction set; they report false for arguments
-// they do not handle. spans3, when set, is spans3Go in vector instructions.
+// they do not handle. spans3 and addInt32, when set, are spans3Go and
+// addInt32Go in vector instructions.
 type tileKernel struct {
-	name   string
-	rows   int
-	fn     func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
-	epi    func(a *epiArgs) bool
-	affine func(a *epiArgs) bool
-	spans3 func(src, dst []uint64, cnt []int32, c uint)
+	name     string
+	rows     int
+	fn       func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
+	epi      func(a *epiArgs) bool
+	affine   func(a *epiArgs) bool
+	spans3   func(src, dst []uint64, cnt []int32, c uint)
+	addInt32 func(dst, src []int32)
 }
 
 // goKernel is the portable micro-kernel (math/bits): one patch at a time,

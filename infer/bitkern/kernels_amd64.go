@@ -50,7 +50,7 @@ func checkTile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst 
 
 var (
 	avx512Kernel = &tileKernel{name: "avx512", rows: 4, fn: avx512Tile, epi: epiAVX512, affine: affineAsmAVX512,
-		spans3: spans3VecAVX512}
+		spans3: spans3VecAVX512, addInt32: addInt32VecAVX512}
 	avx2Kernel = &tileKernel{name: "avx2", rows: 2, fn: avx2Tile, epi: epiAVX2, affine: affineAsmAVX2}
 )
 

@@ -253,17 +253,17 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
 	if pt.direct {
 		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
-		// row-wise passes, each a loop the compiler keeps free of bounds
-		// checks.
+		// row-wise passes.
 		ldk := p.DilH * ow
 		n := (oy1 - oy0) * ow
 		pcs = pcs[:n]
 		copy(pcs, pt.spc[:n])
+		add := addInt32Go
+		if pt.k != nil && pt.k.addInt32 != nil {
+			add = pt.k.addInt32
+		}
 		for i := 1; i < p.KH; i++ {
-			src := pt.spc[i*ldk:][:n]
-			for q, v := range src {
-				pcs[q] += v
-			}
+			add(pcs, pt.spc[i*ldk:][:n])
 		}
 		return operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
 	}
@@ -329,6 +329,15 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 		q += ow
 	}
 	return contiguous(buf, kw, kw)
+}
+
+// addInt32Go adds src to dst element by element (a loop the compiler keeps
+// free of bounds checks).
+func addInt32Go(dst, src []int32) {
+	src = src[:len(dst)]
+	for q, v := range src {
+		dst[q] += v
+	}
 }
 
 // orBits ORs the bits of src into dst starting at bit off. Bits of src that

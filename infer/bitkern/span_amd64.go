@@ -18,3 +18,19 @@ func spans3VecAVX512(src, dst []uint64, cnt []int32, c uint) {
 	}
 	spans3Go(src[n/8*8:], dst[n/8*8:n], cnt[n/8*8:], c)
 }
+
+// addInt32AVX512 is in span_amd64.s.
+//
+//go:noescape
+func addInt32AVX512(dst, src *int32, blocks int)
+
+// addInt32VecAVX512 implements tileKernel.addInt32 with AVX-512: whole
+// blocks of 16 in assembly, the rest in Go.
+func addInt32VecAVX512(dst, src []int32) {
+	n := len(dst)
+	src = src[:n]
+	if b := n / 16; b > 0 {
+		addInt32AVX512(&dst[0], &src[0], b)
+	}
+	addInt32Go(dst[n/16*16:], src[n/16*16:])
+}

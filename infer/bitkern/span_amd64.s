@@ -36,3 +36,47 @@ loop:
 	JNZ  loop
 	VZEROUPPER
 	RET
+
+// func addInt32AVX512(dst, src *int32, blocks int)
+//
+// dst[i] += src[i] for i < 16*blocks, 64 at a time while it can.
+TEXT ·addInt32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	CMPQ CX, $4
+	JLT  add1
+
+add4:
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 64(DI), Z1
+	VMOVDQU32 128(DI), Z2
+	VMOVDQU32 192(DI), Z3
+	VPADDD (SI), Z0, Z0
+	VPADDD 64(SI), Z1, Z1
+	VPADDD 128(SI), Z2, Z2
+	VPADDD 192(SI), Z3, Z3
+	VMOVDQU32 Z0, (DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $256, SI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  add4
+
+add1:
+	TESTQ CX, CX
+	JZ   done
+	VMOVDQU32 (DI), Z0
+	VPADDD (SI), Z0, Z0
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JMP  add1
+
+done:
+	VZEROUPPER
+	RET
