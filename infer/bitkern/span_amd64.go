@@ -8,15 +8,21 @@ package bitkern
 func spans3AVX512(src *uint64, blocks int, c uint64, dst *uint64, cnt *int32)
 
 // spans3VecAVX512 implements tileKernel.spans3 with AVX-512 (VPOPCNTQ):
-// whole blocks of 8 spans in assembly, the rest in Go.
+// blocks of 8 spans in assembly, the last one overlapping the one before
+// it when 8 does not divide the count (spans depend only on src), and
+// fewer than 8 in Go.
 func spans3VecAVX512(src, dst []uint64, cnt []int32, c uint) {
 	n := len(cnt)
+	if n < 8 {
+		spans3Go(src, dst[:n], cnt, c)
+		return
+	}
 	_ = src[n+1]
 	_ = dst[n-1]
-	if b := n / 8; b > 0 {
-		spans3AVX512(&src[0], b, uint64(c), &dst[0], &cnt[0])
+	spans3AVX512(&src[0], n/8, uint64(c), &dst[0], &cnt[0])
+	if r := n - 8; n%8 != 0 {
+		spans3AVX512(&src[r], 1, uint64(c), &dst[r], &cnt[r])
 	}
-	spans3Go(src[n/8*8:], dst[n/8*8:n], cnt[n/8*8:], c)
 }
 
 // addInt32AVX512 is in span_amd64.s.
