@@ -98,9 +98,9 @@ func (c *Conv) getScratch(rows, steps int, k *tileKernel) *convScratch {
 		s.pt = newPatcher(c.p, c.w.g)
 	}
 	s.pt.k = k
-	px := roundUp(rows*c.ow, k.rows)
-	// Rows past a band's end (up to a whole tile) are computed from
-	// whatever the buffers hold there, and dropped.
+	px := roundUp(rows*c.ow+k.rows-1, k.rows)
+	// Rows past a band's end (up to a whole tile, see bandTile) are
+	// computed from whatever the buffers hold there, and dropped.
 	s.a = grow(s.a, px*c.w.g.kWords)
 	s.pcs = grow(s.pcs, px)
 	s.acc = grow(s.acc, steps*px*c.mPad())
@@ -189,7 +189,7 @@ func (t *convTask) RunPart(int) {
 		oy0 := band * t.rows
 		oy1 := min(oy0+t.rows, c.oh)
 		q0, q1 := oy0*c.ow, oy1*c.ow
-		rows := roundUp(q1-q0, t.k.rows)
+		rows := c.bandTile(q1-q0, t.k)
 		for step := range call.steps {
 			img := step*samples + n
 			s.pt.build(call.x[img*imgLen:][:imgLen], oy0, oy1)
@@ -215,6 +215,17 @@ func (t *convTask) RunPart(int) {
 			c.epilogue(t.k, call, s, n, q0, q1, rows)
 		}
 	}
+}
+
+// bandTile returns the number of patch rows the GEMM computes for a band
+// of n output pixels: n rounded up to whole tiles or, when the patches
+// may come in rows with a pitch (a vertical stride, see gemm), one tile
+// more.
+func (c *Conv) bandTile(n int, k *tileKernel) int {
+	if c.p.StrideH != 1 {
+		return roundUp(n+k.rows-1, k.rows)
+	}
+	return roundUp(n, k.rows)
 }
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }

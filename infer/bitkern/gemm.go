@@ -117,10 +117,14 @@ func UseKernel(name string) (restore func(), err error) {
 }
 
 // operand is the left operand of a binary GEMM: patches of words, word k
-// of patch r at a[r*lda+(k/sw)*ldk+k%sw] (see tileKernel).
+// of patch r at a[r*lda+(k/sw)*ldk+k%sw] (see tileKernel). When pitch is
+// set the patches are outRows rows of ow, and the rows are pitch words
+// apart instead of ow*lda: patch r*ow+x starts at a[r*pitch+x*lda].
 type operand struct {
 	a            []uint64
 	lda, ldk, sw int
+	pitch        int
+	ow, outRows  int
 }
 
 // contiguous returns the operand of patches of kw contiguous words, lda
@@ -130,8 +134,22 @@ func contiguous(a []uint64, lda, kw int) operand { return operand{a: a, lda: lda
 // gemm computes the dot products of rows patches (op, their spike counts
 // in pcs) with every output channel of w into acc: row r, channel m at
 // acc[r*ldd+m], for m below w's channel count rounded up to 16. rows must
-// be a multiple of k.rows; op, pcs and acc must cover them.
+// be a multiple of k.rows; op, pcs and acc must cover them. An operand
+// with a pitch runs one row of patches at a time, each rounded up to whole
+// tiles, whose rows past the row's end are the next row's first patches
+// (computed again by the next call) or, after the last row, slack: op,
+// pcs and acc must cover (outRows-1)*ow + roundUp(ow, k.rows) patches.
 func gemm(k *tileKernel, w *Weights, op operand, pcs []int32, rows int, acc []int32, ldd int) {
+	if op.pitch != 0 {
+		n := roundUp(op.ow, k.rows)
+		for r := range op.outRows {
+			for b := range w.blocks() {
+				k.fn(w.g.kWords, n, op.a[r*op.pitch:], op.lda, op.ldk, op.sw, w.panel(b), pcs[r*op.ow:],
+					acc[r*op.ow*ldd+b*blockM:], ldd)
+			}
+		}
+		return
+	}
 	for b := range w.blocks() {
 		k.fn(w.g.kWords, rows, op.a, op.lda, op.ldk, op.sw, w.panel(b), pcs, acc[b*blockM:], ldd)
 	}

@@ -47,7 +47,7 @@ const directSlack = 8
 
 func newPatcher(p ConvParams, g geom) *patcher {
 	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
-		direct: g.alignedRows && g.rowStride == 64*g.spanW && p.StrideH == 1}
+		direct: g.alignedRows && g.rowStride == 64*g.spanW}
 }
 
 // build prepares the patches of output rows [oy0, oy1) of the image img
@@ -253,19 +253,28 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
 	if pt.direct {
 		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
-		// row-wise passes.
+		// row-wise passes (per output row with a vertical stride).
 		ldk := p.DilH * ow
-		n := (oy1 - oy0) * ow
-		pcs = pcs[:n]
-		copy(pcs, pt.spc[:n])
 		add := addInt32Go
 		if pt.k != nil && pt.k.addInt32 != nil {
 			add = pt.k.addInt32
 		}
-		for i := 1; i < p.KH; i++ {
-			add(pcs, pt.spc[i*ldk:][:n])
+		sumRows := func(pcs, spc []int32) {
+			copy(pcs, spc[:len(pcs)])
+			for i := 1; i < p.KH; i++ {
+				add(pcs, spc[i*ldk:][:len(pcs)])
+			}
 		}
-		return operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
+		op := operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
+		if p.StrideH == 1 {
+			sumRows(pcs[:(oy1-oy0)*ow], pt.spc)
+			return op
+		}
+		for r := range oy1 - oy0 {
+			sumRows(pcs[r*ow:][:ow], pt.spc[r*p.StrideH*ow:])
+		}
+		op.pitch, op.ow, op.outRows = p.StrideH*ow*sw, ow, oy1-oy0
+		return op
 	}
 	// base[i]: the span index of kernel row i at column 0, or -1 in the
 	// padding.
