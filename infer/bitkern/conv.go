@@ -219,10 +219,9 @@ func (t *convTask) RunPart(int) {
 
 // bandTile returns the number of patch rows the GEMM computes for a band
 // of n output pixels: n rounded up to whole tiles or, when the patches
-// may come in rows with a pitch (a vertical stride, see gemm), one tile
-// more.
+// come in rows with a pitch (see gemm and pitchedRows), one tile more.
 func (c *Conv) bandTile(n int, k *tileKernel) int {
-	if c.p.StrideH != 1 {
+	if pitchedRows(&c.p, &c.w.g) {
 		return roundUp(n+k.rows-1, k.rows)
 	}
 	return roundUp(n, k.rows)

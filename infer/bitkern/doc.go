@@ -27,9 +27,12 @@
 // and 9. Patches are built in two passes (see patch.go): the kernel rows
 // ("spans") of every input row, shared by the KH output rows that read
 // them, then the patches; when kernel rows start on word boundaries
-// (RowWords, TapWords) and the vertical stride is 1, the spans themselves
-// are the GEMM operand (a patch is KH runs of span words, read in place)
-// and nothing is copied.
+// (RowWords, TapWords), the spans themselves are the GEMM operand (a patch
+// is KH runs of span words, read in place; with a vertical stride, one row
+// of output pixels per GEMM call) and nothing is copied. When taps start
+// on word boundaries too (TapWords, or C a multiple of 64) and the
+// horizontal stride is 1, the span rows are the zero-padded input rows
+// themselves, and spans overlap.
 //
 // BenchmarkLayouts decided for RowWords everywhere (ChooseLayout). Whole
 // convolutions, 16 images, one thread, fastest of 100 interleaved rounds,

@@ -39,15 +39,43 @@ type patcher struct {
 	spc    []int32
 	y0, y1 int
 	base   []int
+	padded bool
+	rowW   int     // words of a row of spans
+	pxc    []int32 // spike counts of the pixels of a padded row
 }
+
+// With aligned taps (a tap starts every Words(C) words, as in TapWords or
+// with C a multiple of 64), unit horizontal stride and dilation, the span
+// of column x is KW consecutive pixels of the row with its padding: the
+// span rows are the zero-padded input rows themselves ("padded" mode, OutW
+// + KW - 1 pixels each), span x starts x*Words(C) words into its row and
+// the spans of a row overlap; building them is a row copy, not KW copies
+// per column.
+
+// paddedSpans reports whether the convolution p reads its patches in
+// padded mode.
+func paddedSpans(p *ConvParams, g *geom) bool {
+	return g.alignedRows && g.rowStride == 64*g.spanW && g.alignedTaps && g.tapStride == 64*g.cw &&
+		p.KW > 1 && p.StrideW == 1 && p.DilW == 1
+}
+
+// pitchedRows reports whether the GEMM of the convolution p reads patches
+// in rows with a pitch (see operand): with a vertical stride or in padded
+// mode.
+func pitchedRows(p *ConvParams, g *geom) bool { return p.StrideH != 1 || paddedSpans(p, g) }
 
 // directSlack is the number of zero words after the spans in direct mode:
 // the GEMM computes whole tiles, whose last rows may pass the band's end.
 const directSlack = 8
 
 func newPatcher(p ConvParams, g geom) *patcher {
-	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
-		direct: g.alignedRows && g.rowStride == 64*g.spanW}
+	pt := &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
+		direct: g.alignedRows && g.rowStride == 64*g.spanW, padded: paddedSpans(&p, &g)}
+	pt.rowW = pt.ow * g.spanW
+	if pt.padded {
+		pt.rowW = (pt.ow + p.KW - 1) * g.cw
+	}
+	return pt
 }
 
 // build prepares the patches of output rows [oy0, oy1) of the image img
@@ -65,18 +93,46 @@ func (pt *patcher) build(img []uint64, oy0, oy1 int) {
 	if pt.direct {
 		slack = directSlack
 	}
+	rows := max(y1-y0, 0)
 	pt.spc = grow(pt.spc, n+slack)
-	pt.spans = grow(pt.spans, (n+slack)*pt.g.spanW)
-	clear(pt.spans[n*pt.g.spanW:])
+	pt.spans = grow(pt.spans, rows*pt.rowW+slack*pt.g.spanW)
+	clear(pt.spans[rows*pt.rowW:])
 	for y := y0; y < y1; y++ {
-		o := (y - y0) * pt.ow
-		dst, cnt := pt.spans[o*pt.g.spanW:][:pt.ow*pt.g.spanW], pt.spc[o:][:pt.ow]
+		dst, cnt := pt.spans[(y-y0)*pt.rowW:][:pt.rowW], pt.spc[(y-y0)*pt.ow:][:pt.ow]
 		if y < 0 || y >= p.H {
 			clear(dst)
 			clear(cnt)
 			continue
 		}
-		pt.spanRow(img[y*p.W*pt.g.cw:][:p.W*pt.g.cw], dst, cnt)
+		row := img[y*p.W*pt.g.cw:][:p.W*pt.g.cw]
+		if pt.padded {
+			pt.paddedRow(row, dst, cnt)
+		} else {
+			pt.spanRow(row, dst, cnt)
+		}
+	}
+}
+
+// paddedRow copies one input row (W pixels of cw words) between its
+// left and right padding into dst, and computes the spike count of each of
+// its spans (KW pixels from column x) in cnt.
+func (pt *patcher) paddedRow(row, dst []uint64, cnt []int32) {
+	p, cw := &pt.p, pt.g.cw
+	l := p.PadLeft * cw
+	clear(dst[:l])
+	clear(dst[l+copy(dst[l:], row):])
+	wp := len(dst) / cw
+	pxc := grow(pt.pxc, wp)
+	pt.pxc = pxc
+	for x := range pxc {
+		pxc[x] = int32(popcount(dst[x*cw:][:cw]))
+	}
+	for x := range cnt {
+		n := int32(0)
+		for _, v := range pxc[x:][:p.KW] {
+			n += v
+		}
+		cnt[x] = n
 	}
 }
 
@@ -266,14 +322,17 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 			}
 		}
 		op := operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
-		if p.StrideH == 1 {
+		if pt.padded {
+			op.lda, op.ldk = g.cw, p.DilH*pt.rowW
+		}
+		if !pitchedRows(p, g) {
 			sumRows(pcs[:(oy1-oy0)*ow], pt.spc)
 			return op
 		}
 		for r := range oy1 - oy0 {
 			sumRows(pcs[r*ow:][:ow], pt.spc[r*p.StrideH*ow:])
 		}
-		op.pitch, op.ow, op.outRows = p.StrideH*ow*sw, ow, oy1-oy0
+		op.pitch, op.ow, op.outRows = p.StrideH*pt.rowW, ow, oy1-oy0
 		return op
 	}
 	// base[i]: the span index of kernel row i at column 0, or -1 in the
