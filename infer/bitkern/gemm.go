@@ -23,9 +23,11 @@ import (
 // they do not handle. spans3 and addInt32, when set, are spans3Go and
 // addInt32Go in vector instructions.
 type tileKernel struct {
-	name     string
-	rows     int
-	fn       func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
+	name string
+	rows int
+	fn   func(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []int32, ldd int)
+	// raw, when set, is fn without bounds checks, for gemm to check once.
+	raw      func(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int)
 	epi      func(a *epiArgs) bool
 	affine   func(a *epiArgs) bool
 	spans3   func(src, dst []uint64, cnt []int32, c uint)
@@ -140,17 +142,33 @@ func contiguous(a []uint64, lda, kw int) operand { return operand{a: a, lda: lda
 // (computed again by the next call) or, after the last row, slack: op,
 // pcs and acc must cover (outRows-1)*ow + roundUp(ow, k.rows) patches.
 func gemm(k *tileKernel, w *Weights, op operand, pcs []int32, rows int, acc []int32, ldd int) {
+	outRows, n, step := 1, rows, 0
 	if op.pitch != 0 {
-		n := roundUp(op.ow, k.rows)
-		for r := range op.outRows {
+		outRows, n, step = op.outRows, roundUp(op.ow, k.rows), op.ow
+	}
+	kw := w.g.kWords
+	if k.raw == nil {
+		for r := range outRows {
 			for b := range w.blocks() {
-				k.fn(w.g.kWords, n, op.a[r*op.pitch:], op.lda, op.ldk, op.sw, w.panel(b), pcs[r*op.ow:],
-					acc[r*op.ow*ldd+b*blockM:], ldd)
+				k.fn(kw, n, op.a[r*op.pitch:], op.lda, op.ldk, op.sw, w.panel(b), pcs[r*step:], acc[r*step*ldd+b*blockM:], ldd)
 			}
 		}
 		return
 	}
-	for b := range w.blocks() {
-		k.fn(w.g.kWords, rows, op.a, op.lda, op.ldk, op.sw, w.panel(b), pcs, acc[b*blockM:], ldd)
+	// The assembly kernels do not check bounds: check the last word each
+	// operand has to hold, once for all calls.
+	if op.sw < 1 || kw%op.sw != 0 {
+		panic(fmt.Sprintf("bitkern: patches of %d words in runs of %d", kw, op.sw))
+	}
+	last := (outRows-1)*step + n - 1
+	_ = op.a[(outRows-1)*op.pitch+(n-1)*op.lda+(kw/op.sw-1)*op.ldk+op.sw-1]
+	_ = pcs[last]
+	_ = acc[last*ldd+w.blocks()*blockM-1]
+	_ = w.words[w.blocks()*kw*blockM-1]
+	for r := range outRows {
+		for b := range w.blocks() {
+			k.raw(kw, n, &op.a[r*op.pitch], op.lda, op.ldk, op.sw, &w.words[b*kw*blockM], &pcs[r*step],
+				&acc[r*step*ldd+b*blockM], ldd)
+		}
 	}
 }
