@@ -26,7 +26,7 @@
 // [T, N, C, H, W], bsnn.input_encoding "events", holds T different frames:
 // the first layer runs on the T*N of them, and the samples are on axis 1
 // of the input, see Engine.InputShape); the LIF after it
-// packs the spikes as it makes them (bitkern.LIFChannelsLast); MaxPool of
+// packs the spikes as it makes them (bitkern.LIFNCHW); MaxPool of
 // spikes is an OR, GlobalAveragePool counts spikes; AGMM gates compute
 // their factors from spike counts and hand them to the binary layer's
 // epilogue; float Conv, Gemm and MatMul (the first and last layers, and

@@ -9,6 +9,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/ops/spiking"
 )
 
+// TestLIFChannelsLastMatchesLIFForward checks LIFChannelsLast and LIFNCHW.
 func TestLIFChannelsLastMatchesLIFForward(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const T, N, C, H, W = 4, 2, 65, 3, 2
@@ -50,6 +51,14 @@ func TestLIFChannelsLastMatchesLIFForward(t *testing.T) {
 					UnpackNCHW(T*N, C, H, W, out, got)
 					if i := firstBitDiff(got, want); i >= 0 {
 						t.Fatalf("%s repeated=%v kernel %s: spike %d is %v, LIFForward %v", lv.name, repeated, k.name, i, got[i], want[i])
+					}
+					clear(out)
+					if err := LIFNCHW(lv.p, T, N, H*W, C, x, repeated, out, threads); err != nil {
+						t.Fatal(err)
+					}
+					UnpackNCHW(T*N, C, H, W, out, got)
+					if i := firstBitDiff(got, want); i >= 0 {
+						t.Fatalf("LIFNCHW %s repeated=%v kernel %s: spike %d is %v, LIFForward %v", lv.name, repeated, k.name, i, got[i], want[i])
 					}
 				}
 			})
