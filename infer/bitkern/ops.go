@@ -86,13 +86,25 @@ type lifTask struct {
 	next  atomic.Int64
 }
 
+// lifScratch is one part's working space; lifScratches recycles it
+// between calls, so steady-state calls allocate little.
+type lifScratch struct {
+	v, x, mem, buf []float32
+}
+
+var lifScratches parallel.FreeList[lifScratch]
+
 func (t *lifTask) RunPart(int) {
 	a := t.a
-	a.v, a.x = make([]float32, a.m), make([]float32, a.m)
-	a.mem = make([]float32, a.rows*roundUp(a.m, blockM))
+	s := lifScratches.Get()
+	defer lifScratches.Put(s)
+	s.v, s.x = grow(s.v, a.m), grow(s.x, a.m)
+	s.mem = grow(s.mem, a.rows*roundUp(a.m, blockM))
+	a.v, a.x, a.mem = s.v, s.x, s.mem
 	var buf []float32
 	if t.nchw {
-		buf = make([]float32, t.steps*a.rows*a.ldd)
+		s.buf = grow(s.buf, t.steps*a.rows*a.ldd)
+		buf = s.buf
 	}
 	for {
 		i := int(t.next.Add(1)) - 1
