@@ -20,8 +20,8 @@ import (
 //
 // epi and affine, when set, are the LIF and float32-output epilogues for
 // CPUs with this kernel's instruction set; they report false for arguments
-// they do not handle. spans3 and addInt32, when set, are spans3Go and
-// addInt32Go in vector instructions.
+// they do not handle. spans3, spans3x2 and addInt32, when set, are
+// spans3Go, spans3x2Go and addInt32Go in vector instructions.
 type tileKernel struct {
 	name string
 	rows int
@@ -31,6 +31,7 @@ type tileKernel struct {
 	epi      func(a *epiArgs) bool
 	affine   func(a *epiArgs) bool
 	spans3   func(src, dst []uint64, cnt []int32, c uint)
+	spans3x2 func(src, dst []uint64, cnt []int32, c uint)
 	addInt32 func(dst, src []int32)
 }
 

@@ -28,7 +28,7 @@ func avx2Raw(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int
 
 var (
 	avx512Kernel = &tileKernel{name: "avx512", rows: 4, raw: dotTileAVX512, epi: epiAVX512, affine: affineAsmAVX512,
-		spans3: spans3VecAVX512, addInt32: addInt32VecAVX512}
+		spans3: spans3VecAVX512, spans3x2: spans3x2VecAVX512, addInt32: addInt32VecAVX512}
 	avx2Kernel = &tileKernel{name: "avx2", rows: 2, raw: avx2Raw, epi: epiAVX2, affine: affineAsmAVX2}
 )
 

@@ -145,6 +145,8 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 		pt.spans3Row(row[:p.W], dst[:len(cnt)], cnt, uint(g.tapStride))
 	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
+	case sw == 2 && cw == 1 && g.tapStride <= 32 && p.KW == 3 && p.PadLeft == 1 && p.W >= 3 && p.StrideW == 1 && p.DilW == 1:
+		pt.spans3x2Row(row[:p.W], dst[:2*len(cnt)], cnt, uint(g.tapStride))
 	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans2(row[:p.W], dst[:2*len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 1:
@@ -250,6 +252,51 @@ func (pt *patcher) spans3Row(row, dst []uint64, cnt []int32, c uint) {
 		}
 		dst[x] = s
 		cnt[x] = int32(bits.OnesCount64(s))
+	}
+}
+
+// spans3x2Row is spans3Row for two-word spans (taps c <= 32 bits apart):
+// span x is row[x-1] | row[x]<<c | row[x+1]<<2c as 128 bits, in dst[2x]
+// (low word) and dst[2x+1].
+func (pt *patcher) spans3x2Row(row, dst []uint64, cnt []int32, c uint) {
+	w := len(row)
+	inner := min(len(cnt), w-1)
+	span := func(x int) {
+		var lo, hi uint64
+		for j := range 3 {
+			if ix := x - 1 + j; ix >= 0 && ix < w {
+				// j*c <= 64: Go's shifts of 64 give 0.
+				lo |= row[ix] << (uint(j) * c)
+				hi |= row[ix] >> (64 - uint(j)*c)
+			}
+		}
+		dst[2*x], dst[2*x+1] = lo, hi
+		cnt[x] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
+	}
+	span(0)
+	if inner > 1 {
+		if pt.k != nil && pt.k.spans3x2 != nil {
+			pt.k.spans3x2(row, dst[2:2*inner], cnt[1:inner], c)
+		} else {
+			spans3x2Go(row, dst[2:2*inner], cnt[1:inner], c)
+		}
+	}
+	for x := inner; x < len(cnt); x++ {
+		span(x)
+	}
+}
+
+// spans3x2Go is spans3Go for two-word spans (c <= 32): span i, the 128
+// bits src[i] | src[i+1]<<c | src[i+2]<<2c, goes to dst[2i] (low word) and
+// dst[2i+1].
+func spans3x2Go(src, dst []uint64, cnt []int32, c uint) {
+	n := len(cnt)
+	src, dst = src[:n+2], dst[:2*n]
+	for i := range cnt {
+		lo := src[i] | src[i+1]<<c | src[i+2]<<(2*c)
+		hi := src[i+1]>>(64-c) | src[i+2]>>(64-2*c)
+		dst[2*i], dst[2*i+1] = lo, hi
+		cnt[i] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
 	}
 }
 
