@@ -150,18 +150,7 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans2(row[:p.W], dst[:2*len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 1:
-		for x := range cnt {
-			ix := x*p.StrideW - p.PadLeft
-			var s uint64
-			for j := range p.KW {
-				if uint(ix) < uint(p.W) {
-					s |= row[ix] << uint(j*g.tapStride)
-				}
-				ix += p.DilW
-			}
-			dst[x] = s
-			cnt[x] = int32(bits.OnesCount64(s))
-		}
+		pt.oneWordSpans(row[:p.W], dst[:len(cnt)], cnt)
 	case g.alignedTaps:
 		tw := g.tapStride >> 6
 		for x := range cnt {
@@ -220,6 +209,64 @@ func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 		cnt[x] = int32(bits.OnesCount64(s))
 		s >>= c
 		ix++
+	}
+}
+
+// oneWordSpans computes the one-word spans of a row of one-word pixels
+// for any stride and dilation. The columns whose taps are all inside the
+// row take no bounds tests.
+func (pt *patcher) oneWordSpans(row, dst []uint64, cnt []int32) {
+	p := &pt.p
+	c, sx, d := uint(pt.g.tapStride), p.StrideW, p.DilW
+	w := len(row)
+	// Columns [x0, x1) read only the row.
+	x0 := min((p.PadLeft+sx-1)/sx, len(cnt))
+	x1 := x0
+	if last := w - 1 - (p.KW-1)*d + p.PadLeft; last >= 0 {
+		x1 = max(x0, min(len(cnt), last/sx+1))
+	}
+	edge := func(x int) {
+		ix := x*sx - p.PadLeft
+		var s uint64
+		for j := range p.KW {
+			if uint(ix) < uint(w) {
+				s |= row[ix] << (uint(j) * c)
+			}
+			ix += d
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+	}
+	for x := range x0 {
+		edge(x)
+	}
+	ix := x0*sx - p.PadLeft
+	switch p.KW {
+	case 1:
+		for x := x0; x < x1; x++ {
+			s := row[ix]
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	case 3:
+		for x := x0; x < x1; x++ {
+			t := row[ix : ix+2*d+1]
+			s := t[0] | t[d]<<c | t[2*d]<<(2*c)
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	default:
+		for x := x0; x < x1; x++ {
+			var s uint64
+			for j := range p.KW {
+				s |= row[ix+j*d] << (uint(j) * c)
+			}
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	}
+	for x := x1; x < len(cnt); x++ {
+		edge(x)
 	}
 }
 
