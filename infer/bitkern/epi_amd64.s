@@ -17,7 +17,10 @@
 // membranes at v + q*ldv + 4*L*g (read as v_reset when first is set), the
 // L spike bits go to out + q*ldo + L*g/8. resMode 1 adds float32 residuals
 // at res + q*ldr + 4*L*g, resMode 2 packed spikes (the L bits at res +
-// q*ldr + L*g/8, expanded to 0/1 floats); float inputs take no residual.
+// q*ldr + L*g/8, expanded to 0/1 floats; the AVX-512 loops add 1 under
+// the bits as a mask and leave the other lanes as they are, where y + 0
+// would turn -0 into +0, which no comparison and no non-zero sum tells
+// apart); float inputs take no residual.
 // The float operations and their order are those of Epilogue and
 // spiking.LIFForward, one IEEE rounding each (no FMA), so the results equal
 // the Go epilogue's. Each combination of input type, residual mode and
@@ -25,7 +28,7 @@
 // of the first step are loaded, with stride 0, from consts' v_reset
 // vector.
 //
-// Registers: X5 gate, X8 shift, X9 scale, X10 dword i = 1<<i, X11 1.0, X12
+// Registers: X5 gate, X8 shift, X9 scale, X10 dword i = 1<<i (AVX2), X11 1.0, X12
 // v_reset, X13 v_threshold, X14 input gain a, X15 k; SI sums, DI residuals,
 // DX spikes out, R14 membranes out, BX membranes in (stride CX), R10
 // pixels left, R15 the group's lane mask.
@@ -244,12 +247,8 @@ nextgroup:
 	VADDPS (DI), Z0, Z0
 
 #define RESS_16 \
-	MOVWLZX (DI), AX; \
-	VPBROADCASTD AX, Z1; \
-	VPANDD Z10, Z1, Z1; \
-	VPCMPEQD Z10, Z1, K2; \
-	VMOVAPS.Z Z11, K2, Z1; \
-	VADDPS Z1, Z0, Z0
+	KMOVW (DI), K2; \
+	VADDPS Z11, Z0, K2, Z0
 
 #define CHARGE_16 \
 	VMOVUPS (BX), Z7; \
@@ -289,7 +288,6 @@ TEXT ·lifStepAVX512(SB), NOSPLIT, $0-152
 	VBROADCASTSS 8(AX), Z13     // v_threshold
 	VBROADCASTSS 12(AX), Z12    // v_reset
 	VBROADCASTSS 16(AX), Z11    // 1.0
-	VMOVDQU32 64(AX), Z10       // dword i = 1<<i
 	MOVQ gate+48(FP), AX
 	VBROADCASTSS (AX), Z5
 	MOVQ ldd+24(FP), R11
