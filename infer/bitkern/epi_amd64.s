@@ -257,20 +257,23 @@ nextgroup:
 	VSUBPS Z1, Z7, Z1; \
 	VMULPS Z14, Z0, Z0; \
 	VADDPS Z0, Z1, Z1; \
-	VCMPPS $0x0d, Z13, Z1, K1; \
-	VMOVAPS.Z Z11, K1, Z3
+	VCMPPS $0x0d, Z13, Z1, K1
 
+// The AVX-512 resets subtract under the spike mask (K1), into H: where
+// S = 1, H - 1*x is H - x exactly; where S = 0 the float engine's H - 0*x
+// is H too, but for the sign of a zero, and for x (= H - v_reset)
+// infinite or NaN, where it is NaN and H is kept: H did not fire, so it is
+// -inf or NaN (or +inf under an infinite threshold), and such a membrane
+// never fires again (V - (V - v_reset)*k is NaN), as NaN does not.
 #define HARD_16 \
 	VSUBPS Z12, Z1, Z4; \
-	VMULPS Z4, Z3, Z3; \
-	VSUBPS Z3, Z1, Z7
+	VSUBPS Z4, Z1, K1, Z1
 
 #define SOFT_16 \
-	VMULPS Z13, Z3, Z3; \
-	VSUBPS Z3, Z1, Z7
+	VSUBPS Z13, Z1, K1, Z1
 
 #define STORE_16 \
-	VMOVUPS Z7, (R14); \
+	VMOVUPS Z1, (R14); \
 	KMOVW K1, AX; \
 	ANDQ R15, AX; \
 	MOVW AX, (DX); \
