@@ -80,9 +80,13 @@
 // Conv.Spikes processes work items of (sample, band of output rows): it
 // builds the band's patches and runs the GEMM for each of the T steps into
 // an int32 tile that stays in cache, then runs the epilogue over the band,
-// each neuron's T steps in order with its membrane in a register (AVX-512
-// and AVX2 assembly, 16 and 8 channels at a time, or Go), writing packed
-// spikes. No float32 spike tensor exists between binary layers.
+// writing packed spikes. The assembly epilogues (AVX-512 and AVX2, 16 and
+// 8 channels at a time) run one time step over all the band's neurons,
+// then the next, with the membranes in a buffer: a neuron's steps are a
+// chain of dependent float operations (each waits ~20 cycles for the one
+// before), and neurons of one step are independent, so the out-of-order
+// core overlaps many of them; the Go epilogue runs each neuron's T steps
+// in order. No float32 spike tensor exists between binary layers.
 //
 // The float engine computes a binary layer as a float32 convolution of 0/1
 // spikes with ±1 weights: every partial sum is an integer below 2^24, so
@@ -92,9 +96,19 @@
 // operation order, one IEEE float32 rounding per operation and no fused
 // multiply-add. The spikes are therefore bit-identical to the float
 // engine's (TestFusedMatchesFloatEngine compiles Conv -> BatchNormalization
-// -> Add -> LIF graphs in ops and compares bit for bit). An AGMM gate is
-// the exception: the float engine sums gated inputs g·s, rounding after
-// every term, while the epilogue multiplies the exact sum by g once.
+// -> Add -> LIF graphs in ops and compares bit for bit). Two steps of the
+// AVX-512 epilogue take a shortcut that changes no spike: it adds a
+// residual spike as 1 under a mask where the float engine adds 0 or 1 to
+// every neuron, and it resets as H - (H - v_reset) (or H - v_threshold)
+// under the spike mask, keeping H elsewhere, where the float engine
+// subtracts 0*(H - v_reset). Adding or subtracting a zero can only change
+// the sign of a zero result, which no comparison and no non-zero sum tells
+// apart; and where H - v_reset is infinite or NaN, 0 times it is NaN while
+// the epilogue keeps H, which did not fire, so is -inf or NaN, and never
+// fires again either way (TestLIFChannelsLastMatchesLIFForward feeds
+// infinities and NaN). An AGMM gate is the exception: the float engine
+// sums gated inputs g·s, rounding after every term, while the epilogue
+// multiplies the exact sum by g once.
 //
 // # Threads
 //

@@ -46,14 +46,41 @@ func goTile(kw, rows int, a []uint64, lda, ldk, sw int, b []uint64, pcs, dst []i
 		a, n := a[r*lda:], int(pcs[r])
 		for j := 0; j < blockM; j += 4 {
 			var c0, c1, c2, c3 int
-			for k0 := 0; k0 < kw; k0 += sw {
-				run, wr := a[k0/sw*ldk:][:sw], b[k0*blockM+j:]
-				for k, s := range run {
-					w := wr[k*blockM:][:4:4]
+			if sw == 1 {
+				for k := range kw {
+					s := a[k*ldk]
+					w := b[k*blockM+j:][:4:4]
 					c0 += bits.OnesCount64(s & w[0])
 					c1 += bits.OnesCount64(s & w[1])
 					c2 += bits.OnesCount64(s & w[2])
 					c3 += bits.OnesCount64(s & w[3])
+				}
+			} else if sw >= 4 {
+				for k0, off := 0, 0; k0 < kw; k0, off = k0+sw, off+ldk {
+					wr := b[k0*blockM+j:]
+					for k, s := range a[off:][:sw] {
+						w := wr[k*blockM:][:4:4]
+						c0 += bits.OnesCount64(s & w[0])
+						c1 += bits.OnesCount64(s & w[1])
+						c2 += bits.OnesCount64(s & w[2])
+						c3 += bits.OnesCount64(s & w[3])
+					}
+				}
+			} else {
+				// Short runs: off steps a word, and to the next run after
+				// sw words (cheaper than a loop per run).
+				off, left := 0, sw
+				for k := range kw {
+					s := a[off]
+					w := b[k*blockM+j:][:4:4]
+					c0 += bits.OnesCount64(s & w[0])
+					c1 += bits.OnesCount64(s & w[1])
+					c2 += bits.OnesCount64(s & w[2])
+					c3 += bits.OnesCount64(s & w[3])
+					off++
+					if left--; left == 0 {
+						off, left = off+ldk-sw, sw
+					}
 				}
 			}
 			d := dst[r*ldd+j:][:4:4]
