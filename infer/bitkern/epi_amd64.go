@@ -2,23 +2,26 @@
 
 package bitkern
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // lifStepAVX2 and lifStepAVX512 are one step of the LIF epilogues, in
 // epi_amd64.s, for groups of 8 and 16 channels.
 //
 //go:noescape
 func lifStepAVX2(rows, groups int, acc unsafe.Pointer, ldd int, scale, shift, gate *float32,
-	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, soft, lastMask, floatIn int,
+	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, reset, lastMask, floatIn int,
 	v *float32, ldv, first int)
 
 //go:noescape
 func lifStepAVX512(rows, groups int, acc unsafe.Pointer, ldd int, scale, shift, gate *float32,
-	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, soft, lastMask, floatIn int,
+	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, reset, lastMask, floatIn int,
 	v *float32, ldv, first int)
 
 type lifStepFunc = func(rows, groups int, acc unsafe.Pointer, ldd int, scale, shift, gate *float32,
-	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, soft, lastMask, floatIn int,
+	res unsafe.Pointer, ldr, resMode int, out unsafe.Pointer, ldo int, consts *asmConsts, reset, lastMask, floatIn int,
 	v *float32, ldv, first int)
 
 // affineAVX2 and affineAVX512 are the float32-output epilogue without
@@ -105,7 +108,12 @@ func epiAsm(a *epiArgs, lanes int, fn lifStepFunc) bool {
 	if r := a.m % lanes; r != 0 {
 		lastMask = 1<<r - 1
 	}
-	soft := b2i(a.lif.soft)
+	// Reset mode: 0 hard, 1 soft; 2 (AVX-512) hard with v_reset = +0 and
+	// no gate, whose loops skip the operations that cannot change a value.
+	reset := b2i(a.lif.soft)
+	if lanes == 16 && !a.lif.soft && math.Float32bits(a.lif.vr) == 0 && allOnes(a.gate[:a.T]) {
+		reset = 2
+	}
 	ldv := groups * lanes
 	mem := a.mem[:a.rows*ldv]
 	for t := range a.T {
@@ -114,8 +122,17 @@ func epiAsm(a *epiArgs, lanes int, fn lifStepFunc) bool {
 			r = unsafe.Add(res, t*resT)
 		}
 		fn(a.rows, groups, unsafe.Add(in, 4*t*a.accT), 4*a.ldd, &a.scale[0], &a.shift[0], &a.gate[t],
-			r, ldr, resMode, unsafe.Pointer(&a.out[t*a.outT]), 8*a.mw, c, soft, lastMask, floatIn,
+			r, ldr, resMode, unsafe.Pointer(&a.out[t*a.outT]), 8*a.mw, c, reset, lastMask, floatIn,
 			&mem[0], 4*ldv, b2i(t == 0))
+	}
+	return true
+}
+
+func allOnes(x []float32) bool {
+	for _, v := range x {
+		if v != 1 {
+			return false
+		}
 	}
 	return true
 }

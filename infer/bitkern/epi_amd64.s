@@ -6,7 +6,7 @@
 // 16 (AVX512F):
 //
 // func lifStepAVX2(rows, groups int, acc *int32, ldd int, scale, shift, gate *float32,
-//	res *byte, ldr, resMode int, out *byte, ldo int, consts *asmConsts, soft, lastMask, floatIn int,
+//	res *byte, ldr, resMode int, out *byte, ldo int, consts *asmConsts, reset, lastMask, floatIn int,
 //	v *float32, ldv, first int)
 //
 // For every group g < groups and pixel q < rows (pixels inner, so that the
@@ -23,8 +23,10 @@
 // apart); float inputs take no residual.
 // The float operations and their order are those of Epilogue and
 // spiking.LIFForward, one IEEE rounding each (no FMA), so the results equal
-// the Go epilogue's. Each combination of input type, residual mode and
-// reset has its own pixel loop, so the loops carry no tests; the membranes
+// the Go epilogue's. reset is 0 for the hard reset, 1 for the soft one,
+// and (AVX-512 only) 2 for the hard reset with v_reset = +0 and a gate of
+// 1. Each combination of input type, residual mode and reset has its own
+// pixel loop, so the loops carry no tests; the membranes
 // of the first step are loaded, with stride 0, from consts' v_reset
 // vector.
 //
@@ -140,7 +142,7 @@ maskset:
 	MOVQ rows+0(FP), R10
 	CMPQ floatIn+120(FP), $0
 	JNE  floatloops
-	CMPQ soft+104(FP), $0
+	CMPQ reset+104(FP), $0
 	JNE  softloops
 	CMPQ resMode+72(FP), $1
 	JLT  hardnone
@@ -152,7 +154,7 @@ softloops:
 	JEQ  softfloat
 	JMP  softspikes
 floatloops:
-	CMPQ soft+104(FP), $0
+	CMPQ reset+104(FP), $0
 	JNE  fsoftnone
 	JMP  fhardnone
 
@@ -284,6 +286,31 @@ nextgroup:
 	ADDQ CX, BX; \
 	DECQ R10
 
+// The loops of reset mode 2 (hard reset, v_reset = +0, no gate): the
+// same operations without those that cannot change a value there: x*1
+// (the gate), V - 0 (V - v_reset) and H - 0 (H - v_reset; so the reset
+// where S = 1 is H - H).
+#define LOAD0_16 \
+	VCVTDQ2PS (SI), Z0; \
+	VMULPS Z9, Z0, Z0; \
+	VADDPS Z8, Z0, Z0
+
+#define LOADF0_16 \
+	VMOVUPS (SI), Z0; \
+	VMULPS Z9, Z0, Z0; \
+	VADDPS Z8, Z0, Z0
+
+#define CHARGE0_16 \
+	VMOVUPS (BX), Z7; \
+	VMULPS Z15, Z7, Z1; \
+	VSUBPS Z1, Z7, Z1; \
+	VMULPS Z14, Z0, Z0; \
+	VADDPS Z0, Z1, Z1; \
+	VCMPPS $0x0d, Z13, Z1, K1
+
+#define HARD0_16 \
+	VSUBPS Z1, Z1, K1, Z1
+
 TEXT ·lifStepAVX512(SB), NOSPLIT, $0-152
 	MOVQ consts+96(FP), AX
 	VBROADCASTSS 0(AX), Z15     // k
@@ -337,8 +364,9 @@ maskset:
 	MOVQ rows+0(FP), R10
 	CMPQ floatIn+120(FP), $0
 	JNE  floatloops
-	CMPQ soft+104(FP), $0
-	JNE  softloops
+	CMPQ reset+104(FP), $1
+	JEQ  softloops
+	JGT  zeroloops
 	CMPQ resMode+72(FP), $1
 	JLT  hardnone
 	JEQ  hardfloat
@@ -348,9 +376,15 @@ softloops:
 	JLT  softnone
 	JEQ  softfloat
 	JMP  softspikes
+zeroloops:
+	CMPQ resMode+72(FP), $1
+	JLT  zhardnone
+	JEQ  zhardfloat
+	JMP  zhardspikes
 floatloops:
-	CMPQ soft+104(FP), $0
-	JNE  fsoftnone
+	CMPQ reset+104(FP), $1
+	JEQ  fsoftnone
+	JGT  fzhardnone
 	JMP  fhardnone
 
 hardnone:
@@ -419,6 +453,40 @@ fsoftnone:
 	SOFT_16
 	STORE_16
 	JNZ  fsoftnone
+	JMP  nextgroup
+
+zhardnone:
+	LOAD0_16
+	CHARGE0_16
+	HARD0_16
+	STORE_16
+	JNZ  zhardnone
+	JMP  nextgroup
+
+zhardfloat:
+	LOAD0_16
+	RESF_16
+	CHARGE0_16
+	HARD0_16
+	STORE_16
+	JNZ  zhardfloat
+	JMP  nextgroup
+
+zhardspikes:
+	LOAD0_16
+	RESS_16
+	CHARGE0_16
+	HARD0_16
+	STORE_16
+	JNZ  zhardspikes
+	JMP  nextgroup
+
+fzhardnone:
+	LOADF0_16
+	CHARGE0_16
+	HARD0_16
+	STORE_16
+	JNZ  fzhardnone
 	JMP  nextgroup
 
 nextgroup:
