@@ -17,23 +17,21 @@
 // membranes at v + q*ldv + 4*L*g (read as v_reset when first is set), the
 // L spike bits go to out + q*ldo + L*g/8. resMode 1 adds float32 residuals
 // at res + q*ldr + 4*L*g, resMode 2 packed spikes (the L bits at res +
-// q*ldr + L*g/8, expanded to 0/1 floats; the AVX-512 loops add 1 under
-// the bits as a mask and leave the other lanes as they are, where y + 0
-// would turn -0 into +0, which no comparison and no non-zero sum tells
-// apart); float inputs take no residual.
+// q*ldr + L*g/8, expanded to 0/1 floats); float inputs take no residual.
 // The float operations and their order are those of Epilogue and
-// spiking.LIFForward, one IEEE rounding each (no FMA), so the results equal
-// the Go epilogue's. reset is 0 for the hard reset, 1 for the soft one,
-// and (AVX-512 only) 2 for the hard reset with v_reset = +0 and a gate of
-// 1. Each combination of input type, residual mode and reset has its own
-// pixel loop, so the loops carry no tests; the membranes
-// of the first step are loaded, with stride 0, from consts' v_reset
-// vector.
+// spiking.LIFForward, one IEEE rounding each (no FMA), but for the AVX-512
+// shortcuts documented at RESS_16, HARD_16 and LOAD0_16, which change no
+// spike: the spikes equal the Go epilogue's. reset is 0 for the hard
+// reset, 1 for the soft one, and (AVX-512 only) 2 for the hard reset with
+// v_reset = +0 and a gate of 1. Each combination of input type, residual
+// mode and reset has its own pixel loop, so the loops carry no tests; the
+// membranes of the first step are loaded, with stride 0, from consts'
+// v_reset vector.
 //
-// Registers: X5 gate, X8 shift, X9 scale, X10 dword i = 1<<i (AVX2), X11 1.0, X12
-// v_reset, X13 v_threshold, X14 input gain a, X15 k; SI sums, DI residuals,
-// DX spikes out, R14 membranes out, BX membranes in (stride CX), R10
-// pixels left, R15 the group's lane mask.
+// Registers: X5 gate, X8 shift, X9 scale, X10 dword i = 1<<i (AVX2),
+// X11 1.0, X12 v_reset, X13 v_threshold, X14 input gain a, X15 k; SI
+// sums, DI residuals, DX spikes out, R14 membranes out, BX membranes in
+// (stride CX), R10 pixels left, R15 the group's lane mask.
 
 #define LOAD_8 \
 	VCVTDQ2PS (SI), Y0; \
@@ -248,6 +246,9 @@ nextgroup:
 #define RESF_16 \
 	VADDPS (DI), Z0, Z0
 
+// The AVX-512 loops add residual spikes as 1 under the bits as a mask and
+// leave the other lanes as they are, where y + 0 would turn -0 into +0,
+// which no comparison and no non-zero sum tells apart.
 #define RESS_16 \
 	KMOVW (DI), K2; \
 	VADDPS Z11, Z0, K2, Z0

@@ -108,8 +108,9 @@ samerun512:
 // func dotTileAVX2(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 //
 // rows (a multiple of 2) patches, 2 at a time, by 16 channels; for each 2:
-// 2 patches (runs of words as in dotTileAVX512) by 16 channels with the nibble-table popcount (Muła, Kurz,
-// Lemire, "Faster population counts using AVX2 instructions", 2018): per
+// 2 patches (runs of words as in dotTileAVX512) by 16 channels with the
+// nibble-table popcount (Muła, Kurz, Lemire, "Faster population counts
+// using AVX2 instructions", 2018): per
 // (row, 4-channel quarter) and k, t = s AND w; the low and high nibbles of
 // every byte of t index a 16-entry table of bit counts (VPSHUFB), and both
 // counts are added to a byte accumulator (Y0-Y7: row r, quarter q in
