@@ -26,7 +26,7 @@
 // [T, N, C, H, W], bsnn.input_encoding "events", holds T different frames:
 // the first layer runs on the T*N of them, and the samples are on axis 1
 // of the input, see Engine.InputShape); the LIF after it
-// packs the spikes as it makes them (bitkern.LIFChannelsLast); MaxPool of
+// packs the spikes as it makes them (bitkern.LIFNCHW); MaxPool of
 // spikes is an OR, GlobalAveragePool counts spikes; AGMM gates compute
 // their factors from spike counts and hand them to the binary layer's
 // epilogue; float Conv, Gemm and MatMul (the first and last layers, and
@@ -68,11 +68,10 @@
 //
 //	go test ./infer -run '^$' -bench ResNet20 -cpu 1,2 -benchtime 6x
 //
-// On the 2-core reference machine (AMD EPYC Zen 5, AVX-512 kernels), with
-// the other core busy with other jobs (load average 5-6; a trivially
-// parallel program got 112% of a core), fastest of 8 rounds: batch 32 in
-// 18.2 ms on one thread against 235 ms for the float engine (12.9x), batch
-// 1 in 0.59 ms against 6.9 ms. Two threads measured the same as one there,
-// for both engines: the second core was not free (a run of 40 batches of
-// 32 used 20 ms of CPU time per batch with one thread and with two).
+// On the 2-core reference machine (AMD EPYC Zen 5, AVX-512 kernels), load
+// average 1.3 from other jobs, fastest of 8 rounds: batch 32 in 10.8 ms on
+// one thread against 35.8 ms for the float engine (3.3x), and in 8.1 ms
+// on two; batch 1 in 0.32 ms (its convolutions are too small to split
+// over threads, see bitkern). BenchmarkResNet20Packed runs the packed
+// engine alone, for profiling.
 package infer

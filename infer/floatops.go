@@ -348,35 +348,15 @@ func (b *binder) lif(n *onnx.Node) error {
 		return fmt.Errorf("the input repeats %d times over %d time steps", x.reps, T)
 	}
 	src := x
-	imgs := g.imgs
-	if repeated {
-		imgs = N
-	} else {
+	if !repeated {
 		src = b.asFloat(n, x)
 	}
-	// Channels last, 16-channel aligned: the layout of the epilogue.
-	ldc := (g.c + 15) &^ 15
 	hw := g.h * g.w
-	buf := make([]float32, imgs*hw*ldc)
 	b.add(n, func() error {
-		nchwToNHWCPadded(imgs, g.c, hw, ldc, src.f, buf)
-		return bitkern.LIFChannelsLast(p, T, N, hw, g.c, ldc, buf, repeated, out.bits, b.threads())
+		return bitkern.LIFNCHW(p, T, N, hw, g.c, src.f, repeated, out.bits, b.threads())
 	})
 	b.set(n.Outputs[0], out)
 	return nil
-}
-
-// nchwToNHWCPadded transposes imgs NCHW images of c channels and hw pixels
-// to channels last with ldc floats per pixel (the padding stays zero).
-func nchwToNHWCPadded(imgs, c, hw, ldc int, src, dst []float32) {
-	for i := range imgs {
-		s, d := src[i*c*hw:][:c*hw], dst[i*hw*ldc:][:hw*ldc]
-		for ch := range c {
-			for q, v := range s[ch*hw:][:hw] {
-				d[q*ldc+ch] = v
-			}
-		}
-	}
 }
 
 // gate binds an AGMMGate on spikes: the spikes stay packed and the gate

@@ -131,7 +131,7 @@ func BenchmarkTile(b *testing.B) {
 				}
 				pcs := make([]int32, rows)
 				acc := make([]int32, rows*m)
-				benchRounds(b, int64(rows*m*64*kw), func() { gemm(k, w, a, kw, 1, pcs, rows, acc, m) })
+				benchRounds(b, int64(rows*m*64*kw), func() { gemm(k, w, contiguous(a, kw, kw), pcs, rows, acc, m) })
 			})
 		})
 	}

@@ -32,6 +32,12 @@ var awkwardConvs = []ConvParams{
 	DenseParams(3, 16, 4, 4, 10), // dense layer as a whole-image kernel
 	DenseParams(1, 50, 1, 1, 3),
 	sq(1, 256, 3, 20, 3, 1, 1, 1), // GEMM depth 36 words: past the AVX2 kernel's 31-word chunks
+	sq(2, 16, 19, 16, 3, 1, 1, 1), // 3-tap spans: two vector blocks of 8 and a tail
+	// 3-tap spans with no right padding, and with two columns of it.
+	{N: 1, C: 8, H: 4, W: 13, M: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 0, PadRight: 0},
+	{N: 1, C: 21, H: 3, W: 17, M: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 0, PadLeft: 1, PadBottom: 2, PadRight: 2},
+	sq(1, 32, 19, 16, 3, 1, 1, 1), // two-word 3-tap spans: vector blocks and a tail
+	{N: 1, C: 24, H: 4, W: 12, M: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 0, PadRight: 0},
 }
 
 var layouts = []Layout{Tight, RowWords, TapWords}

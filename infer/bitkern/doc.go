@@ -26,31 +26,37 @@
 // 3 words in Tight and RowWords and 9 in TapWords; 32 channels take 5, 6
 // and 9. Patches are built in two passes (see patch.go): the kernel rows
 // ("spans") of every input row, shared by the KH output rows that read
-// them, then the patches; when a span is one word and the vertical stride
-// is 1, the spans themselves are the GEMM operand and nothing is copied.
+// them, then the patches; when kernel rows start on word boundaries
+// (RowWords, TapWords), the spans themselves are the GEMM operand (a patch
+// is KH runs of span words, read in place; with a vertical stride, one row
+// of output pixels per GEMM call) and nothing is copied. When taps start
+// on word boundaries too (TapWords, or C a multiple of 64) and the
+// horizontal stride is 1, the span rows are the zero-padded input rows
+// themselves, and spans overlap.
 //
 // BenchmarkLayouts decided for RowWords everywhere (ChooseLayout). Whole
 // convolutions, 16 images, one thread, fastest of 100 interleaved rounds,
 // binary G MAC/s (go test ./infer/bitkern -run '^$' -bench Layouts
 // -benchtime 100x, on the 3.6 GHz AMD EPYC (Zen 5) of the reference
-// machine, load average 5 from other jobs):
+// machine, load average 2 from other jobs):
 //
 //	C (3x3, HxW)   kernel   tight  row-words  tap-words
-//	16 (32x32)     avx512     158        582         84
-//	16 (32x32)     avx2       109        224         51
-//	16 (32x32)     go          41         51         17
-//	32 (16x16)     avx512     428        476        293
-//	32 (16x16)     avx2       222        215        138
-//	32 (16x16)     go          64         57         39
-//	64 (8x8)       avx512     934        930        934
-//	64 (8x8)       avx2       337        340        339
+//	16 (32x32)     avx512     165        849        151
+//	16 (32x32)     avx2       109        218         69
+//	16 (32x32)     go          38         50         18
+//	32 (16x16)     avx512     445       1148        357
+//	32 (16x16)     avx2       219        266        154
+//	32 (16x16)     go          61         55         36
+//	64 (8x8)       avx512     845        840        845
+//	64 (8x8)       avx2       325        324        325
 //
-// At 16 channels RowWords wins by 2-4x (same depth as Tight, and the spans
-// are used in place); at 32 channels Tight's 5-word patches beat RowWords'
-// 6 by 3% on AVX2 and 12% in Go, and lose by 10% on AVX-512, whose GEMM is
-// cheap enough for the patch building to dominate; TapWords' 9 words lose
-// everywhere below 64 channels. From 64 channels on the layouts are the
-// same words (in the measurements for 128, 256 and 512 channels too).
+// At 16 and 32 channels RowWords wins by 1.2-5.6x on the assembly kernels:
+// its spans are the GEMM operand, read in place, where Tight (5 words at
+// 32 channels against 6) copies every patch, and TapWords' 9 words cost
+// more GEMM than its copy-free rows save; only the Go kernel, whose GEMM
+// dominates, does 11% better with Tight's 5 words at 32 channels. From 64
+// channels on the layouts are the same words (in the measurements for 128,
+// 256 and 512 channels too).
 //
 // # Micro-kernels
 //
@@ -75,9 +81,13 @@
 // Conv.Spikes processes work items of (sample, band of output rows): it
 // builds the band's patches and runs the GEMM for each of the T steps into
 // an int32 tile that stays in cache, then runs the epilogue over the band,
-// each neuron's T steps in order with its membrane in a register (AVX-512
-// and AVX2 assembly, 16 and 8 channels at a time, or Go), writing packed
-// spikes. No float32 spike tensor exists between binary layers.
+// writing packed spikes. The assembly epilogues (AVX-512 and AVX2, 16 and
+// 8 channels at a time) run one time step over all the band's neurons,
+// then the next, with the membranes in a buffer: a neuron's steps are a
+// chain of dependent float operations (each waits ~20 cycles for the one
+// before), and neurons of one step are independent, so the out-of-order
+// core overlaps many of them; the Go epilogue runs each neuron's T steps
+// in order. No float32 spike tensor exists between binary layers.
 //
 // The float engine computes a binary layer as a float32 convolution of 0/1
 // spikes with ±1 weights: every partial sum is an integer below 2^24, so
@@ -87,9 +97,19 @@
 // operation order, one IEEE float32 rounding per operation and no fused
 // multiply-add. The spikes are therefore bit-identical to the float
 // engine's (TestFusedMatchesFloatEngine compiles Conv -> BatchNormalization
-// -> Add -> LIF graphs in ops and compares bit for bit). An AGMM gate is
-// the exception: the float engine sums gated inputs g·s, rounding after
-// every term, while the epilogue multiplies the exact sum by g once.
+// -> Add -> LIF graphs in ops and compares bit for bit). Two steps of the
+// AVX-512 epilogue take a shortcut that changes no spike: it adds a
+// residual spike as 1 under a mask where the float engine adds 0 or 1 to
+// every neuron, and it resets as H - (H - v_reset) (or H - v_threshold)
+// under the spike mask, keeping H elsewhere, where the float engine
+// subtracts 0*(H - v_reset). Adding or subtracting a zero can only change
+// the sign of a zero result, which no comparison and no non-zero sum tells
+// apart; and where H - v_reset is infinite or NaN, 0 times it is NaN while
+// the epilogue keeps H, which did not fire, so is -inf or NaN, and never
+// fires again either way (TestLIFChannelsLastMatchesLIFForward feeds
+// infinities and NaN). An AGMM gate is the exception: the float engine
+// sums gated inputs g·s, rounding after every term, while the epilogue
+// multiplies the exact sum by g once.
 //
 // # Threads
 //
@@ -104,26 +124,28 @@
 // per cycle, so 2 cycles per 256 binary multiply-accumulates: 128 binary
 // MACs per cycle per core, 466 G/s at the 3.64 GHz the benchmarks measure
 // (TestClockEstimate; a chain of dependent IMULs). Figures of one core
-// (-cpu 1), fastest of 300 calls, load average 4-5 from other jobs:
+// (-cpu 1), fastest of 300 calls, load average 2 from other jobs:
 //
 //	go test ./infer/bitkern -run '^$' -bench 'Tile|Conv$|ConvLIF' -cpu 1 -benchtime 300x
 //
 //	                                      avx2            avx512           go
 //	                                   GMAC/s roofline  GMAC/s roofline  GMAC/s
-//	micro-kernel, 3-word patches          355   0.75     1542   3.27       69
-//	micro-kernel, 36-word patches         448   0.95     2320   4.91       89
-//	conv int32, C=16 32x32                228   0.48      584   1.24       49
-//	conv int32, C=32 16x16                215   0.46      474   1.00       55
-//	conv int32, C=64 8x8                  341   0.72      926   1.96       80
-//	conv int32, C=512 4x4                 435   0.92     2235   4.73       86
-//	conv+BN+LIF T=4, 16->16 32x32         154   0.33      341   0.72       15
-//	conv+BN+LIF T=4, 16->32 32x32 s2      128   0.27      228   0.48       17
-//	conv+BN+LIF T=4, 32->32 16x16         174   0.37      368   0.78       25
-//	conv+BN+LIF T=4, 32->64 16x16 s2      163   0.35      314   0.66       26
-//	conv+BN+LIF T=4, 64->64 8x8           290   0.61      713   1.51       42
+//	micro-kernel, 3-word patches          367   0.78     1573   3.32       65
+//	micro-kernel, 36-word patches         447   0.94     2349   4.96       98
+//	conv int32, C=16 32x32                219   0.46      864   1.83       50
+//	conv int32, C=32 16x16                266   0.56     1149   2.43       55
+//	conv int32, C=64 8x8                  325   0.69      844   1.78       74
+//	conv int32, C=512 4x4                 425   0.90     2024   4.28       98
+//	conv+BN+LIF T=4, 16->16 32x32         162   0.34      504   1.06       16
+//	conv+BN+LIF T=4, 16->32 32x32 s2      153   0.32      320   0.68       17
+//	conv+BN+LIF T=4, 32->32 16x16         217   0.46      732   1.55       25
+//	conv+BN+LIF T=4, 32->64 16x16 s2      181   0.38      383   0.81       25
+//	conv+BN+LIF T=4, 64->64 8x8           341   0.72     1147   2.42       40
 //
-// The binary layers of a ResNet-20 (the conv+BN+LIF rows) run at 27-61% of
-// the AVX2 roofline on the AVX2 path.
+// The binary layers of a ResNet-20 (the conv+BN+LIF rows) run at 32-72% of
+// the AVX2 roofline on the AVX2 path. On AVX-512 a ResNet-20 spends about
+// 30% of its time in the micro-kernel, 25% in the LIF epilogue and 15% in
+// building spans (BenchmarkResNet20Packed, batch 32, one thread).
 //
 // Spike sparsity is not exploited, because it would not pay: measured with
 // the packed engine on the trained quickstart LeNet and 64 Fashion-MNIST

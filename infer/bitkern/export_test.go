@@ -19,6 +19,10 @@ var (
 	FirstBitDiff = firstBitDiff
 )
 
+// The test cases are small: spread them over threads anyway, so that the
+// threaded paths are what the tests run.
+func init() { minParallelMACs = 0 }
+
 // EachKernel runs f with every tile kernel of this CPU selected in turn,
 // with the kernel's name.
 func EachKernel(t testing.TB, f func(t testing.TB, kernel string)) {

@@ -61,6 +61,7 @@ type epiArgs struct {
 	outT           int
 	lif            lifConsts
 	v, x           []float32 // m floats of scratch each for epiSpikesGo
+	mem            []float32 // membranes of the assembly epilogues: rows*roundUp(m, 16) floats
 	asm            asmConsts // scratch for the assembly epilogues
 }
 
@@ -74,9 +75,10 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	// Offsets of step 0 of sample n at pixel q0, and the step strides.
 	off, stepPix := n*P+q0, samples*P
 	s.v, s.x = grow(s.v, p.M), grow(s.x, p.M)
+	s.mem = grow(s.mem, (q1-q0)*c.mPad())
 	s.ea = epiArgs{T: call.steps, rows: q1 - q0, m: p.M, mw: mw,
 		acc: s.acc, accT: rows * c.mPad(), ldd: c.mPad(),
-		scale: call.scale, shift: call.shift, lif: newLIFConsts(e.LIF), v: s.v, x: s.x}
+		scale: call.scale, shift: call.shift, lif: newLIFConsts(e.LIF), v: s.v, x: s.x, mem: s.mem}
 	ea := &s.ea
 	s.gate = grow(s.gate, call.steps)
 	for t := range call.steps {
@@ -94,7 +96,9 @@ func (c *Conv) epilogue(k *tileKernel, call *convCall, s *convScratch, n, q0, q1
 	}
 	if call.mode == outFloat32 {
 		ea.f32, ea.outT = call.f32[off*p.M:], stepPix*p.M
-		epiFloatGo(ea)
+		if k.affine == nil || !k.affine(ea) {
+			epiFloatGo(ea)
+		}
 		return
 	}
 	ea.out, ea.outT = call.spk[off*mw:], stepPix*mw

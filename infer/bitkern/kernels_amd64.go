@@ -5,13 +5,13 @@ package bitkern
 import "golang.org/x/sys/cpu"
 
 // dotTileAVX512 and dotTileAVX2 are in kernels_amd64.s; they implement
-// tileKernel.fn (see there) for 4 and 2 rows.
+// tileKernel.raw (see there) for 4 and 2 rows.
 //
 //go:noescape
-func dotTileAVX512(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
+func dotTileAVX512(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int)
 
 //go:noescape
-func dotTileAVX2(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+func dotTileAVX2(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 
 // nibbleLUT is the VPSHUFB table of the AVX2 kernel: the popcount of each
 // nibble (twice, one per 128-bit lane), then the 0x0f byte mask.
@@ -22,28 +22,14 @@ var nibbleLUT = [64]byte{
 	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
 }
 
-func avx512Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
-	dotTileAVX512(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd)
-}
-
-func avx2Tile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	checkTile(kw, rows, a, lda, ldk, b, pcs, dst, ldd)
-	dotTileAVX2(kw, rows, &a[0], lda, ldk, &b[0], &pcs[0], &dst[0], ldd, &nibbleLUT)
-}
-
-// checkTile panics unless the slices hold what a kernel call reads and
-// writes.
-func checkTile(kw, rows int, a []uint64, lda, ldk int, b []uint64, pcs, dst []int32, ldd int) {
-	_ = a[(rows-1)*lda+(kw-1)*ldk]
-	_ = b[kw*blockM-1]
-	_ = pcs[rows-1]
-	_ = dst[(rows-1)*ldd+blockM-1]
+func avx2Raw(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int) {
+	dotTileAVX2(kw, rows, a, lda, ldk, sw, b, pcs, dst, ldd, &nibbleLUT)
 }
 
 var (
-	avx512Kernel = &tileKernel{name: "avx512", rows: 4, fn: avx512Tile, epi: epiAVX512}
-	avx2Kernel   = &tileKernel{name: "avx2", rows: 2, fn: avx2Tile, epi: epiAVX2}
+	avx512Kernel = &tileKernel{name: "avx512", rows: 4, raw: dotTileAVX512, epi: epiAVX512, affine: affineAsmAVX512,
+		spans3: spans3VecAVX512, spans3x2: spans3x2VecAVX512, addInt32: addInt32VecAVX512}
+	avx2Kernel = &tileKernel{name: "avx2", rows: 2, raw: avx2Raw, epi: epiAVX2, affine: affineAsmAVX2}
 )
 
 // asmKernels lists the assembly kernels this CPU runs, fastest first (nil

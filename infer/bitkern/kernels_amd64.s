@@ -2,31 +2,36 @@
 
 #include "textflag.h"
 
-// func dotTileAVX512(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int)
+// func dotTileAVX512(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int)
 //
 // rows (a multiple of 4) patches, 4 at a time, by 16 channels; for each 4:
-// 4 patches (word k of patch r at a[r*lda + k*ldk]) by 16 channels (the packed
-// panel b: kw rows of 16 words). For every k: two 512-bit loads of the
-// panel row (channels 0-7 and 8-15), one broadcast per patch word, and per
-// (row, half) VPANDQ + VPOPCNTQ + VPADDQ into a qword accumulator (Z0-Z7:
-// row r in Z(2r), Z(2r+1)). At the end the counts are narrowed to int32
-// (VPMOVQD), doubled, and pcs[r] subtracted: dst = 2*count - pcs.
-TEXT ·dotTileAVX512(SB), NOSPLIT, $0-72
+// 4 patches (word k of patch r at a[r*lda + (k/sw)*ldk + k%sw]: runs of sw
+// contiguous words, ldk apart) by 16 channels (the packed panel b: kw rows
+// of 16 words). For every k: two 512-bit loads of the panel row (channels
+// 0-7 and 8-15), one broadcast per patch word, and per (row, half) VPANDQ +
+// VPOPCNTQ + VPADDQ into a qword accumulator (Z0-Z7: row r in Z(2r),
+// Z(2r+1)). The patch pointers step a word, and at the end of a run (AX
+// counts its words down) jump to the next. At the end the counts are
+// narrowed to int32 (VPMOVQD), doubled, and pcs[r] subtracted: dst =
+// 2*count - pcs.
+TEXT ·dotTileAVX512(SB), NOSPLIT, $0-80
 	MOVQ a+16(FP), R14
 	MOVQ lda+24(FP), R9
 	SHLQ $3, R9             // row stride of a in bytes
 	MOVQ ldk+32(FP), R13
-	SHLQ $3, R13            // k stride of a in bytes
-	MOVQ pcs+48(FP), BX
-	MOVQ dst+56(FP), DX
-	MOVQ ldd+64(FP), R8
+	SUBQ sw+40(FP), R13
+	SHLQ $3, R13            // from a run's end to the next run, in bytes
+	MOVQ pcs+56(FP), BX
+	MOVQ dst+64(FP), DX
+	MOVQ ldd+72(FP), R8
 	SHLQ $2, R8             // ldd in bytes
 	MOVQ rows+8(FP), R15
 	SHRQ $2, R15            // tiles of 4 rows
 
 tile512:
 	MOVQ kw+0(FP), CX
-	MOVQ b+40(FP), DI
+	MOVQ b+48(FP), DI
+	MOVQ sw+40(FP), AX
 	MOVQ R14, SI            // row 0
 	LEAQ (SI)(R9*1), R10    // row 1
 	LEAQ (R10)(R9*1), R11   // row 2
@@ -62,10 +67,18 @@ loop512:
 	PRODQ(Z11, Z16, Z6, Z26)
 	PRODQ(Z11, Z17, Z7, Z27)
 	ADDQ $128, DI
+	ADDQ $8, SI
+	ADDQ $8, R10
+	ADDQ $8, R11
+	ADDQ $8, R12
+	DECQ AX
+	JNZ  samerun512
 	ADDQ R13, SI
 	ADDQ R13, R10
 	ADDQ R13, R11
 	ADDQ R13, R12
+	MOVQ sw+40(FP), AX
+samerun512:
 	DECQ CX
 	JNZ  loop512
 
@@ -92,11 +105,12 @@ loop512:
 	VZEROUPPER
 	RET
 
-// func dotTileAVX2(kw, rows int, a *uint64, lda, ldk int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
+// func dotTileAVX2(kw, rows int, a *uint64, lda, ldk, sw int, b *uint64, pcs, dst *int32, ldd int, lut *[64]byte)
 //
 // rows (a multiple of 2) patches, 2 at a time, by 16 channels; for each 2:
-// 2 patches by 16 channels with the nibble-table popcount (Muła, Kurz,
-// Lemire, "Faster population counts using AVX2 instructions", 2018): per
+// 2 patches (runs of words as in dotTileAVX512) by 16 channels with the
+// nibble-table popcount (Muła, Kurz, Lemire, "Faster population counts
+// using AVX2 instructions", 2018): per
 // (row, 4-channel quarter) and k, t = s AND w; the low and high nibbles of
 // every byte of t index a 16-entry table of bit counts (VPSHUFB), and both
 // counts are added to a byte accumulator (Y0-Y7: row r, quarter q in
@@ -106,17 +120,18 @@ loop512:
 // than one chunk the qword sums are accumulated on the stack. At the end
 // the qword sums of two quarters are interleaved into 8 int32 (VPSLLQ,
 // VPOR), put in channel order (VPERMD), doubled, and pcs[r] subtracted.
-TEXT ·dotTileAVX2(SB), NOSPLIT, $256-80
+TEXT ·dotTileAVX2(SB), NOSPLIT, $256-88
 	MOVQ a+16(FP), R14
 	MOVQ lda+24(FP), R9
 	SHLQ $3, R9
 	MOVQ ldk+32(FP), R13
-	SHLQ $3, R13
-	MOVQ pcs+48(FP), BX
-	MOVQ dst+56(FP), DX
-	MOVQ ldd+64(FP), R8
+	SUBQ sw+40(FP), R13
+	SHLQ $3, R13            // from a run's end to the next run, in bytes
+	MOVQ pcs+56(FP), BX
+	MOVQ dst+64(FP), DX
+	MOVQ ldd+72(FP), R8
 	SHLQ $2, R8
-	MOVQ lut+72(FP), AX
+	MOVQ lut+80(FP), AX
 	VMOVDQU (AX), Y14       // nibble counts
 	VMOVDQU 32(AX), Y15     // 0x0f in every byte
 	MOVQ rows+8(FP), R15
@@ -124,7 +139,8 @@ TEXT ·dotTileAVX2(SB), NOSPLIT, $256-80
 
 tile256:
 	MOVQ kw+0(FP), CX
-	MOVQ b+40(FP), DI
+	MOVQ b+48(FP), DI
+	MOVQ sw+40(FP), AX      // words left in the run
 	MOVQ R14, SI            // row 0
 	LEAQ (SI)(R9*1), R10    // row 1
 	XORQ R12, R12           // chunks done
@@ -166,8 +182,14 @@ loop256:
 	PRODN(Y9, 32, Y5)
 	PRODN(Y9, 64, Y6)
 	PRODN(Y9, 96, Y7)
+	ADDQ $8, SI
+	ADDQ $8, R10
+	DECQ AX
+	JNZ  samerun256
 	ADDQ R13, SI
 	ADDQ R13, R10
+	MOVQ sw+40(FP), AX
+samerun256:
 	ADDQ $128, DI
 	DECQ R11
 	JNZ  loop256

@@ -20,6 +20,18 @@ import (
 // identity affine step (x*1 + 0, which can only turn -0 into +0, and no
 // comparison or non-zero value tells those apart).
 func LIFChannelsLast(lif spiking.LIFParams, T, N, P, C, ldc int, x []float32, repeated bool, out []uint64, threads int) error {
+	return runLIF(lif, T, N, P, C, ldc, false, x, repeated, out, threads)
+}
+
+// LIFNCHW is LIFChannelsLast on images in NCHW order (channel c of pixel
+// p of image i at x[(i*C+c)*P+p]): each thread moves its samples' images
+// to channels last in a buffer of its own as it goes, which keeps them in
+// cache and spreads the transposition over the threads.
+func LIFNCHW(lif spiking.LIFParams, T, N, P, C int, x []float32, repeated bool, out []uint64, threads int) error {
+	return runLIF(lif, T, N, P, C, C, true, x, repeated, out, threads)
+}
+
+func runLIF(lif spiking.LIFParams, T, N, P, C, ldc int, nchw bool, x []float32, repeated bool, out []uint64, threads int) error {
 	if err := lif.Validate(); err != nil {
 		return err
 	}
@@ -34,10 +46,14 @@ func LIFChannelsLast(lif spiking.LIFParams, T, N, P, C, ldc int, x []float32, re
 	if len(x) < steps*N*P*ldc || len(out) < T*N*P*mw {
 		return fmt.Errorf("bitkern: LIFChannelsLast: x has %d values and out %d words, want %d and %d", len(x), len(out), steps*N*P*ldc, T*N*P*mw)
 	}
+	t := &lifTask{k: activeKernel(), n: N, steps: steps, x: x}
+	if nchw {
+		// The buffers have whole groups of 16 channels.
+		t.nchw, ldc = true, roundUp(C, blockM)
+	}
 	// The assembly epilogues read whole groups of 16 channels.
-	k := activeKernel()
 	if ldc%blockM != 0 {
-		k = goKernel
+		t.k = goKernel
 	}
 	cp := roundUp(C, blockM)
 	one, zero, gate := make([]float32, cp), make([]float32, cp), make([]float32, T)
@@ -51,35 +67,80 @@ func LIFChannelsLast(lif spiking.LIFParams, T, N, P, C, ldc int, x []float32, re
 	if repeated {
 		accT = 0
 	}
-	t := &lifTask{k: k, a: epiArgs{T: T, rows: P, m: C, mw: mw, accF: x, accT: accT, ldd: ldc,
-		gate: gate, scale: one, shift: zero, out: out, outT: N * P * mw, lif: newLIFConsts(lif)}, n: N}
+	t.a = epiArgs{T: T, rows: P, m: C, mw: mw, accF: x, accT: accT, ldd: ldc,
+		gate: gate, scale: one, shift: zero, out: out, outT: N * P * mw, lif: newLIFConsts(lif)}
 	clear(out[:T*N*P*mw])
 	var g parallel.Group
 	g.Run(t, min(parallel.Threads(threads), N))
 	return nil
 }
 
-// lifTask runs LIFChannelsLast's images, split over parts.
+// lifTask runs runLIF's samples, split over parts.
 type lifTask struct {
-	k    *tileKernel
-	a    epiArgs
-	n    int
-	next atomic.Int64
+	k     *tileKernel
+	a     epiArgs
+	n     int
+	steps int       // input images per sample
+	x     []float32 // the input
+	nchw  bool      // x is NCHW: each part transposes a sample's images
+	next  atomic.Int64
 }
+
+// lifScratch is one part's working space; lifScratches recycles it
+// between calls, so steady-state calls allocate little.
+type lifScratch struct {
+	v, x, mem, buf []float32
+}
+
+var lifScratches parallel.FreeList[lifScratch]
 
 func (t *lifTask) RunPart(int) {
 	a := t.a
-	a.v, a.x = make([]float32, a.m), make([]float32, a.m)
+	s := lifScratches.Get()
+	defer lifScratches.Put(s)
+	s.v, s.x = grow(s.v, a.m), grow(s.x, a.m)
+	s.mem = grow(s.mem, a.rows*roundUp(a.m, blockM))
+	a.v, a.x, a.mem = s.v, s.x, s.mem
+	var buf []float32
+	if t.nchw {
+		s.buf = grow(s.buf, t.steps*a.rows*a.ldd)
+		buf = s.buf
+	}
 	for {
 		i := int(t.next.Add(1)) - 1
 		if i >= t.n {
 			return
 		}
 		b := a
-		b.accF = a.accF[i*a.rows*a.ldd:]
+		if !t.nchw {
+			b.accF = a.accF[i*a.rows*a.ldd:]
+		} else {
+			// Step s of sample i is image s*N+i; in buf, image s.
+			img := a.m * a.rows
+			for s := range t.steps {
+				nchwToNHWC(a.m, a.rows, a.ldd, t.x[(s*t.n+i)*img:][:img], buf[s*a.rows*a.ldd:][:a.rows*a.ldd])
+			}
+			b.accF = buf
+			if t.steps > 1 {
+				b.accT = a.rows * a.ldd
+			}
+		}
 		b.out = a.out[i*a.rows*a.mw:]
 		if t.k.epi == nil || !t.k.epi(&b) {
 			epiSpikesGo(&b)
+		}
+	}
+}
+
+// nchwToNHWC transposes one image of c channels and p pixels to channels
+// last with ldc floats per pixel; the channels past c are zero.
+func nchwToNHWC(c, p, ldc int, src, dst []float32) {
+	if ldc > c {
+		clear(dst)
+	}
+	for ch := range c {
+		for q, v := range src[ch*p:][:p] {
+			dst[q*ldc+ch] = v
 		}
 	}
 }

@@ -15,15 +15,18 @@ import "math/bits"
 //     TapWords layouts (and Tight with C a multiple of 64) spans start on
 //     word boundaries and a patch is KH word copies.
 //
-// When a span is one word, rows are word-aligned and the vertical stride is
-// 1 ("direct" mode: 16 channels and a 3x3 kernel in RowWords), the spans
-// themselves are the GEMM operand: word kh of the patch of band pixel q is
-// span q + kh*DilH*OutW of a span buffer that starts at the band's first
-// kernel row (zero rows for the padding), so patch r's words are r apart
-// and its words kh are DilH*OutW apart, and nothing is copied.
+// When kernel rows start on word boundaries (rowStride = spanW words) and
+// the vertical stride is 1 ("direct" mode: RowWords and TapWords, and Tight
+// with C a multiple of 64), the spans themselves are the GEMM operand and
+// nothing is copied: kernel row kh of the patch of band pixel q is span q +
+// kh*DilH*OutW of a span buffer that starts at the band's first kernel row
+// (zero rows for the padding), so patch q starts spanW words after patch
+// q-1 and is KH runs of spanW words, DilH*OutW*spanW words apart (see
+// operand).
 
 // patcher builds the patches of one convolution; one per goroutine.
 type patcher struct {
+	k      *tileKernel // the kernel of the current call (for spans3)
 	p      ConvParams
 	g      geom
 	oh, ow int
@@ -36,15 +39,43 @@ type patcher struct {
 	spc    []int32
 	y0, y1 int
 	base   []int
+	padded bool
+	rowW   int     // words of a row of spans
+	pxc    []int32 // spike counts of the pixels of a padded row
 }
+
+// With aligned taps (a tap starts every Words(C) words, as in TapWords or
+// with C a multiple of 64), unit horizontal stride and dilation, the span
+// of column x is KW consecutive pixels of the row with its padding: the
+// span rows are the zero-padded input rows themselves ("padded" mode, OutW
+// + KW - 1 pixels each), span x starts x*Words(C) words into its row and
+// the spans of a row overlap; building them is a row copy, not KW copies
+// per column.
+
+// paddedSpans reports whether the convolution p reads its patches in
+// padded mode.
+func paddedSpans(p *ConvParams, g *geom) bool {
+	return g.alignedRows && g.rowStride == 64*g.spanW && g.alignedTaps && g.tapStride == 64*g.cw &&
+		p.KW > 1 && p.StrideW == 1 && p.DilW == 1
+}
+
+// pitchedRows reports whether the GEMM of the convolution p reads patches
+// in rows with a pitch (see operand): with a vertical stride or in padded
+// mode.
+func pitchedRows(p *ConvParams, g *geom) bool { return p.StrideH != 1 || paddedSpans(p, g) }
 
 // directSlack is the number of zero words after the spans in direct mode:
 // the GEMM computes whole tiles, whose last rows may pass the band's end.
 const directSlack = 8
 
 func newPatcher(p ConvParams, g geom) *patcher {
-	return &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
-		direct: g.spanW == 1 && g.alignedRows && p.StrideH == 1}
+	pt := &patcher{p: p, g: g, oh: p.OutH(), ow: p.OutW(),
+		direct: g.alignedRows && g.rowStride == 64*g.spanW, padded: paddedSpans(&p, &g)}
+	pt.rowW = pt.ow * g.spanW
+	if pt.padded {
+		pt.rowW = (pt.ow + p.KW - 1) * g.cw
+	}
+	return pt
 }
 
 // build prepares the patches of output rows [oy0, oy1) of the image img
@@ -62,18 +93,46 @@ func (pt *patcher) build(img []uint64, oy0, oy1 int) {
 	if pt.direct {
 		slack = directSlack
 	}
+	rows := max(y1-y0, 0)
 	pt.spc = grow(pt.spc, n+slack)
-	pt.spans = grow(pt.spans, (n+slack)*pt.g.spanW)
-	clear(pt.spans[n*pt.g.spanW:])
+	pt.spans = grow(pt.spans, rows*pt.rowW+slack*pt.g.spanW)
+	clear(pt.spans[rows*pt.rowW:])
 	for y := y0; y < y1; y++ {
-		o := (y - y0) * pt.ow
-		dst, cnt := pt.spans[o*pt.g.spanW:][:pt.ow*pt.g.spanW], pt.spc[o:][:pt.ow]
+		dst, cnt := pt.spans[(y-y0)*pt.rowW:][:pt.rowW], pt.spc[(y-y0)*pt.ow:][:pt.ow]
 		if y < 0 || y >= p.H {
 			clear(dst)
 			clear(cnt)
 			continue
 		}
-		pt.spanRow(img[y*p.W*pt.g.cw:][:p.W*pt.g.cw], dst, cnt)
+		row := img[y*p.W*pt.g.cw:][:p.W*pt.g.cw]
+		if pt.padded {
+			pt.paddedRow(row, dst, cnt)
+		} else {
+			pt.spanRow(row, dst, cnt)
+		}
+	}
+}
+
+// paddedRow copies one input row (W pixels of cw words) between its
+// left and right padding into dst, and computes the spike count of each of
+// its spans (KW pixels from column x) in cnt.
+func (pt *patcher) paddedRow(row, dst []uint64, cnt []int32) {
+	p, cw := &pt.p, pt.g.cw
+	l := p.PadLeft * cw
+	clear(dst[:l])
+	clear(dst[l+copy(dst[l:], row):])
+	wp := len(dst) / cw
+	pxc := grow(pt.pxc, wp)
+	pt.pxc = pxc
+	for x := range pxc {
+		pxc[x] = int32(popcount(dst[x*cw:][:cw]))
+	}
+	for x := range cnt {
+		n := int32(0)
+		for _, v := range pxc[x:][:p.KW] {
+			n += v
+		}
+		cnt[x] = n
 	}
 }
 
@@ -82,23 +141,16 @@ func (pt *patcher) spanRow(row, dst []uint64, cnt []int32) {
 	p, g := &pt.p, &pt.g
 	cw, sw := g.cw, g.spanW
 	switch {
+	case sw == 1 && p.KW == 3 && p.PadLeft == 1 && p.W >= 3 && p.StrideW == 1 && p.DilW == 1:
+		pt.spans3Row(row[:p.W], dst[:len(cnt)], cnt, uint(g.tapStride))
 	case sw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans(row[:p.W], dst[:len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
+	case sw == 2 && cw == 1 && g.tapStride <= 32 && p.KW == 3 && p.PadLeft == 1 && p.W >= 3 && p.StrideW == 1 && p.DilW == 1:
+		pt.spans3x2Row(row[:p.W], dst[:2*len(cnt)], cnt, uint(g.tapStride))
 	case sw == 2 && cw == 1 && p.StrideW == 1 && p.DilW == 1:
 		slideSpans2(row[:p.W], dst[:2*len(cnt)], cnt, p.KW, p.PadLeft, uint(g.tapStride))
 	case sw == 1:
-		for x := range cnt {
-			ix := x*p.StrideW - p.PadLeft
-			var s uint64
-			for j := range p.KW {
-				if uint(ix) < uint(p.W) {
-					s |= row[ix] << uint(j*g.tapStride)
-				}
-				ix += p.DilW
-			}
-			dst[x] = s
-			cnt[x] = int32(bits.OnesCount64(s))
-		}
+		pt.oneWordSpans(row[:p.W], dst[:len(cnt)], cnt)
 	case g.alignedTaps:
 		tw := g.tapStride >> 6
 		for x := range cnt {
@@ -160,6 +212,153 @@ func slideSpans(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 	}
 }
 
+// oneWordSpans computes the one-word spans of a row of one-word pixels
+// for any stride and dilation. The columns whose taps are all inside the
+// row take no bounds tests.
+func (pt *patcher) oneWordSpans(row, dst []uint64, cnt []int32) {
+	p := &pt.p
+	c, sx, d := uint(pt.g.tapStride), p.StrideW, p.DilW
+	w := len(row)
+	// Columns [x0, x1) read only the row.
+	x0 := min((p.PadLeft+sx-1)/sx, len(cnt))
+	x1 := x0
+	if last := w - 1 - (p.KW-1)*d + p.PadLeft; last >= 0 {
+		x1 = max(x0, min(len(cnt), last/sx+1))
+	}
+	edge := func(x int) {
+		ix := x*sx - p.PadLeft
+		var s uint64
+		for j := range p.KW {
+			if uint(ix) < uint(w) {
+				s |= row[ix] << (uint(j) * c)
+			}
+			ix += d
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+	}
+	for x := range x0 {
+		edge(x)
+	}
+	ix := x0*sx - p.PadLeft
+	switch p.KW {
+	case 1:
+		for x := x0; x < x1; x++ {
+			s := row[ix]
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	case 3:
+		for x := x0; x < x1; x++ {
+			t := row[ix : ix+2*d+1]
+			s := t[0] | t[d]<<c | t[2*d]<<(2*c)
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	default:
+		for x := x0; x < x1; x++ {
+			var s uint64
+			for j := range p.KW {
+				s |= row[ix+j*d] << (uint(j) * c)
+			}
+			dst[x], cnt[x] = s, int32(bits.OnesCount64(s))
+			ix += sx
+		}
+	}
+	for x := x1; x < len(cnt); x++ {
+		edge(x)
+	}
+}
+
+// spans3Row computes the one-word spans of a row of one-word pixels for a
+// 3-tap kernel row with taps c bits apart, unit stride and dilation and
+// one column of left padding: span x is row[x-1] | row[x]<<c |
+// row[x+1]<<2c (zero outside the row). The spans whose taps are all inside
+// the row do not depend on each other (unlike slideSpans' running
+// register) and go to the kernel's vector routine when it has one.
+func (pt *patcher) spans3Row(row, dst []uint64, cnt []int32, c uint) {
+	w := len(row)
+	// Column 0 reads the padding on the left; columns [1, inner] read
+	// only the row; the columns past inner read the padding on the right.
+	inner := min(len(cnt), w-1)
+	dst[0] = row[0]<<c | row[1]<<(2*c)
+	cnt[0] = int32(bits.OnesCount64(dst[0]))
+	if inner > 1 {
+		if pt.k != nil && pt.k.spans3 != nil {
+			pt.k.spans3(row, dst[1:inner], cnt[1:inner], c)
+		} else {
+			spans3Go(row, dst[1:inner], cnt[1:inner], c)
+		}
+	}
+	for x := inner; x < len(cnt); x++ {
+		var s uint64
+		for j := range 3 {
+			if ix := x - 1 + j; ix < w {
+				s |= row[ix] << (uint(j) * c)
+			}
+		}
+		dst[x] = s
+		cnt[x] = int32(bits.OnesCount64(s))
+	}
+}
+
+// spans3x2Row is spans3Row for two-word spans (taps c <= 32 bits apart):
+// span x is row[x-1] | row[x]<<c | row[x+1]<<2c as 128 bits, in dst[2x]
+// (low word) and dst[2x+1].
+func (pt *patcher) spans3x2Row(row, dst []uint64, cnt []int32, c uint) {
+	w := len(row)
+	inner := min(len(cnt), w-1)
+	span := func(x int) {
+		var lo, hi uint64
+		for j := range 3 {
+			if ix := x - 1 + j; ix >= 0 && ix < w {
+				// j*c <= 64: Go's shifts of 64 give 0.
+				lo |= row[ix] << (uint(j) * c)
+				hi |= row[ix] >> (64 - uint(j)*c)
+			}
+		}
+		dst[2*x], dst[2*x+1] = lo, hi
+		cnt[x] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
+	}
+	span(0)
+	if inner > 1 {
+		if pt.k != nil && pt.k.spans3x2 != nil {
+			pt.k.spans3x2(row, dst[2:2*inner], cnt[1:inner], c)
+		} else {
+			spans3x2Go(row, dst[2:2*inner], cnt[1:inner], c)
+		}
+	}
+	for x := inner; x < len(cnt); x++ {
+		span(x)
+	}
+}
+
+// spans3x2Go is spans3Go for two-word spans (c <= 32): span i, the 128
+// bits src[i] | src[i+1]<<c | src[i+2]<<2c, goes to dst[2i] (low word) and
+// dst[2i+1].
+func spans3x2Go(src, dst []uint64, cnt []int32, c uint) {
+	n := len(cnt)
+	src, dst = src[:n+2], dst[:2*n]
+	for i := range cnt {
+		lo := src[i] | src[i+1]<<c | src[i+2]<<(2*c)
+		hi := src[i+1]>>(64-c) | src[i+2]>>(64-2*c)
+		dst[2*i], dst[2*i+1] = lo, hi
+		cnt[i] = int32(bits.OnesCount64(lo) + bits.OnesCount64(hi))
+	}
+}
+
+// spans3Go sets dst[i] = src[i] | src[i+1]<<c | src[i+2]<<2c and cnt[i] to
+// its popcount, for i < len(cnt) (src must hold len(cnt)+2 words).
+func spans3Go(src, dst []uint64, cnt []int32, c uint) {
+	n := len(cnt)
+	src, dst = src[:n+2], dst[:n]
+	for i := range cnt {
+		s := src[i] | src[i+1]<<c | src[i+2]<<(2*c)
+		dst[i] = s
+		cnt[i] = int32(bits.OnesCount64(s))
+	}
+}
+
 // slideSpans2 is slideSpans for spans of two words (up to 128 bits: 32
 // channels and a 3-tap kernel row), kept in a pair of registers.
 func slideSpans2(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
@@ -196,27 +395,39 @@ func slideSpans2(row, dst []uint64, cnt []int32, kw, padLeft int, c uint) {
 
 // patches makes the patches of output rows [oy0, oy1) (inside the rows
 // given to build) and their spike counts (pcs), and returns them as a GEMM
-// operand: word k of patch q (row-major from the band's first pixel) is
-// a[q*lda+k*ldk]. In direct mode a is the span buffer; otherwise the
-// patches are written to buf, kWords words each.
-func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64, lda, ldk int) {
+// operand, patch q row-major from the band's first pixel. In direct mode
+// the operand is the span buffer; otherwise the patches are written to
+// buf, kWords contiguous words each.
+func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) operand {
 	p, g := &pt.p, &pt.g
 	kw, sw, ow := g.kWords, g.spanW, pt.ow
 	if pt.direct {
 		// pcs[q] is the sum of the counts of spans q + i*ldk: KH
-		// row-wise passes, each a loop the compiler keeps free of bounds
-		// checks.
-		ldk = p.DilH * ow
-		n := (oy1 - oy0) * ow
-		pcs = pcs[:n]
-		copy(pcs, pt.spc[:n])
-		for i := 1; i < p.KH; i++ {
-			src := pt.spc[i*ldk:][:n]
-			for q, v := range src {
-				pcs[q] += v
+		// row-wise passes (per output row with a vertical stride).
+		ldk := p.DilH * ow
+		add := addInt32Go
+		if pt.k != nil && pt.k.addInt32 != nil {
+			add = pt.k.addInt32
+		}
+		sumRows := func(pcs, spc []int32) {
+			copy(pcs, spc[:len(pcs)])
+			for i := 1; i < p.KH; i++ {
+				add(pcs, spc[i*ldk:][:len(pcs)])
 			}
 		}
-		return pt.spans, 1, ldk
+		op := operand{a: pt.spans, lda: sw, ldk: ldk * sw, sw: sw}
+		if pt.padded {
+			op.lda, op.ldk = g.cw, p.DilH*pt.rowW
+		}
+		if !pitchedRows(p, g) {
+			sumRows(pcs[:(oy1-oy0)*ow], pt.spc)
+			return op
+		}
+		for r := range oy1 - oy0 {
+			sumRows(pcs[r*ow:][:ow], pt.spc[r*p.StrideH*ow:])
+		}
+		op.pitch, op.ow, op.outRows = p.StrideH*pt.rowW, ow, oy1-oy0
+		return op
 	}
 	// base[i]: the span index of kernel row i at column 0, or -1 in the
 	// padding.
@@ -279,7 +490,16 @@ func (pt *patcher) patches(oy0, oy1 int, buf []uint64, pcs []int32) (a []uint64,
 		}
 		q += ow
 	}
-	return buf, kw, 1
+	return contiguous(buf, kw, kw)
+}
+
+// addInt32Go adds src to dst element by element (a loop the compiler keeps
+// free of bounds checks).
+func addInt32Go(dst, src []int32) {
+	src = src[:len(dst)]
+	for q, v := range src {
+		dst[q] += v
+	}
 }
 
 // orBits ORs the bits of src into dst starting at bit off. Bits of src that
