@@ -9,6 +9,9 @@
 //	m = nil                                   // the references need only ours
 //	r := ours.OnnxGo()                        // or ours.ORT(path)
 //
+// RunBesideOnnxGo runs onnx-go at the same time as our engine, on another
+// core (Check does).
+//
 // onnx-go (v0.5.0, archived) supports fewer ops and features than ours: no
 // dynamic dimensions, no opset-13 Squeeze/Unsqueeze, no Clip, Pad or
 // AveragePool, and it panics on some inputs. It is handed a serialized
@@ -18,6 +21,7 @@
 package crosscheck
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -75,11 +79,27 @@ type Ours struct {
 	inputName   string
 	outputNames []string
 	ref         *refGraph
+	onnxGo      chan onnxGoRun // onnx-go's run begun by RunBesideOnnxGo
 }
+
+// onnxGoRun is what onnx-go's run of the whole model returned.
+type onnxGoRun struct {
+	outputs [][]float32
+	err     error
+}
+
+// What run prepares besides our engine's run.
+type refMode int
+
+const (
+	noRefs      refMode = iota // our engine only
+	prepareRefs                // the references' checks, run later
+	startOnnxGo                // onnx-go's run, begun beside ours
+)
 
 // Run runs m (a float model with one input) on input in our engine only.
 func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
-	o, err := run(m, input, false)
+	o, err := run(m, input, noRefs)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +108,24 @@ func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
 
 // RunOurs runs m on input in our engine and prepares the references'
 // checks. An error means our engine failed.
-func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, input, true) }
+func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, input, prepareRefs) }
+
+// RunBesideOnnxGo runs m on input in our engine while onnx-go runs it on the
+// same input in another goroutine; OnnxGo waits for onnx-go's run and
+// compares. The two runs share nothing but the model's weights, which both
+// only read: run one after the other they keep a machine's two cores busy
+// less than half of the time onnx-go takes (its matrix products use both,
+// the rest of its work one). An error means our engine failed; onnx-go's
+// run is then stopped.
+func RunBesideOnnxGo(m *onnx.Model, input *onnx.Tensor) (*Ours, error) {
+	return run(m, input, startOnnxGo)
+}
 
 // run runs m in our engine with every initializer frozen, so that the
 // weights are read in place from m, never copied (a forward run trains
-// nothing); forRefs also prepares the references' pieces, from the shapes
-// and values the builder computed.
-func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
+// nothing); with refs it also prepares the references' pieces, from the
+// shapes and values the builder computed, and may start onnx-go's run.
+func run(m *onnx.Model, input *onnx.Tensor, refs refMode) (o *Ours, err error) {
 	g, err := m.Graph()
 	if err != nil {
 		return nil, err
@@ -106,7 +137,7 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 	for name := range g.Initializers {
 		frozen[name] = true
 	}
-	o := &Ours{Input: input, inputName: g.Inputs[0].Name}
+	o = &Ours{Input: input, inputName: g.Inputs[0].Name}
 	for _, out := range g.Outputs {
 		o.outputNames = append(o.outputNames, out.Name)
 	}
@@ -119,6 +150,19 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 		return nil, err
 	}
 	defer p.Close()
+	if refs != noRefs {
+		if o.ref, err = newRefGraph(m, b); err != nil {
+			return nil, err
+		}
+	}
+	if refs == startOnnxGo {
+		stop := o.startOnnxGo()
+		defer func() {
+			if err != nil {
+				stop()
+			}
+		}()
+	}
 	if err := p.SetInput(o.inputName, input.Floats()); err != nil {
 		return nil, err
 	}
@@ -128,18 +172,13 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 	for i := range b.Outputs {
 		o.Outputs = append(o.Outputs, p.Output(i))
 	}
-	if forRefs {
-		if o.ref, err = newRefGraph(m, b); err != nil {
-			return nil, err
-		}
-	}
 	return o, nil
 }
 
 // Check runs m on input in our engine and in onnx-go and compares them. An
 // error means our engine failed; onnx-go's failures go to ReferenceErr.
 func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
-	o, err := RunOurs(m, input)
+	o, err := RunBesideOnnxGo(m, input)
 	if err != nil {
 		return nil, err
 	}
@@ -151,18 +190,41 @@ func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
 // the model no more afterwards.
 func (o *Ours) OnnxGo() *Report {
 	r := &Report{Ours: o.Outputs, Reference: OnnxGo}
-	if o.ref == nil {
+	var ref [][]float32
+	var err error
+	switch {
+	case o.onnxGo != nil:
+		run := <-o.onnxGo
+		ref, err = run.outputs, run.err
+	case o.ref != nil:
+		ref, err = o.ref.run(context.Background(), o.Input, o.inputName, o.outputNames)
+	default:
 		r.ReferenceErr = fmt.Errorf("onnx-go already ran")
 		return r
 	}
-	ref, err := o.ref.run(o.Input, o.inputName, o.outputNames)
-	o.ref = nil
+	o.ref, o.onnxGo = nil, nil
 	if err != nil {
 		r.ReferenceErr = err
 		return r
 	}
 	r.compare(ref)
 	return r
+}
+
+// startOnnxGo begins onnx-go's run of o.ref in a goroutine; stop ends it
+// (between two pieces) and waits for it.
+func (o *Ours) startOnnxGo() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan onnxGoRun, 1)
+	go func(ref *refGraph) {
+		out, err := ref.run(ctx, o.Input, o.inputName, o.outputNames)
+		done <- onnxGoRun{out, err}
+	}(o.ref)
+	o.onnxGo = done
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // ORT compares our outputs with onnxruntime's on the model file at path
