@@ -72,7 +72,7 @@ func startVerification(m *onnx.Model) (*verification, error) {
 	if err != nil {
 		return nil, err
 	}
-	ours, err := crosscheck.RunOurs(m, probe)
+	ours, err := crosscheck.RunBesideOnnxGo(m, probe)
 	if err != nil {
 		return nil, fmt.Errorf("our engine cannot run the source network: %w", err)
 	}
