@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 
 	onnxgo "github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
@@ -80,6 +81,7 @@ type Ours struct {
 	outputNames []string
 	ref         *refGraph
 	onnxGo      chan onnxGoRun // onnx-go's run begun by RunBesideOnnxGo
+	stopOnnxGo  func()
 }
 
 // onnxGoRun is what onnx-go's run of the whole model returned.
@@ -156,10 +158,10 @@ func run(m *onnx.Model, input *onnx.Tensor, refs refMode) (o *Ours, err error) {
 		}
 	}
 	if refs == startOnnxGo {
-		stop := o.startOnnxGo()
+		o.startOnnxGo()
 		defer func() {
 			if err != nil {
-				stop()
+				o.Close()
 			}
 		}()
 	}
@@ -196,10 +198,11 @@ func (o *Ours) OnnxGo() *Report {
 	case o.onnxGo != nil:
 		run := <-o.onnxGo
 		ref, err = run.outputs, run.err
+		o.stopOnnxGo = nil
 	case o.ref != nil:
 		ref, err = o.ref.run(context.Background(), o.Input, o.inputName, o.outputNames)
 	default:
-		r.ReferenceErr = fmt.Errorf("onnx-go already ran")
+		r.ReferenceErr = fmt.Errorf("onnx-go already ran or was stopped")
 		return r
 	}
 	o.ref, o.onnxGo = nil, nil
@@ -211,9 +214,8 @@ func (o *Ours) OnnxGo() *Report {
 	return r
 }
 
-// startOnnxGo begins onnx-go's run of o.ref in a goroutine; stop ends it
-// (between two pieces) and waits for it.
-func (o *Ours) startOnnxGo() (stop func()) {
+// startOnnxGo begins onnx-go's run of o.ref in a goroutine.
+func (o *Ours) startOnnxGo() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan onnxGoRun, 1)
 	go func(ref *refGraph) {
@@ -221,10 +223,20 @@ func (o *Ours) startOnnxGo() (stop func()) {
 		done <- onnxGoRun{out, err}
 	}(o.ref)
 	o.onnxGo = done
-	return func() {
+	o.stopOnnxGo = sync.OnceFunc(func() {
 		cancel()
 		<-done
+	})
+}
+
+// Close stops onnx-go's run begun by RunBesideOnnxGo, between two pieces,
+// and waits for it; OnnxGo then reports it as not run. It is for a caller
+// that no longer wants the comparison (OnnxGo needs no Close).
+func (o *Ours) Close() {
+	if o.stopOnnxGo != nil && o.onnxGo != nil {
+		o.stopOnnxGo()
 	}
+	o.ref, o.onnxGo = nil, nil
 }
 
 // ORT compares our outputs with onnxruntime's on the model file at path

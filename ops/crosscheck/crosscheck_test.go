@@ -214,6 +214,44 @@ func TestPieces(t *testing.T) {
 	}
 }
 
+// TestRunBesideOnnxGo: onnx-go run beside our engine compares as it does
+// run after it, and Close stops it: OnnxGo then reports it as not run.
+func TestRunBesideOnnxGo(t *testing.T) {
+	dir := filepath.Join("..", "..", "testmodels", "fixtures", "resnet20_op13_folded_dynamic")
+	m, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := npy.ReadFile(filepath.Join(dir, "input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := RunOurs(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := after.OnnxGo()
+	beside, err := RunBesideOnnxGo(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := beside.OnnxGo()
+	if !got.Agrees(1e-4) || got.MaxRelDiff != want.MaxRelDiff || got.Reference != OnnxGo {
+		t.Errorf("onnx-go beside our engine: %+v, after it: %+v", got, want)
+	}
+	beside.Close() // after OnnxGo: nothing to stop
+
+	stopped, err := RunBesideOnnxGo(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped.Close()
+	stopped.Close()
+	if r := stopped.OnnxGo(); r.Compared() {
+		t.Errorf("onnx-go compared after Close: %+v", r)
+	}
+}
+
 // TestCutKeepsReadOutputsInside: a piece cannot end where a tensor it
 // writes for later is also read inside it (onnx-go would have reused its
 // memory), nor where an integer shape value is live.
