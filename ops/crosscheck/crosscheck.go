@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	onnxgo "github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
@@ -80,12 +79,17 @@ type Ours struct {
 	inputName   string
 	outputNames []string
 	ref         *refGraph
-	onnxGo      chan onnxGoRun // onnx-go's run begun by RunBesideOnnxGo
-	stopOnnxGo  func()
+	onnxGo      *onnxGoRun // begun by RunBesideOnnxGo
 }
 
-// onnxGoRun is what onnx-go's run of the whole model returned.
+// An onnxGoRun is onnx-go's run of a model in a goroutine of its own.
 type onnxGoRun struct {
+	cancel context.CancelFunc
+	done   chan onnxGoResult // receives once
+}
+
+// onnxGoResult is what onnx-go's run of the whole model returned.
+type onnxGoResult struct {
 	outputs [][]float32
 	err     error
 }
@@ -114,11 +118,11 @@ func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, i
 
 // RunBesideOnnxGo runs m on input in our engine while onnx-go runs it on the
 // same input in another goroutine; OnnxGo waits for onnx-go's run and
-// compares. The two runs share nothing but the model's weights, which both
-// only read: run one after the other they keep a machine's two cores busy
-// less than half of the time onnx-go takes (its matrix products use both,
-// the rest of its work one). An error means our engine failed; onnx-go's
-// run is then stopped.
+// compares, Close stops it. The two runs share nothing but the model's
+// weights, which both only read; run one after the other they leave a core
+// idle for much of onnx-go's run, of which only the matrix products use
+// more than one. An error means our engine failed; onnx-go's run is then
+// stopped.
 func RunBesideOnnxGo(m *onnx.Model, input *onnx.Tensor) (*Ours, error) {
 	return run(m, input, startOnnxGo)
 }
@@ -196,9 +200,9 @@ func (o *Ours) OnnxGo() *Report {
 	var err error
 	switch {
 	case o.onnxGo != nil:
-		run := <-o.onnxGo
-		ref, err = run.outputs, run.err
-		o.stopOnnxGo = nil
+		res := <-o.onnxGo.done
+		o.onnxGo.cancel()
+		ref, err = res.outputs, res.err
 	case o.ref != nil:
 		ref, err = o.ref.run(context.Background(), o.Input, o.inputName, o.outputNames)
 	default:
@@ -217,24 +221,21 @@ func (o *Ours) OnnxGo() *Report {
 // startOnnxGo begins onnx-go's run of o.ref in a goroutine.
 func (o *Ours) startOnnxGo() {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan onnxGoRun, 1)
+	run := &onnxGoRun{cancel: cancel, done: make(chan onnxGoResult, 1)}
 	go func(ref *refGraph) {
 		out, err := ref.run(ctx, o.Input, o.inputName, o.outputNames)
-		done <- onnxGoRun{out, err}
+		run.done <- onnxGoResult{out, err}
 	}(o.ref)
-	o.onnxGo = done
-	o.stopOnnxGo = sync.OnceFunc(func() {
-		cancel()
-		<-done
-	})
+	o.onnxGo = run
 }
 
 // Close stops onnx-go's run begun by RunBesideOnnxGo, between two pieces,
 // and waits for it; OnnxGo then reports it as not run. It is for a caller
-// that no longer wants the comparison (OnnxGo needs no Close).
+// that no longer wants the comparison: OnnxGo needs no Close.
 func (o *Ours) Close() {
-	if o.stopOnnxGo != nil && o.onnxGo != nil {
-		o.stopOnnxGo()
+	if o.onnxGo != nil {
+		o.onnxGo.cancel()
+		<-o.onnxGo.done
 	}
 	o.ref, o.onnxGo = nil, nil
 }
