@@ -57,50 +57,49 @@ func decodeSource(path string) (*onnx.Model, string, error) {
 }
 
 // A verification checks the source network before the BSNN made from it
-// keeps its name: our engine runs it on a seeded random probe, then onnx-go
-// (startVerification), or onnxruntime when onnx-go cannot run it (finish,
-// once the BSNN is written).
+// keeps its name: our engine runs it on a seeded random probe beside onnx-go
+// (startVerification), whose run goes on while the BSNN is made and
+// written; onnxruntime runs it when onnx-go cannot (finish, once the BSNN
+// is written).
 type verification struct {
 	v    importVerification
 	ours *crosscheck.Ours
 }
 
-// startVerification runs m in our engine and in onnx-go. It fails when our
-// engine cannot run the network or onnx-go disagrees with it.
+// startVerification runs m in our engine and starts onnx-go's run. It fails
+// when our engine cannot run the network.
 func startVerification(m *onnx.Model) (*verification, error) {
 	probe, err := probeInput(m)
 	if err != nil {
 		return nil, err
 	}
-	ours, err := crosscheck.RunOurs(m, probe)
+	ours, err := crosscheck.RunBesideOnnxGo(m, probe)
 	if err != nil {
 		return nil, fmt.Errorf("our engine cannot run the source network: %w", err)
 	}
 	vf := &verification{ours: ours}
 	vf.v.Ran, vf.v.ProbeShape = true, probe.Shape()
-	r := ours.OnnxGo()
-	vf.v.OnnxGo = outcome(r)
-	if r.Compared() {
-		if vf.v, err = verdict(vf.v, r); err != nil {
-			return nil, err
-		}
-	}
 	return vf, nil
 }
 
-// finish runs onnxruntime on the file at path when onnx-go could not run
-// the network; the file must still have the sha256 sum the network was
-// decoded with. onnxruntime reads the file itself and allocates outside
-// Go's heap: the caller drops its models first, and Go's free memory is
-// handed back to the system. With no reference available the network is
-// reported as not cross-checked.
+// stop ends onnx-go's run when the import fails before finish.
+func (vf *verification) stop() { vf.ours.Close() }
+
+// finish waits for onnx-go's verdict and, when onnx-go could not run the
+// network, runs onnxruntime on the file at path; the file must still have
+// the sha256 sum the network was decoded with. onnxruntime reads the file
+// itself and allocates outside Go's heap: the caller drops its models
+// first, and Go's free memory is handed back to the system. With no
+// reference available the network is reported as not cross-checked.
 func (vf *verification) finish(path, sum string) (importVerification, error) {
 	v := vf.v
-	if v.CrossChecked {
-		return v, nil
+	r := vf.ours.OnnxGo()
+	v.OnnxGo = outcome(r)
+	if r.Compared() {
+		return verdict(v, r)
 	}
 	debug.FreeOSMemory()
-	r := checkORT(vf.ours, path)
+	r = checkORT(vf.ours, path)
 	v.Onnxruntime = outcome(r)
 	if now, err := fileSHA256(path); err != nil || now != sum {
 		return v, errors.New("the file changed while it was being imported")

@@ -225,6 +225,7 @@ func (d *wireReader) initializer(end int64) ([]byte, bool, error) {
 	var raw []byte
 	t, err := d.message(nil, end, tensorRawData, func(end int64) ([]byte, bool, error) {
 		raw = alignedBytes(int(end - d.off))
+		adviseHugePages(raw)
 		_, err := io.ReadFull(d.r, raw)
 		d.off = end
 		return nil, false, err

@@ -9,6 +9,9 @@
 //	m = nil                                   // the references need only ours
 //	r := ours.OnnxGo()                        // or ours.ORT(path)
 //
+// RunBesideOnnxGo runs onnx-go at the same time as our engine, on another
+// core (Check does).
+//
 // onnx-go (v0.5.0, archived) supports fewer ops and features than ours: no
 // dynamic dimensions, no opset-13 Squeeze/Unsqueeze, no Clip, Pad or
 // AveragePool, and it panics on some inputs. It is handed a serialized
@@ -18,6 +21,7 @@
 package crosscheck
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -75,11 +79,33 @@ type Ours struct {
 	inputName   string
 	outputNames []string
 	ref         *refGraph
+	onnxGo      *onnxGoRun // begun by RunBesideOnnxGo
 }
+
+// An onnxGoRun is onnx-go's run of a model in a goroutine of its own.
+type onnxGoRun struct {
+	cancel context.CancelFunc
+	done   chan onnxGoResult // receives once
+}
+
+// onnxGoResult is what onnx-go's run of the whole model returned.
+type onnxGoResult struct {
+	outputs [][]float32
+	err     error
+}
+
+// What run prepares besides our engine's run.
+type refMode int
+
+const (
+	noRefs      refMode = iota // our engine only
+	prepareRefs                // the references' checks, run later
+	startOnnxGo                // onnx-go's run, begun beside ours
+)
 
 // Run runs m (a float model with one input) on input in our engine only.
 func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
-	o, err := run(m, input, false)
+	o, err := run(m, input, noRefs)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +114,24 @@ func Run(m *onnx.Model, input *onnx.Tensor) ([]*onnx.Tensor, error) {
 
 // RunOurs runs m on input in our engine and prepares the references'
 // checks. An error means our engine failed.
-func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, input, true) }
+func RunOurs(m *onnx.Model, input *onnx.Tensor) (*Ours, error) { return run(m, input, prepareRefs) }
+
+// RunBesideOnnxGo runs m on input in our engine while onnx-go runs it on the
+// same input in another goroutine; OnnxGo waits for onnx-go's run and
+// compares, Close stops it. The two runs share nothing but the model's
+// weights, which both only read; run one after the other they leave a core
+// idle for much of onnx-go's run, of which only the matrix products use
+// more than one. An error means our engine failed; onnx-go's run is then
+// stopped.
+func RunBesideOnnxGo(m *onnx.Model, input *onnx.Tensor) (*Ours, error) {
+	return run(m, input, startOnnxGo)
+}
 
 // run runs m in our engine with every initializer frozen, so that the
 // weights are read in place from m, never copied (a forward run trains
-// nothing); forRefs also prepares the references' pieces, from the shapes
-// and values the builder computed.
-func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
+// nothing); with refs it also prepares the references' pieces, from the
+// shapes and values the builder computed, and may start onnx-go's run.
+func run(m *onnx.Model, input *onnx.Tensor, refs refMode) (o *Ours, err error) {
 	g, err := m.Graph()
 	if err != nil {
 		return nil, err
@@ -106,7 +143,7 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 	for name := range g.Initializers {
 		frozen[name] = true
 	}
-	o := &Ours{Input: input, inputName: g.Inputs[0].Name}
+	o = &Ours{Input: input, inputName: g.Inputs[0].Name}
 	for _, out := range g.Outputs {
 		o.outputNames = append(o.outputNames, out.Name)
 	}
@@ -119,6 +156,19 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 		return nil, err
 	}
 	defer p.Close()
+	if refs != noRefs {
+		if o.ref, err = newRefGraph(m, b); err != nil {
+			return nil, err
+		}
+	}
+	if refs == startOnnxGo {
+		o.startOnnxGo()
+		defer func() {
+			if err != nil {
+				o.Close()
+			}
+		}()
+	}
 	if err := p.SetInput(o.inputName, input.Floats()); err != nil {
 		return nil, err
 	}
@@ -128,18 +178,13 @@ func run(m *onnx.Model, input *onnx.Tensor, forRefs bool) (*Ours, error) {
 	for i := range b.Outputs {
 		o.Outputs = append(o.Outputs, p.Output(i))
 	}
-	if forRefs {
-		if o.ref, err = newRefGraph(m, b); err != nil {
-			return nil, err
-		}
-	}
 	return o, nil
 }
 
 // Check runs m on input in our engine and in onnx-go and compares them. An
 // error means our engine failed; onnx-go's failures go to ReferenceErr.
 func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
-	o, err := RunOurs(m, input)
+	o, err := RunBesideOnnxGo(m, input)
 	if err != nil {
 		return nil, err
 	}
@@ -151,18 +196,48 @@ func Check(m *onnx.Model, input *onnx.Tensor) (*Report, error) {
 // the model no more afterwards.
 func (o *Ours) OnnxGo() *Report {
 	r := &Report{Ours: o.Outputs, Reference: OnnxGo}
-	if o.ref == nil {
-		r.ReferenceErr = fmt.Errorf("onnx-go already ran")
+	var ref [][]float32
+	var err error
+	switch {
+	case o.onnxGo != nil:
+		res := <-o.onnxGo.done
+		o.onnxGo.cancel()
+		ref, err = res.outputs, res.err
+	case o.ref != nil:
+		ref, err = o.ref.run(context.Background(), o.Input, o.inputName, o.outputNames)
+	default:
+		r.ReferenceErr = fmt.Errorf("onnx-go already ran or was stopped")
 		return r
 	}
-	ref, err := o.ref.run(o.Input, o.inputName, o.outputNames)
-	o.ref = nil
+	o.ref, o.onnxGo = nil, nil
 	if err != nil {
 		r.ReferenceErr = err
 		return r
 	}
 	r.compare(ref)
 	return r
+}
+
+// startOnnxGo begins onnx-go's run of o.ref in a goroutine.
+func (o *Ours) startOnnxGo() {
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &onnxGoRun{cancel: cancel, done: make(chan onnxGoResult, 1)}
+	go func(ref *refGraph) {
+		out, err := ref.run(ctx, o.Input, o.inputName, o.outputNames)
+		run.done <- onnxGoResult{out, err}
+	}(o.ref)
+	o.onnxGo = run
+}
+
+// Close stops onnx-go's run begun by RunBesideOnnxGo, between two pieces,
+// and waits for it; OnnxGo then reports it as not run. It is for a caller
+// that no longer wants the comparison: OnnxGo needs no Close.
+func (o *Ours) Close() {
+	if o.onnxGo != nil {
+		o.onnxGo.cancel()
+		<-o.onnxGo.done
+	}
+	o.ref, o.onnxGo = nil, nil
 }
 
 // ORT compares our outputs with onnxruntime's on the model file at path

@@ -158,11 +158,9 @@ func TestCheckORT(t *testing.T) {
 	}
 }
 
-// TestPieces: onnx-go's pieces of a residual network cover its live nodes
-// once and in order; a piece reads only the graph input and what earlier
-// pieces write, and no piece reads a tensor it writes for later pieces
-// (onnx-go would have reused its memory).
-func TestPieces(t *testing.T) {
+// resnet20 is the residual network fixture and its input.
+func resnet20(t *testing.T) (*onnx.Model, *onnx.Tensor) {
+	t.Helper()
 	dir := filepath.Join("..", "..", "testmodels", "fixtures", "resnet20_op13_folded_dynamic")
 	m, err := onnx.DecodeFile(filepath.Join(dir, "model.onnx"))
 	if err != nil {
@@ -172,6 +170,15 @@ func TestPieces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, in
+}
+
+// TestPieces: onnx-go's pieces of a residual network cover its live nodes
+// once and in order; a piece reads only the graph input and what earlier
+// pieces write, and no piece reads a tensor it writes for later pieces
+// (onnx-go would have reused its memory).
+func TestPieces(t *testing.T) {
+	m, in := resnet20(t)
 	ours, err := RunOurs(m, in)
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +218,36 @@ func TestPieces(t *testing.T) {
 	}
 	if rep := ours.OnnxGo(); rep.Compared() {
 		t.Error("onnx-go ran twice")
+	}
+}
+
+// TestRunBesideOnnxGo: onnx-go run beside our engine compares as it does
+// run after it, and Close stops it: OnnxGo then reports it as not run.
+func TestRunBesideOnnxGo(t *testing.T) {
+	m, in := resnet20(t)
+	after, err := RunOurs(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := after.OnnxGo()
+	beside, err := RunBesideOnnxGo(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := beside.OnnxGo()
+	if !got.Agrees(1e-4) || got.MaxRelDiff != want.MaxRelDiff || got.Reference != OnnxGo {
+		t.Errorf("onnx-go beside our engine: %+v, after it: %+v", got, want)
+	}
+	beside.Close() // after OnnxGo: nothing to stop
+
+	stopped, err := RunBesideOnnxGo(m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped.Close()
+	stopped.Close()
+	if r := stopped.OnnxGo(); r.Compared() {
+		t.Errorf("onnx-go compared after Close: %+v", r)
 	}
 }
 

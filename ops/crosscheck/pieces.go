@@ -1,6 +1,7 @@
 package crosscheck
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -281,8 +282,8 @@ func liveNodes(nodes []*onnxpb.NodeProto, outputs []string) []*onnxpb.NodeProto 
 }
 
 // run runs the pieces in order in onnx-go on our input, and returns the
-// graph outputs.
-func (r *refGraph) run(input *onnx.Tensor, inputName string, outputs []string) ([][]float32, error) {
+// graph outputs; it stops between two pieces once ctx is done.
+func (r *refGraph) run(ctx context.Context, input *onnx.Tensor, inputName string, outputs []string) ([][]float32, error) {
 	vals := map[string]*onnx.Tensor{inputName: input}
 	lastPiece := map[string]int{}
 	for k, p := range r.pieces {
@@ -291,6 +292,9 @@ func (r *refGraph) run(input *onnx.Tensor, inputName string, outputs []string) (
 		}
 	}
 	for k, p := range r.pieces {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		data, err := r.model(k)
 		if err != nil {
 			return nil, err
