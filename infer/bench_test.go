@@ -22,18 +22,7 @@ import (
 func BenchmarkResNet20(b *testing.B) {
 	for _, batch := range []int{1, 32} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			m, x0 := fixture(&testing.T{}, "resnet20_op13_folded_dynamic", false, 4)
-			shape := slices.Clone(x0.Shape())
-			shape[0] = batch
-			r := rand.New(rand.NewPCG(1, 2))
-			x := make([]float32, numel(shape))
-			for i := range x {
-				x[i] = float32(r.NormFloat64())
-			}
-			e, err := Compile(m, Options{Threads: runtime.GOMAXPROCS(0)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			m, e, x, shape := resnet20Bench(b, batch)
 			fl, err := ops.NewBuilder(m, ops.Options{InputShapes: map[string][]int{e.InputName(): shape}})
 			if err != nil {
 				b.Fatal(err)
@@ -88,18 +77,7 @@ func BenchmarkResNet20(b *testing.B) {
 func BenchmarkResNet20Packed(b *testing.B) {
 	for _, batch := range []int{1, 32} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			m, x0 := fixture(&testing.T{}, "resnet20_op13_folded_dynamic", false, 4)
-			shape := slices.Clone(x0.Shape())
-			shape[0] = batch
-			r := rand.New(rand.NewPCG(1, 2))
-			x := make([]float32, numel(shape))
-			for i := range x {
-				x[i] = float32(r.NormFloat64())
-			}
-			e, err := Compile(m, Options{Threads: runtime.GOMAXPROCS(0)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			_, e, x, shape := resnet20Bench(b, batch)
 			if _, err := e.Run(x, shape); err != nil {
 				b.Fatal(err)
 			}
@@ -118,3 +96,22 @@ func BenchmarkResNet20Packed(b *testing.B) {
 }
 
 var _ = onnx.Float
+
+// resnet20Bench compiles the fixture ResNet-20 (T = 4, no AGMM gates) for
+// the packed engine with GOMAXPROCS threads and makes a random batch of
+// batch images for it.
+func resnet20Bench(b *testing.B, batch int) (m *onnx.Model, e *Engine, x []float32, shape []int) {
+	m, x0 := fixture(&testing.T{}, "resnet20_op13_folded_dynamic", false, 4)
+	shape = slices.Clone(x0.Shape())
+	shape[0] = batch
+	r := rand.New(rand.NewPCG(1, 2))
+	x = make([]float32, numel(shape))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	e, err := Compile(m, Options{Threads: runtime.GOMAXPROCS(0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, e, x, shape
+}
