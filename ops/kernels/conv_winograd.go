@@ -1,0 +1,251 @@
+package kernels
+
+// Winograd convolution: 3x3, unit-stride, undilated, ungrouped
+// convolutions with enough channels run as F(4x4, 3x3) (the transforms are
+// in winograd_transforms.go). The output is cut into 4x4 tiles, each read
+// from a 6x6 input tile; in the transformed (Winograd) domain the 3x3
+// correlation summed over input channels becomes, for each of the 36
+// positions, a matrix product over channels, so a pass costs 36 products of
+// (K x C) by (C x tiles) instead of 9*16 = 144 multiply-adds per output
+// pixel and channel pair: 4x fewer multiplications. The transforms cost
+// O(channels x tiles) each and are the overhead that decides where it pays
+// (winoMinChannels).
+//
+// The tiles are cut into chunks (winoChunkTiles), one work item each: a
+// chunk's transformed tiles are written straight in the GEMM micro-kernel's
+// packed panel layout (no packing pass), multiplied position by position
+// with the sweep of the blocked GEMM, and transformed back, while they are
+// in L2.
+//
+//   - Forward: V = B^T d B per tile and channel, M = U V per position with
+//     U = G g G^T prepacked, Y = A^T M A per tile.
+//   - Backward data at unit stride is the forward convolution of dy with the
+//     flipped, transposed kernel (as for the direct kernels), so it runs the
+//     forward code on the transposed geometry.
+//   - Backward filter: dU = sum over tiles of (A dY A^T) V^T per position,
+//     dg = G^T dU G. Each part sums a fixed range of chunks into its own dU,
+//     and the parts are added in order, so the result does not depend on
+//     scheduling.
+
+// winoMinChannels is the smallest input and output channel count for
+// which a 3x3 convolution runs as Winograd. Below it the per-channel
+// transforms cost more than the multiplications they save. A variable so
+// that tests cover small shapes.
+var winoMinChannels = 32
+
+// winograd reports whether p runs as Winograd F(4x4, 3x3).
+func (p ConvParams) winograd() bool {
+	return p.Groups == 1 && p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 &&
+		p.DilH == 1 && p.DilW == 1 && p.C >= winoMinChannels && p.M >= winoMinChannels
+}
+
+// winoPlan is one Winograd pass: its geometry (geom.C input channels of
+// H x W, output OH x OW, pads PT and PL), out output channels, the tiling,
+// and the operands.
+type winoPlan struct {
+	geom                  convGeom
+	out                   int
+	tilesH, tilesW, tiles int
+	chunk, chunks         int
+	src, dst, bias        []float32 // forward: read, written; filter: x, dy
+	u                     []float32 // [36][out][C] transformed kernels
+}
+
+// winoChunkTiles is the number of tiles of a chunk: as many as keep its
+// transformed inputs and products (36 positions x (in + out) channels)
+// within about 640 KiB of L2, a multiple of 16 from 16 to 64.
+func winoChunkTiles(in, out int) int {
+	return min(64, max(16, 655360/(4*winoPositions*(in+out))/16*16))
+}
+
+// winoSetup plans a pass of geometry g with out output channels.
+func (c *convCall) winoSetup(g convGeom, out int) {
+	w := &c.wino
+	w.geom, w.out = g, out
+	w.tilesH, w.tilesW = (g.OH+3)/4, (g.OW+3)/4
+	w.tiles = c.p.N * w.tilesH * w.tilesW
+	w.chunk = winoChunkTiles(g.C, out)
+	w.chunks = (w.tiles + w.chunk - 1) / w.chunk
+}
+
+// tileOrigin returns tile t's sample and the output row and column of its
+// top-left pixel.
+func (w *winoPlan) tileOrigin(t int) (n, oh, ow int) {
+	per := w.tilesH * w.tilesW
+	n, t = t/per, t%per
+	return n, t / w.tilesW * 4, t % w.tilesW * 4
+}
+
+// winoConvolve runs the forward Winograd pass of geometry g: dst (out
+// channels) = conv(src, w) + bias, w being [out][g.C][3][3].
+func (c *convCall) winoConvolve(g convGeom, out int, w, src, bias, dst []float32) {
+	c.winoSetup(g, out)
+	c.wino.src, c.wino.dst, c.wino.bias = src, dst, bias
+	c.winoPackFilters(w)
+	c.mode = modeWinograd
+	c.runItems(c.wino.chunks, false)
+	c.wino.src, c.wino.dst, c.wino.bias = nil, nil, nil
+}
+
+// winoPackFilters transforms every kernel of w ([out][in][3][3]) and
+// prepacks each position's out x in matrix as GEMM operand A.
+func (c *convCall) winoPackFilters(w []float32) {
+	wp := &c.wino
+	in, out := wp.geom.C, wp.out
+	per := out * in
+	wp.u = grow(wp.u, winoPositions*per)
+	for i := 0; i < per; i++ {
+		var u [winoPositions]float32
+		winoFilter(w[9*i:], &u)
+		for xi, v := range u {
+			wp.u[xi*per+i] = v
+		}
+	}
+	c.mPad = roundUp(out, c.kr.mr)
+	c.wpack = grow(c.wpack, winoPositions*c.mPad*in)
+	for xi := 0; xi < winoPositions; xi++ {
+		prepackA(c.wpack[xi*c.mPad*in:], c.kr, false, out, in, wp.u[xi*per:], in)
+	}
+}
+
+// winoForwardItem computes the output tiles of one chunk.
+func (c *convCall) winoForwardItem(ws *gemmWorkspace, item int) {
+	w, kr := &c.wino, c.kr
+	t0 := item * w.chunk
+	nt := min(w.chunk, w.tiles-t0)
+	tp := roundUp(nt, kr.nr)
+	in, out := w.geom.C, w.out
+	ws.winoV = grow(ws.winoV, winoPositions*in*tp)
+	ws.winoM = grow(ws.winoM, winoPositions*out*tp)
+	// V: per position, panels of nr tiles, nr floats per channel (packed B).
+	ops := winoLanes(kr)
+	if ops != nil {
+		c.winoInputByTiles(ops, &ws.wino, ws.winoV, in*tp, t0, nt)
+	} else {
+		if nt < tp {
+			clear(ws.winoV) // the padding tiles of the last panel
+		}
+		lay := winoLayout{pos: in * tp, panel: kr.nr, panelStride: in * kr.nr, tileLanes: true}
+		c.winoInputTiles(ws.winoV, lay, t0, nt)
+	}
+	c.winoForwardProducts(ws, tp)
+	if ops != nil {
+		c.winoOutputByTiles(ops, &ws.wino, ws.winoM, t0, nt, tp)
+	} else {
+		c.winoOutputTiles(ws.winoM, t0, nt, tp)
+	}
+}
+
+// winoForwardProducts sets, for every position xi, M_xi (out x tp, row
+// stride tp) = U_xi V_xi.
+func (c *convCall) winoForwardProducts(ws *gemmWorkspace, tp int) {
+	w, kr := &c.wino, c.kr
+	in, out, nr := w.geom.C, w.out, kr.nr
+	kc := kr.kBlock(in)
+	ws.reserve(kr, 0, 0, 0)
+	for xi := 0; xi < winoPositions; xi++ {
+		A := operand{kind: opPacked, data: c.wpack[xi*c.mPad*in:][:c.mPad*in]}
+		V := ws.winoV[xi*in*tp:][:in*tp]
+		g := gemmProblem{kern: kr, alpha: 1, c: ws.winoM[xi*out*tp:][:out*tp], ldc: tp}
+		for pc := 0; pc < in; pc += kc {
+			kcb := min(kc, in-pc)
+			ap := packA(nil, &A, 0, out, pc, kcb, kr.mr, c.mPad)
+			beta := float32(1)
+			if pc == 0 {
+				beta = 0
+			}
+			for j := 0; j < tp; j += nr {
+				g.sweep(ws, ap, V[j*in+pc*nr:][:kcb*nr], kcb, 0, out, j, nr, beta)
+			}
+		}
+	}
+}
+
+// winoLayout places element (position xi, tile t, channel c) of a chunk's
+// transformed tiles in a packed GEMM panel layout: the lane index (t when
+// tileLanes, else c) is cut into panels of panel lanes, panelStride floats
+// apart; within a panel the other index steps by panel floats.
+type winoLayout struct {
+	pos, panel, panelStride int
+	tileLanes               bool
+}
+
+func (l *winoLayout) at(t, c int) int {
+	if l.tileLanes {
+		return t/l.panel*l.panelStride + c*l.panel + t%l.panel
+	}
+	return c/l.panel*l.panelStride + t*l.panel + c%l.panel
+}
+
+// winoInputTiles writes B^T d B of the nt input tiles from tile t0 on, every
+// input channel, into V laid out by lay.
+func (c *convCall) winoInputTiles(V []float32, lay winoLayout, t0, nt int) {
+	w := &c.wino
+	g := &w.geom
+	hw := g.H * g.W
+	for t := 0; t < nt; t++ {
+		n, oh, ow := w.tileOrigin(t0 + t)
+		x := w.src[n*g.C*hw:][:g.C*hw]
+		for ci := 0; ci < g.C; ci++ {
+			var d [winoPositions]float32
+			winoGather(&d, x[ci*hw:][:hw], g.H, g.W, oh-g.PT, ow-g.PL)
+			winoInput(&d)
+			o := lay.at(t, ci)
+			for xi, v := range d {
+				V[xi*lay.pos+o] = v
+			}
+		}
+	}
+}
+
+// winoGather sets d to the 6x6 tile of the H x W plane whose top-left
+// element is (ih, iw); elements outside the plane are 0.
+func winoGather(d *[winoPositions]float32, plane []float32, H, W, ih, iw int) {
+	if ih >= 0 && iw >= 0 && ih+6 <= H && iw+6 <= W {
+		for r := 0; r < 6; r++ {
+			*(*[6]float32)(d[6*r:]) = [6]float32(plane[(ih+r)*W+iw:])
+		}
+		return
+	}
+	for r := 0; r < 6; r++ {
+		row := d[6*r : 6*r+6]
+		if ih+r < 0 || ih+r >= H {
+			clear(row)
+			continue
+		}
+		src := plane[(ih+r)*W:][:W]
+		for j := range row {
+			row[j] = 0
+			if x := iw + j; x >= 0 && x < W {
+				row[j] = src[x]
+			}
+		}
+	}
+}
+
+// winoOutputTiles writes A^T M A (+ bias) of the chunk's nt tiles, every
+// output channel, into the output, cropped to OH x OW. M is [36][out][tp].
+func (c *convCall) winoOutputTiles(M []float32, t0, nt, tp int) {
+	w := &c.wino
+	OH, OW := w.geom.OH, w.geom.OW
+	plane := OH * OW
+	ms := w.out * tp
+	for t := 0; t < nt; t++ {
+		n, oh, ow := w.tileOrigin(t0 + t)
+		for k := 0; k < w.out; k++ {
+			var m [winoPositions]float32
+			for xi := range m {
+				m[xi] = M[xi*ms+k*tp+t]
+			}
+			var tile [16]float32
+			winoOutput(&m, &tile)
+			if w.bias != nil {
+				for q := range tile {
+					tile[q] += w.bias[k]
+				}
+			}
+			y := w.dst[(n*w.out+k)*plane:][:plane]
+			putTile(y, tile[:], OW, oh, ow, min(4, OH-oh), min(4, OW-ow))
+		}
+	}
+}
