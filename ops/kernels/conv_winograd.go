@@ -249,3 +249,34 @@ func (c *convCall) winoOutputTiles(M []float32, t0, nt, tp int) {
 		}
 	}
 }
+
+// putTile writes the rows x cols top-left part of the 4x4 tile (row stride
+// 4) into the plane of row stride ow at (oh0, ow0).
+func putTile(plane, tile []float32, stride, oh0, ow0, rows, cols int) {
+	dst := plane[oh0*stride+ow0:]
+	if rows == 4 && cols == 4 {
+		for i := 0; i < 4; i++ {
+			*(*[4]float32)(dst[i*stride:]) = [4]float32(tile[4*i:])
+		}
+		return
+	}
+	for i := 0; i < rows; i++ {
+		copy(dst[i*stride:i*stride+cols], tile[4*i:4*i+cols])
+	}
+}
+
+// getTile sets the 4x4 tile (row stride 4) to the rows x cols part of the
+// plane of row stride ow at (oh0, ow0), zeros elsewhere.
+func getTile(tile, plane []float32, stride, oh0, ow0, rows, cols int) {
+	src := plane[oh0*stride+ow0:]
+	if rows == 4 && cols == 4 {
+		for i := 0; i < 4; i++ {
+			*(*[4]float32)(tile[4*i:]) = [4]float32(src[i*stride:])
+		}
+		return
+	}
+	clear(tile[:16])
+	for i := 0; i < rows; i++ {
+		copy(tile[4*i:4*i+cols], src[i*stride:i*stride+cols])
+	}
+}

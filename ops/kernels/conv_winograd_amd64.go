@@ -13,6 +13,12 @@ func winoOutput16(src *float32, stride int, dst, tmp *float32, bias float32)
 //go:noescape
 func winoGrad16(src, dst *float32, stride int, tmp *float32)
 
+//go:noescape
+func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot int)
+
+//go:noescape
+func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32)
+
 func init() {
 	if avx512Kernel == nil {
 		return
@@ -29,6 +35,17 @@ func init() {
 			_ = dst[255]
 			var tmp [24 * 16]float32
 			winoOutput16(&src[0], stride, &dst[0], &tmp[0], bias)
+		},
+		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int) {
+			checkLanes(src, lanes, ld)
+			slot := winoSlot(size)
+			_ = dst[16*slot-1]
+			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot)
+		},
+		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32) {
+			checkLanes(dst, lanes, ld)
+			_ = src[255]
+			winoScatter16(&dst[0], &lanes[0], ld, &src[0])
 		},
 		grad: func(blk, dst []float32, stride int) {
 			_ = blk[255]

@@ -258,3 +258,104 @@ gcol:
 	JNZ  gcol
 	VZEROUPPER
 	RET
+
+// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot int)
+//
+// Gathers 16 size x size tiles (size <= 16): tile l (lanes[l]) goes to
+// dst[slot*l:], row r at dst[slot*l+size*r:][:size]. Rows r0 <= r < r1 read
+// the columns of the lane's mask from src[off + r*ld:] (zeros in the other
+// columns); the other rows are zeros. Masked-off columns are never read, so
+// off may point outside the image.
+TEXT ·winoGather16(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ lanes+8(FP), BX
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+	MOVQ size+32(FP), R13
+	MOVQ slot+40(FP), R14
+	SHLQ $2, R14
+	MOVL $1, AX
+	MOVQ R13, CX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2 // the row's size columns
+	VPXORD Z0, Z0, Z0
+	MOVQ $16, CX
+
+glane:
+	MOVQ  0(BX), R8
+	LEAQ  (SI)(R8*4), R8
+	KMOVW 8(BX), K1
+	MOVQ  16(BX), R9
+	MOVQ  24(BX), R10
+	XORQ  R11, R11
+	MOVQ  DI, R12
+
+grow:
+	CMPQ R11, R9
+	JLT  gzero
+	CMPQ R11, R10
+	JGE  gzero
+	VMOVUPS.Z (R8), K1, Z1
+	VMOVUPS   Z1, K2, (R12)
+	JMP  gnext
+
+gzero:
+	VMOVUPS Z0, K2, (R12)
+
+gnext:
+	ADDQ DX, R8
+	LEAQ (R12)(R13*4), R12
+	INCQ R11
+	CMPQ R11, R13
+	JLT  grow
+	ADDQ $32, BX
+	ADDQ R14, DI
+	DECQ CX
+	JNZ  glane
+	VZEROUPPER
+	RET
+
+// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32)
+//
+// Writes 16 4x4 tiles: for tile l (lanes[l]) and rows r0 <= r < r1, the
+// columns of the lane's mask of src[16l+4r:][:4] go to dst[off + r*ld:].
+TEXT ·winoScatter16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ lanes+8(FP), BX
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ src+24(FP), SI
+	MOVQ $16, CX
+
+slane:
+	MOVQ  0(BX), R8
+	LEAQ  (DI)(R8*4), R8
+	KMOVW 8(BX), K1
+	MOVQ  16(BX), R9
+	MOVQ  24(BX), R10
+	MOVQ  R9, R11
+	SHLQ  $4, R9
+	LEAQ  (SI)(R9*1), R12 // src row r0
+	MOVQ  R11, AX
+	IMULQ DX, AX
+	ADDQ  AX, R8          // dst row r0
+
+srow:
+	CMPQ R11, R10
+	JGE  sdone
+	VMOVUPS (R12), X1
+	VMOVUPS Z1, K1, (R8)
+	ADDQ DX, R8
+	ADDQ $16, R12
+	INCQ R11
+	JMP  srow
+
+sdone:
+	ADDQ $32, BX
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  slane
+	VZEROUPPER
+	RET

@@ -1,5 +1,10 @@
 package kernels
 
+import (
+	"fmt"
+	"math/bits"
+)
+
 // The Winograd transforms 16 lanes at a time. With a micro-kernel whose B
 // panels are 16 wide (and that has the 16x16 transposer), 16 tiles (or 16
 // channels) of a chunk are gathered tile by tile, transposed so that each
@@ -12,19 +17,24 @@ package kernels
 // element (i, j) of B^T d B goes to dst[(6i+j)*stride:][:16]. output: the
 // 6x6 Winograd-domain tile at src[(6r+j)*stride:][:16] becomes A^T m A +
 // bias at dst[(4i+j)*16:][:16]. grad: the 4x4 tile e at blk[(4i+j)*16:]
-// becomes A e A^T at dst[(6r+j)*stride:][:16].
+// becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
+// tiles of lanes, read from src with row stride ld, go to
+// dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
+// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes.
 type winoLaneOps struct {
-	name   string
-	input  func(blk, dst []float32, stride int)
-	output func(src []float32, stride int, dst []float32, bias float32)
-	grad   func(blk, dst []float32, stride int)
+	name    string
+	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int)
+	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32)
+	input   func(blk, dst []float32, stride int)
+	output  func(src []float32, stride int, dst []float32, bias float32)
+	grad    func(blk, dst []float32, stride int)
 }
 
 // winoAsmLanes is the assembly implementation, nil when the CPU lacks it.
 var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
-var winoGoLanes = &winoLaneOps{name: "go", input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
 
 // winoForceGoLanes makes the lane path use winoGoLanes (tests).
 var winoForceGoLanes bool
@@ -39,6 +49,79 @@ func winoLanes(kr *microKernel) *winoLaneOps {
 		return winoAsmLanes
 	}
 	return winoGoLanes
+}
+
+// A winoLane is one tile of a gather or scatter: its top-left element at
+// off (which may be negative or past a row's end: the tile hangs over the
+// image's border), the rows r0 <= r < r1 and the columns j (bit j of mask)
+// that lie inside the image. The assembly reads the fields as four int64s.
+type winoLane struct {
+	off, mask, r0, r1 int
+}
+
+// setLane sets lane to the size x size tile at (ih, iw) of the H x W plane
+// that starts at element base.
+func setLane(lane *winoLane, size, base, H, W, ih, iw int) {
+	lane.off = base + ih*W + iw
+	lane.r0, lane.r1 = min(max(-ih, 0), size), min(max(H-ih, 0), size)
+	lane.mask = 0
+	for j := max(-iw, 0); j < min(W-iw, size); j++ {
+		lane.mask |= 1 << j
+	}
+	if lane.r0 >= lane.r1 || lane.mask == 0 {
+		lane.r0, lane.r1 = 0, 0
+	}
+}
+
+// winoSlot is the floats between the gathered tiles of size: 48 for the
+// 6x6 input tiles (36 rounded up to the 16x16 blocks of the transposer), 16
+// for 4x4.
+func winoSlot(size int) int { return roundUp(size*size, 16) }
+
+// checkLanes panics unless every element the lanes cover is inside s.
+func checkLanes(s []float32, lanes *[16]winoLane, ld int) {
+	for l := range lanes {
+		ln := &lanes[l]
+		if ln.r0 >= ln.r1 {
+			continue
+		}
+		lo := ln.off + ln.r0*ld + bits.TrailingZeros(uint(ln.mask))
+		hi := ln.off + (ln.r1-1)*ld + bits.Len(uint(ln.mask)) - 1
+		if lo < 0 || hi >= len(s) || ln.mask >= 1<<16 {
+			panic(fmt.Sprintf("kernels: Winograd tile lane %d covers [%d, %d] of %d elements", l, lo, hi, len(s)))
+		}
+	}
+}
+
+func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int) {
+	checkLanes(src, lanes, ld)
+	slot := winoSlot(size)
+	for l := range lanes {
+		ln := &lanes[l]
+		d := dst[slot*l:][:size*size]
+		clear(d)
+		for r := ln.r0; r < ln.r1; r++ {
+			for j := 0; j < size; j++ {
+				if ln.mask>>j&1 != 0 {
+					d[size*r+j] = src[ln.off+r*ld+j]
+				}
+			}
+		}
+	}
+}
+
+func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32) {
+	checkLanes(dst, lanes, ld)
+	for l := range lanes {
+		ln := &lanes[l]
+		for r := ln.r0; r < ln.r1; r++ {
+			for j := 0; j < 4; j++ {
+				if ln.mask>>j&1 != 0 {
+					dst[ln.off+r*ld+j] = src[16*l+4*r+j]
+				}
+			}
+		}
+	}
 }
 
 func winoInputLanesGo(blk, dst []float32, stride int) {
@@ -83,23 +166,12 @@ func winoGradLanesGo(blk, dst []float32, stride int) {
 }
 
 // winoScratch holds a worker's tile blocks for the lane transforms: 16
-// tiles of 48 floats (36 used) as gathered, and the same transposed.
+// tiles of 48 floats (36 used) as gathered, the same transposed, and the
+// tiles' lanes (here rather than on the stack: the lane ops are function
+// values, so a local passed to them would escape to the heap).
 type winoScratch struct {
 	tiles, lanes [16 * 48]float32
-}
-
-// tileOrigins holds the sample and top-left input element of up to 16 tiles.
-type tileOrigins struct {
-	n, ih, iw [16]int
-}
-
-// set fills o for the lanes tiles from t0 on; the input origin is the
-// output origin moved by the pads.
-func (o *tileOrigins) set(w *winoPlan, t0, lanes int) {
-	for l := 0; l < lanes; l++ {
-		n, oh, ow := w.tileOrigin(t0 + l)
-		o.n[l], o.ih[l], o.iw[l] = n, oh-w.geom.PT, ow-w.geom.PL
-	}
+	tileLanes    [16]winoLane
 }
 
 // winoInputByTiles writes B^T d B of the nt tiles from t0 on into V in
@@ -109,21 +181,22 @@ func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float3
 	w := &c.wino
 	g := &w.geom
 	hw := g.H * g.W
-	var org tileOrigins
+	lanes := &s.tileLanes
 	for p := 0; p < nt; p += 16 {
-		lanes := min(16, nt-p)
-		org.set(w, t0+p, lanes)
-		for ci := 0; ci < g.C; ci++ {
-			for l := 0; l < 16; l++ {
-				d := (*[winoPositions]float32)(s.tiles[48*l:])
-				if l >= lanes {
-					*d = [winoPositions]float32{}
-					continue
-				}
-				winoGather(d, w.src[(org.n[l]*g.C+ci)*hw:][:hw], g.H, g.W, org.ih[l], org.iw[l])
+		for l := range lanes {
+			lanes[l] = winoLane{}
+			if p+l < nt {
+				n, oh, ow := w.tileOrigin(t0 + p + l)
+				setLane(&lanes[l], 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 			}
+		}
+		for ci := 0; ci < g.C; ci++ {
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
 			ops.input(s.lanes[:], V[p*g.C+ci*16:], pos)
+			for l := range lanes {
+				lanes[l].off += hw
+			}
 		}
 	}
 }
@@ -135,19 +208,20 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 	w := &c.wino
 	g := &w.geom
 	hw := g.H * g.W
-	var org tileOrigins
+	lanes := &s.tileLanes
 	for t := 0; t < nt; t++ {
-		org.set(w, t0+t, 1)
-		x := w.src[org.n[0]*g.C*hw:][:g.C*hw]
+		n, oh, ow := w.tileOrigin(t0 + t)
+		var tile winoLane
+		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 		for c0 := 0; c0 < g.C; c0 += 16 {
-			for l := 0; l < 16; l++ {
-				d := (*[winoPositions]float32)(s.tiles[48*l:])
-				if c0+l >= g.C {
-					*d = [winoPositions]float32{}
-					continue
+			for l := range lanes {
+				lanes[l] = winoLane{}
+				if c0+l < g.C {
+					lanes[l] = tile
+					lanes[l].off += (c0 + l) * hw
 				}
-				winoGather(d, x[(c0+l)*hw:][:hw], g.H, g.W, org.ih[0], org.iw[0])
 			}
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
 			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
 		}
@@ -161,8 +235,15 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 	OH, OW := w.geom.OH, w.geom.OW
 	plane := OH * OW
 	ms := w.out * tp
+	lanes := &s.tileLanes
 	for p := 0; p < nt; p += 16 {
-		lanes := min(16, nt-p)
+		for l := range lanes {
+			lanes[l] = winoLane{}
+			if p+l < nt {
+				n, oh, ow := w.tileOrigin(t0 + p + l)
+				setLane(&lanes[l], 4, n*w.out*plane, OH, OW, oh, ow)
+			}
+		}
 		for k := 0; k < w.out; k++ {
 			var b float32
 			if w.bias != nil {
@@ -170,43 +251,11 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 			}
 			ops.output(M[k*tp+p:], ms, s.lanes[:256], b)
 			c.kr.transpose16(s.tiles[:256], s.lanes[:256], 16, 16, 1)
-			for l := 0; l < lanes; l++ {
-				n, oh, ow := w.tileOrigin(t0 + p + l)
-				y := w.dst[(n*w.out+k)*plane:][:plane]
-				putTile(y, s.tiles[16*l:][:16], OW, oh, ow, min(4, OH-oh), min(4, OW-ow))
+			ops.scatter(w.dst, lanes, OW, s.tiles[:256])
+			for l := range lanes {
+				lanes[l].off += plane
 			}
 		}
-	}
-}
-
-// putTile writes the rows x cols top-left part of the 4x4 tile (row stride
-// 4) into the plane of row stride ow at (oh0, ow0).
-func putTile(plane, tile []float32, stride, oh0, ow0, rows, cols int) {
-	dst := plane[oh0*stride+ow0:]
-	if rows == 4 && cols == 4 {
-		for i := 0; i < 4; i++ {
-			*(*[4]float32)(dst[i*stride:]) = [4]float32(tile[4*i:])
-		}
-		return
-	}
-	for i := 0; i < rows; i++ {
-		copy(dst[i*stride:i*stride+cols], tile[4*i:4*i+cols])
-	}
-}
-
-// getTile sets the 4x4 tile (row stride 4) to the rows x cols part of the
-// plane of row stride ow at (oh0, ow0), zeros elsewhere.
-func getTile(tile, plane []float32, stride, oh0, ow0, rows, cols int) {
-	src := plane[oh0*stride+ow0:]
-	if rows == 4 && cols == 4 {
-		for i := 0; i < 4; i++ {
-			*(*[4]float32)(tile[4*i:]) = [4]float32(src[i*stride:])
-		}
-		return
-	}
-	clear(tile[:16])
-	for i := 0; i < rows; i++ {
-		copy(tile[4*i:4*i+cols], src[i*stride:i*stride+cols])
 	}
 }
 
@@ -218,18 +267,20 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 	w := &c.wino
 	OH, OW := w.geom.OH, w.geom.OW
 	plane := OH * OW
+	lanes := &s.tileLanes
 	for t := 0; t < nt; t++ {
 		n, oh, ow := w.tileOrigin(t0 + t)
-		dy := w.dst[n*w.out*plane:][:w.out*plane]
+		var tile winoLane
+		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
 		for k0 := 0; k0 < w.out; k0 += 16 {
-			for l := 0; l < 16; l++ {
-				e := s.tiles[16*l:][:16]
-				if k0+l >= w.out {
-					clear(e)
-					continue
+			for l := range lanes {
+				lanes[l] = winoLane{}
+				if k0+l < w.out {
+					lanes[l] = tile
+					lanes[l].off += (k0 + l) * plane
 				}
-				getTile(e, dy[(k0+l)*plane:][:plane], OW, oh, ow, min(4, OH-oh), min(4, OW-ow))
 			}
+			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4)
 			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
 			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)
 		}
