@@ -286,7 +286,9 @@ const (
 	modeSparseGrid
 	modeSparseSum
 	modeWinograd
+	modeWinogradPack
 	modeWinogradFilter
+	modeWinogradFilterGrad
 )
 
 // convCall is one convolution call: its operands, derived sizes, the packed
@@ -494,6 +496,10 @@ func (c *convCall) RunPart(part int) {
 			c.sparseSumItem(part, item)
 		case modeWinograd:
 			c.winoForwardItem(ws, item)
+		case modeWinogradPack:
+			c.winoPackItem(item)
+		case modeWinogradFilterGrad:
+			c.winoFilterGradItem(item)
 		}
 	}
 }

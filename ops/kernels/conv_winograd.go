@@ -48,13 +48,25 @@ type winoPlan struct {
 	tilesH, tilesW, tiles int
 	chunk, chunks         int
 	src, dst, bias        []float32 // forward: read, written; filter: x, dy
-	u                     []float32 // [36][out][C] transformed kernels
+	w                     []float32 // the kernels being transformed
+	sums                  int       // weight gradient: parts whose dU sums are added
 }
+
+// winoStride is the distance between the positions of a chunk's
+// transformed tiles holding n floats per position: n rounded up to a cache
+// line, plus one line, so that the 36 positions of a tile do not all fall
+// in the same cache set (n is often a multiple of 4 KiB).
+func winoStride(n int) int { return roundUp(n, 16) + 16 }
 
 // winoChunkTiles is the number of tiles of a chunk: as many as keep its
 // transformed inputs and products (36 positions x (in + out) channels)
 // within about 640 KiB of L2, a multiple of 16 from 16 to 64.
+var winoChunkOverride int
+
 func winoChunkTiles(in, out int) int {
+	if winoChunkOverride > 0 {
+		return winoChunkOverride
+	}
 	return min(64, max(16, 655360/(4*winoPositions*(in+out))/16*16))
 }
 
@@ -80,31 +92,39 @@ func (w *winoPlan) tileOrigin(t int) (n, oh, ow int) {
 // channels) = conv(src, w) + bias, w being [out][g.C][3][3].
 func (c *convCall) winoConvolve(g convGeom, out int, w, src, bias, dst []float32) {
 	c.winoSetup(g, out)
-	c.wino.src, c.wino.dst, c.wino.bias = src, dst, bias
-	c.winoPackFilters(w)
+	c.wino.src, c.wino.dst, c.wino.bias, c.wino.w = src, dst, bias, w
+	c.mPad = roundUp(out, c.kr.mr)
+	c.wpack = grow(c.wpack, winoPositions*c.mPad*g.C)
+	c.mode = modeWinogradPack
+	c.runItems(c.mPad/c.kr.mr, false)
 	c.mode = modeWinograd
 	c.runItems(c.wino.chunks, false)
-	c.wino.src, c.wino.dst, c.wino.bias = nil, nil, nil
+	c.wino.src, c.wino.dst, c.wino.bias, c.wino.w = nil, nil, nil, nil
 }
 
-// winoPackFilters transforms every kernel of w ([out][in][3][3]) and
-// prepacks each position's out x in matrix as GEMM operand A.
-func (c *convCall) winoPackFilters(w []float32) {
-	wp := &c.wino
-	in, out := wp.geom.C, wp.out
-	per := out * in
-	wp.u = grow(wp.u, winoPositions*per)
-	for i := 0; i < per; i++ {
-		var u [winoPositions]float32
-		winoFilter(w[9*i:], &u)
-		for xi, v := range u {
-			wp.u[xi*per+i] = v
+// winoPackItem transforms the kernels of the output channels of A panel
+// item (mr channels, so that no two threads write the same cache line) and
+// stores them straight into the prepacked GEMM operand A of every position
+// (out x in, laid out as prepackA does: kBlock-deep blocks of mr-row
+// panels), zeros in the rows past out.
+func (c *convCall) winoPackItem(item int) {
+	wp, kr := &c.wino, c.kr
+	in, mr, mPad := wp.geom.C, kr.mr, c.mPad
+	kc := kr.kBlock(in)
+	per := mPad * in
+	for ci := 0; ci < in; ci++ {
+		pc := ci / kc * kc
+		kcb := min(kc, in-pc)
+		o := pc*mPad + item*kcb*mr + (ci-pc)*mr
+		for r := 0; r < mr; r++ {
+			var u [winoPositions]float32
+			if k := item*mr + r; k < wp.out {
+				winoFilter(wp.w[9*(k*in+ci):], &u)
+			}
+			for xi, v := range u {
+				c.wpack[xi*per+o+r] = v
+			}
 		}
-	}
-	c.mPad = roundUp(out, c.kr.mr)
-	c.wpack = grow(c.wpack, winoPositions*c.mPad*in)
-	for xi := 0; xi < winoPositions; xi++ {
-		prepackA(c.wpack[xi*c.mPad*in:], c.kr, false, out, in, wp.u[xi*per:], in)
 	}
 }
 
@@ -115,38 +135,39 @@ func (c *convCall) winoForwardItem(ws *gemmWorkspace, item int) {
 	nt := min(w.chunk, w.tiles-t0)
 	tp := roundUp(nt, kr.nr)
 	in, out := w.geom.C, w.out
-	ws.winoV = grow(ws.winoV, winoPositions*in*tp)
-	ws.winoM = grow(ws.winoM, winoPositions*out*tp)
+	vs, ms := winoStride(in*tp), winoStride(out*tp)
+	ws.winoV = grow(ws.winoV, winoPositions*vs)
+	ws.winoM = grow(ws.winoM, winoPositions*ms)
 	// V: per position, panels of nr tiles, nr floats per channel (packed B).
 	ops := winoLanes(kr)
 	if ops != nil {
-		c.winoInputByTiles(ops, &ws.wino, ws.winoV, in*tp, t0, nt)
+		c.winoInputByTiles(ops, &ws.wino, ws.winoV, vs, t0, nt)
 	} else {
 		if nt < tp {
 			clear(ws.winoV) // the padding tiles of the last panel
 		}
-		lay := winoLayout{pos: in * tp, panel: kr.nr, panelStride: in * kr.nr, tileLanes: true}
+		lay := winoLayout{pos: vs, panel: kr.nr, panelStride: in * kr.nr, tileLanes: true}
 		c.winoInputTiles(ws.winoV, lay, t0, nt)
 	}
-	c.winoForwardProducts(ws, tp)
+	c.winoForwardProducts(ws, tp, vs, ms)
 	if ops != nil {
-		c.winoOutputByTiles(ops, &ws.wino, ws.winoM, t0, nt, tp)
+		c.winoOutputByTiles(ops, &ws.wino, ws.winoM, t0, nt, tp, ms)
 	} else {
-		c.winoOutputTiles(ws.winoM, t0, nt, tp)
+		c.winoOutputTiles(ws.winoM, t0, nt, tp, ms)
 	}
 }
 
 // winoForwardProducts sets, for every position xi, M_xi (out x tp, row
-// stride tp) = U_xi V_xi.
-func (c *convCall) winoForwardProducts(ws *gemmWorkspace, tp int) {
+// stride tp, at ms*xi) = U_xi V_xi (V_xi at vs*xi).
+func (c *convCall) winoForwardProducts(ws *gemmWorkspace, tp, vs, ms int) {
 	w, kr := &c.wino, c.kr
 	in, out, nr := w.geom.C, w.out, kr.nr
 	kc := kr.kBlock(in)
 	ws.reserve(kr, 0, 0, 0)
 	for xi := 0; xi < winoPositions; xi++ {
 		A := operand{kind: opPacked, data: c.wpack[xi*c.mPad*in:][:c.mPad*in]}
-		V := ws.winoV[xi*in*tp:][:in*tp]
-		g := gemmProblem{kern: kr, alpha: 1, c: ws.winoM[xi*out*tp:][:out*tp], ldc: tp}
+		V := ws.winoV[xi*vs:][:in*tp]
+		g := gemmProblem{kern: kr, alpha: 1, c: ws.winoM[xi*ms:][:out*tp], ldc: tp}
 		for pc := 0; pc < in; pc += kc {
 			kcb := min(kc, in-pc)
 			ap := packA(nil, &A, 0, out, pc, kcb, kr.mr, c.mPad)
@@ -224,12 +245,12 @@ func winoGather(d *[winoPositions]float32, plane []float32, H, W, ih, iw int) {
 }
 
 // winoOutputTiles writes A^T M A (+ bias) of the chunk's nt tiles, every
-// output channel, into the output, cropped to OH x OW. M is [36][out][tp].
-func (c *convCall) winoOutputTiles(M []float32, t0, nt, tp int) {
+// output channel, into the output, cropped to OH x OW. M holds the
+// positions ms apart, each out x tp.
+func (c *convCall) winoOutputTiles(M []float32, t0, nt, tp, ms int) {
 	w := &c.wino
 	OH, OW := w.geom.OH, w.geom.OW
 	plane := OH * OW
-	ms := w.out * tp
 	for t := 0; t < nt; t++ {
 		n, oh, ow := w.tileOrigin(t0 + t)
 		for k := 0; k < w.out; k++ {

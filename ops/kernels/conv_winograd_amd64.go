@@ -14,10 +14,10 @@ func winoOutput16(src *float32, stride int, dst, tmp *float32, bias float32)
 func winoGrad16(src, dst *float32, stride int, tmp *float32)
 
 //go:noescape
-func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot int)
+func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
 
 //go:noescape
-func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32)
+func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
 
 func init() {
 	if avx512Kernel == nil {
@@ -36,16 +36,16 @@ func init() {
 			var tmp [24 * 16]float32
 			winoOutput16(&src[0], stride, &dst[0], &tmp[0], bias)
 		},
-		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int) {
+		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int) {
 			checkLanes(src, lanes, ld)
 			slot := winoSlot(size)
 			_ = dst[16*slot-1]
-			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot)
+			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot, ahead)
 		},
-		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32) {
+		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int) {
 			checkLanes(dst, lanes, ld)
 			_ = src[255]
-			winoScatter16(&dst[0], &lanes[0], ld, &src[0])
+			winoScatter16(&dst[0], &lanes[0], ld, &src[0], ahead)
 		},
 		grad: func(blk, dst []float32, stride int) {
 			_ = blk[255]

@@ -259,14 +259,17 @@ gcol:
 	VZEROUPPER
 	RET
 
-// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot int)
+// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
 //
 // Gathers 16 size x size tiles (size <= 16): tile l (lanes[l]) goes to
 // dst[slot*l:], row r at dst[slot*l+size*r:][:size]. Rows r0 <= r < r1 read
 // the columns of the lane's mask from src[off + r*ld:] (zeros in the other
 // columns); the other rows are zeros. Masked-off columns are never read, so
-// off may point outside the image.
-TEXT ·winoGather16(SB), NOSPLIT, $0-48
+// off may point outside the image. Every row read is prefetched ahead
+// floats further on (the next call's rows: the same tiles of the next
+// channel), since the rows of a tile lie in different pages of a channel's
+// plane, where the hardware prefetchers do not look.
+TEXT ·winoGather16(SB), NOSPLIT, $0-56
 	MOVQ src+0(FP), SI
 	MOVQ lanes+8(FP), BX
 	MOVQ ld+16(FP), DX
@@ -275,6 +278,8 @@ TEXT ·winoGather16(SB), NOSPLIT, $0-48
 	MOVQ size+32(FP), R13
 	MOVQ slot+40(FP), R14
 	SHLQ $2, R14
+	MOVQ ahead+48(FP), R15
+	SHLQ $2, R15
 	MOVL $1, AX
 	MOVQ R13, CX
 	SHLL CX, AX
@@ -299,6 +304,7 @@ grow:
 	JGE  gzero
 	VMOVUPS.Z (R8), K1, Z1
 	VMOVUPS   Z1, K2, (R12)
+	PREFETCHT0 (R8)(R15*1)
 	JMP  gnext
 
 gzero:
@@ -317,16 +323,20 @@ gnext:
 	VZEROUPPER
 	RET
 
-// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32)
+// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
 //
 // Writes 16 4x4 tiles: for tile l (lanes[l]) and rows r0 <= r < r1, the
 // columns of the lane's mask of src[16l+4r:][:4] go to dst[off + r*ld:].
-TEXT ·winoScatter16(SB), NOSPLIT, $0-32
+// Every row written is prefetched ahead floats further on, as in
+// winoGather16.
+TEXT ·winoScatter16(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ lanes+8(FP), BX
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ src+24(FP), SI
+	MOVQ ahead+32(FP), R15
+	SHLQ $2, R15
 	MOVQ $16, CX
 
 slane:
@@ -347,6 +357,7 @@ srow:
 	JGE  sdone
 	VMOVUPS (R12), X1
 	VMOVUPS Z1, K1, (R8)
+	PREFETCHT0 (R8)(R15*1)
 	ADDQ DX, R8
 	ADDQ $16, R12
 	INCQ R11

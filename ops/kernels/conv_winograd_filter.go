@@ -11,26 +11,37 @@ func (c *convCall) winoFilterGradient() {
 	c.winoSetup(c.geom, p.M)
 	w := &c.wino
 	w.src, w.dst = c.x, c.dy
-	per := p.M * p.C
 	c.mode = modeWinogradFilter
 	c.items = w.chunks
 	c.setParts(false)
 	for i := 0; i < c.parts; i++ {
-		c.partials[i] = growClear(c.partials[i], winoPositions*per)
+		c.partials[i] = growClear(c.partials[i], winoPositions*p.M*p.C)
 	}
 	c.start()
-	dU := c.partials[0][:winoPositions*per]
-	for i := 1; i < c.parts; i++ {
-		addTo(dU, c.partials[i][:winoPositions*per])
-	}
-	for i := 0; i < per; i++ {
-		var u [winoPositions]float32
-		for xi := range u {
-			u[xi] = dU[xi*per+i]
-		}
-		winoFilterGrad(&u, c.dw[9*i:])
-	}
 	w.src, w.dst = nil, nil
+	// The parts' sums are added in part order, in parallel over output
+	// channels.
+	w.sums = c.parts
+	c.mode = modeWinogradFilterGrad
+	c.runItems(p.M, false)
+}
+
+// winoFilterGradItem sets the kernel gradients of output channel k to
+// G^T dU G, dU being the sum of the parts' sums.
+func (c *convCall) winoFilterGradItem(k int) {
+	p := c.p
+	per := p.M * p.C
+	for ci := 0; ci < p.C; ci++ {
+		var u [winoPositions]float32
+		o := k*p.C + ci
+		for part := 0; part < c.wino.sums; part++ {
+			dU := c.partials[part][:winoPositions*per]
+			for xi := range u {
+				u[xi] += dU[xi*per+o]
+			}
+		}
+		winoFilterGrad(&u, c.dw[9*o:])
+	}
 }
 
 // winoFilterItem adds one chunk's dU to part's sum.
@@ -42,8 +53,8 @@ func (c *convCall) winoFilterItem(ws *gemmWorkspace, item, part int) {
 	// V: per position, panels of nr channels, nr floats per tile (packed
 	// B); dM: panels of mr output channels, mr floats per tile (packed A).
 	inPad, outPad := roundUp(in, kr.nr), roundUp(out, kr.mr)
-	vl := winoLayout{pos: inPad * nt, panel: kr.nr, panelStride: nt * kr.nr}
-	ml := winoLayout{pos: outPad * nt, panel: kr.mr, panelStride: nt * kr.mr}
+	vl := winoLayout{pos: winoStride(inPad * nt), panel: kr.nr, panelStride: nt * kr.nr}
+	ml := winoLayout{pos: winoStride(outPad * nt), panel: kr.mr, panelStride: nt * kr.mr}
 	ws.winoV = grow(ws.winoV, winoPositions*vl.pos)
 	ws.winoM = grow(ws.winoM, winoPositions*ml.pos)
 	ops := winoLanes(kr)

@@ -20,11 +20,14 @@ import (
 // becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
 // tiles of lanes, read from src with row stride ld, go to
 // dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
-// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes.
+// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes. Both may
+// prefetch the elements ahead floats past those they touch (what the next
+// call will: the lanes' planes are far apart, and the prefetchers do not
+// follow them), which need not be inside the slice.
 type winoLaneOps struct {
 	name    string
-	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int)
-	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32)
+	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
+	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
 	input   func(blk, dst []float32, stride int)
 	output  func(src []float32, stride int, dst []float32, bias float32)
 	grad    func(blk, dst []float32, stride int)
@@ -93,7 +96,7 @@ func checkLanes(s []float32, lanes *[16]winoLane, ld int) {
 	}
 }
 
-func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size int) {
+func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, _ int) {
 	checkLanes(src, lanes, ld)
 	slot := winoSlot(size)
 	for l := range lanes {
@@ -110,7 +113,7 @@ func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32
 	}
 }
 
-func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32) {
+func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32, _ int) {
 	checkLanes(dst, lanes, ld)
 	for l := range lanes {
 		ln := &lanes[l]
@@ -191,7 +194,7 @@ func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float3
 			}
 		}
 		for ci := 0; ci < g.C; ci++ {
-			ops.gather(w.src, lanes, g.W, s.tiles[:], 6)
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, hw)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
 			ops.input(s.lanes[:], V[p*g.C+ci*16:], pos)
 			for l := range lanes {
@@ -221,7 +224,7 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 					lanes[l].off += (c0 + l) * hw
 				}
 			}
-			ops.gather(w.src, lanes, g.W, s.tiles[:], 6)
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, 16*hw)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
 			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
 		}
@@ -229,12 +232,12 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 }
 
 // winoOutputByTiles writes A^T M A (+ bias) of the chunk's nt tiles into
-// the output, 16 tiles at a time. M is [36][out][tp].
-func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float32, t0, nt, tp int) {
+// the output, 16 tiles at a time. M holds the positions ms apart, each
+// out x tp.
+func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float32, t0, nt, tp, ms int) {
 	w := &c.wino
 	OH, OW := w.geom.OH, w.geom.OW
 	plane := OH * OW
-	ms := w.out * tp
 	lanes := &s.tileLanes
 	for p := 0; p < nt; p += 16 {
 		for l := range lanes {
@@ -251,7 +254,7 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 			}
 			ops.output(M[k*tp+p:], ms, s.lanes[:256], b)
 			c.kr.transpose16(s.tiles[:256], s.lanes[:256], 16, 16, 1)
-			ops.scatter(w.dst, lanes, OW, s.tiles[:256])
+			ops.scatter(w.dst, lanes, OW, s.tiles[:256], plane)
 			for l := range lanes {
 				lanes[l].off += plane
 			}
@@ -280,7 +283,7 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 					lanes[l].off += (k0 + l) * plane
 				}
 			}
-			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4)
+			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4, 16*plane)
 			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
 			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)
 		}

@@ -237,3 +237,45 @@ func BenchmarkConvWinograd(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkWinoChunk(b *testing.B) {
+	p := resBlockConv
+	r := rand.New(rand.NewPCG(4, 4))
+	x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
+	dy, dw := randSlice(r, p.yLen()), make([]float32, p.wLen())
+	for _, ch := range []int{16, 32, 64, 128} {
+		b.Run(fmt.Sprintf("fwd%d", ch), func(b *testing.B) {
+			winoChunkOverride = ch
+			defer func() { winoChunkOverride = 0 }()
+			for i := 0; i < b.N; i++ {
+				ConvForward(p, x, w, nil, y)
+			}
+		})
+		b.Run(fmt.Sprintf("bf%d", ch), func(b *testing.B) {
+			winoChunkOverride = ch
+			defer func() { winoChunkOverride = 0 }()
+			for i := 0; i < b.N; i++ {
+				ConvBackwardFilter(p, x, dy, dw)
+			}
+		})
+	}
+}
+
+func BenchmarkWinoBatch(b *testing.B) {
+	for _, n := range []int{2, 8, 32} {
+		p := resBlockConv
+		p.N = n
+		r := rand.New(rand.NewPCG(4, 4))
+		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
+		for _, algo := range []int{1, math.MaxInt} {
+			b.Run(fmt.Sprintf("n%d/min%d", n, algo), func(b *testing.B) {
+				withWinoMin(algo, func() {
+					for i := 0; i < b.N; i++ {
+						ConvForward(p, x, w, nil, y)
+					}
+				})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/image")
+			})
+		}
+	}
+}
