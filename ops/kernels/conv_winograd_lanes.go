@@ -20,7 +20,8 @@ import (
 // becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
 // tiles of lanes, read from src with row stride ld, go to
 // dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
-// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes. Both may
+// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes. The caller
+// checks the lanes first (checkLanes): the assembly does not. Both may
 // prefetch the elements ahead floats past those they touch (what the next
 // call will: the lanes' planes are far apart, and the prefetchers do not
 // follow them), which need not be inside the slice.
@@ -81,15 +82,17 @@ func setLane(lane *winoLane, size, base, H, W, ih, iw int) {
 // for 4x4.
 func winoSlot(size int) int { return roundUp(size*size, 16) }
 
-// checkLanes panics unless every element the lanes cover is inside s.
-func checkLanes(s []float32, lanes *[16]winoLane, ld int) {
+// checkLanes panics unless every element the lanes cover is inside s, with
+// the lanes as they are and moved on by up to shift elements (the callers
+// step them from plane to plane and check once).
+func checkLanes(s []float32, lanes []winoLane, ld, shift int) {
 	for l := range lanes {
 		ln := &lanes[l]
 		if ln.r0 >= ln.r1 {
 			continue
 		}
 		lo := ln.off + ln.r0*ld + bits.TrailingZeros(uint(ln.mask))
-		hi := ln.off + (ln.r1-1)*ld + bits.Len(uint(ln.mask)) - 1
+		hi := ln.off + (ln.r1-1)*ld + bits.Len(uint(ln.mask)) - 1 + shift
 		if lo < 0 || hi >= len(s) || ln.mask >= 1<<16 {
 			panic(fmt.Sprintf("kernels: Winograd tile lane %d covers [%d, %d] of %d elements", l, lo, hi, len(s)))
 		}
@@ -97,7 +100,6 @@ func checkLanes(s []float32, lanes *[16]winoLane, ld int) {
 }
 
 func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, _ int) {
-	checkLanes(src, lanes, ld)
 	slot := winoSlot(size)
 	for l := range lanes {
 		ln := &lanes[l]
@@ -114,7 +116,6 @@ func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32
 }
 
 func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32, _ int) {
-	checkLanes(dst, lanes, ld)
 	for l := range lanes {
 		ln := &lanes[l]
 		for r := ln.r0; r < ln.r1; r++ {
@@ -193,6 +194,7 @@ func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float3
 				setLane(&lanes[l], 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 			}
 		}
+		checkLanes(w.src, lanes[:], g.W, (g.C-1)*hw)
 		for ci := 0; ci < g.C; ci++ {
 			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, hw)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
@@ -216,6 +218,7 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 		n, oh, ow := w.tileOrigin(t0 + t)
 		var tile winoLane
 		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
+		checkLanes(w.src, []winoLane{tile}, g.W, (g.C-1)*hw)
 		for c0 := 0; c0 < g.C; c0 += 16 {
 			for l := range lanes {
 				lanes[l] = winoLane{}
@@ -247,6 +250,7 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 				setLane(&lanes[l], 4, n*w.out*plane, OH, OW, oh, ow)
 			}
 		}
+		checkLanes(w.dst, lanes[:], OW, (w.out-1)*plane)
 		for k := 0; k < w.out; k++ {
 			var b float32
 			if w.bias != nil {
@@ -275,6 +279,7 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 		n, oh, ow := w.tileOrigin(t0 + t)
 		var tile winoLane
 		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
+		checkLanes(w.dst, []winoLane{tile}, OW, (w.out-1)*plane)
 		for k0 := 0; k0 < w.out; k0 += 16 {
 			for l := range lanes {
 				lanes[l] = winoLane{}
