@@ -94,7 +94,7 @@ const (
 	convGEMM      = iota // im2col (fused into B packing) + GEMM
 	convPointwise        // 1x1, stride 1, no pad: the image is the GEMM operand
 	convDepthwise        // one input channel per group: direct loops
-	convWinograd         // 3x3, unit stride, enough channels: Winograd F(4x4, 3x3)
+	convWinograd         // 3x3, unit stride, enough channels: Winograd F(4x4, 3x3) (forward, backward data)
 )
 
 func (p ConvParams) strategy() int {
@@ -104,7 +104,7 @@ func (p ConvParams) strategy() int {
 	case p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0:
 		return convPointwise
-	case p.winograd():
+	case p.winograd(winoMinChannels):
 		return convWinograd
 	}
 	return convGEMM
@@ -235,7 +235,7 @@ func ConvBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	if c.sparseFilter() {
 		return
 	}
-	if c.strategy == convWinograd {
+	if p.winograd(winoMinFilterChannels) {
 		c.winoFilterGradient()
 		return
 	}

@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// withWinoMin runs f with winoMinChannels set to min.
+// withWinoMin runs f with both Winograd channel thresholds set to min.
 func withWinoMin(min int, f func()) {
-	old := winoMinChannels
-	winoMinChannels = min
-	defer func() { winoMinChannels = old }()
+	old, oldFilter := winoMinChannels, winoMinFilterChannels
+	winoMinChannels, winoMinFilterChannels = min, min
+	defer func() { winoMinChannels, winoMinFilterChannels = old, oldFilter }()
 	f()
 }
 
@@ -130,7 +130,7 @@ func TestWinogradAccuracy(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		min  int
-	}{{"winograd", 32}, {"direct", math.MaxInt}} {
+	}{{"winograd", 64}, {"direct", math.MaxInt}} {
 		y, dx, dw := make([]float32, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
 		withWinoMin(c.min, func() {
 			ConvForward(p, x, w, nil, y)
@@ -157,26 +157,31 @@ func maxRelErr(got []float32, want []float64) float64 {
 
 // TestConvWinogradStrategy checks where Winograd is and is not chosen.
 func TestConvWinogradStrategy(t *testing.T) {
-	n := winoMinChannels
+	n, f := winoMinChannels, winoMinFilterChannels
 	one := [4]int{1, 1, 1, 1}
 	for _, c := range []struct {
-		p    ConvParams
-		want bool
+		p            ConvParams
+		want, filter bool // Winograd for the forward and backward-data passes, for the weight gradient
 	}{
-		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), true},
-		{conv(2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, one, 1), true},             // the ResNet block
-		{conv(2, n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, [4]int{}, 1), true},          // no padding
-		{conv(2, n-1, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), false},              // few input channels
-		{conv(2, n, 8, 8, n-1, 3, 3, 1, 1, 1, 1, one, 1), false},              // few output channels
-		{conv(2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, one, 1), false},             // an encoder
-		{conv(2, n, 8, 8, n, 3, 3, 2, 2, 1, 1, one, 1), false},                // strided
-		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 2, 2, one, 1), false},                // dilated
-		{conv(2, 2*n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, one, 2), false},            // grouped
-		{conv(2, n, 8, 8, n, 5, 5, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1), false}, // 5x5
-		{conv(2, n, 8, 8, n, 1, 1, 1, 1, 1, 1, [4]int{}, 1), false},           // pointwise
+		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), true, true},
+		{conv(2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, one, 1), true, true},              // the ResNet block
+		{conv(2, n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, [4]int{}, 1), true, true},           // no padding
+		{conv(2, n-1, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), false, true},               // few input channels
+		{conv(2, n, 8, 8, n-1, 3, 3, 1, 1, 1, 1, one, 1), false, true},               // few output channels
+		{conv(2, f, 8, 8, f, 3, 3, 1, 1, 1, 1, one, 1), false, true},                 // a ResNet-20's first stage
+		{conv(2, f-1, 8, 8, f, 3, 3, 1, 1, 1, 1, one, 1), false, false},              // fewer
+		{conv(2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, one, 1), false, false},             // an encoder
+		{conv(2, n, 8, 8, n, 3, 3, 2, 2, 1, 1, one, 1), false, false},                // strided
+		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 2, 2, one, 1), false, false},                // dilated
+		{conv(2, 2*n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, one, 2), false, false},            // grouped
+		{conv(2, n, 8, 8, n, 5, 5, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1), false, false}, // 5x5
+		{conv(2, n, 8, 8, n, 1, 1, 1, 1, 1, 1, [4]int{}, 1), false, false},           // pointwise
 	} {
 		if got := c.p.strategy() == convWinograd; got != c.want {
-			t.Errorf("%s: Winograd %v, want %v", convName(c.p), got, c.want)
+			t.Errorf("%s: Winograd forward %v, want %v", convName(c.p), got, c.want)
+		}
+		if got := c.p.winograd(winoMinFilterChannels); got != c.filter {
+			t.Errorf("%s: Winograd weight gradient %v, want %v", convName(c.p), got, c.filter)
 		}
 	}
 }
@@ -234,48 +239,6 @@ func BenchmarkConvWinograd(b *testing.B) {
 					reportGFLOPS(b, convFlops(p))
 				})
 			}
-		}
-	}
-}
-
-func BenchmarkWinoChunk(b *testing.B) {
-	p := resBlockConv
-	r := rand.New(rand.NewPCG(4, 4))
-	x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
-	dy, dw := randSlice(r, p.yLen()), make([]float32, p.wLen())
-	for _, ch := range []int{16, 32, 64, 128} {
-		b.Run(fmt.Sprintf("fwd%d", ch), func(b *testing.B) {
-			winoChunkOverride = ch
-			defer func() { winoChunkOverride = 0 }()
-			for i := 0; i < b.N; i++ {
-				ConvForward(p, x, w, nil, y)
-			}
-		})
-		b.Run(fmt.Sprintf("bf%d", ch), func(b *testing.B) {
-			winoChunkOverride = ch
-			defer func() { winoChunkOverride = 0 }()
-			for i := 0; i < b.N; i++ {
-				ConvBackwardFilter(p, x, dy, dw)
-			}
-		})
-	}
-}
-
-func BenchmarkWinoBatch(b *testing.B) {
-	for _, n := range []int{2, 8, 32} {
-		p := resBlockConv
-		p.N = n
-		r := rand.New(rand.NewPCG(4, 4))
-		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
-		for _, algo := range []int{1, math.MaxInt} {
-			b.Run(fmt.Sprintf("n%d/min%d", n, algo), func(b *testing.B) {
-				withWinoMin(algo, func() {
-					for i := 0; i < b.N; i++ {
-						ConvForward(p, x, w, nil, y)
-					}
-				})
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/image")
-			})
 		}
 	}
 }
