@@ -15,7 +15,10 @@ package kernels
 // chunk's transformed tiles are written straight in the GEMM micro-kernel's
 // packed panel layout (no packing pass), multiplied position by position
 // with the sweep of the blocked GEMM, and transformed back, while they are
-// in L2.
+// in L2. With the 16-wide panels of the assembly kernels the tiles are
+// gathered, transformed and scattered 16 at a time
+// (conv_winograd_lanes.go); the Go kernel's chunks take the scalar
+// transforms below.
 //
 //   - Forward: V = B^T d B per tile and channel, M = U V per position with
 //     U = G g G^T prepacked, Y = A^T M A per tile.
