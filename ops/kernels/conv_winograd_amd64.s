@@ -59,6 +59,15 @@
 	VSUBPS      Z15, Z14, Z10; \
 	VMOVAPS     Z3, Z11
 
+// Broadcasts 2, 4 and 8 into Z29, Z30, Z31 (AX clobbered).
+#define CONSTS248 \
+	MOVL         $0x40000000, AX; \
+	VPBROADCASTD AX, Z29;         \
+	MOVL         $0x40800000, AX; \
+	VPBROADCASTD AX, Z30;         \
+	MOVL         $0x41000000, AX; \
+	VPBROADCASTD AX, Z31
+
 // Stores Z6..Z11 at (base) + k*step for k < 6 (step a register of bytes;
 // t1, t2 clobbered).
 #define STORE6(base, step, t1, t2) \
@@ -141,12 +150,7 @@ TEXT ·winoOutput16(SB), NOSPLIT, $0-36
 	MOVQ dst+16(FP), DI
 	MOVQ tmp+24(FP), BX
 	VBROADCASTSS bias+32(FP), Z28
-	MOVL $0x40000000, AX // 2.0
-	VPBROADCASTD AX, Z29
-	MOVL $0x40800000, AX // 4.0
-	VPBROADCASTD AX, Z30
-	MOVL $0x41000000, AX // 8.0
-	VPBROADCASTD AX, Z31
+	CONSTS248
 	LEAQ (DX)(DX*2), R12
 	SHLQ $1, R12         // 6*stride bytes: one input row
 
@@ -211,12 +215,7 @@ TEXT ·winoGrad16(SB), NOSPLIT, $0-32
 	MOVQ stride+16(FP), DX
 	SHLQ $2, DX
 	MOVQ tmp+24(FP), BX
-	MOVL $0x40000000, AX // 2.0
-	VPBROADCASTD AX, Z29
-	MOVL $0x40800000, AX // 4.0
-	VPBROADCASTD AX, Z30
-	MOVL $0x41000000, AX // 8.0
-	VPBROADCASTD AX, Z31
+	CONSTS248
 	LEAQ (DX)(DX*2), R12
 	SHLQ $1, R12         // 6*stride bytes: one output row
 

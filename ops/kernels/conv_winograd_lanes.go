@@ -178,6 +178,31 @@ type winoScratch struct {
 	tileLanes    [16]winoLane
 }
 
+// panelLanes sets lanes to the size x size tiles of the n tiles from t on
+// (the rest empty), in planes of H x W, per samples plane floats apart, the
+// tiles' top-left elements moved up and left by pt and pl.
+func (w *winoPlan) panelLanes(lanes *[16]winoLane, size, sample, H, W, pt, pl, t, n int) {
+	for l := range lanes {
+		lanes[l] = winoLane{}
+		if l < n {
+			s, oh, ow := w.tileOrigin(t + l)
+			setLane(&lanes[l], size, s*sample, H, W, oh-pt, ow-pl)
+		}
+	}
+}
+
+// channelLanes sets lanes to tile in the planes of channels c0 to c0+15
+// (plane floats apart), the lanes past channels empty.
+func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
+	for l := range lanes {
+		lanes[l] = winoLane{}
+		if c0+l < channels {
+			lanes[l] = tile
+			lanes[l].off += (c0 + l) * plane
+		}
+	}
+}
+
 // winoInputByTiles writes B^T d B of the nt tiles from t0 on into V in
 // the forward layout (panels of 16 tiles, 16 floats per channel), 16 tiles
 // at a time; lanes past nt are zero.
@@ -187,13 +212,7 @@ func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float3
 	hw := g.H * g.W
 	lanes := &s.tileLanes
 	for p := 0; p < nt; p += 16 {
-		for l := range lanes {
-			lanes[l] = winoLane{}
-			if p+l < nt {
-				n, oh, ow := w.tileOrigin(t0 + p + l)
-				setLane(&lanes[l], 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
-			}
-		}
+		w.panelLanes(lanes, 6, g.C*hw, g.H, g.W, g.PT, g.PL, t0+p, min(16, nt-p))
 		checkLanes(w.src, lanes[:], g.W, (g.C-1)*hw)
 		for ci := 0; ci < g.C; ci++ {
 			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, hw)
@@ -220,13 +239,7 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 		checkLanes(w.src, []winoLane{tile}, g.W, (g.C-1)*hw)
 		for c0 := 0; c0 < g.C; c0 += 16 {
-			for l := range lanes {
-				lanes[l] = winoLane{}
-				if c0+l < g.C {
-					lanes[l] = tile
-					lanes[l].off += (c0 + l) * hw
-				}
-			}
+			channelLanes(lanes, tile, c0, g.C, hw)
 			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, 16*hw)
 			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
 			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
@@ -243,13 +256,7 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 	plane := OH * OW
 	lanes := &s.tileLanes
 	for p := 0; p < nt; p += 16 {
-		for l := range lanes {
-			lanes[l] = winoLane{}
-			if p+l < nt {
-				n, oh, ow := w.tileOrigin(t0 + p + l)
-				setLane(&lanes[l], 4, n*w.out*plane, OH, OW, oh, ow)
-			}
-		}
+		w.panelLanes(lanes, 4, w.out*plane, OH, OW, 0, 0, t0+p, min(16, nt-p))
 		checkLanes(w.dst, lanes[:], OW, (w.out-1)*plane)
 		for k := 0; k < w.out; k++ {
 			var b float32
@@ -281,13 +288,7 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
 		checkLanes(w.dst, []winoLane{tile}, OW, (w.out-1)*plane)
 		for k0 := 0; k0 < w.out; k0 += 16 {
-			for l := range lanes {
-				lanes[l] = winoLane{}
-				if k0+l < w.out {
-					lanes[l] = tile
-					lanes[l].off += (k0 + l) * plane
-				}
-			}
+			channelLanes(lanes, tile, k0, w.out, plane)
 			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4, 16*plane)
 			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
 			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)

@@ -215,17 +215,7 @@ func BenchmarkConvWinograd(b *testing.B) {
 	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
 	for _, s := range shapes {
 		p := s.p
-		r := rand.New(rand.NewPCG(4, 4))
-		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
-		dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
-		for _, pass := range []struct {
-			name string
-			f    func()
-		}{
-			{"forward", func() { ConvForward(p, x, w, nil, y) }},
-			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
-			{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
-		} {
+		for _, pass := range convPasses(p) {
 			for _, algo := range []struct {
 				name string
 				min  int
