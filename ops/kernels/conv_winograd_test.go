@@ -55,6 +55,7 @@ func winoCases(c1, c2 int) []ConvParams {
 		conv(2, c2, 8, 8, c2, 3, 3, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1),
 		conv(5, c1, 3, 3, c2, 3, 3, 1, 1, 1, 1, one, 1),
 		conv(2, c2, 13, 4, c1, 3, 3, 1, 1, 1, 1, [4]int{1, 0, 0, 1}, 1),
+		conv(3, c1, 1, 2, c2, 3, 3, 1, 1, 1, 1, one, 1), // images smaller than the kernel
 	}
 }
 
@@ -63,7 +64,10 @@ func winoCases(c1, c2 int) []ConvParams {
 // 1 and 2 threads, with channel counts around the threshold (lowered to 4
 // so that the shapes stay small, and at its real value).
 func TestConvWinograd(t *testing.T) {
+	one := [4]int{1, 1, 1, 1}
 	cases := append(winoCases(4, 5), winoCases(winoMinChannels, winoMinChannels+3)...)
+	// More input channels than a packed block of the weights is deep.
+	cases = append(cases, conv(1, 2*goKernel.kc+5, 5, 6, 20, 3, 3, 1, 1, 1, 1, one, 1))
 	run := func(t *testing.T) {
 		forEachThreads(t, func(t *testing.T) {
 			withWinoMin(4, func() {
