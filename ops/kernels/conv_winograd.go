@@ -36,9 +36,11 @@ package kernels
 // Below them the per-channel transforms cost more than the multiplications
 // they save. Measured with BenchmarkConvWinograd (2 threads, AVX-512): the
 // forward pass of the BSNN ResNet-20's stages takes 3.0 ms against the
-// direct kernel's 1.9 ms at 16 channels, 1.94 against 1.82 at 32, 1.45
-// against 2.13 at 64; the weight gradient 3.1 against 7.2 ms at 16
-// channels (the direct kernel's GEMM over pixels is deep but narrow there).
+// direct kernel's 1.9 ms at 16 channels, 1.45 against 2.13 at 64, and at 32
+// it is a wash (1.94 against 1.82 in one run, 1.78 against 2.07 in
+// another: the threshold stays above it); the weight gradient takes 3.1
+// against 7.2 ms at 16 channels (the direct kernel's GEMM over pixels is
+// deep but narrow there).
 // Variables so that tests cover small shapes.
 var (
 	winoMinChannels       = 48
@@ -73,18 +75,31 @@ func winoStride(n int) int { return roundUp(n, 16) + 16 }
 
 // winoChunkTiles is the number of tiles of a chunk: as many as keep its
 // transformed inputs and products (36 positions x (in + out) channels)
-// within about 640 KiB of L2, a multiple of 16 from 16 to 64.
-func winoChunkTiles(in, out int) int {
-	return min(64, max(16, 655360/(4*winoPositions*(in+out))/16*16))
+// within budget bytes, a multiple of 16 from 16 to 64. The forward pass
+// takes 1.25 MiB (it rereads all transformed kernels, 36*in*out floats, per
+// chunk: larger chunks read them less often), the weight gradient 640 KiB
+// (it adds each chunk into its 36*in*out sums, which should stay in L2
+// with the chunk); BenchmarkConvWinograd's ResNet block is about 5%
+// faster with 64 tiles than 32 in the forward pass, and 8% slower in the
+// weight gradient.
+func winoChunkTiles(in, out, budget int) int {
+	return min(64, max(16, budget/(4*winoPositions*(in+out))/16*16))
 }
 
-// winoSetup plans a pass of geometry g with out output channels.
-func (c *convCall) winoSetup(g convGeom, out int) {
+// The chunk budgets of winoChunkTiles.
+const (
+	winoForwardBudget = 1280 << 10
+	winoFilterBudget  = 640 << 10
+)
+
+// winoSetup plans a pass of geometry g with out output channels and the
+// chunk budget of winoChunkTiles.
+func (c *convCall) winoSetup(g convGeom, out, budget int) {
 	w := &c.wino
 	w.geom, w.out = g, out
 	w.tilesH, w.tilesW = (g.OH+3)/4, (g.OW+3)/4
 	w.tiles = c.p.N * w.tilesH * w.tilesW
-	w.chunk = winoChunkTiles(g.C, out)
+	w.chunk = winoChunkTiles(g.C, out, budget)
 	w.chunks = (w.tiles + w.chunk - 1) / w.chunk
 }
 
@@ -99,7 +114,7 @@ func (w *winoPlan) tileOrigin(t int) (n, oh, ow int) {
 // winoConvolve runs the forward Winograd pass of geometry g: dst (out
 // channels) = conv(src, w) + bias, w being [out][g.C][3][3].
 func (c *convCall) winoConvolve(g convGeom, out int, w, src, bias, dst []float32) {
-	c.winoSetup(g, out)
+	c.winoSetup(g, out, winoForwardBudget)
 	c.wino.src, c.wino.dst, c.wino.bias, c.wino.w = src, dst, bias, w
 	c.mPad = roundUp(out, c.kr.mr)
 	c.wpack = grow(c.wpack, winoPositions*c.mPad*g.C)

@@ -8,7 +8,7 @@ package kernels
 // is c.geom).
 func (c *convCall) winoFilterGradient() {
 	p := c.p
-	c.winoSetup(c.geom, p.M)
+	c.winoSetup(c.geom, p.M, winoFilterBudget)
 	w := &c.wino
 	w.src, w.dst = c.x, c.dy
 	c.mode = modeWinogradFilter
