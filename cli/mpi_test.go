@@ -192,7 +192,10 @@ func compareRuns(t *testing.T, got, want, model string) {
 // about 10^7 neuron updates per step: at SGD's default learning rate 0.1
 // that happened about once in 50 steps (seeds 1-4, this engine and the one
 // before the fused kernels alike), so its SGD run takes a learning rate of
-// 0.01, which makes the differences ten times smaller. A rank normalizing
+// 0.005, which makes the differences twenty times smaller (at 0.01 the run
+// with Winograd backward data for the 64-channel layers parted ways at step
+// 12, after 11 steps within 1e-5: a spike flip, not a wrong gradient, which
+// shows from the first step). A rank normalizing
 // with its own statistics, or a gradient left out of the sum, still shows
 // from the first step.
 func TestFinetuneMPI(t *testing.T) {
@@ -201,7 +204,7 @@ func TestFinetuneMPI(t *testing.T) {
 		fixture string
 		batch   int
 		sgdLR   string
-	}{{"lenet_op13_keepbn_dynamic", 16, "0.1"}, {"resnet20_op13_folded_dynamic", 8, "0.01"}} {
+	}{{"lenet_op13_keepbn_dynamic", 16, "0.1"}, {"resnet20_op13_folded_dynamic", 8, "0.005"}} {
 		model := bsnnModel(t, tc.fixture)
 		for _, opt := range []string{"sgd", "adam"} {
 			t.Run(strings.SplitN(tc.fixture, "_", 2)[0]+"/"+opt, func(t *testing.T) {

@@ -20,6 +20,9 @@ func TestNoAllocations(t *testing.T) {
 		ps := p
 		ps.StrideH, ps.StrideW = 2, 2
 		dys := randSlice(r, ps.yLen())
+		pw := conv(2, winoMinChannels, 9, 9, winoMinChannels, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, 1)
+		xw, ww, _, dyw := convData(pw, 2)
+		yw, dxw, dww := make([]float32, pw.yLen()), make([]float32, pw.xLen()), make([]float32, pw.wLen())
 		pd := conv(4, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, 16)
 		pp := pool(4, 16, 12, 12, 3, 3, 2, 2, [4]int{1, 1, 1, 1}, 1, 1, true)
 		py, pdx, am := make([]float32, pp.yLen()), make([]float32, pp.xLen()), make([]int32, pp.yLen())
@@ -31,6 +34,8 @@ func TestNoAllocations(t *testing.T) {
 			"ConvBackwardData":   func() { ConvBackwardData(p, dy, w, dx) },
 			"ConvBackwardFilter": func() { ConvBackwardFilter(p, x, dy, dw) },
 			"ConvBackwardBias":   func() { ConvBackwardBias(p, dy, db) },
+			"WinogradForward":    func() { ConvForward(pw, xw, ww, nil, yw) },
+			"WinogradBackward":   func() { ConvBackwardData(pw, dyw, ww, dxw); ConvBackwardFilter(pw, xw, dyw, dww) },
 			"ConvBackwardDataS2": func() { ConvBackwardData(ps, dys, w, dx) },
 			"DepthwiseForward":   func() { ConvForward(pd, x, w[:pd.wLen()], nil, y[:pd.yLen()]) },
 			"MaxPool":            func() { MaxPoolForward(pp, x, py, am); MaxPoolBackward(pp, py, am, pdx) },

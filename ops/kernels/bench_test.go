@@ -111,6 +111,24 @@ func BenchmarkConvResBlock(b *testing.B) {
 	})
 }
 
+// convPass is one convolution pass on random operands.
+type convPass struct {
+	name string
+	f    func()
+}
+
+// convPasses returns the three passes of p on random operands.
+func convPasses(p ConvParams) []convPass {
+	r := rand.New(rand.NewPCG(4, 4))
+	x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
+	dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+	return []convPass{
+		{"forward", func() { ConvForward(p, x, w, nil, y) }},
+		{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
+		{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
+	}
+}
+
 // BenchmarkConv times each convolution pass alone on several shapes.
 func BenchmarkConv(b *testing.B) {
 	shapes := []struct {
@@ -127,17 +145,7 @@ func BenchmarkConv(b *testing.B) {
 	}
 	for _, s := range shapes {
 		p := s.p
-		r := rand.New(rand.NewPCG(4, 4))
-		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())
-		dy, dx, dw := randSlice(r, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
-		for _, pass := range []struct {
-			name string
-			f    func()
-		}{
-			{"forward", func() { ConvForward(p, x, w, nil, y) }},
-			{"backward_data", func() { ConvBackwardData(p, dy, w, dx) }},
-			{"backward_filter", func() { ConvBackwardFilter(p, x, dy, dw) }},
-		} {
+		for _, pass := range convPasses(p) {
 			b.Run(s.name+"/"+pass.name, func(b *testing.B) {
 				benchKernels(b, func(b *testing.B) {
 					for i := 0; i < b.N; i++ {

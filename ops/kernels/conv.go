@@ -94,6 +94,7 @@ const (
 	convGEMM      = iota // im2col (fused into B packing) + GEMM
 	convPointwise        // 1x1, stride 1, no pad: the image is the GEMM operand
 	convDepthwise        // one input channel per group: direct loops
+	convWinograd         // 3x3, unit stride, enough channels: Winograd F(4x4, 3x3) (forward, backward data)
 )
 
 func (p ConvParams) strategy() int {
@@ -103,6 +104,8 @@ func (p ConvParams) strategy() int {
 	case p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0:
 		return convPointwise
+	case p.winograd(winoMinChannels):
+		return convWinograd
 	}
 	return convGEMM
 }
@@ -126,6 +129,10 @@ func ConvForward(p ConvParams, x, w, bias, y []float32) {
 	if c.strategy == convDepthwise {
 		c.mode = modeDepthwiseForward
 		c.runItems(p.N*p.M, false)
+		return
+	}
+	if c.strategy == convWinograd {
+		c.winoConvolve(c.geom, p.M, w, x, bias, y)
 		return
 	}
 	c.packWeights(false, c.Mg, c.K, w, c.K)
@@ -170,6 +177,12 @@ func ConvBackwardData(p ConvParams, dy, w, dx []float32) {
 	case c.strategy == convDepthwise:
 		c.mode = modeDepthwiseBackwardData
 		c.runItems(p.N*p.C, false)
+		return
+	case c.strategy == convWinograd:
+		// The adjoint is the convolution of dy with the flipped,
+		// transposed kernel (see transposedGeom).
+		c.flipWeights(w)
+		c.winoConvolve(c.transposedGeom(), p.C, c.flipped, dy, nil, dx)
 		return
 	case c.strategy == convPointwise:
 		// dx[n,g] (Cg x HW) = W_g^T (Cg x Mg) * dy[n,g] (Mg x HW).
@@ -222,6 +235,10 @@ func ConvBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	if c.sparseFilter() {
 		return
 	}
+	if p.winograd(winoMinFilterChannels) {
+		c.winoFilterGradient()
+		return
+	}
 	c.mode = modeBackwardFilter
 	c.prepareIm2col()
 	wl := p.wLen()
@@ -268,6 +285,10 @@ const (
 	modeSparseList
 	modeSparseGrid
 	modeSparseSum
+	modeWinograd
+	modeWinogradPack
+	modeWinogradFilter
+	modeWinogradFilterGrad
 )
 
 // convCall is one convolution call: its operands, derived sizes, the packed
@@ -287,6 +308,7 @@ type convCall struct {
 	partials              [][]float32 // per-part dw sums (part 0 uses dw)
 	doffs                 []int32     // im2col row offsets of the direct convolution
 	sparse                sparseState // scratch of the sparse weight gradient
+	wino                  winoPlan    // the Winograd pass
 	items, parts, threads int
 	gemmThreads           int // > 1: one item at a time, each GEMM split
 	next                  atomic.Int64
@@ -427,14 +449,18 @@ func (c *convCall) RunPart(part int) {
 		ws = getWorkspace()
 		defer putWorkspace(ws)
 	}
-	if c.mode == modeBackwardFilter {
+	if c.mode == modeBackwardFilter || c.mode == modeWinogradFilter {
 		// Each part sums a fixed, contiguous range of items in order into
 		// its own buffer, so the result does not depend on scheduling: the
 		// weight gradient is bit-identical from run to run (resumed training
 		// must reproduce an uninterrupted run exactly).
 		lo, hi := part*c.items/c.parts, (part+1)*c.items/c.parts
 		for item := lo; item < hi; item++ {
-			c.backwardFilterItem(ws, item, part)
+			if c.mode == modeWinogradFilter {
+				c.winoFilterItem(ws, item, part)
+			} else {
+				c.backwardFilterItem(ws, item, part)
+			}
 		}
 		return
 	}
@@ -468,6 +494,12 @@ func (c *convCall) RunPart(part int) {
 			c.sparseGridItem(ws, item)
 		case modeSparseSum:
 			c.sparseSumItem(part, item)
+		case modeWinograd:
+			c.winoForwardItem(ws, item)
+		case modeWinogradPack:
+			c.winoPackItem(item)
+		case modeWinogradFilterGrad:
+			c.winoFilterGradItem(item)
 		}
 	}
 }

@@ -79,7 +79,7 @@ type sparseState struct {
 // c.dw set) and reports whether it computed dw.
 func (c *convCall) sparseFilter() bool {
 	p := c.p
-	if !sparseOK(c.kr) || p.Groups != 1 || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 || c.strategy != convGEMM {
+	if !sparseOK(c.kr) || p.Groups != 1 || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 || (c.strategy != convGEMM && c.strategy != convWinograd) {
 		return false
 	}
 	s := &c.sparse

@@ -128,6 +128,18 @@
 // way on the transposed geometry, without col2im. Each output element is
 // the same sum in the same order as the GEMM's.
 //
+// 3x3 convolutions with unit stride and dilation, no groups and enough
+// channels run as Winograd F(4x4, 3x3) (conv_winograd.go): per 4x4 output
+// tile, 36 products over channels instead of 144 multiply-adds per pixel
+// and channel pair, 4x fewer multiplications, for the forward pass and
+// backward data (at least 48 input and output channels) and the weight
+// gradient (at least 16; where the input is spikes the sparse path below
+// comes first). A chunk of tiles is gathered, transformed and multiplied
+// while it is in L2, the transforms running 16 tiles or channels at a time
+// (AVX-512 assembly, Go elsewhere). The results differ from the direct
+// kernel's by a few 1e-6 of their largest magnitude (TestWinogradAccuracy);
+// the weight gradient's parts are summed in a fixed order as above.
+//
 // The weight gradient of a spike input (every nonzero of a sample the
 // same value, at most 35% nonzero, unit strides: the AGMM-gated spikes of
 // a BSNN's binary layers) is computed from the nonzeros only
@@ -144,7 +156,8 @@
 //
 // BenchmarkSgemm, BenchmarkConv and BenchmarkConvResBlock (run with
 // -cpu 1,2 -benchmem) report GFLOP/s and allocations; BenchmarkConvDirect
-// compares the direct convolution with im2col, BenchmarkConvBackwardFilterSpikes
+// compares the direct convolution with im2col, BenchmarkConvWinograd
+// Winograd with the direct kernel, BenchmarkConvBackwardFilterSpikes
 // the sparse weight gradient with the GEMM, BenchmarkVecOps the primitives
 // (MB/s);
 // testdata/torch_conv_bench.py times the same shapes in PyTorch.

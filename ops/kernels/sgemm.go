@@ -302,6 +302,9 @@ type gemmWorkspace struct {
 	col   []float32    // im2col-gradient chunk of ConvBackwardData
 	pad   []float32    // zero-padded image of the direct convolution
 	tpose []float32    // im2col panels that packIm2colT transposes
+	winoV []float32    // a chunk's transformed Winograd input tiles
+	winoM []float32    // a chunk's Winograd products (or output-gradient tiles)
+	wino  winoScratch  // tile blocks of the Winograd lane transforms
 	block [256]float32 // one transposed 16x16 block
 }
 

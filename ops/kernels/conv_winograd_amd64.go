@@ -1,0 +1,55 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// The AVX-512 Winograd transforms of conv_winograd_amd64.s.
+
+//go:noescape
+func winoInput16(src, dst *float32, stride int)
+
+//go:noescape
+func winoOutput16(src *float32, stride int, dst, tmp *float32, bias float32)
+
+//go:noescape
+func winoGrad16(src, dst *float32, stride int, tmp *float32)
+
+//go:noescape
+func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
+
+//go:noescape
+func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
+
+func init() {
+	if avx512Kernel == nil {
+		return
+	}
+	winoAsmLanes = &winoLaneOps{
+		name: "avx512",
+		input: func(blk, dst []float32, stride int) {
+			_ = blk[winoPositions*16-1]
+			_ = dst[35*stride+15]
+			winoInput16(&blk[0], &dst[0], stride)
+		},
+		output: func(src []float32, stride int, dst []float32, bias float32) {
+			_ = src[35*stride+15]
+			_ = dst[255]
+			var tmp [24 * 16]float32
+			winoOutput16(&src[0], stride, &dst[0], &tmp[0], bias)
+		},
+		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int) {
+			slot := winoSlot(size)
+			_ = dst[16*slot-1]
+			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot, ahead)
+		},
+		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int) {
+			_ = src[255]
+			winoScatter16(&dst[0], &lanes[0], ld, &src[0], ahead)
+		},
+		grad: func(blk, dst []float32, stride int) {
+			_ = blk[255]
+			_ = dst[35*stride+15]
+			var tmp [24 * 16]float32
+			winoGrad16(&blk[0], &dst[0], stride, &tmp[0])
+		},
+	}
+}

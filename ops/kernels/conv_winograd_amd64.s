@@ -1,0 +1,371 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 transforms of Winograd F(4x4, 3x3), 16 lanes at a time (16 tiles
+// or 16 channels): the 1-D transforms of winograd_transforms.go on ZMM
+// registers, applied to the columns, then the rows, of a tile. Z29..Z31 hold
+// broadcast constants.
+
+// B^T d of Z0..Z5 into Z6..Z11 (Z30 = 4, Z31 = 5; Z12..Z15 clobbered).
+#define IN1D \
+	VMOVAPS      Z4, Z6;        \
+	VFMADD231PS  Z30, Z0, Z6;   \
+	VFNMADD231PS Z31, Z2, Z6;   \
+	VMOVAPS      Z4, Z12;       \
+	VFNMADD231PS Z30, Z2, Z12;  \
+	VMOVAPS      Z3, Z13;       \
+	VFNMADD231PS Z30, Z1, Z13;  \
+	VADDPS       Z13, Z12, Z7;  \
+	VSUBPS       Z13, Z12, Z8;  \
+	VSUBPS       Z2, Z4, Z14;   \
+	VSUBPS       Z1, Z3, Z15;   \
+	VADDPS       Z15, Z15, Z15; \
+	VADDPS       Z15, Z14, Z9;  \
+	VSUBPS       Z15, Z14, Z10; \
+	VMOVAPS      Z5, Z11;       \
+	VFMADD231PS  Z30, Z1, Z11;  \
+	VFNMADD231PS Z31, Z3, Z11
+
+// A^T m of Z0..Z5 into Z6..Z9 (Z29 = 2, Z30 = 4, Z31 = 8; Z12..Z15
+// clobbered).
+#define OUT1D \
+	VADDPS      Z2, Z1, Z12;  \
+	VSUBPS      Z2, Z1, Z13;  \
+	VADDPS      Z4, Z3, Z14;  \
+	VSUBPS      Z4, Z3, Z15;  \
+	VADDPS      Z12, Z0, Z6;  \
+	VADDPS      Z14, Z6, Z6;  \
+	VMOVAPS     Z13, Z7;      \
+	VFMADD231PS Z29, Z15, Z7; \
+	VMOVAPS     Z12, Z8;      \
+	VFMADD231PS Z30, Z14, Z8; \
+	VADDPS      Z13, Z5, Z9;  \
+	VFMADD231PS Z31, Z15, Z9
+
+// A e of Z0..Z3 into Z6..Z11 (Z29 = 2, Z30 = 4, Z31 = 8; Z12..Z15
+// clobbered).
+#define GRAD1D \
+	VMOVAPS     Z0, Z6;       \
+	VADDPS      Z2, Z0, Z12;  \
+	VADDPS      Z3, Z1, Z13;  \
+	VADDPS      Z13, Z12, Z7; \
+	VSUBPS      Z13, Z12, Z8; \
+	VMOVAPS     Z0, Z14;      \
+	VFMADD231PS Z30, Z2, Z14; \
+	VMULPS      Z31, Z3, Z15; \
+	VFMADD231PS Z29, Z1, Z15; \
+	VADDPS      Z15, Z14, Z9; \
+	VSUBPS      Z15, Z14, Z10; \
+	VMOVAPS     Z3, Z11
+
+// Broadcasts 2, 4 and 8 into Z29, Z30, Z31 (AX clobbered).
+#define CONSTS248 \
+	MOVL         $0x40000000, AX; \
+	VPBROADCASTD AX, Z29;         \
+	MOVL         $0x40800000, AX; \
+	VPBROADCASTD AX, Z30;         \
+	MOVL         $0x41000000, AX; \
+	VPBROADCASTD AX, Z31
+
+// Stores Z6..Z11 at (base) + k*step for k < 6 (step a register of bytes;
+// t1, t2 clobbered).
+#define STORE6(base, step, t1, t2) \
+	VMOVUPS Z6, (base);              \
+	VMOVUPS Z7, (base)(step*1);      \
+	LEAQ    (base)(step*2), t1;      \
+	VMOVUPS Z8, (t1);                \
+	VMOVUPS Z9, (t1)(step*1);        \
+	LEAQ    (t1)(step*2), t2;        \
+	VMOVUPS Z10, (t2);               \
+	VMOVUPS Z11, (t2)(step*1)
+
+// func winoInput16(src, dst *float32, stride int)
+//
+// src holds a 6x6 tile of 16 lanes, element (r, j) at src[(6r+j)*16:][:16];
+// dst[(6i+j)*stride:][:16] is set to element (i, j) of B^T d B. src is
+// overwritten (the column pass runs in place).
+TEXT ·winoInput16(SB), NOSPLIT, $0-24
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVL $0x40800000, AX // 4.0
+	VPBROADCASTD AX, Z30
+	MOVL $0x40A00000, AX // 5.0
+	VPBROADCASTD AX, Z31
+	LEAQ (DX)(DX*2), R12
+	SHLQ $1, R12         // 6*stride bytes: one output row
+
+	// Columns, in place.
+	MOVQ SI, R8
+	MOVQ $6, CX
+incol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 384(R8), Z1
+	VMOVUPS 768(R8), Z2
+	VMOVUPS 1152(R8), Z3
+	VMOVUPS 1536(R8), Z4
+	VMOVUPS 1920(R8), Z5
+	IN1D
+	VMOVUPS Z6, 0(R8)
+	VMOVUPS Z7, 384(R8)
+	VMOVUPS Z8, 768(R8)
+	VMOVUPS Z9, 1152(R8)
+	VMOVUPS Z10, 1536(R8)
+	VMOVUPS Z11, 1920(R8)
+	ADDQ $64, R8
+	DECQ CX
+	JNZ  incol
+
+	// Rows, into dst.
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ $6, CX
+inrow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	VMOVUPS 192(R8), Z3
+	VMOVUPS 256(R8), Z4
+	VMOVUPS 320(R8), Z5
+	IN1D
+	STORE6(R9, DX, R10, R11)
+	ADDQ $384, R8
+	ADDQ R12, R9
+	DECQ CX
+	JNZ  inrow
+	VZEROUPPER
+	RET
+
+// func winoOutput16(src *float32, stride int, dst, tmp *float32, bias float32)
+//
+// src[(6r+j)*stride:][:16] holds element (r, j) of a 6x6 Winograd-domain
+// tile of 16 lanes; dst[(4i+j)*16:][:16] is set to element (i, j) of
+// A^T m A + bias. tmp is 24*16 floats of scratch.
+TEXT ·winoOutput16(SB), NOSPLIT, $0-36
+	MOVQ src+0(FP), SI
+	MOVQ stride+8(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+16(FP), DI
+	MOVQ tmp+24(FP), BX
+	VBROADCASTSS bias+32(FP), Z28
+	CONSTS248
+	LEAQ (DX)(DX*2), R12
+	SHLQ $1, R12         // 6*stride bytes: one input row
+
+	// Rows: tmp[(4r+j)*16] = (m A)[r][j].
+	MOVQ SI, R9
+	MOVQ BX, R8
+	MOVQ $6, CX
+outrow:
+	VMOVUPS (R9), Z0
+	VMOVUPS (R9)(DX*1), Z1
+	LEAQ    (R9)(DX*2), R10
+	VMOVUPS (R10), Z2
+	VMOVUPS (R10)(DX*1), Z3
+	LEAQ    (R10)(DX*2), R11
+	VMOVUPS (R11), Z4
+	VMOVUPS (R11)(DX*1), Z5
+	OUT1D
+	VMOVUPS Z6, 0(R8)
+	VMOVUPS Z7, 64(R8)
+	VMOVUPS Z8, 128(R8)
+	VMOVUPS Z9, 192(R8)
+	ADDQ R12, R9
+	ADDQ $256, R8
+	DECQ CX
+	JNZ  outrow
+
+	// Columns: dst[(4i+j)*16] = (A^T tmp)[i][j] + bias.
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $4, CX
+outcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 256(R8), Z1
+	VMOVUPS 512(R8), Z2
+	VMOVUPS 768(R8), Z3
+	VMOVUPS 1024(R8), Z4
+	VMOVUPS 1280(R8), Z5
+	OUT1D
+	VADDPS  Z28, Z6, Z6
+	VADDPS  Z28, Z7, Z7
+	VADDPS  Z28, Z8, Z8
+	VADDPS  Z28, Z9, Z9
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 256(R9)
+	VMOVUPS Z8, 512(R9)
+	VMOVUPS Z9, 768(R9)
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  outcol
+	VZEROUPPER
+	RET
+
+// func winoGrad16(src, dst *float32, stride int, tmp *float32)
+//
+// src[(4i+j)*16:][:16] holds element (i, j) of a 4x4 output-gradient tile
+// e of 16 lanes; dst[(6r+j)*stride:][:16] is set to element (r, j) of
+// A e A^T. tmp is 24*16 floats of scratch.
+TEXT ·winoGrad16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ tmp+24(FP), BX
+	CONSTS248
+	LEAQ (DX)(DX*2), R12
+	SHLQ $1, R12         // 6*stride bytes: one output row
+
+	// Rows: tmp[(6i+r)*16] = (e A^T)[i][r].
+	MOVQ SI, R8
+	MOVQ BX, R9
+	MOVQ $4, CX
+gradrow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	VMOVUPS 192(R8), Z3
+	GRAD1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 64(R9)
+	VMOVUPS Z8, 128(R9)
+	VMOVUPS Z9, 192(R9)
+	VMOVUPS Z10, 256(R9)
+	VMOVUPS Z11, 320(R9)
+	ADDQ $256, R8
+	ADDQ $384, R9
+	DECQ CX
+	JNZ  gradrow
+
+	// Columns: dst[(6q+r)*stride] = (A tmp)[q][r].
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $6, CX
+gcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 384(R8), Z1
+	VMOVUPS 768(R8), Z2
+	VMOVUPS 1152(R8), Z3
+	GRAD1D
+	STORE6(R9, R12, R10, R11)
+	ADDQ $64, R8
+	ADDQ DX, R9
+	DECQ CX
+	JNZ  gcol
+	VZEROUPPER
+	RET
+
+// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
+//
+// Gathers 16 size x size tiles (size <= 16): tile l (lanes[l]) goes to
+// dst[slot*l:], row r at dst[slot*l+size*r:][:size]. Rows r0 <= r < r1 read
+// the columns of the lane's mask from src[off + r*ld:] (zeros in the other
+// columns); the other rows are zeros. Masked-off columns are never read, so
+// off may point outside the image. Every row read is prefetched ahead
+// floats further on (the next call's rows: the same tiles of the next
+// channel), since the rows of a tile lie in different pages of a channel's
+// plane, where the hardware prefetchers do not look.
+TEXT ·winoGather16(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ lanes+8(FP), BX
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+	MOVQ size+32(FP), R13
+	MOVQ slot+40(FP), R14
+	SHLQ $2, R14
+	MOVQ ahead+48(FP), R15
+	SHLQ $2, R15
+	MOVL $1, AX
+	MOVQ R13, CX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2 // the row's size columns
+	VPXORD Z0, Z0, Z0
+	MOVQ $16, CX
+
+glane:
+	MOVQ  0(BX), R8
+	LEAQ  (SI)(R8*4), R8
+	KMOVW 8(BX), K1
+	MOVQ  16(BX), R9
+	MOVQ  24(BX), R10
+	XORQ  R11, R11
+	MOVQ  DI, R12
+
+grow:
+	CMPQ R11, R9
+	JLT  gzero
+	CMPQ R11, R10
+	JGE  gzero
+	VMOVUPS.Z (R8), K1, Z1
+	VMOVUPS   Z1, K2, (R12)
+	PREFETCHT0 (R8)(R15*1)
+	JMP  gnext
+
+gzero:
+	VMOVUPS Z0, K2, (R12)
+
+gnext:
+	ADDQ DX, R8
+	LEAQ (R12)(R13*4), R12
+	INCQ R11
+	CMPQ R11, R13
+	JLT  grow
+	ADDQ $32, BX
+	ADDQ R14, DI
+	DECQ CX
+	JNZ  glane
+	VZEROUPPER
+	RET
+
+// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
+//
+// Writes 16 4x4 tiles: for tile l (lanes[l]) and rows r0 <= r < r1, the
+// columns of the lane's mask of src[16l+4r:][:4] go to dst[off + r*ld:].
+// Every row written is prefetched ahead floats further on, as in
+// winoGather16.
+TEXT ·winoScatter16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ lanes+8(FP), BX
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ src+24(FP), SI
+	MOVQ ahead+32(FP), R15
+	SHLQ $2, R15
+	MOVQ $16, CX
+
+slane:
+	MOVQ  0(BX), R8
+	LEAQ  (DI)(R8*4), R8
+	KMOVW 8(BX), K1
+	MOVQ  16(BX), R9
+	MOVQ  24(BX), R10
+	MOVQ  R9, R11
+	SHLQ  $4, R9
+	LEAQ  (SI)(R9*1), R12 // src row r0
+	MOVQ  R11, AX
+	IMULQ DX, AX
+	ADDQ  AX, R8          // dst row r0
+
+srow:
+	CMPQ R11, R10
+	JGE  sdone
+	VMOVUPS (R12), X1
+	VMOVUPS Z1, K1, (R8)
+	PREFETCHT0 (R8)(R15*1)
+	ADDQ DX, R8
+	ADDQ $16, R12
+	INCQ R11
+	JMP  srow
+
+sdone:
+	ADDQ $32, BX
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  slane
+	VZEROUPPER
+	RET

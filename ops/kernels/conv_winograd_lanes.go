@@ -1,0 +1,297 @@
+package kernels
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// The Winograd transforms 16 lanes at a time. With a micro-kernel whose B
+// panels are 16 wide (and that has the 16x16 transposer), 16 tiles (or 16
+// channels) of a chunk are gathered tile by tile, transposed so that each
+// tile element holds 16 lanes, and transformed as vectors, straight into
+// the packed panels: assembly on AVX-512, the scalar transforms per lane
+// elsewhere.
+
+// winoLaneOps are the three transforms on 16 lanes. input: blk is a 6x6
+// tile of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
+// element (i, j) of B^T d B goes to dst[(6i+j)*stride:][:16]. output: the
+// 6x6 Winograd-domain tile at src[(6r+j)*stride:][:16] becomes A^T m A +
+// bias at dst[(4i+j)*16:][:16]. grad: the 4x4 tile e at blk[(4i+j)*16:]
+// becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
+// tiles of lanes, read from src with row stride ld, go to
+// dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
+// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes. The caller
+// checks the lanes first (checkLanes): the assembly does not. Both may
+// prefetch the elements ahead floats past those they touch (what the next
+// call will: the lanes' planes are far apart, and the prefetchers do not
+// follow them), which need not be inside the slice.
+type winoLaneOps struct {
+	name    string
+	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
+	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
+	input   func(blk, dst []float32, stride int)
+	output  func(src []float32, stride int, dst []float32, bias float32)
+	grad    func(blk, dst []float32, stride int)
+}
+
+// winoAsmLanes is the assembly implementation, nil when the CPU lacks it.
+var winoAsmLanes *winoLaneOps
+
+// winoGoLanes runs the scalar transforms lane by lane.
+var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+
+// winoForceGoLanes makes the lane path use winoGoLanes (tests).
+var winoForceGoLanes bool
+
+// winoLanes returns the lane transforms for kernel kr, or nil when its
+// panels do not fit them (the chunk then runs the scalar transforms).
+func winoLanes(kr *microKernel) *winoLaneOps {
+	switch {
+	case kr.nr != 16 || kr.transpose16 == nil:
+		return nil
+	case winoAsmLanes != nil && !winoForceGoLanes:
+		return winoAsmLanes
+	}
+	return winoGoLanes
+}
+
+// A winoLane is one tile of a gather or scatter: its top-left element at
+// off (which may be negative or past a row's end: the tile hangs over the
+// image's border), the rows r0 <= r < r1 and the columns j (bit j of mask)
+// that lie inside the image. The assembly reads the fields as four int64s.
+type winoLane struct {
+	off, mask, r0, r1 int
+}
+
+// setLane sets lane to the size x size tile at (ih, iw) of the H x W plane
+// that starts at element base.
+func setLane(lane *winoLane, size, base, H, W, ih, iw int) {
+	lane.off = base + ih*W + iw
+	lane.r0, lane.r1 = min(max(-ih, 0), size), min(max(H-ih, 0), size)
+	lane.mask = 0
+	for j := max(-iw, 0); j < min(W-iw, size); j++ {
+		lane.mask |= 1 << j
+	}
+	if lane.r0 >= lane.r1 || lane.mask == 0 {
+		lane.r0, lane.r1 = 0, 0
+	}
+}
+
+// winoSlot is the floats between the gathered tiles of size: 48 for the
+// 6x6 input tiles (36 rounded up to the 16x16 blocks of the transposer), 16
+// for 4x4.
+func winoSlot(size int) int { return roundUp(size*size, 16) }
+
+// checkLanes panics unless every element the lanes cover is inside s, with
+// the lanes as they are and moved on by up to shift elements (the callers
+// step them from plane to plane and check once).
+func checkLanes(s []float32, lanes []winoLane, ld, shift int) {
+	for l := range lanes {
+		ln := &lanes[l]
+		if ln.r0 >= ln.r1 {
+			continue
+		}
+		lo := ln.off + ln.r0*ld + bits.TrailingZeros(uint(ln.mask))
+		hi := ln.off + (ln.r1-1)*ld + bits.Len(uint(ln.mask)) - 1 + shift
+		if lo < 0 || hi >= len(s) || ln.mask >= 1<<16 {
+			panic(fmt.Sprintf("kernels: Winograd tile lane %d covers [%d, %d] of %d elements", l, lo, hi, len(s)))
+		}
+	}
+}
+
+func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, _ int) {
+	slot := winoSlot(size)
+	for l := range lanes {
+		ln := &lanes[l]
+		d := dst[slot*l:][:size*size]
+		clear(d)
+		for r := ln.r0; r < ln.r1; r++ {
+			for j := 0; j < size; j++ {
+				if ln.mask>>j&1 != 0 {
+					d[size*r+j] = src[ln.off+r*ld+j]
+				}
+			}
+		}
+	}
+}
+
+func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32, _ int) {
+	for l := range lanes {
+		ln := &lanes[l]
+		for r := ln.r0; r < ln.r1; r++ {
+			for j := 0; j < 4; j++ {
+				if ln.mask>>j&1 != 0 {
+					dst[ln.off+r*ld+j] = src[16*l+4*r+j]
+				}
+			}
+		}
+	}
+}
+
+func winoInputLanesGo(blk, dst []float32, stride int) {
+	for l := 0; l < 16; l++ {
+		var d [winoPositions]float32
+		for xi := range d {
+			d[xi] = blk[xi*16+l]
+		}
+		winoInput(&d)
+		for xi, v := range d {
+			dst[xi*stride+l] = v
+		}
+	}
+}
+
+func winoOutputLanesGo(src []float32, stride int, dst []float32, bias float32) {
+	for l := 0; l < 16; l++ {
+		var m [winoPositions]float32
+		for xi := range m {
+			m[xi] = src[xi*stride+l]
+		}
+		var y [16]float32
+		winoOutput(&m, &y)
+		for q, v := range y {
+			dst[q*16+l] = v + bias
+		}
+	}
+}
+
+func winoGradLanesGo(blk, dst []float32, stride int) {
+	for l := 0; l < 16; l++ {
+		var e [16]float32
+		for q := range e {
+			e[q] = blk[q*16+l]
+		}
+		var m [winoPositions]float32
+		winoGrad(&e, &m)
+		for xi, v := range m {
+			dst[xi*stride+l] = v
+		}
+	}
+}
+
+// winoScratch holds a worker's tile blocks for the lane transforms: 16
+// tiles of 48 floats (36 used) as gathered, the same transposed, and the
+// tiles' lanes (here rather than on the stack: the lane ops are function
+// values, so a local passed to them would escape to the heap).
+type winoScratch struct {
+	tiles, lanes [16 * 48]float32
+	tileLanes    [16]winoLane
+}
+
+// panelLanes sets lanes to the size x size tiles of the n tiles from t on
+// (the rest empty), in planes of H x W, per samples plane floats apart, the
+// tiles' top-left elements moved up and left by pt and pl.
+func (w *winoPlan) panelLanes(lanes *[16]winoLane, size, sample, H, W, pt, pl, t, n int) {
+	for l := range lanes {
+		lanes[l] = winoLane{}
+		if l < n {
+			s, oh, ow := w.tileOrigin(t + l)
+			setLane(&lanes[l], size, s*sample, H, W, oh-pt, ow-pl)
+		}
+	}
+}
+
+// channelLanes sets lanes to tile in the planes of channels c0 to c0+15
+// (plane floats apart), the lanes past channels empty.
+func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
+	for l := range lanes {
+		lanes[l] = winoLane{}
+		if c0+l < channels {
+			lanes[l] = tile
+			lanes[l].off += (c0 + l) * plane
+		}
+	}
+}
+
+// winoInputByTiles writes B^T d B of the nt tiles from t0 on into V in
+// the forward layout (panels of 16 tiles, 16 floats per channel), 16 tiles
+// at a time; lanes past nt are zero.
+func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float32, pos, t0, nt int) {
+	w := &c.wino
+	g := &w.geom
+	hw := g.H * g.W
+	lanes := &s.tileLanes
+	for p := 0; p < nt; p += 16 {
+		w.panelLanes(lanes, 6, g.C*hw, g.H, g.W, g.PT, g.PL, t0+p, min(16, nt-p))
+		checkLanes(w.src, lanes[:], g.W, (g.C-1)*hw)
+		for ci := 0; ci < g.C; ci++ {
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, hw)
+			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
+			ops.input(s.lanes[:], V[p*g.C+ci*16:], pos)
+			for l := range lanes {
+				lanes[l].off += hw
+			}
+		}
+	}
+}
+
+// winoInputByChannels writes B^T d B of the nt tiles from t0 on into V in
+// the weight-gradient layout (panels of 16 channels, 16 floats per tile);
+// lanes past the channel count are zero.
+func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []float32, pos, t0, nt int) {
+	w := &c.wino
+	g := &w.geom
+	hw := g.H * g.W
+	lanes := &s.tileLanes
+	for t := 0; t < nt; t++ {
+		n, oh, ow := w.tileOrigin(t0 + t)
+		var tile winoLane
+		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
+		checkLanes(w.src, []winoLane{tile}, g.W, (g.C-1)*hw)
+		for c0 := 0; c0 < g.C; c0 += 16 {
+			channelLanes(lanes, tile, c0, g.C, hw)
+			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, 16*hw)
+			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
+			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
+		}
+	}
+}
+
+// winoOutputByTiles writes A^T M A (+ bias) of the chunk's nt tiles into
+// the output, 16 tiles at a time. M holds the positions ms apart, each
+// out x tp.
+func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float32, t0, nt, tp, ms int) {
+	w := &c.wino
+	OH, OW := w.geom.OH, w.geom.OW
+	plane := OH * OW
+	lanes := &s.tileLanes
+	for p := 0; p < nt; p += 16 {
+		w.panelLanes(lanes, 4, w.out*plane, OH, OW, 0, 0, t0+p, min(16, nt-p))
+		checkLanes(w.dst, lanes[:], OW, (w.out-1)*plane)
+		for k := 0; k < w.out; k++ {
+			var b float32
+			if w.bias != nil {
+				b = w.bias[k]
+			}
+			ops.output(M[k*tp+p:], ms, s.lanes[:256], b)
+			c.kr.transpose16(s.tiles[:256], s.lanes[:256], 16, 16, 1)
+			ops.scatter(w.dst, lanes, OW, s.tiles[:256], plane)
+			for l := range lanes {
+				lanes[l].off += plane
+			}
+		}
+	}
+}
+
+// winoGradByChannels writes A e A^T of the chunk's nt output-gradient
+// tiles into M in the packed-A layout of a 16-row kernel (panels of 16
+// output channels, 16 floats per tile); lanes past the channel count are
+// zero.
+func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []float32, pos, t0, nt int) {
+	w := &c.wino
+	OH, OW := w.geom.OH, w.geom.OW
+	plane := OH * OW
+	lanes := &s.tileLanes
+	for t := 0; t < nt; t++ {
+		n, oh, ow := w.tileOrigin(t0 + t)
+		var tile winoLane
+		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
+		checkLanes(w.dst, []winoLane{tile}, OW, (w.out-1)*plane)
+		for k0 := 0; k0 < w.out; k0 += 16 {
+			channelLanes(lanes, tile, k0, w.out, plane)
+			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4, 16*plane)
+			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
+			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)
+		}
+	}
+}

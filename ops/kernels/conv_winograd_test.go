@@ -1,0 +1,238 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// withWinoMin runs f with both Winograd channel thresholds set to min.
+func withWinoMin(min int, f func()) {
+	old, oldFilter := winoMinChannels, winoMinFilterChannels
+	winoMinChannels, winoMinFilterChannels = min, min
+	defer func() { winoMinChannels, winoMinFilterChannels = old, oldFilter }()
+	f()
+}
+
+// TestWinogradTransformAdjoints checks that the gradient transforms are the
+// adjoints of the forward ones: <A^T m A, e> = <m, A e A^T> and
+// <G g G^T, u> = <g, G^T u G>.
+func TestWinogradTransformAdjoints(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		var m, u, gm [winoPositions]float32
+		var e, y [16]float32
+		copy(m[:], randSlice(r, 36))
+		copy(u[:], randSlice(r, 36))
+		copy(e[:], randSlice(r, 16))
+		g, dg := randSlice(r, 9), make([]float32, 9)
+		winoOutput(&m, &y)
+		winoGrad(&e, &gm)
+		if a, b := dot64(y[:], e[:]), dot64(m[:], gm[:]); math.Abs(a-b) > 1e-4*(1+math.Abs(a)) {
+			t.Errorf("output transform: <A^T m A, e> = %v, <m, A e A^T> = %v", a, b)
+		}
+		var gu [winoPositions]float32
+		winoFilter(g, &gu)
+		winoFilterGrad(&u, dg)
+		if a, b := dot64(gu[:], u[:]), dot64(g, dg); math.Abs(a-b) > 1e-4*(1+math.Abs(a)) {
+			t.Errorf("filter transform: <G g G^T, u> = %v, <g, G^T u G> = %v", a, b)
+		}
+	}
+}
+
+// winoCases are 3x3 unit-stride shapes: odd sizes, sizes that are not
+// multiples of the 4x4 tile, pads 0, 1, 2 and asymmetric, batches > 1,
+// chunks that do not fill a panel.
+func winoCases(c1, c2 int) []ConvParams {
+	one, zero := [4]int{1, 1, 1, 1}, [4]int{}
+	return []ConvParams{
+		conv(2, c1, 7, 9, c2, 3, 3, 1, 1, 1, 1, one, 1),
+		conv(3, c2, 5, 6, c1, 3, 3, 1, 1, 1, 1, zero, 1),
+		conv(1, c1, 11, 10, c1, 3, 3, 1, 1, 1, 1, [4]int{0, 2, 1, 0}, 1),
+		conv(2, c2, 8, 8, c2, 3, 3, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1),
+		conv(5, c1, 3, 3, c2, 3, 3, 1, 1, 1, 1, one, 1),
+		conv(2, c2, 13, 4, c1, 3, 3, 1, 1, 1, 1, [4]int{1, 0, 0, 1}, 1),
+		conv(3, c1, 1, 2, c2, 3, 3, 1, 1, 1, 1, one, 1), // images smaller than the kernel
+	}
+}
+
+// TestConvWinograd compares the three Winograd passes with the float64
+// reference and with the direct / im2col kernels, for every micro-kernel and
+// 1 and 2 threads, with channel counts around the threshold (lowered to 4
+// so that the shapes stay small, and at its real value).
+func TestConvWinograd(t *testing.T) {
+	one := [4]int{1, 1, 1, 1}
+	cases := append(winoCases(4, 5), winoCases(winoMinChannels, winoMinChannels+3)...)
+	// More input channels than a packed block of the weights is deep.
+	cases = append(cases, conv(1, 2*goKernel.kc+5, 5, 6, 20, 3, 3, 1, 1, 1, 1, one, 1))
+	run := func(t *testing.T) {
+		forEachThreads(t, func(t *testing.T) {
+			withWinoMin(4, func() {
+				for i, p := range cases {
+					t.Run(convName(p), func(t *testing.T) { checkWinograd(t, p, uint64(i)) })
+				}
+			})
+		})
+	}
+	forEachKernel(t, run)
+	// The portable lane transforms, with the kernel the CPU uses.
+	t.Run("go-lanes", func(t *testing.T) {
+		if winoLanes(activeKernel()) == nil {
+			t.Skip("the active kernel's chunks take the scalar transforms")
+		}
+		winoForceGoLanes = true
+		defer func() { winoForceGoLanes = false }()
+		run(t)
+	})
+}
+
+// checkWinograd checks one shape's Winograd passes.
+func checkWinograd(t *testing.T, p ConvParams, seed uint64) {
+	t.Helper()
+	if p.strategy() != convWinograd {
+		t.Fatalf("strategy %d, want Winograd", p.strategy())
+	}
+	x, w, bias, dy := convData(p, seed)
+	y, dx, dw := nanSlice(p.yLen()), nanSlice(p.xLen()), nanSlice(p.wLen())
+	ConvForward(p, x, w, bias, y)
+	ConvBackwardData(p, dy, w, dx)
+	ConvBackwardFilter(p, x, dy, dw)
+	wantDx, wantDw := refConvBackward64(p, to64(x), to64(w), to64(dy))
+	checkClose(t, "y", y, refConv64(p, to64(x), to64(w), to64(bias)), winoTol(p.C))
+	checkClose(t, "dx", dx, wantDx, winoTol(p.M))
+	checkClose(t, "dw", dw, wantDw, winoTol(p.N*p.OutH()*p.OutW()))
+
+	// The same passes without Winograd.
+	y2, dx2, dw2 := nanSlice(p.yLen()), nanSlice(p.xLen()), nanSlice(p.wLen())
+	withWinoMin(math.MaxInt, func() {
+		ConvForward(p, x, w, bias, y2)
+		ConvBackwardData(p, dy, w, dx2)
+		ConvBackwardFilter(p, x, dy, dw2)
+	})
+	checkClose(t, "y vs direct", y, to64(y2), winoTol(p.C))
+	checkClose(t, "dx vs direct", dx, to64(dx2), winoTol(p.M))
+	checkClose(t, "dw vs direct", dw, to64(dw2), winoTol(p.N*p.OutH()*p.OutW()))
+}
+
+// winoTol is the tolerance of a Winograd result summing k products of
+// 3x3 windows, relative to the largest magnitude: F(4x4, 3x3)'s transforms
+// multiply float32 rounding by up to about 100 (see TestWinogradAccuracy).
+func winoTol(k int) float64 { return 2e-6 * 100 * math.Sqrt(float64(9*k+1)) }
+
+// TestWinogradAccuracy measures, on the ResNet block's 64-channel convolution
+// (smaller image), the relative error of each pass against float64, Winograd
+// next to the direct kernel, and bounds Winograd's at 1e-4 of the result's
+// largest magnitude.
+func TestWinogradAccuracy(t *testing.T) {
+	p := conv(4, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, 1)
+	x, w, _, dy := convData(p, 9)
+	wantY := refConv64(p, to64(x), to64(w), nil)
+	wantDx, wantDw := refConvBackward64(p, to64(x), to64(w), to64(dy))
+	for _, c := range []struct {
+		name string
+		min  int
+	}{{"winograd", 64}, {"direct", math.MaxInt}} {
+		y, dx, dw := make([]float32, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+		withWinoMin(c.min, func() {
+			ConvForward(p, x, w, nil, y)
+			ConvBackwardData(p, dy, w, dx)
+			ConvBackwardFilter(p, x, dy, dw)
+		})
+		ey, edx, edw := maxRelErr(y, wantY), maxRelErr(dx, wantDx), maxRelErr(dw, wantDw)
+		t.Logf("%s: max error / max |value|: y %.2g, dx %.2g, dw %.2g", c.name, ey, edx, edw)
+		if c.min != math.MaxInt && max(ey, edx, edw) > 1e-4 {
+			t.Errorf("%s: error above 1e-4", c.name)
+		}
+	}
+}
+
+// maxRelErr is the largest |got - want| relative to the largest |want|.
+func maxRelErr(got []float32, want []float64) float64 {
+	var e, scale float64
+	for i, w := range want {
+		e = max(e, math.Abs(float64(got[i])-w))
+		scale = max(scale, math.Abs(w))
+	}
+	return e / scale
+}
+
+// TestConvWinogradStrategy checks where Winograd is and is not chosen.
+func TestConvWinogradStrategy(t *testing.T) {
+	n, f := winoMinChannels, winoMinFilterChannels
+	one := [4]int{1, 1, 1, 1}
+	for _, c := range []struct {
+		p            ConvParams
+		want, filter bool // Winograd for the forward and backward-data passes, for the weight gradient
+	}{
+		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), true, true},
+		{conv(2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, one, 1), true, true},              // the ResNet block
+		{conv(2, n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, [4]int{}, 1), true, true},           // no padding
+		{conv(2, n-1, 8, 8, n, 3, 3, 1, 1, 1, 1, one, 1), false, true},               // few input channels
+		{conv(2, n, 8, 8, n-1, 3, 3, 1, 1, 1, 1, one, 1), false, true},               // few output channels
+		{conv(2, f, 8, 8, f, 3, 3, 1, 1, 1, 1, one, 1), false, true},                 // a ResNet-20's first stage
+		{conv(2, f-1, 8, 8, f, 3, 3, 1, 1, 1, 1, one, 1), false, false},              // fewer
+		{conv(2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, one, 1), false, false},             // an encoder
+		{conv(2, n, 8, 8, n, 3, 3, 2, 2, 1, 1, one, 1), false, false},                // strided
+		{conv(2, n, 8, 8, n, 3, 3, 1, 1, 2, 2, one, 1), false, false},                // dilated
+		{conv(2, 2*n, 8, 8, 2*n, 3, 3, 1, 1, 1, 1, one, 2), false, false},            // grouped
+		{conv(2, n, 8, 8, n, 5, 5, 1, 1, 1, 1, [4]int{2, 2, 2, 2}, 1), false, false}, // 5x5
+		{conv(2, n, 8, 8, n, 1, 1, 1, 1, 1, 1, [4]int{}, 1), false, false},           // pointwise
+	} {
+		if got := c.p.strategy() == convWinograd; got != c.want {
+			t.Errorf("%s: Winograd forward %v, want %v", convName(c.p), got, c.want)
+		}
+		if got := c.p.winograd(winoMinFilterChannels); got != c.filter {
+			t.Errorf("%s: Winograd weight gradient %v, want %v", convName(c.p), got, c.filter)
+		}
+	}
+}
+
+// TestConvWinogradReproducible checks that two-thread weight gradients are
+// bit-identical from call to call (the parts' sums are added in a fixed
+// order).
+func TestConvWinogradReproducible(t *testing.T) {
+	old := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(old)
+	p := conv(3, 32, 20, 20, 32, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, 1)
+	x, _, _, dy := convData(p, 4)
+	first := make([]float32, p.wLen())
+	ConvBackwardFilter(p, x, dy, first)
+	for i := range 5 {
+		dw := make([]float32, p.wLen())
+		ConvBackwardFilter(p, x, dy, dw)
+		if !slices.Equal(dw, first) {
+			t.Fatalf("call %d: weight gradient differs from the first call", i+2)
+		}
+	}
+}
+
+// BenchmarkConvWinograd times the three passes of the 3x3 convolutions of
+// the ResNet block and the BSNN ResNet-20 with Winograd and without
+// (direct / im2col); GFLOP/s count the dense convolution's flops.
+func BenchmarkConvWinograd(b *testing.B) {
+	shapes := append([]struct {
+		name string
+		p    ConvParams
+	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
+	for _, s := range shapes {
+		p := s.p
+		for _, pass := range convPasses(p) {
+			for _, algo := range []struct {
+				name string
+				min  int
+			}{{"winograd", 1}, {"direct", math.MaxInt}} {
+				b.Run(fmt.Sprintf("%s/%s/%s", s.name, pass.name, algo.name), func(b *testing.B) {
+					withWinoMin(algo.min, func() {
+						for i := 0; i < b.N; i++ {
+							pass.f()
+						}
+					})
+					reportGFLOPS(b, convFlops(p))
+				})
+			}
+		}
+	}
+}
