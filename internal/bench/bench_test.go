@@ -168,3 +168,12 @@ for line in sys.stdin:
 		t.Errorf("failing script: %v", err)
 	}
 }
+
+func TestTorchEnv(t *testing.T) {
+	env := torchEnv([]string{"PATH=/bin", "MALLOC_TOP_PAD_=0"}, 3)
+	want := []string{"PATH=/bin", "MALLOC_TOP_PAD_=0", "MALLOC_MMAP_THRESHOLD_=33554432",
+		"MALLOC_TRIM_THRESHOLD_=4294967296", "OMP_NUM_THREADS=3", "MKL_NUM_THREADS=3"}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Errorf("torchEnv:\n got %q\nwant %q (a variable the user set is kept)", env, want)
+	}
+}

@@ -47,7 +47,7 @@ func StartTorch(ctx context.Context, script string, threads int, args ...string)
 		return nil, fmt.Errorf("%w: %v", ErrNoTorch, err)
 	}
 	cmd := exec.CommandContext(ctx, Python, append([]string{"-u", "-c", script}, args...)...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("MKL_NUM_THREADS=%d", threads))
+	cmd.Env = torchEnv(os.Environ(), threads)
 	t := &Torch{name: "pytorch", cmd: cmd, errb: &tailBuffer{max: 4096}}
 	cmd.Stderr = t.errb
 	in, err := cmd.StdinPipe()
@@ -189,4 +189,34 @@ func (w *tailBuffer) last() string {
 		return "(no message on stderr)"
 	}
 	return s
+}
+
+// torchAllocator are the glibc malloc settings PyTorch runs with unless the
+// environment already sets them. By default glibc serves every buffer of
+// 128 KiB or more with its own mmap and unmaps it on free, so each PyTorch
+// step faults its activations and gradients in afresh, page by page; on a
+// machine that also reclaims memory in the background that made PyTorch's
+// step time swing 1-4x from round to round. With these, freed buffers stay
+// in the heap and the next step reuses them, as bsnnctl reuses its own:
+// the comparison is of arithmetic, not of page faults.
+var torchAllocator = []string{
+	"MALLOC_MMAP_THRESHOLD_=33554432", // 32 MiB, glibc's largest on 64-bit
+	"MALLOC_TRIM_THRESHOLD_=4294967296",
+	"MALLOC_TOP_PAD_=268435456",
+}
+
+// torchEnv is environ with threads OpenMP and MKL threads and, where
+// environ does not set them, the torchAllocator settings.
+func torchEnv(environ []string, threads int) []string {
+	env := append([]string(nil), environ...)
+	set := make(map[string]bool, len(environ))
+	for _, kv := range environ {
+		set[strings.SplitN(kv, "=", 2)[0]] = true
+	}
+	for _, kv := range torchAllocator {
+		if !set[strings.SplitN(kv, "=", 2)[0]] {
+			env = append(env, kv)
+		}
+	}
+	return append(env, fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("MKL_NUM_THREADS=%d", threads))
 }
