@@ -34,16 +34,18 @@ package kernels
 // which the forward and backward-data passes of a 3x3 convolution run as
 // Winograd, and winoMinFilterChannels the same for the weight gradient.
 // Below them the per-channel transforms cost more than the multiplications
-// they save. Measured with BenchmarkConvWinograd (2 threads, AVX-512): the
-// forward pass of the BSNN ResNet-20's stages takes 3.0 ms against the
-// direct kernel's 1.9 ms at 16 channels, 1.45 against 2.13 at 64, and at 32
-// it is a wash (1.94 against 1.82 in one run, 1.78 against 2.07 in
-// another: the threshold stays above it); the weight gradient takes 3.1
-// against 7.2 ms at 16 channels (the direct kernel's GEMM over pixels is
-// deep but narrow there).
+// they save. Measured with BenchmarkConvWinograd (2 threads, AVX-512, three
+// runs each): at the BSNN ResNet-20's 16 channels the forward pass takes
+// 2.47 ms against the direct kernel's 2.16-2.34 and backward data 2.9-3.0
+// against 2.26-2.30; at 32 channels (16x16 pixels) 1.52-1.78 against
+// 1.93-2.00 forward and 1.44 against 1.99-2.00 backward data; at 64
+// channels 1.69-1.72 against 2.16-2.19. (Before the forward pass took its
+// tiles in chunks of up to 64, 32 channels were a wash and the threshold
+// was 48.) The weight gradient takes 3.2 against 7.2 ms at 16 channels (the
+// direct kernel's GEMM over pixels is deep but narrow there).
 // Variables so that tests cover small shapes.
 var (
-	winoMinChannels       = 48
+	winoMinChannels       = 32
 	winoMinFilterChannels = 16
 )
 

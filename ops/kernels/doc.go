@@ -132,7 +132,7 @@
 // channels run as Winograd F(4x4, 3x3) (conv_winograd.go): per 4x4 output
 // tile, 36 products over channels instead of 144 multiply-adds per pixel
 // and channel pair, 4x fewer multiplications, for the forward pass and
-// backward data (at least 48 input and output channels) and the weight
+// backward data (at least 32 input and output channels) and the weight
 // gradient (at least 16; where the input is spikes the sparse path below
 // comes first). A chunk of tiles is gathered, transformed and multiplied
 // while it is in L2, the transforms running 16 tiles or channels at a time
