@@ -172,6 +172,13 @@ var bsnnConvs = []struct {
 		DilH: 1, DilW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
 }
 
+// unitConvs are the 3x3 unit-stride shapes the benchmarks compare
+// algorithms on: the ResNet block's and bsnnConvs.
+var unitConvs = append([]struct {
+	name string
+	p    ConvParams
+}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
+
 // The strided convolutions of the BSNN ResNet-20 at batch 32 and T = 4:
 // the first convolution of stages 2 and 3 and their 1x1 shortcuts.
 var bsnnStridedConvs = []struct {
@@ -222,11 +229,7 @@ func BenchmarkConvDirect(b *testing.B) {
 	if avx512Kernel == nil {
 		b.Skip("no AVX-512 kernel on this CPU")
 	}
-	shapes := append([]struct {
-		name string
-		p    ConvParams
-	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
-	for _, s := range shapes {
+	for _, s := range unitConvs {
 		p := s.p
 		r := rand.New(rand.NewPCG(4, 4))
 		x, w, y := randSlice(r, p.xLen()), randSlice(r, p.wLen()), make([]float32, p.yLen())

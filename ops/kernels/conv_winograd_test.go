@@ -213,11 +213,7 @@ func TestConvWinogradReproducible(t *testing.T) {
 // the ResNet block and the BSNN ResNet-20 with Winograd and without
 // (direct / im2col); GFLOP/s count the dense convolution's flops.
 func BenchmarkConvWinograd(b *testing.B) {
-	shapes := append([]struct {
-		name string
-		p    ConvParams
-	}{{"resblock_3x3_64c_32px", resBlockConv}}, bsnnConvs...)
-	for _, s := range shapes {
+	for _, s := range unitConvs {
 		p := s.p
 		for _, pass := range convPasses(p) {
 			for _, algo := range []struct {
