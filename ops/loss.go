@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
+
+	"github.com/bsnnctl/bsnnctl/ops/kernels"
 )
 
 // weightedSumKernel computes the scalar sum(x * w) for a fixed w. Gradient
@@ -17,11 +19,10 @@ type weightedSumKernel struct {
 func (k *weightedSumKernel) Name() string    { return fmt.Sprintf("WeightedSum%v", k.shape) }
 func (k *weightedSumKernel) OutShape() []int { return nil }
 func (k *weightedSumKernel) Forward(out []float32, in ...[]float32) error {
-	var s float64
-	for i, v := range in[0] {
-		s += float64(v) * float64(k.w[i])
-	}
-	out[0] = float32(s)
+	// The vector kernel: the benches use this as their loss, over the
+	// whole activation (a scalar loop was 5 % of bench conv's step).
+	_, dot := kernels.SumDot64(in[0], k.w)
+	out[0] = float32(dot)
 	return nil
 }
 func (k *weightedSumKernel) DiffWRT(int) []bool { return []bool{true} }
@@ -39,10 +40,7 @@ type scaledConstKernel struct {
 func (k *scaledConstKernel) Name() string    { return fmt.Sprintf("ScaledConst%v", k.shape) }
 func (k *scaledConstKernel) OutShape() []int { return k.shape }
 func (k *scaledConstKernel) Forward(out []float32, in ...[]float32) error {
-	g := in[0][0]
-	for i, v := range k.w {
-		out[i] = g * v
-	}
+	kernels.Scale(out, k.w, in[0][0])
 	return nil
 }
 

@@ -192,8 +192,17 @@ func (w *winoPlan) panelLanes(lanes *[16]winoLane, size, sample, H, W, pt, pl, t
 }
 
 // channelLanes sets lanes to tile in the planes of channels c0 to c0+15
-// (plane floats apart), the lanes past channels empty.
+// (plane floats apart), the lanes past channels empty. The callers walk c0
+// up by 16 from 0 for one tile; a block that follows a full block of
+// channels is that block moved on by 16 planes, which is all this does
+// then (setting the lanes afresh cost a tenth of a weight-gradient pass).
 func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
+	if c0 > 0 && c0+16 <= channels {
+		for l := range lanes {
+			lanes[l].off += 16 * plane
+		}
+		return
+	}
 	for l := range lanes {
 		lanes[l] = winoLane{}
 		if c0+l < channels {
