@@ -36,6 +36,22 @@ func fixtureBSNN(t testing.TB, name string, T int) *onnx.Model {
 	return res.Model
 }
 
+// mlpTrainer compiles the MLP fixture's BSNN (T = 4) for training with cfg
+// and returns the model, its analysis, the program and an optimizer for it.
+func mlpTrainer(t *testing.T, cfg Config) (*onnx.Model, *netInfo, *trainProgram, *Optimizer) {
+	t.Helper()
+	m := fixtureBSNN(t, "mlp_op13_keepbn_dynamic", 4)
+	ni, err := analyze(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := compileTrain(m, ni, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ni, tp, NewOptimizer(cfg, tp.params, func(n string) bool { return ni.Weights[n] })
+}
+
 // runWithHook runs cfg as Run does, calling hook after every optimizer
 // step.
 func runWithHook(cfg Config, hook func(step int, tp *trainProgram)) (*Summary, error) {

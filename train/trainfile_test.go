@@ -16,17 +16,8 @@ import (
 func TestTrainFileResumesNextStep(t *testing.T) {
 	for _, kind := range []string{SGD, Adam, AdamW} {
 		t.Run(kind, func(t *testing.T) {
-			m := fixtureBSNN(t, "mlp_op13_keepbn_dynamic", 4)
-			ni, err := analyze(m)
-			if err != nil {
-				t.Fatal(err)
-			}
 			cfg := Config{Batch: 4, Optimizer: kind, WeightDecay: 0.01}.Defaults()
-			tp, err := compileTrain(m, ni, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			opt := NewOptimizer(cfg, tp.params, func(n string) bool { return ni.Weights[n] })
+			m, ni, tp, opt := mlpTrainer(t, cfg)
 			x := make([]float32, 4*784)
 			for i := range x {
 				x[i] = float32(i%17)/17 - 0.3
