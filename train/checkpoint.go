@@ -15,6 +15,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/onnx/onnxpb"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // The train profile (spec §4, §5): a portable model plus
@@ -137,7 +138,7 @@ func EncodeTrainState(m *onnx.Model, st *OptState) error {
 			return fmt.Errorf("train state: initializer %q is %s, not float", p.Name, onnx.DataType(t.GetDataType()))
 		}
 		n, _ := onnx.NumElements(t.Dims)
-		if int(n) != prodInts(p.Shape) {
+		if int(n) != static.Prod(p.Shape) {
 			return fmt.Errorf("train state: %q has %d values in the model, the state has shape %v", p.Name, n, p.Shape)
 		}
 		if len(p.Slots) != ns {

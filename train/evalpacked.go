@@ -5,6 +5,7 @@ import (
 
 	"github.com/bsnnctl/bsnnctl/infer"
 	"github.com/bsnnctl/bsnnctl/onnx"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 	"github.com/bsnnctl/bsnnctl/train/data"
 )
 
@@ -64,7 +65,7 @@ func (p *evalProgram) runPacked(e *infer.Engine, bt *data.Batch) (*evalStats, er
 		for _, c := range pr.Counts[l.DataInput] {
 			st.nonzero[i] += c
 		}
-		st.total[i] = int64(prodInts(l.probe.shape))
+		st.total[i] = int64(static.Prod(l.probe.shape))
 	}
 	return st, nil
 }

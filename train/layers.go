@@ -9,6 +9,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
 	"github.com/bsnnctl/bsnnctl/ops/kernels"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // Energy per operation (45 nm, Horowitz 2014), spec §6.
@@ -74,21 +75,21 @@ func findLayers(b *ops.Builder, m *onnx.Model, n, T int) ([]*layer, error) {
 		var macs float64
 		switch nd.OpType {
 		case "Conv":
-			macs = float64(prodInts(y.Shape)) * float64(prodInts(w.Shape[1:]))
+			macs = float64(static.Prod(y.Shape)) * float64(static.Prod(w.Shape[1:]))
 		case "ConvTranspose":
-			macs = float64(prodInts(x.Shape)) * float64(prodInts(w.Shape[1:]))
+			macs = float64(static.Prod(x.Shape)) * float64(static.Prod(w.Shape[1:]))
 		case "Gemm":
 			k := x.Shape[len(x.Shape)-1]
 			if nd.Int("transA", 0) != 0 {
 				k = x.Shape[0]
 			}
-			macs = float64(prodInts(y.Shape)) * float64(k)
+			macs = float64(static.Prod(y.Shape)) * float64(k)
 		case "MatMul":
 			k := x.Shape[len(x.Shape)-1]
 			if dataIdx == 1 {
 				k = x.Shape[len(x.Shape)-2]
 			}
-			macs = float64(prodInts(y.Shape)) * float64(k)
+			macs = float64(static.Prod(y.Shape)) * float64(k)
 		}
 		l.MACs = macs / float64(n)
 		if T > 1 && len(x.Shape) > 0 && (x.Shape[0] == T*n || (len(x.Shape) > 1 && x.Shape[0] == T && x.Shape[1] == n)) {
@@ -137,14 +138,6 @@ func producerThrough(g *onnx.Graph, name string) *onnx.Node {
 		name = p.Input(0)
 	}
 	return nil
-}
-
-func prodInts(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
 }
 
 // nzProbe is a side branch of the graph that counts the non-zero entries of

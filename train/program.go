@@ -7,6 +7,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/bsnn"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // trainProgram is the BSNN compiled in training mode with the loss.
@@ -54,7 +55,7 @@ func compileTrainWith(m *onnx.Model, ni *netInfo, cfg Config, opts ops.Options) 
 	if v == nil || v.Node == nil {
 		return nil, fmt.Errorf("the loss input %q is not computed at run time", ni.Output)
 	}
-	n := prodInts(v.Shape)
+	n := static.Prod(v.Shape)
 	if n%(T*cfg.Batch) != 0 {
 		return nil, fmt.Errorf("logits of shape %v do not split into T=%d steps of %d samples", v.Shape, T, cfg.Batch)
 	}
@@ -178,7 +179,7 @@ func compileEval(m *onnx.Model, ni *netInfo, batch int, arena *ops.Arena) (*eval
 	if v == nil || v.Node == nil {
 		return nil, fmt.Errorf("the model's output %q is not computed at run time", name)
 	}
-	n := prodInts(v.Shape)
+	n := static.Prod(v.Shape)
 	if n%(T*batch) != 0 || n/(T*batch) < 1 {
 		return nil, fmt.Errorf("logits %q of shape %v do not split into T=%d steps of %d samples", name, v.Shape, T, batch)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/bsnnctl/bsnnctl/internal/peakrss"
 	"github.com/bsnnctl/bsnnctl/onnx"
 	"github.com/bsnnctl/bsnnctl/ops"
+	"github.com/bsnnctl/bsnnctl/ops/static"
 )
 
 // Engine names in a Report.
@@ -466,7 +467,7 @@ func batchInput(m *onnx.Model, batch int) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	shape := slices.Insert(slices.Clone(sample), axis, batch)
-	x := make([]float32, numel(shape))
+	x := make([]float32, static.Prod(shape))
 	rng := rand.New(rand.NewPCG(uint64(batch), 7))
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -504,12 +505,4 @@ func relDiff(a, ref []float32) float64 {
 		return num
 	}
 	return num / den
-}
-
-func numel(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
 }
