@@ -17,6 +17,9 @@ func winoGrad16(src, dst *float32, stride int, tmp *float32)
 func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
 
 //go:noescape
+func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
+
+//go:noescape
 func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
 
 func init() {
@@ -37,9 +40,16 @@ func init() {
 			winoOutput16(&src[0], stride, &dst[0], &tmp[0], bias)
 		},
 		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int) {
+			if size != 4 && size != 6 {
+				panic("kernels: winoGather16 takes 4x4 or 6x6 tiles")
+			}
 			slot := winoSlot(size)
 			_ = dst[16*slot-1]
 			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot, ahead)
+		},
+		gatherT: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
+			_ = dst[winoPositions*16-1]
+			winoGatherT16(&src[0], &lanes[0], &masks[0][0], ld, &dst[0], ahead)
 		},
 		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int) {
 			_ = src[255]
