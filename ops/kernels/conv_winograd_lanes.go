@@ -10,10 +10,10 @@ import (
 // channels) of a chunk are gathered tile by tile, transposed so that each
 // tile element holds 16 lanes, and transformed as vectors, straight into
 // the packed panels: assembly on AVX-512, the scalar transforms per lane
-// elsewhere. The forward layout's 6x6 tiles are gathered and transposed in
-// one step (gatherT), in registers, not through a scratch block: a block
-// stored by 6-float rows and reloaded whole right away stalls on store
-// forwarding, and the gather was a fifth of the ResNet block's time.
+// elsewhere. The 6x6 input tiles are gathered and transposed in one step
+// (gatherT), in registers, not through a scratch block: a block stored by
+// 6-float rows and reloaded whole right away stalls on store forwarding,
+// and the gather was a fifth of the ResNet block's time.
 
 // winoLaneOps are the three transforms on 16 lanes. input: blk is a 6x6
 // tile of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
@@ -233,12 +233,13 @@ func (w *winoPlan) panelLanes(lanes *[16]winoLane, size, sample, H, W, pt, pl, t
 // up by 16 from 0 for one tile; a block that follows a full block of
 // channels is that block moved on by 16 planes, which is all this does
 // then (setting the lanes afresh cost a tenth of a weight-gradient pass).
-func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
+// It reports whether it set them afresh (their masks may have changed).
+func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) bool {
 	if c0 > 0 && c0+16 <= channels {
 		for l := range lanes {
 			lanes[l].off += 16 * plane
 		}
-		return
+		return false
 	}
 	for l := range lanes {
 		lanes[l] = winoLane{}
@@ -247,6 +248,7 @@ func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
 			lanes[l].off += (c0 + l) * plane
 		}
 	}
+	return true
 }
 
 // winoInputByTiles writes B^T d B of the nt tiles from t0 on into V in
@@ -285,9 +287,10 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 		checkLanes(w.src, []winoLane{tile}, g.W, (g.C-1)*hw)
 		for c0 := 0; c0 < g.C; c0 += 16 {
-			channelLanes(lanes, tile, c0, g.C, hw)
-			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, 16*hw)
-			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
+			if channelLanes(lanes, tile, c0, g.C, hw) {
+				rowMasks(&s.rowMasks, lanes)
+			}
+			ops.gatherT(w.src, lanes, &s.rowMasks, g.W, s.lanes[:], 16*hw)
 			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
 		}
 	}
