@@ -497,7 +497,7 @@ func (c *convCall) RunPart(part int) {
 		case modeWinograd:
 			c.winoForwardItem(ws, item)
 		case modeWinogradPack:
-			c.winoPackItem(item)
+			c.winoPackItem(ws, item)
 		case modeWinogradFilterGrad:
 			c.winoFilterGradItem(item)
 		}

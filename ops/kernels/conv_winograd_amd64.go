@@ -17,6 +17,9 @@ func winoGrad16(src, dst *float32, stride int, tmp *float32)
 func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
 
 //go:noescape
+func winoFilter16(src, dst *float32, stride int, tmp *float32)
+
+//go:noescape
 func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
 
 //go:noescape
@@ -46,6 +49,12 @@ func init() {
 			slot := winoSlot(size)
 			_ = dst[16*slot-1]
 			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot, ahead)
+		},
+		filter: func(g, dst []float32, stride int) {
+			_ = g[9*16-1]
+			_ = dst[35*stride+15]
+			var tmp [18 * 16]float32
+			winoFilter16(&g[0], &dst[0], stride, &tmp[0])
 		},
 		gatherT: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
 			_ = dst[winoPositions*16-1]

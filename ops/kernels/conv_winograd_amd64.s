@@ -531,3 +531,85 @@ gtrow:
 	JNZ  gtrow
 	VZEROUPPER
 	RET
+
+// G g of Z0..Z2 into Z6..Z11 with float32 divisions in the order of
+// winoFilter1D, so that the results are the Go code's bit for bit (Z27 = 4,
+// Z28 = 6, Z29 = 24, Z30 = 12, Z31 = the sign bit; Z12..Z15 clobbered).
+#define FILT1D \
+	VADDPS Z2, Z0, Z12;   \
+	VDIVPS Z27, Z0, Z6;   \
+	VADDPS Z1, Z12, Z13;  \
+	VDIVPS Z28, Z13, Z13; \
+	VPXORD Z31, Z13, Z7;  \
+	VSUBPS Z1, Z12, Z14;  \
+	VDIVPS Z28, Z14, Z14; \
+	VPXORD Z31, Z14, Z8;  \
+	VDIVPS Z29, Z0, Z12;  \
+	VDIVPS Z30, Z1, Z13;  \
+	VDIVPS Z28, Z2, Z14;  \
+	VADDPS Z13, Z12, Z15; \
+	VADDPS Z14, Z15, Z9;  \
+	VSUBPS Z13, Z12, Z15; \
+	VADDPS Z14, Z15, Z10; \
+	VMOVAPS Z2, Z11
+
+// func winoFilter16(src, dst *float32, stride int, tmp *float32)
+//
+// src[(3r+j)*16:][:16] holds element (r, j) of a 3x3 kernel of 16 lanes;
+// dst[(6i+j)*stride:][:16] is set to element (i, j) of G g G^T. tmp is
+// 18*16 floats of scratch.
+TEXT ·winoFilter16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ tmp+24(FP), BX
+	MOVL $0x40800000, AX // 4.0
+	VPBROADCASTD AX, Z27
+	MOVL $0x40C00000, AX // 6.0
+	VPBROADCASTD AX, Z28
+	MOVL $0x41C00000, AX // 24.0
+	VPBROADCASTD AX, Z29
+	MOVL $0x41400000, AX // 12.0
+	VPBROADCASTD AX, Z30
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z31
+	LEAQ (DX)(DX*2), R12
+	SHLQ $1, R12         // 6*stride bytes: one output row
+
+	// Columns: tmp[(3i+j)*16] = (G g)[i][j].
+	MOVQ SI, R8
+	MOVQ BX, R9
+	MOVQ $3, CX
+fcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 192(R8), Z1
+	VMOVUPS 384(R8), Z2
+	FILT1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 192(R9)
+	VMOVUPS Z8, 384(R9)
+	VMOVUPS Z9, 576(R9)
+	VMOVUPS Z10, 768(R9)
+	VMOVUPS Z11, 960(R9)
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  fcol
+
+	// Rows: dst[(6i+j)*stride] = (tmp G^T)[i][j].
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $6, CX
+frow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	FILT1D
+	STORE6(R9, DX, R10, R11)
+	ADDQ $192, R8
+	ADDQ R12, R9
+	DECQ CX
+	JNZ  frow
+	VZEROUPPER
+	RET

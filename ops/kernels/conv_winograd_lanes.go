@@ -15,26 +15,29 @@ import (
 // 6-float rows and reloaded whole right away stalls on store forwarding,
 // and the gather was a fifth of the ResNet block's time.
 
-// winoLaneOps are the three transforms on 16 lanes. input: blk is a 6x6
-// tile of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
+// winoLaneOps are the transforms on 16 lanes. input: blk is a 6x6 tile
+// of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
 // element (i, j) of B^T d B goes to dst[(6i+j)*stride:][:16]. output: the
 // 6x6 Winograd-domain tile at src[(6r+j)*stride:][:16] becomes A^T m A +
 // bias at dst[(4i+j)*16:][:16]. grad: the 4x4 tile e at blk[(4i+j)*16:]
-// becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
-// tiles of lanes, read from src with row stride ld, go to
-// dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
-// gatherT: gather and the transposer in one, for 6x6 tiles: element (r, j)
-// of tile l goes to dst[(6r+j)*16+l], as input takes it, read where bit j
-// of masks[r][l] is set (rowMasks), zero elsewhere. scatter: the 4x4 tiles
-// src[16l:][:16] go to dst at lanes. The caller
-// checks the lanes first (checkLanes): the assembly does not. Both may
-// prefetch the elements ahead floats past those they touch (what the next
-// call will: the lanes' planes are far apart, and the prefetchers do not
-// follow them), which need not be inside the slice.
+// becomes A e A^T at dst[(6r+j)*stride:][:16]. filter: the 3x3 kernel g
+// at g[(3r+j)*16:][:16] becomes G g G^T at dst[(6i+j)*stride:][:16], bit
+// for bit as winoFilter. gather: the 16 size x size tiles of lanes, read
+// from src with row stride ld, go to dst[winoSlot(size)*l:] (row r at
+// [winoSlot(size)*l + size*r:][:size]). gatherT: gather and the
+// transposer in one, for 6x6 tiles: element (r, j) of tile l goes to
+// dst[(6r+j)*16+l], as input takes it, read where bit j of masks[r][l] is
+// set (rowMasks), zero elsewhere. scatter: the 4x4 tiles src[16l:][:16] go
+// to dst at lanes. The caller checks the lanes first (checkLanes): the
+// assembly does not. The gathers and scatter may prefetch the elements
+// ahead floats past those they touch (what the next call will: the lanes'
+// planes are far apart, and the prefetchers do not follow them), which
+// need not be inside the slice.
 type winoLaneOps struct {
 	name    string
 	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
 	gatherT func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
+	filter  func(g, dst []float32, stride int)
 	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
 	input   func(blk, dst []float32, stride int)
 	output  func(src []float32, stride int, dst []float32, bias float32)
@@ -45,7 +48,7 @@ type winoLaneOps struct {
 var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
-var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, filter: winoFilterLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
 
 // winoForceGoLanes makes the lane path use winoGoLanes (tests).
 var winoForceGoLanes bool
@@ -147,6 +150,20 @@ func rowMasks(masks *[6][16]uint16, lanes *[16]winoLane) {
 			if ln.r0 <= r && r < ln.r1 {
 				masks[r][l] = uint16(ln.mask)
 			}
+		}
+	}
+}
+
+func winoFilterLanesGo(g, dst []float32, stride int) {
+	for l := 0; l < 16; l++ {
+		var k [9]float32
+		for q := range k {
+			k[q] = g[q*16+l]
+		}
+		var u [winoPositions]float32
+		winoFilter(k[:], &u)
+		for xi, v := range u {
+			dst[xi*stride+l] = v
 		}
 	}
 }

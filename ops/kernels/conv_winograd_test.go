@@ -269,3 +269,35 @@ func TestWinoGatherT(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoFilterLanes checks that the lane ops' kernel transform gives
+// winoFilter's results bit for bit in every lane (the assembly divides in
+// the same order), so that the prepacked kernels do not depend on the CPU.
+func TestWinoFilterLanes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := make([]float32, 9*16)
+	for i := range g {
+		g[i] = float32(rng.NormFloat64())
+	}
+	const stride = 19
+	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
+		if ops == nil {
+			continue
+		}
+		dst := nanSlice(35*stride + 16)
+		ops.filter(g, dst, stride)
+		for l := 0; l < 16; l++ {
+			var k [9]float32
+			for q := range k {
+				k[q] = g[q*16+l]
+			}
+			var want [winoPositions]float32
+			winoFilter(k[:], &want)
+			for xi, w := range want {
+				if got := dst[xi*stride+l]; math.Float32bits(got) != math.Float32bits(w) {
+					t.Fatalf("%s: lane %d, position %d: %v, want %v", ops.name, l, xi, got, w)
+				}
+			}
+		}
+	}
+}
