@@ -499,7 +499,7 @@ func (c *convCall) RunPart(part int) {
 		case modeWinogradPack:
 			c.winoPackItem(ws, item)
 		case modeWinogradFilterGrad:
-			c.winoFilterGradItem(item)
+			c.winoFilterGradItem(ws, item)
 		}
 	}
 }

@@ -20,6 +20,9 @@ func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slo
 func winoFilter16(src, dst *float32, stride int, tmp *float32)
 
 //go:noescape
+func winoFilterGrad16(src, dst, tmp *float32)
+
+//go:noescape
 func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
 
 //go:noescape
@@ -55,6 +58,12 @@ func init() {
 			_ = dst[35*stride+15]
 			var tmp [18 * 16]float32
 			winoFilter16(&g[0], &dst[0], stride, &tmp[0])
+		},
+		filterGrad: func(u, g []float32) {
+			_ = u[winoPositions*16-1]
+			_ = g[9*16-1]
+			var tmp [18 * 16]float32
+			winoFilterGrad16(&u[0], &g[0], &tmp[0])
 		},
 		gatherT: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
 			_ = dst[winoPositions*16-1]

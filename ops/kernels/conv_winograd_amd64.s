@@ -613,3 +613,83 @@ frow:
 	JNZ  frow
 	VZEROUPPER
 	RET
+
+// G^T u of Z0..Z5 into Z6..Z8 with float32 divisions in the order of
+// winoFilterGrad1D (Z27 = 4, Z28 = 6, Z29 = 24, Z30 = 12; Z12..Z17
+// clobbered).
+#define FGRAD1D \
+	VADDPS Z2, Z1, Z12;   \
+	VSUBPS Z1, Z2, Z13;   \
+	VADDPS Z4, Z3, Z14;   \
+	VSUBPS Z4, Z3, Z15;   \
+	VDIVPS Z27, Z0, Z16;  \
+	VDIVPS Z28, Z12, Z17; \
+	VSUBPS Z17, Z16, Z16; \
+	VDIVPS Z29, Z14, Z6;  \
+	VADDPS Z6, Z16, Z6;   \
+	VDIVPS Z28, Z13, Z13; \
+	VDIVPS Z30, Z15, Z15; \
+	VADDPS Z15, Z13, Z7;  \
+	VDIVPS Z28, Z14, Z14; \
+	VSUBPS Z17, Z14, Z8;  \
+	VADDPS Z5, Z8, Z8
+
+// func winoFilterGrad16(src, dst, tmp *float32)
+//
+// src[(6i+j)*16:][:16] holds element (i, j) of a 6x6 Winograd-domain
+// kernel gradient u of 16 lanes; dst[(3r+j)*16:][:16] is set to element
+// (r, j) of G^T u G. tmp is 18*16 floats of scratch.
+TEXT ·winoFilterGrad16(SB), NOSPLIT, $0-24
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ tmp+16(FP), BX
+	MOVL $0x40800000, AX // 4.0
+	VPBROADCASTD AX, Z27
+	MOVL $0x40C00000, AX // 6.0
+	VPBROADCASTD AX, Z28
+	MOVL $0x41C00000, AX // 24.0
+	VPBROADCASTD AX, Z29
+	MOVL $0x41400000, AX // 12.0
+	VPBROADCASTD AX, Z30
+
+	// Columns: tmp[(6r+j)*16] = (G^T u)[r][j].
+	MOVQ SI, R8
+	MOVQ BX, R9
+	MOVQ $6, CX
+fgcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 384(R8), Z1
+	VMOVUPS 768(R8), Z2
+	VMOVUPS 1152(R8), Z3
+	VMOVUPS 1536(R8), Z4
+	VMOVUPS 1920(R8), Z5
+	FGRAD1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 384(R9)
+	VMOVUPS Z8, 768(R9)
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  fgcol
+
+	// Rows: dst[(3r+j)*16] = (tmp G)[r][j].
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $3, CX
+fgrow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	VMOVUPS 192(R8), Z3
+	VMOVUPS 256(R8), Z4
+	VMOVUPS 320(R8), Z5
+	FGRAD1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 64(R9)
+	VMOVUPS Z8, 128(R9)
+	ADDQ $384, R8
+	ADDQ $192, R9
+	DECQ CX
+	JNZ  fgrow
+	VZEROUPPER
+	RET

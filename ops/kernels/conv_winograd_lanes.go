@@ -22,7 +22,9 @@ import (
 // bias at dst[(4i+j)*16:][:16]. grad: the 4x4 tile e at blk[(4i+j)*16:]
 // becomes A e A^T at dst[(6r+j)*stride:][:16]. filter: the 3x3 kernel g
 // at g[(3r+j)*16:][:16] becomes G g G^T at dst[(6i+j)*stride:][:16], bit
-// for bit as winoFilter. gather: the 16 size x size tiles of lanes, read
+// for bit as winoFilter; filterGrad: the 6x6 kernel gradient at
+// u[(6i+j)*16:][:16] becomes G^T u G at g[(3r+j)*16:][:16], bit for bit as
+// winoFilterGrad. gather: the 16 size x size tiles of lanes, read
 // from src with row stride ld, go to dst[winoSlot(size)*l:] (row r at
 // [winoSlot(size)*l + size*r:][:size]). gatherT: gather and the
 // transposer in one, for 6x6 tiles: element (r, j) of tile l goes to
@@ -34,21 +36,22 @@ import (
 // planes are far apart, and the prefetchers do not follow them), which
 // need not be inside the slice.
 type winoLaneOps struct {
-	name    string
-	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
-	gatherT func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
-	filter  func(g, dst []float32, stride int)
-	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
-	input   func(blk, dst []float32, stride int)
-	output  func(src []float32, stride int, dst []float32, bias float32)
-	grad    func(blk, dst []float32, stride int)
+	name       string
+	gather     func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
+	gatherT    func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
+	filter     func(g, dst []float32, stride int)
+	filterGrad func(u, g []float32)
+	scatter    func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
+	input      func(blk, dst []float32, stride int)
+	output     func(src []float32, stride int, dst []float32, bias float32)
+	grad       func(blk, dst []float32, stride int)
 }
 
 // winoAsmLanes is the assembly implementation, nil when the CPU lacks it.
 var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
-var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, filter: winoFilterLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, filter: winoFilterLanesGo, filterGrad: winoFilterGradLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
 
 // winoForceGoLanes makes the lane path use winoGoLanes (tests).
 var winoForceGoLanes bool
@@ -164,6 +167,20 @@ func winoFilterLanesGo(g, dst []float32, stride int) {
 		winoFilter(k[:], &u)
 		for xi, v := range u {
 			dst[xi*stride+l] = v
+		}
+	}
+}
+
+func winoFilterGradLanesGo(u, g []float32) {
+	for l := 0; l < 16; l++ {
+		var m [winoPositions]float32
+		for xi := range m {
+			m[xi] = u[xi*16+l]
+		}
+		var k [9]float32
+		winoFilterGrad(&m, k[:])
+		for q, v := range k {
+			g[q*16+l] = v
 		}
 	}
 }

@@ -270,9 +270,10 @@ func TestWinoGatherT(t *testing.T) {
 	}
 }
 
-// TestWinoFilterLanes checks that the lane ops' kernel transform gives
-// winoFilter's results bit for bit in every lane (the assembly divides in
-// the same order), so that the prepacked kernels do not depend on the CPU.
+// TestWinoFilterLanes checks that the lane ops' kernel transform and its
+// gradient give winoFilter's and winoFilterGrad's results bit for bit in
+// every lane (the assembly divides in the same order), so that the
+// results do not depend on the CPU.
 func TestWinoFilterLanes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	g := make([]float32, 9*16)
@@ -296,6 +297,25 @@ func TestWinoFilterLanes(t *testing.T) {
 			for xi, w := range want {
 				if got := dst[xi*stride+l]; math.Float32bits(got) != math.Float32bits(w) {
 					t.Fatalf("%s: lane %d, position %d: %v, want %v", ops.name, l, xi, got, w)
+				}
+			}
+		}
+		u := make([]float32, winoPositions*16)
+		for i := range u {
+			u[i] = float32(rng.NormFloat64())
+		}
+		dg := nanSlice(9 * 16)
+		ops.filterGrad(u, dg)
+		for l := 0; l < 16; l++ {
+			var m [winoPositions]float32
+			for xi := range m {
+				m[xi] = u[xi*16+l]
+			}
+			var want [9]float32
+			winoFilterGrad(&m, want[:])
+			for q, w := range want {
+				if got := dg[q*16+l]; math.Float32bits(got) != math.Float32bits(w) {
+					t.Fatalf("%s: gradient lane %d, element %d: %v, want %v", ops.name, l, q, got, w)
 				}
 			}
 		}
