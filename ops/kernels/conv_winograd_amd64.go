@@ -23,10 +23,10 @@ func winoFilter16(src, dst *float32, stride int, tmp *float32)
 func winoFilterGrad16(src, dst, tmp *float32)
 
 //go:noescape
-func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
+func winoScatterT16(dst *float32, lanes *winoLane, masks *uint16, ld int, src *float32, ahead int)
 
 //go:noescape
-func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
+func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
 
 func init() {
 	if avx512Kernel == nil {
@@ -65,13 +65,13 @@ func init() {
 			var tmp [18 * 16]float32
 			winoFilterGrad16(&u[0], &g[0], &tmp[0])
 		},
+		scatterT: func(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, ahead int) {
+			_ = src[255]
+			winoScatterT16(&dst[0], &lanes[0], &masks[0][0], ld, &src[0], ahead)
+		},
 		gatherT: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
 			_ = dst[winoPositions*16-1]
 			winoGatherT16(&src[0], &lanes[0], &masks[0][0], ld, &dst[0], ahead)
-		},
-		scatter: func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int) {
-			_ = src[255]
-			winoScatter16(&dst[0], &lanes[0], ld, &src[0], ahead)
 		},
 		grad: func(blk, dst []float32, stride int) {
 			_ = blk[255]

@@ -333,70 +333,6 @@ gnext:
 	VZEROUPPER
 	RET
 
-// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
-//
-// Writes 16 4x4 tiles: for tile l (lanes[l]) and rows r0 <= r < r1, the
-// columns of the lane's mask of src[16l+4r:][:4] go to dst[off + r*ld:].
-// Every row written is prefetched ahead floats further on, as in
-// winoGather16.
-TEXT ·winoScatter16(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ lanes+8(FP), BX
-	MOVQ ld+16(FP), DX
-	SHLQ $2, DX
-	MOVQ src+24(FP), SI
-	MOVQ ahead+32(FP), R15
-	SHLQ $2, R15
-	MOVQ $16, CX
-
-slane:
-	MOVQ  0(BX), R8
-	LEAQ  (DI)(R8*4), R8
-	KMOVW 8(BX), K1
-	MOVQ  16(BX), R9
-	MOVQ  24(BX), R10
-	MOVQ  R9, R11
-	SHLQ  $4, R9
-	LEAQ  (SI)(R9*1), R12 // src row r0
-	MOVQ  R11, AX
-	IMULQ DX, AX
-	ADDQ  AX, R8          // dst row r0
-
-	CMPQ  8(BX), $15
-	JEQ   sfull
-
-srow:
-	CMPQ R11, R10
-	JGE  sdone
-	VMOVUPS (R12), X1
-	VMOVUPS Z1, K1, (R8)
-	PREFETCHT0 (R8)(R15*1)
-	ADDQ DX, R8
-	ADDQ $16, R12
-	INCQ R11
-	JMP  srow
-
-	// All four columns inside: a plain store (masked stores are slow on
-	// AMD Zen).
-sfull:
-	CMPQ R11, R10
-	JGE  sdone
-	VMOVUPS (R12), X1
-	VMOVUPS X1, (R8)
-	PREFETCHT0 (R8)(R15*1)
-	ADDQ DX, R8
-	ADDQ $16, R12
-	INCQ R11
-	JMP  sfull
-
-sdone:
-	ADDQ $32, BX
-	ADDQ $64, SI
-	DECQ CX
-	JNZ  slane
-	VZEROUPPER
-	RET
-
 // Indices of VPERMT2PS picking 128-bit lanes 0 and 2 (winoTposeLo) or 1
 // and 3 (winoTposeHi) of two registers, interleaved.
 DATA winoTposeLo<>+0(SB)/4, $0
@@ -691,5 +627,70 @@ fgrow:
 	ADDQ $192, R9
 	DECQ CX
 	JNZ  fgrow
+	VZEROUPPER
+	RET
+
+// Stores 128-bit lane k of Z(t), row r of tile l, at the columns of mask
+// (R9) at 2l of dst (DI) + lanes[l].off floats; prefetches it ahead (R15)
+// bytes on (R8, R10 clobbered).
+#define TILEROW(l, t, k) \
+	MOVQ          (32*(l))(BX), R8; \
+	KMOVW         (2*(l))(R9), K1;  \
+	LEAQ          (DI)(R8*4), R10;  \
+	VEXTRACTF32X4 $k, t, K1, (R10); \
+	PREFETCHT0    (R10)(R15*1)
+
+// func winoScatterT16(dst *float32, lanes *winoLane, masks *uint16, ld int, src *float32, ahead int)
+//
+// Writes 16 4x4 tiles from lanes: element (r, j) of tile l, at
+// src[(4r+j)*16+l], goes to dst[off + r*ld + j] when bit j of
+// masks[16r+l] is set. This is transpose16 and a scatter in one, in
+// registers: the 4 elements of row r of every tile are transposed into 4
+// registers of 4 tiles' rows each, stored 128 bits at a time.
+TEXT ·winoScatterT16(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ lanes+8(FP), BX
+	MOVQ masks+16(FP), R9
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	MOVQ src+32(FP), SI
+	MOVQ ahead+40(FP), R15
+	SHLQ $2, R15
+	MOVQ $4, CX
+
+strow:
+	VMOVUPS   0(SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VUNPCKLPS Z1, Z0, Z4
+	VUNPCKHPS Z1, Z0, Z5
+	VUNPCKLPS Z3, Z2, Z6
+	VUNPCKHPS Z3, Z2, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z8  // tiles 0, 4, 8, 12
+	VSHUFPS   $0xEE, Z6, Z4, Z9  // 1, 5, 9, 13
+	VSHUFPS   $0x44, Z7, Z5, Z10 // 2, 6, 10, 14
+	VSHUFPS   $0xEE, Z7, Z5, Z11 // 3, 7, 11, 15
+	TILEROW(0, Z8, 0)
+	TILEROW(1, Z9, 0)
+	TILEROW(2, Z10, 0)
+	TILEROW(3, Z11, 0)
+	TILEROW(4, Z8, 1)
+	TILEROW(5, Z9, 1)
+	TILEROW(6, Z10, 1)
+	TILEROW(7, Z11, 1)
+	TILEROW(8, Z8, 2)
+	TILEROW(9, Z9, 2)
+	TILEROW(10, Z10, 2)
+	TILEROW(11, Z11, 2)
+	TILEROW(12, Z8, 3)
+	TILEROW(13, Z9, 3)
+	TILEROW(14, Z10, 3)
+	TILEROW(15, Z11, 3)
+	ADDQ $256, SI
+	ADDQ DX, DI
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  strow
 	VZEROUPPER
 	RET

@@ -11,7 +11,8 @@ import (
 // tile element holds 16 lanes, and transformed as vectors, straight into
 // the packed panels: assembly on AVX-512, the scalar transforms per lane
 // elsewhere. The 6x6 input tiles are gathered and transposed in one step
-// (gatherT), in registers, not through a scratch block: a block stored by
+// (gatherT), and the 4x4 output tiles transposed and scattered in one
+// (scatterT), in registers, not through a scratch block: a block stored by
 // 6-float rows and reloaded whole right away stalls on store forwarding,
 // and the gather was a fifth of the ResNet block's time.
 
@@ -29,8 +30,9 @@ import (
 // [winoSlot(size)*l + size*r:][:size]). gatherT: gather and the
 // transposer in one, for 6x6 tiles: element (r, j) of tile l goes to
 // dst[(6r+j)*16+l], as input takes it, read where bit j of masks[r][l] is
-// set (rowMasks), zero elsewhere. scatter: the 4x4 tiles src[16l:][:16] go
-// to dst at lanes. The caller checks the lanes first (checkLanes): the
+// set (rowMasks), zero elsewhere. scatterT: the transposer and a scatter
+// in one: element (r, j) of 4x4 tile l at src[(4r+j)*16+l] goes to dst at
+// lanes[l] where bit j of masks[r][l] is set. The caller checks the lanes first (checkLanes): the
 // assembly does not. The gathers and scatter may prefetch the elements
 // ahead floats past those they touch (what the next call will: the lanes'
 // planes are far apart, and the prefetchers do not follow them), which
@@ -41,7 +43,7 @@ type winoLaneOps struct {
 	gatherT    func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
 	filter     func(g, dst []float32, stride int)
 	filterGrad func(u, g []float32)
-	scatter    func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
+	scatterT   func(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, ahead int)
 	input      func(blk, dst []float32, stride int)
 	output     func(src []float32, stride int, dst []float32, bias float32)
 	grad       func(blk, dst []float32, stride int)
@@ -51,7 +53,11 @@ type winoLaneOps struct {
 var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
-var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, filter: winoFilterLanesGo, filterGrad: winoFilterGradLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+var winoGoLanes = &winoLaneOps{
+	name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, scatterT: winoScatterTLanesGo,
+	input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo,
+	filter: winoFilterLanesGo, filterGrad: winoFilterGradLanesGo,
+}
 
 // winoForceGoLanes makes the lane path use winoGoLanes (tests).
 var winoForceGoLanes bool
@@ -143,9 +149,9 @@ func winoGatherTLanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16
 	}
 }
 
-// rowMasks sets masks[r][l] to the columns of row r of the 6x6 tile of lane
-// l that lie inside the image (none outside rows r0 to r1): gatherT's
-// masks, the same for every channel of a panel.
+// rowMasks sets masks[r][l] to the columns of row r of the tile of lane l
+// that lie inside the image (none outside rows r0 to r1): gatherT's and
+// scatterT's masks, the same for every channel of a panel.
 func rowMasks(masks *[6][16]uint16, lanes *[16]winoLane) {
 	for r := range masks {
 		for l, ln := range lanes {
@@ -185,13 +191,12 @@ func winoFilterGradLanesGo(u, g []float32) {
 	}
 }
 
-func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32, _ int) {
-	for l := range lanes {
-		ln := &lanes[l]
-		for r := ln.r0; r < ln.r1; r++ {
+func winoScatterTLanesGo(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, _ int) {
+	for r := 0; r < 4; r++ {
+		for l := range lanes {
 			for j := 0; j < 4; j++ {
-				if ln.mask>>j&1 != 0 {
-					dst[ln.off+r*ld+j] = src[16*l+4*r+j]
+				if masks[r][l]>>j&1 != 0 {
+					dst[lanes[l].off+r*ld+j] = src[(4*r+j)*16+l]
 				}
 			}
 		}
@@ -341,14 +346,14 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 	for p := 0; p < nt; p += 16 {
 		w.panelLanes(lanes, 4, w.out*plane, OH, OW, 0, 0, t0+p, min(16, nt-p))
 		checkLanes(w.dst, lanes[:], OW, (w.out-1)*plane)
+		rowMasks(&s.rowMasks, lanes)
 		for k := 0; k < w.out; k++ {
 			var b float32
 			if w.bias != nil {
 				b = w.bias[k]
 			}
 			ops.output(M[k*tp+p:], ms, s.lanes[:256], b)
-			c.kr.transpose16(s.tiles[:256], s.lanes[:256], 16, 16, 1)
-			ops.scatter(w.dst, lanes, OW, s.tiles[:256], plane)
+			ops.scatterT(w.dst, lanes, &s.rowMasks, OW, s.lanes[:256], plane)
 			for l := range lanes {
 				lanes[l].off += plane
 			}

@@ -321,3 +321,46 @@ func TestWinoFilterLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoScatterT checks the lane ops' fused transpose and scatter of
+// 4x4 tiles against a plain loop, on tiles inside the image and hanging
+// over each of its borders: the elements outside must stay untouched.
+func TestWinoScatterT(t *testing.T) {
+	const H, W = 7, 9
+	rng := rand.New(rand.NewPCG(5, 6))
+	src := make([]float32, 256)
+	for i := range src {
+		src[i] = rng.Float32() + 1
+	}
+	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
+		if ops == nil {
+			continue
+		}
+		for round := 0; round < 20; round++ {
+			var lanes [16]winoLane
+			for l := range lanes {
+				// A plane each: tiles of one plane could overlap.
+				setLane(&lanes[l], 4, l*H*W, H, W, rng.IntN(H+4)-4, rng.IntN(W+4)-4)
+			}
+			checkLanes(make([]float32, 16*H*W), lanes[:], W, 0)
+			var masks [6][16]uint16
+			rowMasks(&masks, &lanes)
+			got, want := make([]float32, 16*H*W), make([]float32, 16*H*W)
+			ops.scatterT(got, &lanes, &masks, W, src, H*W)
+			for l, ln := range lanes {
+				for r := ln.r0; r < ln.r1; r++ {
+					for j := 0; j < 4; j++ {
+						if ln.mask>>j&1 != 0 {
+							want[ln.off+r*W+j] = src[(4*r+j)*16+l]
+						}
+					}
+				}
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: round %d, element %d: %v, want %v", ops.name, round, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
