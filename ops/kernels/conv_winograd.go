@@ -165,7 +165,7 @@ func (c *convCall) winoPackItem(ws *gemmWorkspace, item int) {
 func (c *convCall) winoPackLanes(ops *winoLaneOps, s *winoScratch, o, k0, ci int) {
 	wp := &c.wino
 	in := wp.geom.C
-	g := s.tiles[:9*16]
+	g := s.kern[:]
 	for l := 0; l < 16; l++ {
 		if k := k0 + l; k < wp.out {
 			w := wp.w[9*(k*in+ci):][:9]

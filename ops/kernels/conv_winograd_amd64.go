@@ -14,9 +14,6 @@ func winoOutput16(src *float32, stride int, dst, tmp *float32, bias float32)
 func winoGrad16(src, dst *float32, stride int, tmp *float32)
 
 //go:noescape
-func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
-
-//go:noescape
 func winoFilter16(src, dst *float32, stride int, tmp *float32)
 
 //go:noescape
@@ -24,6 +21,9 @@ func winoFilterGrad16(src, dst, tmp *float32)
 
 //go:noescape
 func winoScatterT16(dst *float32, lanes *winoLane, masks *uint16, ld int, src *float32, ahead int)
+
+//go:noescape
+func winoGatherT4x16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
 
 //go:noescape
 func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
@@ -45,14 +45,6 @@ func init() {
 			var tmp [24 * 16]float32
 			winoOutput16(&src[0], stride, &dst[0], &tmp[0], bias)
 		},
-		gather: func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int) {
-			if size != 4 && size != 6 {
-				panic("kernels: winoGather16 takes 4x4 or 6x6 tiles")
-			}
-			slot := winoSlot(size)
-			_ = dst[16*slot-1]
-			winoGather16(&src[0], &lanes[0], ld, &dst[0], size, slot, ahead)
-		},
 		filter: func(g, dst []float32, stride int) {
 			_ = g[9*16-1]
 			_ = dst[35*stride+15]
@@ -68,6 +60,10 @@ func init() {
 		scatterT: func(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, ahead int) {
 			_ = src[255]
 			winoScatterT16(&dst[0], &lanes[0], &masks[0][0], ld, &src[0], ahead)
+		},
+		gatherT4: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
+			_ = dst[255]
+			winoGatherT4x16(&src[0], &lanes[0], &masks[0][0], ld, &dst[0], ahead)
 		},
 		gatherT: func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int) {
 			_ = dst[winoPositions*16-1]

@@ -258,81 +258,6 @@ gcol:
 	VZEROUPPER
 	RET
 
-// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
-//
-// Gathers 16 size x size tiles (size 4 or 6): tile l (lanes[l]) goes to
-// dst[slot*l:], row r at dst[slot*l+size*r:][:size]. Rows r0 <= r < r1 read
-// the columns of the lane's mask from src[off + r*ld:] (zeros in the other
-// columns); the other rows are zeros. Masked-off columns are never read, so
-// off may point outside the image. The rows are stored unmasked, 4 floats
-// for size 4 and 8 for size 6 (masked stores cost about a third of the
-// gather on AMD Zen): the 2 floats past a 6-float row are zeros from the
-// masked load, overwritten by the next row or left in the slot's unused
-// tail (slot >= 38). Every row read is prefetched ahead floats further on
-// (the next call's rows: the same tiles of the next channel), since the
-// rows of a tile lie in different pages of a channel's plane, where the
-// hardware prefetchers do not look.
-TEXT ·winoGather16(SB), NOSPLIT, $0-56
-	MOVQ src+0(FP), SI
-	MOVQ lanes+8(FP), BX
-	MOVQ ld+16(FP), DX
-	SHLQ $2, DX
-	MOVQ dst+24(FP), DI
-	MOVQ size+32(FP), R13
-	MOVQ slot+40(FP), R14
-	SHLQ $2, R14
-	MOVQ ahead+48(FP), R15
-	SHLQ $2, R15
-	VPXORD Z0, Z0, Z0
-	MOVQ $16, CX
-
-glane:
-	MOVQ  0(BX), R8
-	LEAQ  (SI)(R8*4), R8
-	KMOVW 8(BX), K1
-	MOVQ  16(BX), R9
-	MOVQ  24(BX), R10
-	XORQ  R11, R11
-	MOVQ  DI, R12
-
-grow:
-	CMPQ R11, R9
-	JLT  gzero
-	CMPQ R11, R10
-	JGE  gzero
-	VMOVUPS.Z (R8), K1, Y1
-	PREFETCHT0 (R8)(R15*1)
-	CMPQ R13, $4
-	JEQ  gstore4
-	VMOVUPS Y1, (R12)
-	JMP  gnext
-
-gstore4:
-	VMOVUPS X1, (R12)
-	JMP  gnext
-
-gzero:
-	CMPQ R13, $4
-	JEQ  gzero4
-	VMOVUPS Y0, (R12)
-	JMP  gnext
-
-gzero4:
-	VMOVUPS X0, (R12)
-
-gnext:
-	ADDQ DX, R8
-	LEAQ (R12)(R13*4), R12
-	INCQ R11
-	CMPQ R11, R13
-	JLT  grow
-	ADDQ $32, BX
-	ADDQ R14, DI
-	DECQ CX
-	JNZ  glane
-	VZEROUPPER
-	RET
-
 // Indices of VPERMT2PS picking 128-bit lanes 0 and 2 (winoTposeLo) or 1
 // and 3 (winoTposeHi) of two registers, interleaved.
 DATA winoTposeLo<>+0(SB)/4, $0
@@ -396,7 +321,9 @@ GLOBL winoTposeHi<>(SB), RODATA|NOPTR, $64
 // image). This is winoGather16 and transpose16 in one, in registers: row r
 // of the 16 tiles is loaded as 8 registers of two tiles each (tile l low,
 // l+8 high) and transposed as two 8x8 blocks at once. Every row read is
-// prefetched ahead floats further on, as in winoGather16.
+// prefetched ahead floats further on (the next call's rows: the same tiles
+// of the next channel), since the rows of a tile lie in different pages of
+// a channel's plane, where the hardware prefetchers do not look.
 TEXT ·winoGatherT16(SB), NOSPLIT, $0-48
 	MOVQ src+0(FP), SI
 	MOVQ lanes+8(FP), BX
@@ -692,5 +619,74 @@ strow:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ  strow
+	VZEROUPPER
+	RET
+
+// Loads row (SI) of lane l into 128-bit lane k of Z(t): the columns of mask
+// (R9) at 2l, zeros elsewhere; prefetches it ahead (R15) bytes on (R8, R10,
+// X12 clobbered).
+#define TILELOAD(l, t, k) \
+	MOVQ         (32*(l))(BX), R8; \
+	KMOVW        (2*(l))(R9), K1;  \
+	LEAQ         (SI)(R8*4), R10;  \
+	VMOVUPS.Z    (R10), K1, X12;   \
+	VINSERTF32X4 $k, X12, t, t;    \
+	PREFETCHT0   (R10)(R15*1)
+
+// func winoGatherT4x16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
+//
+// Gathers 16 4x4 tiles transposed: element (r, j) of tile l goes to
+// dst[(4r+j)*16+l], read from src[off + r*ld + j] when bit j of
+// masks[16r+l] is set, zero otherwise: winoScatterT16 run backwards (the
+// 4x4 transposes within 128-bit lanes undo themselves).
+TEXT ·winoGatherT4x16(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ lanes+8(FP), BX
+	MOVQ masks+16(FP), R9
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+32(FP), DI
+	MOVQ ahead+40(FP), R15
+	SHLQ $2, R15
+	MOVQ $4, CX
+
+g4row:
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	TILELOAD(0, Z8, 0)
+	TILELOAD(1, Z9, 0)
+	TILELOAD(2, Z10, 0)
+	TILELOAD(3, Z11, 0)
+	TILELOAD(4, Z8, 1)
+	TILELOAD(5, Z9, 1)
+	TILELOAD(6, Z10, 1)
+	TILELOAD(7, Z11, 1)
+	TILELOAD(8, Z8, 2)
+	TILELOAD(9, Z9, 2)
+	TILELOAD(10, Z10, 2)
+	TILELOAD(11, Z11, 2)
+	TILELOAD(12, Z8, 3)
+	TILELOAD(13, Z9, 3)
+	TILELOAD(14, Z10, 3)
+	TILELOAD(15, Z11, 3)
+	VUNPCKLPS Z9, Z8, Z4
+	VUNPCKHPS Z9, Z8, Z5
+	VUNPCKLPS Z11, Z10, Z6
+	VUNPCKHPS Z11, Z10, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z0
+	VSHUFPS   $0xEE, Z6, Z4, Z1
+	VSHUFPS   $0x44, Z7, Z5, Z2
+	VSHUFPS   $0xEE, Z7, Z5, Z3
+	VMOVUPS   Z0, 0(DI)
+	VMOVUPS   Z1, 64(DI)
+	VMOVUPS   Z2, 128(DI)
+	VMOVUPS   Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ DX, SI
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  g4row
 	VZEROUPPER
 	RET

@@ -54,7 +54,7 @@ func (c *convCall) winoFilterGradItem(ws *gemmWorkspace, k int) {
 func (c *convCall) winoFilterGradLanes(ops *winoLaneOps, s *winoScratch, k int) {
 	p := c.p
 	per := p.M * p.C
-	u, g := s.lanes[:winoPositions*16], s.tiles[:9*16]
+	u, g := s.lanes[:winoPositions*16], s.kern[:]
 	for c0 := 0; c0 < p.C; c0 += 16 {
 		n := min(16, p.C-c0)
 		clear(u)

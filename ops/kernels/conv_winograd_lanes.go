@@ -6,15 +6,14 @@ import (
 )
 
 // The Winograd transforms 16 lanes at a time. With a micro-kernel whose B
-// panels are 16 wide (and that has the 16x16 transposer), 16 tiles (or 16
-// channels) of a chunk are gathered tile by tile, transposed so that each
-// tile element holds 16 lanes, and transformed as vectors, straight into
-// the packed panels: assembly on AVX-512, the scalar transforms per lane
-// elsewhere. The 6x6 input tiles are gathered and transposed in one step
-// (gatherT), and the 4x4 output tiles transposed and scattered in one
-// (scatterT), in registers, not through a scratch block: a block stored by
-// 6-float rows and reloaded whole right away stalls on store forwarding,
-// and the gather was a fifth of the ResNet block's time.
+// panels are 16 wide, 16 tiles (or 16 channels) of a chunk are gathered
+// and transposed in one step, so that each tile element holds 16 lanes,
+// and transformed as vectors, straight into the packed panels; the output
+// tiles are transposed and scattered in one step the same way: assembly
+// on AVX-512, the scalar transforms per lane elsewhere. The transposes run
+// in registers, not through a scratch block: a block stored by 6-float
+// rows and reloaded whole right away stalls on store forwarding, and the
+// gather was a fifth of the ResNet block's time.
 
 // winoLaneOps are the transforms on 16 lanes. input: blk is a 6x6 tile
 // of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
@@ -25,24 +24,23 @@ import (
 // at g[(3r+j)*16:][:16] becomes G g G^T at dst[(6i+j)*stride:][:16], bit
 // for bit as winoFilter; filterGrad: the 6x6 kernel gradient at
 // u[(6i+j)*16:][:16] becomes G^T u G at g[(3r+j)*16:][:16], bit for bit as
-// winoFilterGrad. gather: the 16 size x size tiles of lanes, read
-// from src with row stride ld, go to dst[winoSlot(size)*l:] (row r at
-// [winoSlot(size)*l + size*r:][:size]). gatherT: gather and the
-// transposer in one, for 6x6 tiles: element (r, j) of tile l goes to
+// winoFilterGrad. gatherT: a gather of the 16 6x6 tiles of lanes (row
+// stride ld) and the transposer in one: element (r, j) of tile l goes to
 // dst[(6r+j)*16+l], as input takes it, read where bit j of masks[r][l] is
-// set (rowMasks), zero elsewhere. scatterT: the transposer and a scatter
-// in one: element (r, j) of 4x4 tile l at src[(4r+j)*16+l] goes to dst at
-// lanes[l] where bit j of masks[r][l] is set. The caller checks the lanes first (checkLanes): the
-// assembly does not. The gathers and scatter may prefetch the elements
-// ahead floats past those they touch (what the next call will: the lanes'
-// planes are far apart, and the prefetchers do not follow them), which
-// need not be inside the slice.
+// set (rowMasks), zero elsewhere; gatherT4 the same for 4x4 tiles, as grad
+// takes them. scatterT: the transposer and a scatter in one: element
+// (r, j) of 4x4 tile l at src[(4r+j)*16+l] goes to dst at lanes[l] where
+// bit j of masks[r][l] is set. The caller checks the lanes first
+// (checkLanes): the assembly does not. The gathers and the scatter may
+// prefetch the elements ahead floats past those they touch (what the next
+// call will: the lanes' planes are far apart, and the prefetchers do not
+// follow them), which need not be inside the slice.
 type winoLaneOps struct {
 	name       string
-	gather     func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
 	gatherT    func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
 	filter     func(g, dst []float32, stride int)
 	filterGrad func(u, g []float32)
+	gatherT4   func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
 	scatterT   func(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, ahead int)
 	input      func(blk, dst []float32, stride int)
 	output     func(src []float32, stride int, dst []float32, bias float32)
@@ -54,7 +52,7 @@ var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
 var winoGoLanes = &winoLaneOps{
-	name: "go", gather: winoGatherLanesGo, gatherT: winoGatherTLanesGo, scatterT: winoScatterTLanesGo,
+	name: "go", gatherT: winoGatherTLanesGo, gatherT4: winoGatherT4LanesGo, scatterT: winoScatterTLanesGo,
 	input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo,
 	filter: winoFilterLanesGo, filterGrad: winoFilterGradLanesGo,
 }
@@ -66,7 +64,7 @@ var winoForceGoLanes bool
 // panels do not fit them (the chunk then runs the scalar transforms).
 func winoLanes(kr *microKernel) *winoLaneOps {
 	switch {
-	case kr.nr != 16 || kr.transpose16 == nil:
+	case kr.nr != 16:
 		return nil
 	case winoAsmLanes != nil && !winoForceGoLanes:
 		return winoAsmLanes
@@ -96,11 +94,6 @@ func setLane(lane *winoLane, size, base, H, W, ih, iw int) {
 	}
 }
 
-// winoSlot is the floats between the gathered tiles of size: 48 for the
-// 6x6 input tiles (36 rounded up to the 16x16 blocks of the transposer), 16
-// for 4x4.
-func winoSlot(size int) int { return roundUp(size*size, 16) }
-
 // checkLanes panics unless every element the lanes cover is inside s, with
 // the lanes as they are and moved on by up to shift elements (the callers
 // step them from plane to plane and check once).
@@ -118,32 +111,25 @@ func checkLanes(s []float32, lanes []winoLane, ld, shift int) {
 	}
 }
 
-func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, _ int) {
-	slot := winoSlot(size)
-	for l := range lanes {
-		ln := &lanes[l]
-		d := dst[slot*l:][:size*size]
-		clear(d)
-		for r := ln.r0; r < ln.r1; r++ {
-			for j := 0; j < size; j++ {
-				if ln.mask>>j&1 != 0 {
-					d[size*r+j] = src[ln.off+r*ld+j]
-				}
-			}
-		}
-	}
+func winoGatherTLanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, _ int) {
+	winoGatherTiles(src, lanes, masks, ld, dst, 6)
 }
 
-func winoGatherTLanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, _ int) {
-	for r := 0; r < 6; r++ {
+func winoGatherT4LanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, _ int) {
+	winoGatherTiles(src, lanes, masks, ld, dst, 4)
+}
+
+// winoGatherTiles is gatherT for size x size tiles.
+func winoGatherTiles(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, size int) {
+	for r := 0; r < size; r++ {
 		for l := range lanes {
 			m := masks[r][l]
-			for j := 0; j < 6; j++ {
+			for j := 0; j < size; j++ {
 				var v float32
 				if m>>j&1 != 0 {
 					v = src[lanes[l].off+r*ld+j]
 				}
-				dst[(6*r+j)*16+l] = v
+				dst[(size*r+j)*16+l] = v
 			}
 		}
 	}
@@ -244,14 +230,16 @@ func winoGradLanesGo(blk, dst []float32, stride int) {
 	}
 }
 
-// winoScratch holds a worker's tile blocks for the lane transforms: 16
-// tiles of 48 floats (36 used) as gathered, the same transposed, and the
-// tiles' lanes (here rather than on the stack: the lane ops are function
-// values, so a local passed to them would escape to the heap).
+// winoScratch holds a worker's blocks for the lane transforms: the tiles
+// of 16 lanes, the kernels of winoPackLanes and winoFilterGradLanes, the
+// lanes and their row masks (here rather than on the stack: the lane ops
+// are function values, so a local passed to them would escape to the
+// heap).
 type winoScratch struct {
-	tiles, lanes [16 * 48]float32
-	tileLanes    [16]winoLane
-	rowMasks     [6][16]uint16
+	lanes     [winoPositions * 16]float32
+	kern      [9 * 16]float32
+	tileLanes [16]winoLane
+	rowMasks  [6][16]uint16
 }
 
 // panelLanes sets lanes to the size x size tiles of the n tiles from t on
@@ -376,9 +364,10 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
 		checkLanes(w.dst, []winoLane{tile}, OW, (w.out-1)*plane)
 		for k0 := 0; k0 < w.out; k0 += 16 {
-			channelLanes(lanes, tile, k0, w.out, plane)
-			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4, 16*plane)
-			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
+			if channelLanes(lanes, tile, k0, w.out, plane) {
+				rowMasks(&s.rowMasks, lanes)
+			}
+			ops.gatherT4(w.dst, lanes, &s.rowMasks, OW, s.lanes[:256], 16*plane)
 			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)
 		}
 	}

@@ -233,36 +233,45 @@ func BenchmarkConvWinograd(b *testing.B) {
 	}
 }
 
-// TestWinoGatherT checks the lane ops' fused gather and transpose against
-// gather followed by a plain transpose, on tiles inside the image and
+// TestWinoGatherT checks the lane ops' fused gathers and transposes of 6x6
+// and 4x4 tiles against a plain loop, on tiles inside the image and
 // hanging over each of its borders, for the assembly and the portable ops.
 func TestWinoGatherT(t *testing.T) {
 	const H, W = 9, 11
 	rng := rand.New(rand.NewPCG(1, 2))
 	src := make([]float32, 3*H*W)
 	for i := range src {
-		src[i] = rng.Float32() - 0.5
+		src[i] = rng.Float32() + 1
 	}
 	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
 		if ops == nil {
 			continue
 		}
-		for round := 0; round < 20; round++ {
-			var lanes [16]winoLane
-			for l := range lanes {
-				setLane(&lanes[l], 6, H*W, H, W, rng.IntN(H+8)-6, rng.IntN(W+8)-6)
+		for _, size := range []int{6, 4} {
+			gather := ops.gatherT
+			if size == 4 {
+				gather = ops.gatherT4
 			}
-			checkLanes(src, lanes[:], W, H*W)
-			var masks [6][16]uint16
-			rowMasks(&masks, &lanes)
-			tiles := make([]float32, 16*48)
-			winoGatherLanesGo(src, &lanes, W, tiles, 6, 0)
-			got := nanSlice(winoPositions * 16)
-			ops.gatherT(src, &lanes, &masks, W, got, H*W)
-			for l := 0; l < 16; l++ {
-				for e := 0; e < winoPositions; e++ {
-					if g, w := got[e*16+l], tiles[48*l+e]; g != w {
-						t.Fatalf("%s: round %d, tile %d (%+v), element %d: %v, want %v", ops.name, round, l, lanes[l], e, g, w)
+			for round := 0; round < 20; round++ {
+				var lanes [16]winoLane
+				for l := range lanes {
+					setLane(&lanes[l], size, H*W, H, W, rng.IntN(H+8)-6, rng.IntN(W+8)-6)
+				}
+				checkLanes(src, lanes[:], W, H*W)
+				var masks [6][16]uint16
+				rowMasks(&masks, &lanes)
+				got := nanSlice(size * size * 16)
+				gather(src, &lanes, &masks, W, got, H*W)
+				for l, ln := range lanes {
+					for e := 0; e < size*size; e++ {
+						r, j := e/size, e%size
+						var want float32
+						if r >= ln.r0 && r < ln.r1 && ln.mask>>j&1 != 0 {
+							want = src[ln.off+r*W+j]
+						}
+						if g := got[e*16+l]; g != want {
+							t.Fatalf("%s: %dx%d, round %d, tile %d (%+v), element %d: %v, want %v", ops.name, size, size, round, l, ln, e, g, want)
+						}
 					}
 				}
 			}
