@@ -258,6 +258,20 @@ gcol:
 	VZEROUPPER
 	RET
 
+// Transposes the 4x4 blocks of 128-bit lane k of a, b, c, d into those of
+// w, x, y, z: element i of lane k of w is element 4k of the i-th input, of
+// x element 4k+1, of y 4k+2, of z 4k+3 (t0..t3 clobbered). It undoes
+// itself.
+#define TPOSE4(a, b, c, d, t0, t1, t2, t3, w, x, y, z) \
+	VUNPCKLPS b, a, t0;        \
+	VUNPCKHPS b, a, t1;        \
+	VUNPCKLPS d, c, t2;        \
+	VUNPCKHPS d, c, t3;        \
+	VSHUFPS   $0x44, t2, t0, w; \
+	VSHUFPS   $0xEE, t2, t0, x; \
+	VSHUFPS   $0x44, t3, t1, y; \
+	VSHUFPS   $0xEE, t3, t1, z
+
 // Indices of VPERMT2PS picking 128-bit lanes 0 and 2 (winoTposeLo) or 1
 // and 3 (winoTposeHi) of two registers, interleaved.
 DATA winoTposeLo<>+0(SB)/4, $0
@@ -349,22 +363,8 @@ gtrow:
 
 	// Within each 128-bit lane: Z16+j holds column j (rows 0-3) and column
 	// j+4 (next lane), Z20+j the same of rows 4-7.
-	VUNPCKLPS Z1, Z0, Z8
-	VUNPCKHPS Z1, Z0, Z9
-	VUNPCKLPS Z3, Z2, Z10
-	VUNPCKHPS Z3, Z2, Z11
-	VUNPCKLPS Z5, Z4, Z12
-	VUNPCKHPS Z5, Z4, Z13
-	VUNPCKLPS Z7, Z6, Z14
-	VUNPCKHPS Z7, Z6, Z15
-	VSHUFPS   $0x44, Z10, Z8, Z16
-	VSHUFPS   $0xEE, Z10, Z8, Z17
-	VSHUFPS   $0x44, Z11, Z9, Z18
-	VSHUFPS   $0xEE, Z11, Z9, Z19
-	VSHUFPS   $0x44, Z14, Z12, Z20
-	VSHUFPS   $0xEE, Z14, Z12, Z21
-	VSHUFPS   $0x44, Z15, Z13, Z22
-	VSHUFPS   $0xEE, Z15, Z13, Z23
+	TPOSE4(Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11, Z16, Z17, Z18, Z19)
+	TPOSE4(Z4, Z5, Z6, Z7, Z12, Z13, Z14, Z15, Z20, Z21, Z22, Z23)
 
 	// Column j of the 16 tiles: lanes 0 and 2 (j < 4) or 1 and 3 (j >= 4)
 	// of Z16+j%4 and Z20+j%4, interleaved.
@@ -394,6 +394,18 @@ gtrow:
 	JNZ  gtrow
 	VZEROUPPER
 	RET
+
+// Broadcasts the divisors of FILT1D and FGRAD1D, 4, 6, 24 and 12, into
+// Z27..Z30 (AX clobbered).
+#define FILTCONSTS \
+	MOVL         $0x40800000, AX; \
+	VPBROADCASTD AX, Z27;         \
+	MOVL         $0x40C00000, AX; \
+	VPBROADCASTD AX, Z28;         \
+	MOVL         $0x41C00000, AX; \
+	VPBROADCASTD AX, Z29;         \
+	MOVL         $0x41400000, AX; \
+	VPBROADCASTD AX, Z30
 
 // G g of Z0..Z2 into Z6..Z11 with float32 divisions in the order of
 // winoFilter1D, so that the results are the Go code's bit for bit (Z27 = 4,
@@ -427,14 +439,7 @@ TEXT ·winoFilter16(SB), NOSPLIT, $0-32
 	MOVQ stride+16(FP), DX
 	SHLQ $2, DX
 	MOVQ tmp+24(FP), BX
-	MOVL $0x40800000, AX // 4.0
-	VPBROADCASTD AX, Z27
-	MOVL $0x40C00000, AX // 6.0
-	VPBROADCASTD AX, Z28
-	MOVL $0x41C00000, AX // 24.0
-	VPBROADCASTD AX, Z29
-	MOVL $0x41400000, AX // 12.0
-	VPBROADCASTD AX, Z30
+	FILTCONSTS
 	MOVL $0x80000000, AX
 	VPBROADCASTD AX, Z31
 	LEAQ (DX)(DX*2), R12
@@ -506,14 +511,7 @@ TEXT ·winoFilterGrad16(SB), NOSPLIT, $0-24
 	MOVQ src+0(FP), SI
 	MOVQ dst+8(FP), DI
 	MOVQ tmp+16(FP), BX
-	MOVL $0x40800000, AX // 4.0
-	VPBROADCASTD AX, Z27
-	MOVL $0x40C00000, AX // 6.0
-	VPBROADCASTD AX, Z28
-	MOVL $0x41C00000, AX // 24.0
-	VPBROADCASTD AX, Z29
-	MOVL $0x41400000, AX // 12.0
-	VPBROADCASTD AX, Z30
+	FILTCONSTS
 
 	// Columns: tmp[(6r+j)*16] = (G^T u)[r][j].
 	MOVQ SI, R8
@@ -590,14 +588,8 @@ strow:
 	VMOVUPS   64(SI), Z1
 	VMOVUPS   128(SI), Z2
 	VMOVUPS   192(SI), Z3
-	VUNPCKLPS Z1, Z0, Z4
-	VUNPCKHPS Z1, Z0, Z5
-	VUNPCKLPS Z3, Z2, Z6
-	VUNPCKHPS Z3, Z2, Z7
-	VSHUFPS   $0x44, Z6, Z4, Z8  // tiles 0, 4, 8, 12
-	VSHUFPS   $0xEE, Z6, Z4, Z9  // 1, 5, 9, 13
-	VSHUFPS   $0x44, Z7, Z5, Z10 // 2, 6, 10, 14
-	VSHUFPS   $0xEE, Z7, Z5, Z11 // 3, 7, 11, 15
+	// Z8..Z11: tiles 0, 4, 8, 12; 1, 5, 9, 13; 2, 6, 10, 14; 3, 7, 11, 15.
+	TPOSE4(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
 	TILEROW(0, Z8, 0)
 	TILEROW(1, Z9, 0)
 	TILEROW(2, Z10, 0)
@@ -671,14 +663,7 @@ g4row:
 	TILELOAD(13, Z9, 3)
 	TILELOAD(14, Z10, 3)
 	TILELOAD(15, Z11, 3)
-	VUNPCKLPS Z9, Z8, Z4
-	VUNPCKHPS Z9, Z8, Z5
-	VUNPCKLPS Z11, Z10, Z6
-	VUNPCKHPS Z11, Z10, Z7
-	VSHUFPS   $0x44, Z6, Z4, Z0
-	VSHUFPS   $0xEE, Z6, Z4, Z1
-	VSHUFPS   $0x44, Z7, Z5, Z2
-	VSHUFPS   $0xEE, Z7, Z5, Z3
+	TPOSE4(Z8, Z9, Z10, Z11, Z4, Z5, Z6, Z7, Z0, Z1, Z2, Z3)
 	VMOVUPS   Z0, 0(DI)
 	VMOVUPS   Z1, 64(DI)
 	VMOVUPS   Z2, 128(DI)
