@@ -497,9 +497,9 @@ func (c *convCall) RunPart(part int) {
 		case modeWinograd:
 			c.winoForwardItem(ws, item)
 		case modeWinogradPack:
-			c.winoPackItem(item)
+			c.winoPackItem(ws, item)
 		case modeWinogradFilterGrad:
-			c.winoFilterGradItem(item)
+			c.winoFilterGradItem(ws, item)
 		}
 	}
 }

@@ -132,15 +132,20 @@ func (c *convCall) winoConvolve(g convGeom, out int, w, src, bias, dst []float32
 // stores them straight into the prepacked GEMM operand A of every position
 // (out x in, laid out as prepackA does: kBlock-deep blocks of mr-row
 // panels), zeros in the rows past out.
-func (c *convCall) winoPackItem(item int) {
+func (c *convCall) winoPackItem(ws *gemmWorkspace, item int) {
 	wp, kr := &c.wino, c.kr
 	in, mr, mPad := wp.geom.C, kr.mr, c.mPad
 	kc := kr.kBlock(in)
 	per := mPad * in
+	ops := winoLanes(kr)
 	for ci := 0; ci < in; ci++ {
 		pc := ci / kc * kc
 		kcb := min(kc, in-pc)
 		o := pc*mPad + item*kcb*mr + (ci-pc)*mr
+		if ops != nil && mr == 16 {
+			c.winoPackLanes(ops, &ws.wino, o, item*mr, ci)
+			continue
+		}
 		for r := 0; r < mr; r++ {
 			var u [winoPositions]float32
 			if k := item*mr + r; k < wp.out {
@@ -151,6 +156,29 @@ func (c *convCall) winoPackItem(item int) {
 			}
 		}
 	}
+}
+
+// winoPackLanes transforms input channel ci of the 16 kernels from output
+// channel k0 on (zeros past the output channels) as 16 lanes, into the
+// 16 floats at o of every position's A operand: the scalar transform took
+// a tenth of a forward pass.
+func (c *convCall) winoPackLanes(ops *winoLaneOps, s *winoScratch, o, k0, ci int) {
+	wp := &c.wino
+	in := wp.geom.C
+	g := s.kern[:]
+	for l := 0; l < 16; l++ {
+		if k := k0 + l; k < wp.out {
+			w := wp.w[9*(k*in+ci):][:9]
+			for q, v := range w {
+				g[q*16+l] = v
+			}
+		} else {
+			for q := 0; q < 9; q++ {
+				g[q*16+l] = 0
+			}
+		}
+	}
+	ops.filter(g, c.wpack[o:], c.mPad*in)
 }
 
 // winoForwardItem computes the output tiles of one chunk.

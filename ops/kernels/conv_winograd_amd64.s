@@ -258,114 +258,420 @@ gcol:
 	VZEROUPPER
 	RET
 
-// func winoGather16(src *float32, lanes *winoLane, ld int, dst *float32, size, slot, ahead int)
+// Transposes the 4x4 blocks of 128-bit lane k of a, b, c, d into those of
+// w, x, y, z: element i of lane k of w is element 4k of the i-th input, of
+// x element 4k+1, of y 4k+2, of z 4k+3 (t0..t3 clobbered). It undoes
+// itself.
+#define TPOSE4(a, b, c, d, t0, t1, t2, t3, w, x, y, z) \
+	VUNPCKLPS b, a, t0;        \
+	VUNPCKHPS b, a, t1;        \
+	VUNPCKLPS d, c, t2;        \
+	VUNPCKHPS d, c, t3;        \
+	VSHUFPS   $0x44, t2, t0, w; \
+	VSHUFPS   $0xEE, t2, t0, x; \
+	VSHUFPS   $0x44, t3, t1, y; \
+	VSHUFPS   $0xEE, t3, t1, z
+
+// Indices of VPERMT2PS picking 128-bit lanes 0 and 2 (winoTposeLo) or 1
+// and 3 (winoTposeHi) of two registers, interleaved.
+DATA winoTposeLo<>+0(SB)/4, $0
+DATA winoTposeLo<>+4(SB)/4, $1
+DATA winoTposeLo<>+8(SB)/4, $2
+DATA winoTposeLo<>+12(SB)/4, $3
+DATA winoTposeLo<>+16(SB)/4, $16
+DATA winoTposeLo<>+20(SB)/4, $17
+DATA winoTposeLo<>+24(SB)/4, $18
+DATA winoTposeLo<>+28(SB)/4, $19
+DATA winoTposeLo<>+32(SB)/4, $8
+DATA winoTposeLo<>+36(SB)/4, $9
+DATA winoTposeLo<>+40(SB)/4, $10
+DATA winoTposeLo<>+44(SB)/4, $11
+DATA winoTposeLo<>+48(SB)/4, $24
+DATA winoTposeLo<>+52(SB)/4, $25
+DATA winoTposeLo<>+56(SB)/4, $26
+DATA winoTposeLo<>+60(SB)/4, $27
+GLOBL winoTposeLo<>(SB), RODATA|NOPTR, $64
+
+DATA winoTposeHi<>+0(SB)/4, $4
+DATA winoTposeHi<>+4(SB)/4, $5
+DATA winoTposeHi<>+8(SB)/4, $6
+DATA winoTposeHi<>+12(SB)/4, $7
+DATA winoTposeHi<>+16(SB)/4, $20
+DATA winoTposeHi<>+20(SB)/4, $21
+DATA winoTposeHi<>+24(SB)/4, $22
+DATA winoTposeHi<>+28(SB)/4, $23
+DATA winoTposeHi<>+32(SB)/4, $12
+DATA winoTposeHi<>+36(SB)/4, $13
+DATA winoTposeHi<>+40(SB)/4, $14
+DATA winoTposeHi<>+44(SB)/4, $15
+DATA winoTposeHi<>+48(SB)/4, $28
+DATA winoTposeHi<>+52(SB)/4, $29
+DATA winoTposeHi<>+56(SB)/4, $30
+DATA winoTposeHi<>+60(SB)/4, $31
+GLOBL winoTposeHi<>(SB), RODATA|NOPTR, $64
+
+// Loads row (SI) of lane l into Y(dst): the columns of mask (R9) at
+// 2l, zeros elsewhere; prefetches it ahead (R15) bytes on (R8, R10
+// clobbered).
+#define LANEROW(l, dst) \
+	MOVQ       (32*(l))(BX), R8; \
+	KMOVW      (2*(l))(R9), K1;  \
+	LEAQ       (SI)(R8*4), R10; \
+	VMOVUPS.Z  (R10), K1, dst;  \
+	PREFETCHT0 (R10)(R15*1)
+
+// Loads row r of lanes l and l+8 into the low and high halves of Z(dst)
+// (Y(tmp) clobbered).
+#define LANEPAIR(l, dst, ydst, tmp) \
+	LANEROW(l, ydst);       \
+	LANEROW(l+8, tmp);      \
+	VINSERTF64X4 $1, tmp, dst, dst
+
+// func winoGatherT16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
 //
-// Gathers 16 size x size tiles (size <= 16): tile l (lanes[l]) goes to
-// dst[slot*l:], row r at dst[slot*l+size*r:][:size]. Rows r0 <= r < r1 read
-// the columns of the lane's mask from src[off + r*ld:] (zeros in the other
-// columns); the other rows are zeros. Masked-off columns are never read, so
-// off may point outside the image. Every row read is prefetched ahead
-// floats further on (the next call's rows: the same tiles of the next
-// channel), since the rows of a tile lie in different pages of a channel's
-// plane, where the hardware prefetchers do not look.
-TEXT ·winoGather16(SB), NOSPLIT, $0-56
+// Gathers 16 6x6 tiles transposed: element (r, j) of tile l (lanes[l]) goes
+// to dst[(6r+j)*16+l], read from src[off + r*ld + j] when bit j of
+// masks[16r+l] is set, zero otherwise (so off may point outside the
+// image). This is winoGather16 and transpose16 in one, in registers: row r
+// of the 16 tiles is loaded as 8 registers of two tiles each (tile l low,
+// l+8 high) and transposed as two 8x8 blocks at once. Every row read is
+// prefetched ahead floats further on (the next call's rows: the same tiles
+// of the next channel), since the rows of a tile lie in different pages of
+// a channel's plane, where the hardware prefetchers do not look.
+TEXT ·winoGatherT16(SB), NOSPLIT, $0-48
 	MOVQ src+0(FP), SI
 	MOVQ lanes+8(FP), BX
-	MOVQ ld+16(FP), DX
+	MOVQ masks+16(FP), R9
+	MOVQ ld+24(FP), DX
 	SHLQ $2, DX
-	MOVQ dst+24(FP), DI
-	MOVQ size+32(FP), R13
-	MOVQ slot+40(FP), R14
-	SHLQ $2, R14
-	MOVQ ahead+48(FP), R15
+	MOVQ dst+32(FP), DI
+	MOVQ ahead+40(FP), R15
 	SHLQ $2, R15
-	MOVL $1, AX
-	MOVQ R13, CX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K2 // the row's size columns
-	VPXORD Z0, Z0, Z0
-	MOVQ $16, CX
+	VMOVUPS winoTposeLo<>(SB), Z30
+	VMOVUPS winoTposeHi<>(SB), Z31
+	MOVQ $6, CX
 
-glane:
-	MOVQ  0(BX), R8
-	LEAQ  (SI)(R8*4), R8
-	KMOVW 8(BX), K1
-	MOVQ  16(BX), R9
-	MOVQ  24(BX), R10
-	XORQ  R11, R11
-	MOVQ  DI, R12
+gtrow:
+	LANEPAIR(0, Z0, Y0, Y8)
+	LANEPAIR(1, Z1, Y1, Y9)
+	LANEPAIR(2, Z2, Y2, Y10)
+	LANEPAIR(3, Z3, Y3, Y11)
+	LANEPAIR(4, Z4, Y4, Y12)
+	LANEPAIR(5, Z5, Y5, Y13)
+	LANEPAIR(6, Z6, Y6, Y14)
+	LANEPAIR(7, Z7, Y7, Y15)
 
-grow:
-	CMPQ R11, R9
-	JLT  gzero
-	CMPQ R11, R10
-	JGE  gzero
-	VMOVUPS.Z (R8), K1, Z1
-	VMOVUPS   Z1, K2, (R12)
-	PREFETCHT0 (R8)(R15*1)
-	JMP  gnext
+	// Within each 128-bit lane: Z16+j holds column j (rows 0-3) and column
+	// j+4 (next lane), Z20+j the same of rows 4-7.
+	TPOSE4(Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11, Z16, Z17, Z18, Z19)
+	TPOSE4(Z4, Z5, Z6, Z7, Z12, Z13, Z14, Z15, Z20, Z21, Z22, Z23)
 
-gzero:
-	VMOVUPS Z0, K2, (R12)
+	// Column j of the 16 tiles: lanes 0 and 2 (j < 4) or 1 and 3 (j >= 4)
+	// of Z16+j%4 and Z20+j%4, interleaved.
+	VMOVAPS   Z16, Z24
+	VPERMT2PS Z20, Z30, Z24
+	VMOVAPS   Z17, Z25
+	VPERMT2PS Z21, Z30, Z25
+	VMOVAPS   Z18, Z26
+	VPERMT2PS Z22, Z30, Z26
+	VMOVAPS   Z19, Z27
+	VPERMT2PS Z23, Z30, Z27
+	VMOVAPS   Z16, Z28
+	VPERMT2PS Z20, Z31, Z28
+	VMOVAPS   Z17, Z29
+	VPERMT2PS Z21, Z31, Z29
+	VMOVUPS   Z24, 0(DI)
+	VMOVUPS   Z25, 64(DI)
+	VMOVUPS   Z26, 128(DI)
+	VMOVUPS   Z27, 192(DI)
+	VMOVUPS   Z28, 256(DI)
+	VMOVUPS   Z29, 320(DI)
 
-gnext:
-	ADDQ DX, R8
-	LEAQ (R12)(R13*4), R12
-	INCQ R11
-	CMPQ R11, R13
-	JLT  grow
-	ADDQ $32, BX
-	ADDQ R14, DI
+	ADDQ DX, SI
+	ADDQ $32, R9
+	ADDQ $384, DI
 	DECQ CX
-	JNZ  glane
+	JNZ  gtrow
 	VZEROUPPER
 	RET
 
-// func winoScatter16(dst *float32, lanes *winoLane, ld int, src *float32, ahead int)
+// Broadcasts the divisors of FILT1D and FGRAD1D, 4, 6, 24 and 12, into
+// Z27..Z30 (AX clobbered).
+#define FILTCONSTS \
+	MOVL         $0x40800000, AX; \
+	VPBROADCASTD AX, Z27;         \
+	MOVL         $0x40C00000, AX; \
+	VPBROADCASTD AX, Z28;         \
+	MOVL         $0x41C00000, AX; \
+	VPBROADCASTD AX, Z29;         \
+	MOVL         $0x41400000, AX; \
+	VPBROADCASTD AX, Z30
+
+// G g of Z0..Z2 into Z6..Z11 with float32 divisions in the order of
+// winoFilter1D, so that the results are the Go code's bit for bit (Z27 = 4,
+// Z28 = 6, Z29 = 24, Z30 = 12, Z31 = the sign bit; Z12..Z15 clobbered).
+#define FILT1D \
+	VADDPS Z2, Z0, Z12;   \
+	VDIVPS Z27, Z0, Z6;   \
+	VADDPS Z1, Z12, Z13;  \
+	VDIVPS Z28, Z13, Z13; \
+	VPXORD Z31, Z13, Z7;  \
+	VSUBPS Z1, Z12, Z14;  \
+	VDIVPS Z28, Z14, Z14; \
+	VPXORD Z31, Z14, Z8;  \
+	VDIVPS Z29, Z0, Z12;  \
+	VDIVPS Z30, Z1, Z13;  \
+	VDIVPS Z28, Z2, Z14;  \
+	VADDPS Z13, Z12, Z15; \
+	VADDPS Z14, Z15, Z9;  \
+	VSUBPS Z13, Z12, Z15; \
+	VADDPS Z14, Z15, Z10; \
+	VMOVAPS Z2, Z11
+
+// func winoFilter16(src, dst *float32, stride int, tmp *float32)
 //
-// Writes 16 4x4 tiles: for tile l (lanes[l]) and rows r0 <= r < r1, the
-// columns of the lane's mask of src[16l+4r:][:4] go to dst[off + r*ld:].
-// Every row written is prefetched ahead floats further on, as in
-// winoGather16.
-TEXT ·winoScatter16(SB), NOSPLIT, $0-40
+// src[(3r+j)*16:][:16] holds element (r, j) of a 3x3 kernel of 16 lanes;
+// dst[(6i+j)*stride:][:16] is set to element (i, j) of G g G^T. tmp is
+// 18*16 floats of scratch.
+TEXT ·winoFilter16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ tmp+24(FP), BX
+	FILTCONSTS
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z31
+	LEAQ (DX)(DX*2), R12
+	SHLQ $1, R12         // 6*stride bytes: one output row
+
+	// Columns: tmp[(3i+j)*16] = (G g)[i][j].
+	MOVQ SI, R8
+	MOVQ BX, R9
+	MOVQ $3, CX
+fcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 192(R8), Z1
+	VMOVUPS 384(R8), Z2
+	FILT1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 192(R9)
+	VMOVUPS Z8, 384(R9)
+	VMOVUPS Z9, 576(R9)
+	VMOVUPS Z10, 768(R9)
+	VMOVUPS Z11, 960(R9)
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  fcol
+
+	// Rows: dst[(6i+j)*stride] = (tmp G^T)[i][j].
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $6, CX
+frow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	FILT1D
+	STORE6(R9, DX, R10, R11)
+	ADDQ $192, R8
+	ADDQ R12, R9
+	DECQ CX
+	JNZ  frow
+	VZEROUPPER
+	RET
+
+// G^T u of Z0..Z5 into Z6..Z8 with float32 divisions in the order of
+// winoFilterGrad1D (Z27 = 4, Z28 = 6, Z29 = 24, Z30 = 12; Z12..Z17
+// clobbered).
+#define FGRAD1D \
+	VADDPS Z2, Z1, Z12;   \
+	VSUBPS Z1, Z2, Z13;   \
+	VADDPS Z4, Z3, Z14;   \
+	VSUBPS Z4, Z3, Z15;   \
+	VDIVPS Z27, Z0, Z16;  \
+	VDIVPS Z28, Z12, Z17; \
+	VSUBPS Z17, Z16, Z16; \
+	VDIVPS Z29, Z14, Z6;  \
+	VADDPS Z6, Z16, Z6;   \
+	VDIVPS Z28, Z13, Z13; \
+	VDIVPS Z30, Z15, Z15; \
+	VADDPS Z15, Z13, Z7;  \
+	VDIVPS Z28, Z14, Z14; \
+	VSUBPS Z17, Z14, Z8;  \
+	VADDPS Z5, Z8, Z8
+
+// func winoFilterGrad16(src, dst, tmp *float32)
+//
+// src[(6i+j)*16:][:16] holds element (i, j) of a 6x6 Winograd-domain
+// kernel gradient u of 16 lanes; dst[(3r+j)*16:][:16] is set to element
+// (r, j) of G^T u G. tmp is 18*16 floats of scratch.
+TEXT ·winoFilterGrad16(SB), NOSPLIT, $0-24
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ tmp+16(FP), BX
+	FILTCONSTS
+
+	// Columns: tmp[(6r+j)*16] = (G^T u)[r][j].
+	MOVQ SI, R8
+	MOVQ BX, R9
+	MOVQ $6, CX
+fgcol:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 384(R8), Z1
+	VMOVUPS 768(R8), Z2
+	VMOVUPS 1152(R8), Z3
+	VMOVUPS 1536(R8), Z4
+	VMOVUPS 1920(R8), Z5
+	FGRAD1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 384(R9)
+	VMOVUPS Z8, 768(R9)
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  fgcol
+
+	// Rows: dst[(3r+j)*16] = (tmp G)[r][j].
+	MOVQ BX, R8
+	MOVQ DI, R9
+	MOVQ $3, CX
+fgrow:
+	VMOVUPS 0(R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS 128(R8), Z2
+	VMOVUPS 192(R8), Z3
+	VMOVUPS 256(R8), Z4
+	VMOVUPS 320(R8), Z5
+	FGRAD1D
+	VMOVUPS Z6, 0(R9)
+	VMOVUPS Z7, 64(R9)
+	VMOVUPS Z8, 128(R9)
+	ADDQ $384, R8
+	ADDQ $192, R9
+	DECQ CX
+	JNZ  fgrow
+	VZEROUPPER
+	RET
+
+// Stores 128-bit lane k of Z(t), row r of tile l, at the columns of mask
+// (R9) at 2l of dst (DI) + lanes[l].off floats; prefetches it ahead (R15)
+// bytes on (R8, R10 clobbered).
+#define TILEROW(l, t, k) \
+	MOVQ          (32*(l))(BX), R8; \
+	KMOVW         (2*(l))(R9), K1;  \
+	LEAQ          (DI)(R8*4), R10;  \
+	VEXTRACTF32X4 $k, t, K1, (R10); \
+	PREFETCHT0    (R10)(R15*1)
+
+// func winoScatterT16(dst *float32, lanes *winoLane, masks *uint16, ld int, src *float32, ahead int)
+//
+// Writes 16 4x4 tiles from lanes: element (r, j) of tile l, at
+// src[(4r+j)*16+l], goes to dst[off + r*ld + j] when bit j of
+// masks[16r+l] is set. This is transpose16 and a scatter in one, in
+// registers: the 4 elements of row r of every tile are transposed into 4
+// registers of 4 tiles' rows each, stored 128 bits at a time.
+TEXT ·winoScatterT16(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ lanes+8(FP), BX
-	MOVQ ld+16(FP), DX
+	MOVQ masks+16(FP), R9
+	MOVQ ld+24(FP), DX
 	SHLQ $2, DX
-	MOVQ src+24(FP), SI
-	MOVQ ahead+32(FP), R15
+	MOVQ src+32(FP), SI
+	MOVQ ahead+40(FP), R15
 	SHLQ $2, R15
-	MOVQ $16, CX
+	MOVQ $4, CX
 
-slane:
-	MOVQ  0(BX), R8
-	LEAQ  (DI)(R8*4), R8
-	KMOVW 8(BX), K1
-	MOVQ  16(BX), R9
-	MOVQ  24(BX), R10
-	MOVQ  R9, R11
-	SHLQ  $4, R9
-	LEAQ  (SI)(R9*1), R12 // src row r0
-	MOVQ  R11, AX
-	IMULQ DX, AX
-	ADDQ  AX, R8          // dst row r0
-
-srow:
-	CMPQ R11, R10
-	JGE  sdone
-	VMOVUPS (R12), X1
-	VMOVUPS Z1, K1, (R8)
-	PREFETCHT0 (R8)(R15*1)
-	ADDQ DX, R8
-	ADDQ $16, R12
-	INCQ R11
-	JMP  srow
-
-sdone:
-	ADDQ $32, BX
-	ADDQ $64, SI
+strow:
+	VMOVUPS   0(SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	// Z8..Z11: tiles 0, 4, 8, 12; 1, 5, 9, 13; 2, 6, 10, 14; 3, 7, 11, 15.
+	TPOSE4(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
+	TILEROW(0, Z8, 0)
+	TILEROW(1, Z9, 0)
+	TILEROW(2, Z10, 0)
+	TILEROW(3, Z11, 0)
+	TILEROW(4, Z8, 1)
+	TILEROW(5, Z9, 1)
+	TILEROW(6, Z10, 1)
+	TILEROW(7, Z11, 1)
+	TILEROW(8, Z8, 2)
+	TILEROW(9, Z9, 2)
+	TILEROW(10, Z10, 2)
+	TILEROW(11, Z11, 2)
+	TILEROW(12, Z8, 3)
+	TILEROW(13, Z9, 3)
+	TILEROW(14, Z10, 3)
+	TILEROW(15, Z11, 3)
+	ADDQ $256, SI
+	ADDQ DX, DI
+	ADDQ $32, R9
 	DECQ CX
-	JNZ  slane
+	JNZ  strow
+	VZEROUPPER
+	RET
+
+// Loads row (SI) of lane l into 128-bit lane k of Z(t): the columns of mask
+// (R9) at 2l, zeros elsewhere; prefetches it ahead (R15) bytes on (R8, R10,
+// X12 clobbered).
+#define TILELOAD(l, t, k) \
+	MOVQ         (32*(l))(BX), R8; \
+	KMOVW        (2*(l))(R9), K1;  \
+	LEAQ         (SI)(R8*4), R10;  \
+	VMOVUPS.Z    (R10), K1, X12;   \
+	VINSERTF32X4 $k, X12, t, t;    \
+	PREFETCHT0   (R10)(R15*1)
+
+// func winoGatherT4x16(src *float32, lanes *winoLane, masks *uint16, ld int, dst *float32, ahead int)
+//
+// Gathers 16 4x4 tiles transposed: element (r, j) of tile l goes to
+// dst[(4r+j)*16+l], read from src[off + r*ld + j] when bit j of
+// masks[16r+l] is set, zero otherwise: winoScatterT16 run backwards (the
+// 4x4 transposes within 128-bit lanes undo themselves).
+TEXT ·winoGatherT4x16(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ lanes+8(FP), BX
+	MOVQ masks+16(FP), R9
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+32(FP), DI
+	MOVQ ahead+40(FP), R15
+	SHLQ $2, R15
+	MOVQ $4, CX
+
+g4row:
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	TILELOAD(0, Z8, 0)
+	TILELOAD(1, Z9, 0)
+	TILELOAD(2, Z10, 0)
+	TILELOAD(3, Z11, 0)
+	TILELOAD(4, Z8, 1)
+	TILELOAD(5, Z9, 1)
+	TILELOAD(6, Z10, 1)
+	TILELOAD(7, Z11, 1)
+	TILELOAD(8, Z8, 2)
+	TILELOAD(9, Z9, 2)
+	TILELOAD(10, Z10, 2)
+	TILELOAD(11, Z11, 2)
+	TILELOAD(12, Z8, 3)
+	TILELOAD(13, Z9, 3)
+	TILELOAD(14, Z10, 3)
+	TILELOAD(15, Z11, 3)
+	TPOSE4(Z8, Z9, Z10, Z11, Z4, Z5, Z6, Z7, Z0, Z1, Z2, Z3)
+	VMOVUPS   Z0, 0(DI)
+	VMOVUPS   Z1, 64(DI)
+	VMOVUPS   Z2, 128(DI)
+	VMOVUPS   Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ DX, SI
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  g4row
 	VZEROUPPER
 	RET

@@ -6,39 +6,56 @@ import (
 )
 
 // The Winograd transforms 16 lanes at a time. With a micro-kernel whose B
-// panels are 16 wide (and that has the 16x16 transposer), 16 tiles (or 16
-// channels) of a chunk are gathered tile by tile, transposed so that each
-// tile element holds 16 lanes, and transformed as vectors, straight into
-// the packed panels: assembly on AVX-512, the scalar transforms per lane
-// elsewhere.
+// panels are 16 wide, 16 tiles (or 16 channels) of a chunk are gathered
+// and transposed in one step, so that each tile element holds 16 lanes,
+// and transformed as vectors, straight into the packed panels; the output
+// tiles are transposed and scattered in one step the same way: assembly
+// on AVX-512, the scalar transforms per lane elsewhere. The transposes run
+// in registers, not through a scratch block: a block stored by 6-float
+// rows and reloaded whole right away stalls on store forwarding, and the
+// gather was a fifth of the ResNet block's time.
 
-// winoLaneOps are the three transforms on 16 lanes. input: blk is a 6x6
-// tile of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
+// winoLaneOps are the transforms on 16 lanes. input: blk is a 6x6 tile
+// of lanes (element (r, j) at blk[(6r+j)*16:][:16], clobbered), and
 // element (i, j) of B^T d B goes to dst[(6i+j)*stride:][:16]. output: the
 // 6x6 Winograd-domain tile at src[(6r+j)*stride:][:16] becomes A^T m A +
 // bias at dst[(4i+j)*16:][:16]. grad: the 4x4 tile e at blk[(4i+j)*16:]
-// becomes A e A^T at dst[(6r+j)*stride:][:16]. gather: the 16 size x size
-// tiles of lanes, read from src with row stride ld, go to
-// dst[winoSlot(size)*l:] (row r at [winoSlot(size)*l + size*r:][:size]).
-// scatter: the 4x4 tiles src[16l:][:16] go to dst at lanes. The caller
-// checks the lanes first (checkLanes): the assembly does not. Both may
+// becomes A e A^T at dst[(6r+j)*stride:][:16]. filter: the 3x3 kernel g
+// at g[(3r+j)*16:][:16] becomes G g G^T at dst[(6i+j)*stride:][:16], bit
+// for bit as winoFilter; filterGrad: the 6x6 kernel gradient at
+// u[(6i+j)*16:][:16] becomes G^T u G at g[(3r+j)*16:][:16], bit for bit as
+// winoFilterGrad. gatherT: a gather of the 16 6x6 tiles of lanes (row
+// stride ld) and the transposer in one: element (r, j) of tile l goes to
+// dst[(6r+j)*16+l], as input takes it, read where bit j of masks[r][l] is
+// set (rowMasks), zero elsewhere; gatherT4 the same for 4x4 tiles, as grad
+// takes them. scatterT: the transposer and a scatter in one: element
+// (r, j) of 4x4 tile l at src[(4r+j)*16+l] goes to dst at lanes[l] where
+// bit j of masks[r][l] is set. The caller checks the lanes first
+// (checkLanes): the assembly does not. The gathers and the scatter may
 // prefetch the elements ahead floats past those they touch (what the next
 // call will: the lanes' planes are far apart, and the prefetchers do not
 // follow them), which need not be inside the slice.
 type winoLaneOps struct {
-	name    string
-	gather  func(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, ahead int)
-	scatter func(dst []float32, lanes *[16]winoLane, ld int, src []float32, ahead int)
-	input   func(blk, dst []float32, stride int)
-	output  func(src []float32, stride int, dst []float32, bias float32)
-	grad    func(blk, dst []float32, stride int)
+	name       string
+	gatherT    func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
+	filter     func(g, dst []float32, stride int)
+	filterGrad func(u, g []float32)
+	gatherT4   func(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, ahead int)
+	scatterT   func(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, ahead int)
+	input      func(blk, dst []float32, stride int)
+	output     func(src []float32, stride int, dst []float32, bias float32)
+	grad       func(blk, dst []float32, stride int)
 }
 
 // winoAsmLanes is the assembly implementation, nil when the CPU lacks it.
 var winoAsmLanes *winoLaneOps
 
 // winoGoLanes runs the scalar transforms lane by lane.
-var winoGoLanes = &winoLaneOps{name: "go", gather: winoGatherLanesGo, scatter: winoScatterLanesGo, input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo}
+var winoGoLanes = &winoLaneOps{
+	name: "go", gatherT: winoGatherTLanesGo, gatherT4: winoGatherT4LanesGo, scatterT: winoScatterTLanesGo,
+	input: winoInputLanesGo, output: winoOutputLanesGo, grad: winoGradLanesGo,
+	filter: winoFilterLanesGo, filterGrad: winoFilterGradLanesGo,
+}
 
 // winoForceGoLanes makes the lane path use winoGoLanes (tests).
 var winoForceGoLanes bool
@@ -47,7 +64,7 @@ var winoForceGoLanes bool
 // panels do not fit them (the chunk then runs the scalar transforms).
 func winoLanes(kr *microKernel) *winoLaneOps {
 	switch {
-	case kr.nr != 16 || kr.transpose16 == nil:
+	case kr.nr != 16:
 		return nil
 	case winoAsmLanes != nil && !winoForceGoLanes:
 		return winoAsmLanes
@@ -77,11 +94,6 @@ func setLane(lane *winoLane, size, base, H, W, ih, iw int) {
 	}
 }
 
-// winoSlot is the floats between the gathered tiles of size: 48 for the
-// 6x6 input tiles (36 rounded up to the 16x16 blocks of the transposer), 16
-// for 4x4.
-func winoSlot(size int) int { return roundUp(size*size, 16) }
-
 // checkLanes panics unless every element the lanes cover is inside s, with
 // the lanes as they are and moved on by up to shift elements (the callers
 // step them from plane to plane and check once).
@@ -99,29 +111,78 @@ func checkLanes(s []float32, lanes []winoLane, ld, shift int) {
 	}
 }
 
-func winoGatherLanesGo(src []float32, lanes *[16]winoLane, ld int, dst []float32, size, _ int) {
-	slot := winoSlot(size)
-	for l := range lanes {
-		ln := &lanes[l]
-		d := dst[slot*l:][:size*size]
-		clear(d)
-		for r := ln.r0; r < ln.r1; r++ {
+func winoGatherTLanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, _ int) {
+	winoGatherTiles(src, lanes, masks, ld, dst, 6)
+}
+
+func winoGatherT4LanesGo(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, _ int) {
+	winoGatherTiles(src, lanes, masks, ld, dst, 4)
+}
+
+// winoGatherTiles is gatherT for size x size tiles.
+func winoGatherTiles(src []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, dst []float32, size int) {
+	for r := 0; r < size; r++ {
+		for l := range lanes {
+			m := masks[r][l]
 			for j := 0; j < size; j++ {
-				if ln.mask>>j&1 != 0 {
-					d[size*r+j] = src[ln.off+r*ld+j]
+				var v float32
+				if m>>j&1 != 0 {
+					v = src[lanes[l].off+r*ld+j]
 				}
+				dst[(size*r+j)*16+l] = v
 			}
 		}
 	}
 }
 
-func winoScatterLanesGo(dst []float32, lanes *[16]winoLane, ld int, src []float32, _ int) {
-	for l := range lanes {
-		ln := &lanes[l]
-		for r := ln.r0; r < ln.r1; r++ {
+// rowMasks sets masks[r][l] to the columns of row r of the tile of lane l
+// that lie inside the image (none outside rows r0 to r1): gatherT's and
+// scatterT's masks, the same for every channel of a panel.
+func rowMasks(masks *[6][16]uint16, lanes *[16]winoLane) {
+	for r := range masks {
+		for l, ln := range lanes {
+			masks[r][l] = 0
+			if ln.r0 <= r && r < ln.r1 {
+				masks[r][l] = uint16(ln.mask)
+			}
+		}
+	}
+}
+
+func winoFilterLanesGo(g, dst []float32, stride int) {
+	for l := 0; l < 16; l++ {
+		var k [9]float32
+		for q := range k {
+			k[q] = g[q*16+l]
+		}
+		var u [winoPositions]float32
+		winoFilter(k[:], &u)
+		for xi, v := range u {
+			dst[xi*stride+l] = v
+		}
+	}
+}
+
+func winoFilterGradLanesGo(u, g []float32) {
+	for l := 0; l < 16; l++ {
+		var m [winoPositions]float32
+		for xi := range m {
+			m[xi] = u[xi*16+l]
+		}
+		var k [9]float32
+		winoFilterGrad(&m, k[:])
+		for q, v := range k {
+			g[q*16+l] = v
+		}
+	}
+}
+
+func winoScatterTLanesGo(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, _ int) {
+	for r := 0; r < 4; r++ {
+		for l := range lanes {
 			for j := 0; j < 4; j++ {
-				if ln.mask>>j&1 != 0 {
-					dst[ln.off+r*ld+j] = src[16*l+4*r+j]
+				if masks[r][l]>>j&1 != 0 {
+					dst[lanes[l].off+r*ld+j] = src[(4*r+j)*16+l]
 				}
 			}
 		}
@@ -169,13 +230,16 @@ func winoGradLanesGo(blk, dst []float32, stride int) {
 	}
 }
 
-// winoScratch holds a worker's tile blocks for the lane transforms: 16
-// tiles of 48 floats (36 used) as gathered, the same transposed, and the
-// tiles' lanes (here rather than on the stack: the lane ops are function
-// values, so a local passed to them would escape to the heap).
+// winoScratch holds a worker's blocks for the lane transforms: the tiles
+// of 16 lanes, the kernels of winoPackLanes and winoFilterGradLanes, the
+// lanes and their row masks (here rather than on the stack: the lane ops
+// are function values, so a local passed to them would escape to the
+// heap).
 type winoScratch struct {
-	tiles, lanes [16 * 48]float32
-	tileLanes    [16]winoLane
+	lanes     [winoPositions * 16]float32
+	kern      [9 * 16]float32
+	tileLanes [16]winoLane
+	rowMasks  [6][16]uint16
 }
 
 // panelLanes sets lanes to the size x size tiles of the n tiles from t on
@@ -196,12 +260,13 @@ func (w *winoPlan) panelLanes(lanes *[16]winoLane, size, sample, H, W, pt, pl, t
 // up by 16 from 0 for one tile; a block that follows a full block of
 // channels is that block moved on by 16 planes, which is all this does
 // then (setting the lanes afresh cost a tenth of a weight-gradient pass).
-func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
+// It reports whether it set them afresh (their masks may have changed).
+func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) bool {
 	if c0 > 0 && c0+16 <= channels {
 		for l := range lanes {
 			lanes[l].off += 16 * plane
 		}
-		return
+		return false
 	}
 	for l := range lanes {
 		lanes[l] = winoLane{}
@@ -210,6 +275,7 @@ func channelLanes(lanes *[16]winoLane, tile winoLane, c0, channels, plane int) {
 			lanes[l].off += (c0 + l) * plane
 		}
 	}
+	return true
 }
 
 // winoInputByTiles writes B^T d B of the nt tiles from t0 on into V in
@@ -223,9 +289,9 @@ func (c *convCall) winoInputByTiles(ops *winoLaneOps, s *winoScratch, V []float3
 	for p := 0; p < nt; p += 16 {
 		w.panelLanes(lanes, 6, g.C*hw, g.H, g.W, g.PT, g.PL, t0+p, min(16, nt-p))
 		checkLanes(w.src, lanes[:], g.W, (g.C-1)*hw)
+		rowMasks(&s.rowMasks, lanes)
 		for ci := 0; ci < g.C; ci++ {
-			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, hw)
-			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
+			ops.gatherT(w.src, lanes, &s.rowMasks, g.W, s.lanes[:], hw)
 			ops.input(s.lanes[:], V[p*g.C+ci*16:], pos)
 			for l := range lanes {
 				lanes[l].off += hw
@@ -248,9 +314,10 @@ func (c *convCall) winoInputByChannels(ops *winoLaneOps, s *winoScratch, V []flo
 		setLane(&tile, 6, n*g.C*hw, g.H, g.W, oh-g.PT, ow-g.PL)
 		checkLanes(w.src, []winoLane{tile}, g.W, (g.C-1)*hw)
 		for c0 := 0; c0 < g.C; c0 += 16 {
-			channelLanes(lanes, tile, c0, g.C, hw)
-			ops.gather(w.src, lanes, g.W, s.tiles[:], 6, 16*hw)
-			c.kr.transpose16(s.lanes[:], s.tiles[:], 48, 16, 3)
+			if channelLanes(lanes, tile, c0, g.C, hw) {
+				rowMasks(&s.rowMasks, lanes)
+			}
+			ops.gatherT(w.src, lanes, &s.rowMasks, g.W, s.lanes[:], 16*hw)
 			ops.input(s.lanes[:], V[c0*nt+t*16:], pos)
 		}
 	}
@@ -267,14 +334,14 @@ func (c *convCall) winoOutputByTiles(ops *winoLaneOps, s *winoScratch, M []float
 	for p := 0; p < nt; p += 16 {
 		w.panelLanes(lanes, 4, w.out*plane, OH, OW, 0, 0, t0+p, min(16, nt-p))
 		checkLanes(w.dst, lanes[:], OW, (w.out-1)*plane)
+		rowMasks(&s.rowMasks, lanes)
 		for k := 0; k < w.out; k++ {
 			var b float32
 			if w.bias != nil {
 				b = w.bias[k]
 			}
 			ops.output(M[k*tp+p:], ms, s.lanes[:256], b)
-			c.kr.transpose16(s.tiles[:256], s.lanes[:256], 16, 16, 1)
-			ops.scatter(w.dst, lanes, OW, s.tiles[:256], plane)
+			ops.scatterT(w.dst, lanes, &s.rowMasks, OW, s.lanes[:256], plane)
 			for l := range lanes {
 				lanes[l].off += plane
 			}
@@ -297,9 +364,10 @@ func (c *convCall) winoGradByChannels(ops *winoLaneOps, s *winoScratch, M []floa
 		setLane(&tile, 4, n*w.out*plane, OH, OW, oh, ow)
 		checkLanes(w.dst, []winoLane{tile}, OW, (w.out-1)*plane)
 		for k0 := 0; k0 < w.out; k0 += 16 {
-			channelLanes(lanes, tile, k0, w.out, plane)
-			ops.gather(w.dst, lanes, OW, s.tiles[:256], 4, 16*plane)
-			c.kr.transpose16(s.lanes[:256], s.tiles[:256], 16, 16, 1)
+			if channelLanes(lanes, tile, k0, w.out, plane) {
+				rowMasks(&s.rowMasks, lanes)
+			}
+			ops.gatherT4(w.dst, lanes, &s.rowMasks, OW, s.lanes[:256], 16*plane)
 			ops.grad(s.lanes[:256], M[k0*nt+t*16:], pos)
 		}
 	}

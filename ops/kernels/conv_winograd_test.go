@@ -232,3 +232,144 @@ func BenchmarkConvWinograd(b *testing.B) {
 		}
 	}
 }
+
+// TestWinoGatherT checks the lane ops' fused gathers and transposes of 6x6
+// and 4x4 tiles against a plain loop, on tiles inside the image and
+// hanging over each of its borders, for the assembly and the portable ops.
+func TestWinoGatherT(t *testing.T) {
+	const H, W = 9, 11
+	rng := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, 3*H*W)
+	for i := range src {
+		src[i] = rng.Float32() + 1
+	}
+	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
+		if ops == nil {
+			continue
+		}
+		for _, size := range []int{6, 4} {
+			gather := ops.gatherT
+			if size == 4 {
+				gather = ops.gatherT4
+			}
+			for round := 0; round < 20; round++ {
+				var lanes [16]winoLane
+				for l := range lanes {
+					setLane(&lanes[l], size, H*W, H, W, rng.IntN(H+8)-6, rng.IntN(W+8)-6)
+				}
+				checkLanes(src, lanes[:], W, H*W)
+				var masks [6][16]uint16
+				rowMasks(&masks, &lanes)
+				got := nanSlice(size * size * 16)
+				gather(src, &lanes, &masks, W, got, H*W)
+				for l, ln := range lanes {
+					for e := 0; e < size*size; e++ {
+						r, j := e/size, e%size
+						var want float32
+						if r >= ln.r0 && r < ln.r1 && ln.mask>>j&1 != 0 {
+							want = src[ln.off+r*W+j]
+						}
+						if g := got[e*16+l]; g != want {
+							t.Fatalf("%s: %dx%d, round %d, tile %d (%+v), element %d: %v, want %v", ops.name, size, size, round, l, ln, e, g, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWinoFilterLanes checks that the lane ops' kernel transform and its
+// gradient give winoFilter's and winoFilterGrad's results bit for bit in
+// every lane (the assembly divides in the same order), so that the
+// results do not depend on the CPU.
+func TestWinoFilterLanes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := make([]float32, 9*16)
+	for i := range g {
+		g[i] = float32(rng.NormFloat64())
+	}
+	const stride = 19
+	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
+		if ops == nil {
+			continue
+		}
+		dst := nanSlice(35*stride + 16)
+		ops.filter(g, dst, stride)
+		for l := 0; l < 16; l++ {
+			var k [9]float32
+			for q := range k {
+				k[q] = g[q*16+l]
+			}
+			var want [winoPositions]float32
+			winoFilter(k[:], &want)
+			for xi, w := range want {
+				if got := dst[xi*stride+l]; math.Float32bits(got) != math.Float32bits(w) {
+					t.Fatalf("%s: lane %d, position %d: %v, want %v", ops.name, l, xi, got, w)
+				}
+			}
+		}
+		u := make([]float32, winoPositions*16)
+		for i := range u {
+			u[i] = float32(rng.NormFloat64())
+		}
+		dg := nanSlice(9 * 16)
+		ops.filterGrad(u, dg)
+		for l := 0; l < 16; l++ {
+			var m [winoPositions]float32
+			for xi := range m {
+				m[xi] = u[xi*16+l]
+			}
+			var want [9]float32
+			winoFilterGrad(&m, want[:])
+			for q, w := range want {
+				if got := dg[q*16+l]; math.Float32bits(got) != math.Float32bits(w) {
+					t.Fatalf("%s: gradient lane %d, element %d: %v, want %v", ops.name, l, q, got, w)
+				}
+			}
+		}
+	}
+}
+
+// TestWinoScatterT checks the lane ops' fused transpose and scatter of
+// 4x4 tiles against a plain loop, on tiles inside the image and hanging
+// over each of its borders: the elements outside must stay untouched.
+func TestWinoScatterT(t *testing.T) {
+	const H, W = 7, 9
+	rng := rand.New(rand.NewPCG(5, 6))
+	src := make([]float32, 256)
+	for i := range src {
+		src[i] = rng.Float32() + 1
+	}
+	for _, ops := range []*winoLaneOps{winoGoLanes, winoAsmLanes} {
+		if ops == nil {
+			continue
+		}
+		for round := 0; round < 20; round++ {
+			var lanes [16]winoLane
+			for l := range lanes {
+				// A plane each: tiles of one plane could overlap.
+				setLane(&lanes[l], 4, l*H*W, H, W, rng.IntN(H+4)-4, rng.IntN(W+4)-4)
+			}
+			checkLanes(make([]float32, 16*H*W), lanes[:], W, 0)
+			var masks [6][16]uint16
+			rowMasks(&masks, &lanes)
+			got, want := make([]float32, 16*H*W), make([]float32, 16*H*W)
+			ops.scatterT(got, &lanes, &masks, W, src, H*W)
+			for l, ln := range lanes {
+				for r := ln.r0; r < ln.r1; r++ {
+					for j := 0; j < 4; j++ {
+						if ln.mask>>j&1 != 0 {
+							want[ln.off+r*W+j] = src[(4*r+j)*16+l]
+						}
+					}
+				}
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: round %d, element %d: %v, want %v", ops.name, round, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
