@@ -68,14 +68,7 @@ func resnet20Program(t testing.TB, batch int) (*trainProgram, *netInfo, Config) 
 	t.Helper()
 	m := fixtureBSNN(t, "resnet20_op11_keepbn_dynamic", 4)
 	cfg := Config{Batch: batch, Out: "-", Data: "-", ModelProto: m}.Defaults()
-	ni, err := analyze(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := compileTrain(m, ni, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ni, tp := compileFixture(t, m, cfg)
 	return tp, ni, cfg
 }
 

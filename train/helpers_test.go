@@ -41,6 +41,13 @@ func fixtureBSNN(t testing.TB, name string, T int) *onnx.Model {
 func mlpTrainer(t *testing.T, cfg Config) (*onnx.Model, *netInfo, *trainProgram, *Optimizer) {
 	t.Helper()
 	m := fixtureBSNN(t, "mlp_op13_keepbn_dynamic", 4)
+	ni, tp := compileFixture(t, m, cfg)
+	return m, ni, tp, NewOptimizer(cfg, tp.params, func(n string) bool { return ni.Weights[n] })
+}
+
+// compileFixture analyzes m and compiles its training program with cfg.
+func compileFixture(t testing.TB, m *onnx.Model, cfg Config) (*netInfo, *trainProgram) {
+	t.Helper()
 	ni, err := analyze(m)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,7 @@ func mlpTrainer(t *testing.T, cfg Config) (*onnx.Model, *netInfo, *trainProgram,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, ni, tp, NewOptimizer(cfg, tp.params, func(n string) bool { return ni.Weights[n] })
+	return ni, tp
 }
 
 // runWithHook runs cfg as Run does, calling hook after every optimizer
