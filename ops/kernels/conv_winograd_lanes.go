@@ -149,32 +149,29 @@ func rowMasks(masks *[6][16]uint16, lanes *[16]winoLane) {
 	}
 }
 
-func winoFilterLanesGo(g, dst []float32, stride int) {
+// byLane runs transform on each of the 16 lanes in turn: lane l's n input
+// elements are src[i*srcStride+l], and the m elements transform writes go
+// to dst[i*dstStride+l]. It is the Go lane ops: the scalar transforms,
+// lane by lane.
+func byLane(src []float32, srcStride, n int, dst []float32, dstStride, m int, transform func(in, out []float32)) {
+	var in, out [winoPositions]float32
 	for l := 0; l < 16; l++ {
-		var k [9]float32
-		for q := range k {
-			k[q] = g[q*16+l]
+		for i := range in[:n] {
+			in[i] = src[i*srcStride+l]
 		}
-		var u [winoPositions]float32
-		winoFilter(k[:], &u)
-		for xi, v := range u {
-			dst[xi*stride+l] = v
+		transform(in[:n], out[:m])
+		for i, v := range out[:m] {
+			dst[i*dstStride+l] = v
 		}
 	}
 }
 
+func winoFilterLanesGo(g, dst []float32, stride int) {
+	byLane(g, 16, 9, dst, stride, winoPositions, func(k, u []float32) { winoFilter(k, (*[winoPositions]float32)(u)) })
+}
+
 func winoFilterGradLanesGo(u, g []float32) {
-	for l := 0; l < 16; l++ {
-		var m [winoPositions]float32
-		for xi := range m {
-			m[xi] = u[xi*16+l]
-		}
-		var k [9]float32
-		winoFilterGrad(&m, k[:])
-		for q, v := range k {
-			g[q*16+l] = v
-		}
-	}
+	byLane(u, 16, winoPositions, g, 16, 9, func(m, k []float32) { winoFilterGrad((*[winoPositions]float32)(m), k) })
 }
 
 func winoScatterTLanesGo(dst []float32, lanes *[16]winoLane, masks *[6][16]uint16, ld int, src []float32, _ int) {
@@ -190,44 +187,25 @@ func winoScatterTLanesGo(dst []float32, lanes *[16]winoLane, masks *[6][16]uint1
 }
 
 func winoInputLanesGo(blk, dst []float32, stride int) {
-	for l := 0; l < 16; l++ {
-		var d [winoPositions]float32
-		for xi := range d {
-			d[xi] = blk[xi*16+l]
-		}
-		winoInput(&d)
-		for xi, v := range d {
-			dst[xi*stride+l] = v
-		}
-	}
+	byLane(blk, 16, winoPositions, dst, stride, winoPositions, func(d, out []float32) {
+		winoInput((*[winoPositions]float32)(d))
+		copy(out, d)
+	})
 }
 
 func winoOutputLanesGo(src []float32, stride int, dst []float32, bias float32) {
-	for l := 0; l < 16; l++ {
-		var m [winoPositions]float32
-		for xi := range m {
-			m[xi] = src[xi*stride+l]
+	byLane(src, stride, winoPositions, dst, 16, 16, func(m, y []float32) {
+		winoOutput((*[winoPositions]float32)(m), (*[16]float32)(y))
+		for q := range y {
+			y[q] += bias
 		}
-		var y [16]float32
-		winoOutput(&m, &y)
-		for q, v := range y {
-			dst[q*16+l] = v + bias
-		}
-	}
+	})
 }
 
 func winoGradLanesGo(blk, dst []float32, stride int) {
-	for l := 0; l < 16; l++ {
-		var e [16]float32
-		for q := range e {
-			e[q] = blk[q*16+l]
-		}
-		var m [winoPositions]float32
-		winoGrad(&e, &m)
-		for xi, v := range m {
-			dst[xi*stride+l] = v
-		}
-	}
+	byLane(blk, 16, 16, dst, stride, winoPositions, func(e, m []float32) {
+		winoGrad((*[16]float32)(e), (*[winoPositions]float32)(m))
+	})
 }
 
 // winoScratch holds a worker's blocks for the lane transforms: the tiles
